@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv when missing,
+# installs what it needs, and skips the install when pyproject.toml and constraints.txt are unchanged
+# (the stamp file's name carries their hash).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+STAMP_DEMO := $(VENV)/.installed-all-$(DEPS_HASH)
+STAMP_TEST := $(VENV)/.installed-dev-$(DEPS_HASH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_DEMO): $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[all]'
+	touch $@
+
+$(STAMP_TEST): $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP_DEMO) $@
+
+demo: $(STAMP_DEMO)
+	$(BIN)/finetune demo
+
+test: $(STAMP_TEST)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP_TEST)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist finetune-demo .pytest_cache

@@ -1,0 +1,59 @@
+"""`finetune audit verify|show`: the tamper-evident audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skill.console import JsonFlag, run
+from tools.audit import AuditLogReport
+
+audit_app = typer.Typer(help="Read and verify the tamper-evident audit log (.finetune/audit.jsonl).",
+                        no_args_is_help=True)
+
+
+def _render_verify(report: AuditLogReport, console: Console) -> None:
+    if report.ok:
+        console.print(f"[green]ok[/]: {report.path} holds {report.records} records; the chain is intact.")
+        if report.problem:
+            console.print(f"[yellow]warning[/]: {report.problem}")
+    else:
+        console.print(f"[bold red]TAMPERED[/]: {report.path} line {report.first_bad_line}: {report.problem}")
+        console.print(f"{report.records} records before it verify.")
+
+
+def _render_show(report: AuditLogReport, console: Console) -> None:
+    table = Table(title=f"{report.path}: latest {len(report.latest)} of {report.records} records")
+    for column in ("seq", "time", "tool", "actor", "outcome", "files"):
+        table.add_column(column)
+    for rec in report.latest:
+        files = ", ".join(f"{f.path} ({(f.sha256 or '-')[:12]})" for f in rec.files) or "-"
+        outcome = rec.outcome if rec.outcome == "ok" else f"[red]{rec.error_code}[/]"
+        table.add_row(str(rec.seq), rec.time, rec.tool, rec.actor, outcome, files)
+    console.print(table)
+    _render_verify(report, console)
+
+
+@audit_app.command("verify")
+def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
+    """Check the hash chain; exit 1 and name the first bad line if anything was changed."""
+    run(ctx, "audit_log", {"action": "verify"}, json_out=json_out, render=_render_verify,
+        problems=lambda r: not r.ok)
+
+
+@audit_app.command("show")
+def show(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many of the latest records.")] = 20,
+    json_out: JsonFlag = False,
+) -> None:
+    """List the latest tool calls recorded in the audit log."""
+    run(ctx, "audit_log", {"action": "show", "limit": limit}, json_out=json_out, render=_render_show,
+        problems=lambda r: not r.ok)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")

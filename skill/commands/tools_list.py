@@ -1,0 +1,82 @@
+"""`finetune tools` (the registry) and `finetune call` (any tool with JSON arguments)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from skill.console import JsonFlag, fail, out, run
+from skill.schemas import portable_schema
+from tools import registry
+from tools.errors import ToolError
+
+
+def tools_command(
+    schema: Annotated[str | None, typer.Option("--schema", help="Print the portable JSON schema of one tool.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """List every tool with its effect (read / write / spend / long) and what it does."""
+    if schema:
+        try:
+            spec = registry.get(schema)
+        except ToolError as exc:
+            fail(exc, json_out=json_out)
+        typer.echo(json.dumps(portable_schema(spec.input_model), indent=2))
+        return
+    specs = registry.all_tools()
+    if json_out:
+        rows = [{"name": t.name, "effect": t.effect, "description": t.description} for t in specs]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{len(specs)} tools")
+    table.add_column("tool", style="bold")
+    table.add_column("effect")
+    table.add_column("what it does")
+    for spec in specs:
+        table.add_row(spec.name, spec.effect, spec.summary)
+    out.print(table)
+    out.print("effects: " + "; ".join(f"[bold]{k}[/] {v}" for k, v in registry.EFFECTS.items()))
+
+
+def _load_args(raw: str) -> dict[str, Any]:
+    source = "--args"
+    text = raw
+    if raw.startswith("@"):
+        source = raw[1:]
+        try:
+            text = Path(source).read_text("utf-8")
+        except OSError as exc:
+            raise ToolError("args_unreadable", f"cannot read {source}: {exc.strerror}",
+                            "give --args '{...}' or --args @file.json") from exc
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolError("args_not_json", f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+                        "arguments are one JSON object, e.g. --args '{\"action\": \"verify\"}'") from exc
+    if not isinstance(value, dict):
+        raise ToolError("args_not_object", f"{source}: arguments must be a JSON object, got {type(value).__name__}",
+                        "wrap them in {...}")
+    return value
+
+
+def call_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Tool name, as listed by `finetune tools`.")],
+    args: Annotated[str, typer.Option("--args", "-a", help="JSON object, or @file.json.")] = "{}",
+) -> None:
+    """Call any tool with JSON arguments; prints its JSON result, or {"error": ...} and exits 2."""
+    try:
+        parsed = _load_args(args)
+    except ToolError as exc:
+        fail(exc, json_out=True)
+    run(ctx, name, parsed, json_out=True, render=lambda *_: None)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tools")(tools_command)
+    app.command("call")(call_command)
+
