@@ -5,14 +5,16 @@ Surfaces reach tools through :mod:`tools.registry`, never by importing tool modu
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 
 
 def _version() -> str:
+    """The installed version; a built skill folder's launcher passes its own in the environment."""
     try:
         return metadata.version("finetune-skill")
     except metadata.PackageNotFoundError:
-        return "0+unknown"
+        return os.environ.get("FINETUNE_SKILL_VERSION", "0+unknown")
 
 
 __version__ = _version()

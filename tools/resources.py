@@ -6,16 +6,25 @@ checkout they are at the repository root. Code asks here and never builds those 
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 _BUNDLE = "_bundle"
+BUNDLE_ENV = "FINETUNE_BUNDLE_ROOT"
 
 
 @cache
 def bundle_root() -> Path:
-    """The folder that holds SKILL.md, reference/ and prompts/."""
+    """The folder that holds SKILL.md, reference/ and prompts/.
+
+    ``FINETUNE_BUNDLE_ROOT`` wins when set: the launcher in a built skill folder points it at the
+    skill folder itself.
+    """
+    override = os.environ.get(BUNDLE_ENV)
+    if override and (Path(override) / "SKILL.md").is_file():
+        return Path(override)
     packaged = Path(str(resources.files("skill"))) / _BUNDLE
     if (packaged / "SKILL.md").is_file():
         return packaged
@@ -41,3 +50,7 @@ def prompts_dir() -> Path:
 
 def skill_md() -> Path:
     return bundle_root() / "SKILL.md"
+
+
+def examples_dir() -> Path:
+    return bundle_root() / "examples"

@@ -21,6 +21,16 @@ from tools.errors import ToolError
 
 STATE_DIR = ".finetune"
 
+
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _default_file_mode()
+"""Mode for files we write: what open() would give, not mkstemp's private 0600."""
+
 class Workspace:
     """A root folder; every path argument must resolve inside it."""
 
@@ -137,6 +147,7 @@ def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -
     binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()

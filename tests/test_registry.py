@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import tests.tooldefs  # noqa: F401  (registers copy_upper)
+from tools import registry
+from tools.audit import AuditLog, verify_log
+from tools.errors import ToolError
+from tools.workspace import Workspace
+
+
+def _records(ws: Workspace) -> list[dict]:
+    return [json.loads(line) for line in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+
+
+def test_call_runs_the_tool_and_audits_files_by_hash(ws: Workspace) -> None:
+    (ws.root / "in.txt").write_text("hello secret-content")
+    result = registry.call("copy_upper", {"source": "in.txt", "target": "out/up.txt", "api_key": "sk-canary-123"},
+                           workspace=ws)
+    assert (ws.root / "out/up.txt").read_text() == "HELLO SECRET-CONTENT"
+    assert (ws.root / "in.txt").read_text() == "hello secret-content"
+    (rec,) = _records(ws)
+    assert rec["tool"] == "copy_upper" and rec["outcome"] == "ok" and rec["seq"] == 1
+    roles = {f["role"]: f for f in rec["files"]}
+    assert roles["input"]["path"] == "in.txt" and roles["output"]["sha256"] == result.sha256
+    raw = (ws.state_dir / "audit.jsonl").read_text()
+    assert "secret-content" not in raw and "sk-canary-123" not in raw and "SECRET" not in raw
+
+
+def test_bad_arguments_become_invalid_arguments_without_echoing_values(ws: Workspace) -> None:
+    with pytest.raises(ToolError) as info:
+        registry.call("copy_upper", {"source": 12345678, "target": "x", "extra": 1}, workspace=ws)
+    assert info.value.code == "invalid_arguments"
+    assert "source" in info.value.message and "12345678" not in info.value.message
+    assert _records(ws)[0]["outcome"] == "error"
+
+
+def test_tool_errors_pass_through_and_are_audited(ws: Workspace) -> None:
+    (ws.root / "in.txt").write_text("x")
+    with pytest.raises(ToolError) as info:
+        registry.call("copy_upper", {"source": "in.txt", "target": "o.txt", "fail_with": "tool_error"}, workspace=ws)
+    assert info.value.code == "planned_failure"
+    assert _records(ws)[-1]["error_code"] == "planned_failure"
+
+
+def test_unexpected_exceptions_become_internal_error_with_the_traceback_kept_aside(ws: Workspace) -> None:
+    (ws.root / "in.txt").write_text("x")
+    with pytest.raises(ToolError) as info:
+        registry.call("copy_upper", {"source": "in.txt", "target": "o.txt", "fail_with": "crash",
+                                     "api_key": "sk-live-zzz"}, workspace=ws)
+    assert info.value.code == "internal_error"
+    assert "sk-live-zzz" not in str(info.value)
+    crashes = list((ws.state_dir / "crashes").iterdir())
+    assert len(crashes) == 1 and "RuntimeError" in crashes[0].read_text()
+    assert info.value.hint and crashes[0].name in info.value.hint
+
+
+def test_output_may_not_overwrite_the_input(ws: Workspace) -> None:
+    (ws.root / "in.txt").write_text("keep me")
+    with pytest.raises(ToolError) as info:
+        registry.call("copy_upper", {"source": "in.txt", "target": "./in.txt"}, workspace=ws)
+    assert info.value.code == "output_is_input"
+    assert (ws.root / "in.txt").read_text() == "keep me"
+
+
+def test_unknown_tool_lists_the_known_ones() -> None:
+    with pytest.raises(ToolError) as info:
+        registry.get("no_such_tool")
+    assert info.value.code == "unknown_tool" and "audit_log" in (info.value.hint or "")
+
+
+def test_audit_chain_holds_across_calls(ws: Workspace) -> None:
+    (ws.root / "in.txt").write_text("x")
+    for i in range(5):
+        registry.call("copy_upper", {"source": "in.txt", "target": f"o{i}.txt"}, workspace=ws)
+    result = verify_log(AuditLog(ws))
+    assert result.ok and result.records == 5
+
+
+def test_shipped_registry_lists_tools_in_module_order() -> None:
+    names = [t.name for t in registry.all_tools()]
+    assert "audit_log" in names and len(names) == len(set(names))

@@ -1,0 +1,39 @@
+"""Tools defined for the registry and audit tests: real tools, registered the normal way.
+
+They are registered only when a test imports this module; the shipped registry never lists them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from tools.errors import ToolError
+from tools.fields import InputPath, OutputPath, Secret
+from tools.registry import tool
+from tools.workspace import current, sha256_file, write_text_atomic
+
+
+class CopyUpperRequest(BaseModel):
+    source: InputPath
+    target: OutputPath
+    api_key: Secret | None = None
+    fail_with: str | None = None
+
+
+class CopyUpperResult(BaseModel):
+    target: str
+    sha256: str
+
+
+@tool(effect="write")
+def copy_upper(req: CopyUpperRequest) -> CopyUpperResult:
+    """Test tool: writes an upper-cased copy of a file; can be told to fail for error-path tests."""
+    ws = current()
+    src = ws.input_file(req.source)
+    dst = ws.output_file(req.target, inputs=(src,))
+    if req.fail_with == "tool_error":
+        raise ToolError("planned_failure", f"{req.source}: planned failure", "do not ask for it")
+    if req.fail_with == "crash":
+        raise RuntimeError("secret-canary-" + (req.api_key or ""))
+    write_text_atomic(dst, src.read_text("utf-8").upper())
+    return CopyUpperResult(target=ws.relative(dst), sha256=sha256_file(dst))
