@@ -91,3 +91,21 @@ def test_workspace_policy_holds_over_mcp(ws: Workspace, path: str) -> None:
             assert "path_outside_workspace" in result.content[0].text, result.content[0].text
 
     run(ws, body)
+
+
+def test_the_entry_that_install_writes_starts_a_working_server(tmp_path: Path) -> None:
+    from skill.install import SERVER_KEY, install
+
+    project = tmp_path / "project"
+    project.mkdir()
+    install("claude-code", "project", project=project, home=tmp_path / "home")
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"][SERVER_KEY]
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], cwd=str(tmp_path))
+
+    async def go() -> None:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            result = await session.call_tool("audit_log", {"action": "verify", "limit": None})
+            assert result.structured_content["path"] == ".finetune/audit.jsonl"
+
+    anyio.run(go)
