@@ -37,3 +37,36 @@ def copy_upper(req: CopyUpperRequest) -> CopyUpperResult:
         raise RuntimeError("secret-canary-" + (req.api_key or ""))
     write_text_atomic(dst, src.read_text("utf-8").upper())
     return CopyUpperResult(target=ws.relative(dst), sha256=sha256_file(dst))
+
+
+class PretendSpendRequest(BaseModel):
+    label: str
+    confirm: bool | None = None
+
+
+class PretendSpendResult(BaseModel):
+    spent: bool
+    would_cost_usd: float
+
+
+@tool(effect="spend")
+def pretend_spend(req: PretendSpendRequest) -> PretendSpendResult:
+    """Test tool: stands for an upload or a paid job; writes spent-<label>.txt only with confirm=true."""
+    if not req.confirm:
+        return PretendSpendResult(spent=False, would_cost_usd=12.5)
+    write_text_atomic(current().root / f"spent-{req.label}.txt", "spent\n")
+    return PretendSpendResult(spent=True, would_cost_usd=12.5)
+
+
+class BigRequest(BaseModel):
+    size: int
+
+
+class BigResult(BaseModel):
+    blob: str
+
+
+@tool(effect="read")
+def big_output(req: BigRequest) -> BigResult:
+    """Test tool: returns a result of the size asked for, to exercise output bounds."""
+    return BigResult(blob="x" * req.size)

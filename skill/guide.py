@@ -1,0 +1,214 @@
+"""The offline guide: a deterministic policy behind the same backend interface as the LLMs.
+
+It asks the checklist questions itself (accepting "don't know"), records the answers, calls
+decide_fit, then walks the steps the answers call for (data -> PII -> provider -> cost -> config
+-> diagnose), calling the same tools through the same loop, so tool dispatch, the confirmation gate
+and the audit log all run with no API key. Its state is read back from the conversation history
+every turn; nothing is hidden in the object, so a saved transcript replays the same way.
+
+``answers`` (from ``--answers FILE.yaml``) pre-fills the checklist and names the inputs
+(``dataset``, ``eval_set``, ``training_log``) for a non-interactive run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from skill.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
+from tools.checklist import ChecklistAnswers, Question, questions
+from tools.errors import ToolError
+from tools.registry import Tool
+
+INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project")
+DONT_KNOW = re.compile(r"\b(don'?t know|do not know|not sure|no idea|unknown|dunno|skip)\b|^\s*\?\s*$", re.I)
+FAILURE_WORDS = {
+    "format": ("format", "json", "structure", "schema", "template"),
+    "style": ("style", "tone", "voice", "brand", "persona", "sound"),
+    "knowledge": ("knowledge", "facts", "know", "domain", "documents", "hallucinat"),
+    "cost": ("cost", "expensive", "price", "cheaper", "money", "tokens"),
+    "latency": ("latency", "slow", "fast", "speed", "time"),
+    "other": ("other", "something else"),
+}
+PRIVACY_WORDS = {
+    "must_stay_on_premises": ("premises", "on-prem", "onprem", "our machines", "our own machines", "air-gapped",
+                              "air gapped", "local only", "cannot leave", "can't leave"),
+    "health": ("health", "hipaa", "medical", "patient", "phi"),
+    "eu_personal_data": ("gdpr", "personal", "eu ", "europe", "customer data", "names", "emails"),
+    "none": ("no", "none", "nothing", "public"),
+}
+
+
+class GuideInputs(BaseModel):
+    """Files the guide works on, besides the checklist answers."""
+
+    dataset: str | None = None
+    eval_set: str | None = None
+    training_log: str | None = None
+    base_model: str | None = None
+    project: str | None = None
+
+
+def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tuple[dict[str, Any], GuideInputs]:
+    """Separate checklist answers from input paths; unknown keys are an error, not silently dropped."""
+    allowed = set(ChecklistAnswers.model_fields) | set(INPUT_KEYS) | {"failure_detail"}
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise ToolError("answers_unknown_keys", f"{source}: unknown keys {', '.join(extra)}",
+                        f"allowed keys: {', '.join(sorted(allowed))}")
+    answers = {k: v for k, v in data.items() if k in ChecklistAnswers.model_fields}
+    try:
+        ChecklistAnswers.model_validate(answers)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        raise ToolError("answers_invalid", f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+                        "fix that answer, or write unknown") from None
+    return answers, GuideInputs.model_validate({k: data[k] for k in INPUT_KEYS if k in data})
+
+
+def _number(text: str) -> float | None:
+    match = re.search(r"(\d[\d,_]*(?:\.\d+)?)\s*([km]?)\b", text.lower().replace("$", ""))
+    if not match:
+        return None
+    value = float(match.group(1).replace(",", "").replace("_", ""))
+    return value * {"": 1, "k": 1_000, "m": 1_000_000}[match.group(2)]
+
+
+def _choice(text: str, words: dict[str, tuple[str, ...]]) -> str | None:
+    lowered = f" {text.lower()} "
+    for choice, keys in words.items():
+        if any(re.search(rf"(?<![a-z]){re.escape(k.strip())}(?![a-z])", lowered) for k in keys):
+            return choice
+    return None
+
+
+def parse_answer(question: Question, text: str) -> tuple[str, Any] | None:
+    """The field and value a free-text answer gives, ("unknown", field) for don't know, None if unclear."""
+    if DONT_KNOW.search(text):
+        return "unknown", question.field
+    field = question.field
+    annotation = ChecklistAnswers.model_fields[field].annotation
+    if field == "failure_mode":
+        value = _choice(text, FAILURE_WORDS)
+    elif field == "privacy":
+        value = _choice(text, PRIVACY_WORDS)
+    elif annotation in (bool | None,):
+        lowered = text.strip().lower()
+        value = True if lowered.startswith(("y", "true", "ja", "oui")) else False if lowered.startswith(("n", "false")) else None
+    else:
+        number = _number(text)
+        value = None if number is None else int(number) if "int" in str(annotation) else number
+    return None if value is None else (field, value)
+
+
+def _results(messages: Sequence[Any], name: str) -> list[dict[str, Any]]:
+    calls = {c.id: c.name for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls}
+    out = []
+    for m in messages:
+        if isinstance(m, ToolResultMessage) and calls.get(m.tool_call_id) == name and not m.is_error:
+            try:
+                out.append(json.loads(m.content))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def _called(messages: Sequence[Any]) -> set[str]:
+    return {c.name for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls}
+
+
+Plan = Callable[[GuideInputs, dict[str, Any]], dict[str, Any] | None]
+
+
+def _answers_of(messages: Sequence[Any]) -> dict[str, Any]:
+    states = _results(messages, "record_answers")
+    return states[-1]["answers"] if states else {}
+
+
+STEP_CALLS: list[tuple[str, Plan]] = [
+    ("decide_fit", lambda inputs, answers: {k: v for k, v in answers.items() if v is not None}),
+    ("validate_jsonl", lambda inputs, answers: {"paths": [p for p in (inputs.dataset, inputs.eval_set) if p]}
+     if inputs.dataset else None),
+    ("scan_pii", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
+    ("split_dataset", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
+    ("select_provider", lambda inputs, answers: {}),
+    ("estimate_cost", lambda inputs, answers: {"dataset": inputs.dataset} if inputs.dataset else None),
+    ("configure_training", lambda inputs, answers: {"dataset": inputs.dataset} if inputs.dataset else None),
+    ("diagnose_loss", lambda inputs, answers: {"path": inputs.training_log} if inputs.training_log else None),
+]
+"""The tool calls of the walk after the checklist, in order; a plan returning None skips the call.
+Arguments follow each tool's input model; a tool that is not registered is skipped."""
+
+
+class GuideBackend(LLMBackend):
+    """The embedded, deterministic stand-in for an LLM."""
+
+    name = "guide"
+
+    def __init__(self, answers: dict[str, Any] | None = None, inputs: GuideInputs | None = None) -> None:
+        super().__init__(model="checklist-guide")
+        self.prefill = {k: v for k, v in (answers or {}).items() if v is not None}
+        self.inputs = inputs or GuideInputs()
+
+    def complete(self, messages: Sequence[Any], tools: Sequence[Tool] = (), *, system: Any = "",
+                 max_tokens: int = 4096, on_text: Callable[[str], None] | None = None) -> Turn:
+        available = {t.name for t in tools}
+        called = _called(messages)
+        if self.prefill and "record_answers" not in called:
+            return self._call("record_answers", self.prefill, len(messages))
+        last = messages[-1] if messages else None
+        asked = self._asked(messages)
+        if isinstance(last, UserMessage) and asked is not None:
+            parsed = parse_answer(asked, last.text)
+            if parsed is None:
+                hint = f" ({', '.join(asked.choices)})" if asked.choices else ""
+                return self._ask(asked, prefix=f"I did not catch that. {asked.ask}{hint}")
+            field, value = parsed
+            args = {"unknown": [value]} if field == "unknown" else {field: value}
+            return self._call("record_answers", args, len(messages))
+        state = _results(messages, "record_answers")
+        open_core = state[-1]["open_core"] if state else [q.field for q in questions() if q.core]
+        if open_core:
+            question = next(q for q in questions() if q.field == open_core[0])
+            return self._ask(question)
+        answers = _answers_of(messages)
+        for name, plan in STEP_CALLS:
+            if name in available and name not in called:
+                args = plan(self.inputs, answers)
+                if args is not None:
+                    return self._call(name, args, len(messages))
+        return self._text(self._summary(messages))
+
+    def _asked(self, messages: Sequence[Any]) -> Question | None:
+        for m in reversed(messages):
+            if isinstance(m, AssistantMessage):
+                field = (m.provider_content or [{}])[0].get("guide_asked") if m.provider == self.name else None
+                return next((q for q in questions() if q.field == field), None)
+        return None
+
+    def _ask(self, question: Question, prefix: str | None = None) -> Turn:
+        text = prefix or question.ask + (f" ({', '.join(question.choices)})" if question.choices else "")
+        return self._text(text, [{"guide_asked": question.field}])
+
+    def _summary(self, messages: Sequence[Any]) -> str:
+        lines = ["That completes the walk."]
+        decisions = _results(messages, "decide_fit")
+        if decisions:
+            verdict = decisions[-1]
+            lines.append(f"Recommendation: {verdict.get('recommendation', '?')}.")
+        done = [name for name, _ in STEP_CALLS if name in _called(messages)]
+        if done:
+            lines.append("Ran: " + ", ".join(done) + ".")
+        return " ".join(lines)
+
+    def _call(self, name: str, args: dict[str, Any], position: int) -> Turn:
+        call = ToolCall(id=f"guide_{position}", name=name, arguments=json.loads(json.dumps(args, default=str)))
+        return Turn(tool_calls=[call], stop_reason="tool_use", model=self.model, backend=self.name, cost_usd=0.0)
+
+    def _text(self, text: str, content: list[dict[str, Any]] | None = None) -> Turn:
+        return Turn(text=text, stop_reason="end_turn", model=self.model, backend=self.name, cost_usd=0.0,
+                    provider_content=content)
