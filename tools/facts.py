@@ -27,7 +27,7 @@ MAX_LISTED = 40
 
 OTHER_FACT_MODELS = {
     "formats": "tools.formats:FormatFacts",
-    "diagnose": "tools.loss_checks:DiagnoseFacts",
+    "diagnose": "tools.loss_facts:DiagnoseFacts",
     "agent_models": "skill.llm.pricing:AgentModelsFile",
     "lora_defaults": "tools.training_plan:LoraDefaults",
     "pii": "tools.pii_recognizers:PiiFacts",
