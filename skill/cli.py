@@ -16,7 +16,8 @@ from typing import Annotated
 import typer
 
 from skill import commands
-from skill.console import CliState
+from skill.console import EXIT_BAD_INPUT, CliState, report_error
+from tools.errors import ToolError
 from tools import __version__
 
 app = typer.Typer(
@@ -64,6 +65,9 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
+    except ToolError as exc:
+        report_error(exc, json_out="--json" in sys.argv)
+        raise SystemExit(EXIT_BAD_INPUT) from None
 
 
 if __name__ == "__main__":

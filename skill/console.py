@@ -49,6 +49,12 @@ def workspace_of(ctx: typer.Context) -> Workspace:
 
 
 def fail(exc: ToolError, *, json_out: bool) -> NoReturn:
+    """Print the error (JSON on stdout with --json, always a line on stderr) and exit 2."""
+    report_error(exc, json_out=json_out)
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def report_error(exc: ToolError, *, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps({"error": exc.info().model_dump()}, ensure_ascii=False))
     err.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", markup=True, highlight=False)
@@ -56,7 +62,6 @@ def fail(exc: ToolError, *, json_out: bool) -> NoReturn:
         err.print(f"  [bold]fix:[/] {exc.hint}", markup=True, highlight=False)
     if os.environ.get("FINETUNE_DEBUG") and exc.__cause__ is not None:
         err.print_exception()
-    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def call_tool(ctx: typer.Context, name: str, args: Mapping[str, Any] | BaseModel, *, json_out: bool) -> BaseModel:
