@@ -135,9 +135,18 @@ STEP_CALLS: list[tuple[str, Plan]] = [
      if inputs.dataset else None),
     ("scan_pii", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
     ("split_dataset", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
-    ("select_provider", lambda inputs, answers: {}),
-    ("estimate_cost", lambda inputs, answers: {"dataset": inputs.dataset} if inputs.dataset else None),
-    ("configure_training", lambda inputs, answers: {"dataset": inputs.dataset} if inputs.dataset else None),
+    ("select_provider", lambda inputs, answers: {k: v for k, v in {
+        "privacy": answers.get("privacy") if answers.get("privacy") != "unknown" else None,
+        "region": answers.get("region"), "model_family": answers.get("model_family"),
+        "deadline": answers.get("deadline"), "examples": answers.get("quality_examples")}.items() if v is not None}),
+    ("estimate_cost", lambda inputs, answers: {k: v for k, v in {
+        "dataset": inputs.dataset, "family": answers.get("model_family"), "open_weight_model": inputs.base_model,
+        "monthly_requests": answers.get("monthly_requests"), "base_prompt_tokens": answers.get("current_prompt_tokens"),
+        "training_budget_usd": answers.get("training_budget_usd"),
+        "monthly_inference_budget_usd": answers.get("monthly_inference_budget_usd")}.items() if v is not None}
+     if inputs.dataset else None),
+    ("configure_training", lambda inputs, answers: {k: v for k, v in {
+        "dataset": inputs.dataset, "base_model": inputs.base_model}.items() if v is not None} if inputs.dataset else None),
     ("diagnose_loss", lambda inputs, answers: {"path": inputs.training_log} if inputs.training_log else None),
 ]
 """The tool calls of the walk after the checklist, in order; a plan returning None skips the call.

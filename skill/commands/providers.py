@@ -1,0 +1,74 @@
+"""`finetune providers`: rank where to fine-tune under privacy, region, budget, family and deadline constraints."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
+from tools.select_provider import ProviderRanking
+
+
+def render_ranking(result: ProviderRanking, console: Console) -> None:
+    if result.constraints:
+        console.print("Constraints: " + "; ".join(result.constraints))
+    table = Table(title="Options, best first")
+    for column in ("#", "provider / model", "method", "score", "cost", "until", "why / why not"):
+        table.add_column(column)
+    for o in result.options:
+        why = "; ".join(o.fits[:2]) + (" | [yellow]" + "; ".join(o.concerns[:2]) + "[/]" if o.concerns else "")
+        table.add_row(str(o.rank), f"{o.provider} / {o.model}", o.method, str(o.score), o.cost_class,
+                      str(o.available_until or "-"), why)
+    console.print(table)
+    console.print(f"[dim]{result.ranking}[/]")
+    if result.excluded:
+        console.print("\n[bold]Excluded[/]")
+        for e in result.excluded:
+            console.print(f"  - {e.provider}" + (f" / {e.model}" if e.model else "") + f": {e.reason}")
+    for line in result.findings:
+        console.print(f"[yellow]check[/]: {line}")
+    for line in result.warnings:
+        console.print(f"[yellow]warning[/]: {line}")
+
+
+def providers(
+    ctx: typer.Context,
+    on_premises: Annotated[bool, typer.Option("--on-premises", help="The data may not leave our machines.")] = False,
+    privacy: Annotated[str | None, typer.Option("--privacy", help="none, eu_personal_data, health, must_stay_on_premises")] = None,
+    region: Annotated[str | None, typer.Option("--region", help="e.g. eu, us, us-east-1")] = None,
+    zero_retention: Annotated[bool, typer.Option("--zero-retention", help="Require zero data retention.")] = False,
+    hipaa: Annotated[bool, typer.Option("--hipaa", help="Require a HIPAA BAA.")] = False,
+    budget: Annotated[float | None, typer.Option("--budget", help="Training budget, USD (with --tokens).")] = None,
+    tokens: Annotated[int | None, typer.Option("--tokens", help="Training tokens per epoch, to price options.")] = None,
+    family: Annotated[str | None, typer.Option("--family", help="open-weight, gpt, nova, gemini, qwen3...")] = None,
+    size: Annotated[float | None, typer.Option("--size", help="Model size in billions.")] = None,
+    method: Annotated[str | None, typer.Option("--method", help="sft, lora, full, dpo, rft")] = None,
+    tools: Annotated[bool, typer.Option("--tool-calling", help="The model must call tools.")] = False,
+    vision: Annotated[bool, typer.Option("--vision", help="The model must read images.")] = False,
+    deadline: Annotated[str | None, typer.Option("--deadline", help="YYYY-MM-DD the model must be in production.")] = None,
+    examples: Annotated[int | None, typer.Option("--examples", help="Training examples we have.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Rank concrete fine-tuning options (provider + model + method) against your constraints."""
+    when = None
+    if deadline:
+        try:
+            when = date.fromisoformat(deadline)
+        except ValueError:
+            err.print(f"[red]error[/]: --deadline must be YYYY-MM-DD, got {deadline!r}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+    args = {"data_may_leave": False if on_premises else None, "privacy": privacy, "region": region,
+            "zero_retention": zero_retention or None, "hipaa_baa": hipaa or None, "training_budget_usd": budget,
+            "training_tokens": tokens, "model_family": family, "model_size_b": size, "method": method,
+            "needs_tool_calling": tools or None, "needs_vision": vision or None,
+            "deadline": when.isoformat() if when else None, "examples": examples}
+    run(ctx, "select_provider", args, json_out=json_out, render=render_ranking,
+        problems=lambda r: not r.options)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("providers")(providers)
