@@ -1,4 +1,4 @@
-"""`finetune audit verify|show`: the tamper-evident audit trail."""
+"""`finetune audit verify|show|report`: the tamper-evident audit trail."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from skill.console import JsonFlag, run
 from tools.audit import AuditLogReport
+from tools.audit_report import AuditReportResult
 
 audit_app = typer.Typer(help="Read and verify the tamper-evident audit log (.finetune/audit.jsonl).",
                         no_args_is_help=True)
@@ -53,6 +54,28 @@ def show(
     """List the latest tool calls recorded in the audit log."""
     run(ctx, "audit_log", {"action": "show", "limit": limit}, json_out=json_out, render=_render_show,
         problems=lambda r: not r.ok)
+
+
+def _render_report(result: AuditReportResult, console: Console) -> None:
+    if result.chain_ok:
+        console.print(f"[green]chain ok[/]: {result.records} records")
+    else:
+        console.print(f"[bold red]TAMPERED[/]: line {result.first_bad_line}: {result.problem}")
+    console.print(f"{result.datasets} input files by SHA-256, {result.pii_scans} PII scans, "
+                  f"{result.errors} failed calls")
+    console.print(f"report: [bold]{result.path}[/]")
+
+
+@audit_app.command("report")
+def report(
+    ctx: typer.Context,
+    out: Annotated[str | None, typer.Option("--out", help="Where to write the markdown report.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Latest calls to list in full.")] = 200,
+    json_out: JsonFlag = False,
+) -> None:
+    """Write the audit trail as a markdown report for an auditor; exit 1 if the chain is broken."""
+    run(ctx, "audit_report", {"out": out, "max_calls": limit}, json_out=json_out, render=_render_report,
+        problems=lambda r: not r.chain_ok)
 
 
 def register(app: typer.Typer) -> None:
