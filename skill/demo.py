@@ -1,104 +1,134 @@
-"""`finetune demo`: the sample project in examples/ through every tool that applies, offline.
+"""`finetune demo`: the offline guide walks the sample project in examples/, like a person would.
 
 The examples are copied into a fresh demo workspace (``finetune-demo/`` by default) so the
-originals are never touched; each step calls tools through the registry exactly as an agent would,
-so the audit log at the end holds one record per call. Steps for tools that are not registered
-yet are listed as skipped rather than failing.
+originals are never touched. The guide (the same agent loop, tool dispatch, confirmation gate and
+audit log an LLM would use) takes the checklist answers from ``examples/answers.yaml`` and calls
+the tools the answers call for; each tool result becomes a section of ``report.md``. The report
+ends by checking the planted defects of examples/DEFECTS.md against what the tools found, and by
+verifying the audit log of every call. Tools that are not registered are simply not called.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 import yaml
 from pydantic import BaseModel
 
+from skill.agent import Agent, never_confirm
+from skill.guide import GuideBackend, GuideInputs, split_answers_file
+from skill.report import Section, error_section, render, table
 from tools import __version__, registry
 from tools.errors import ToolError
 from tools.resources import examples_dir, prompts_dir
 from tools.workspace import Workspace, sha256_file, write_text_atomic
 
 MARKER = ".finetune-demo"
-Status = Literal["ok", "found problems", "skipped", "failed"]
-
-
-class DemoSection(BaseModel):
-    title: str
-    status: Status
-    headline: str
-    body: str
+TODAY_ENV = "FINETUNE_TODAY"
+DEFECT_ROW = re.compile(r"^\|\s*(\d+)\s*\|\s*(.+?)\s*\|\s*$")
 
 
 class DemoResult(BaseModel):
     report: str
     workspace: str
-    sections: list[DemoSection]
+    sections: list[Section]
 
 
-@dataclass
-class DemoContext:
-    ws: Workspace
-    answers: dict[str, Any]
-
-    def call(self, name: str, args: dict[str, Any]) -> BaseModel:
-        return registry.call(name, args, workspace=self.ws, actor="demo")
-
-
-Step = Callable[[DemoContext], DemoSection]
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def step_project(ctx: DemoContext) -> DemoSection:
+def _project_section(ws: Workspace, answers: dict[str, Any]) -> Section:
     rows = []
-    for path in sorted((ctx.ws.root / "examples").rglob("*")):
+    for path in sorted((ws.root / "examples").rglob("*")):
         if path.is_file():
-            lines = path.read_bytes().count(b"\n")
-            rows.append([f"`{ctx.ws.relative(path)}`", str(lines), sha256_file(path)[:16]])
-    a = ctx.answers
-    facts = [
-        ["failure with prompting", str(a.get("failure_mode"))],
-        ["quality examples", str(a.get("quality_examples"))],
-        ["requests per month", f"{a.get('monthly_requests', 0):,}"],
-        ["privacy", str(a.get("privacy"))],
-        ["budget", f"${a.get('training_budget_usd')} training, ${a.get('monthly_inference_budget_usd')}/month inference"],
-    ]
-    body = (f"{a.get('failure_detail', '').strip()}\n\n" + _table(["checklist question", "answer"], facts)
-            + "\n\nFiles (SHA-256 prefix, as the audit log records them):\n\n"
-            + _table(["file", "lines", "sha256"], rows))
-    return DemoSection(title="Sample project", status="ok", headline=f"{len(rows)} files, answers loaded", body=body)
+            rows.append([f"`{ws.relative(path)}`", path.read_bytes().count(b"\n"), sha256_file(path)[:16]])
+    detail = str(answers.get("failure_detail", "")).strip()
+    body = (f"{detail}\n\nFiles (SHA-256 prefix, as the audit log records them):\n\n"
+            + table(["file", "lines", "sha256"], rows))
+    return Section(title="Sample project", status="ok", headline=f"{len(rows)} files", body=body)
 
 
-def step_tools(ctx: DemoContext) -> DemoSection:
-    specs = registry.all_tools()
-    rows = [[f"`{t.name}`", t.effect, t.summary] for t in specs]
-    return DemoSection(title="Tools", status="ok", headline=f"{len(specs)} registered",
-                       body=_table(["tool", "effect", "what it does"], rows))
+def _facts_section(ws: Workspace) -> Section:
+    if "facts_check" not in {t.name for t in registry.all_tools()}:
+        return Section(title="Dated facts", status="skipped", headline="facts_check not available", body="")
+    result = registry.call("facts_check", {}, workspace=ws, actor="demo")
+    return render("facts_check", result.model_dump(mode="json"))
 
 
-def step_audit(ctx: DemoContext) -> DemoSection:
-    report: Any = ctx.call("audit_log", {"action": "show", "limit": 50})
-    rows = [[str(r.seq), r.tool, r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+def _walk_sections(ws: Workspace, answers: dict[str, Any], inputs: GuideInputs) -> tuple[list[Section], str]:
+    agent = Agent(GuideBackend(answers, inputs), ws, confirm=never_confirm, actor="demo")
+    reply = agent.send("Walk the checklist for the sample project.")
+    sections = []
+    for event in reply.events:
+        if event.outcome == "ok" and event.result is not None:
+            sections.append(render(event.call.name, event.result.model_dump(mode="json")))
+        else:
+            sections.append(error_section(event.call.name, event.content,
+                                          "declined" if event.outcome == "declined" else "failed"))
+    return sections, reply.text
+
+
+def planted_defects(defects_md: Path) -> list[tuple[int, str]]:
+    rows = []
+    for line in defects_md.read_text("utf-8").splitlines():
+        match = DEFECT_ROW.match(line)
+        if match:
+            rows.append((int(match.group(1)), match.group(2)))
+    return rows
+
+
+def _found_lines(ws: Workspace) -> dict[int, list[str]]:
+    """Line numbers of examples/train.jsonl that any report in .finetune/reports names."""
+    found: dict[int, list[str]] = {}
+    for report in sorted((ws.state_dir / "reports").glob("*.json")):
+        try:
+            data = json.loads(report.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        for finding in _walk_findings(data):
+            file = str(finding.get("file") or finding.get("path") or "")
+            if file and not file.endswith("train.jsonl") and file != "(all files)":
+                continue
+            lines = [finding.get("line")] + list(finding.get("lines") or [])
+            for line in lines:
+                if isinstance(line, int):
+                    found.setdefault(line, []).append(str(finding.get("code") or finding.get("entity") or "finding"))
+    return found
+
+
+def _walk_findings(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, dict):
+        own = [data] if "line" in data and ("code" in data or "entity" in data) else []
+        return own + [f for v in data.values() for f in _walk_findings(v)]
+    if isinstance(data, list):
+        return [f for v in data for f in _walk_findings(v)]
+    return []
+
+
+def _defects_section(ws: Workspace) -> Section:
+    defects = planted_defects(ws.root / "examples" / "DEFECTS.md")
+    found = _found_lines(ws)
+    rows = [[line, what, ", ".join(sorted(set(found[line]))) if line in found else "**missed**"] for line, what in defects]
+    hits = sum(1 for line, _ in defects if line in found)
+    return Section(title="Planted defects found", status="ok" if hits == len(defects) else "found problems",
+                   headline=f"{hits} of {len(defects)} planted defects reported with their line",
+                   body=table(["line", "planted defect", "reported as"], rows))
+
+
+def _audit_section(ws: Workspace) -> Section:
+    report: Any = registry.call("audit_log", {"action": "show", "limit": 100}, workspace=ws, actor="demo")
+    rows = [[r.seq, r.tool, r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
              ", ".join(f"`{f.path}` {f.sha256[:12] if f.sha256 else '-'}" for f in r.files) or "-"]
             for r in report.latest]
     verdict = (f"The hash chain over {report.records} records verifies (`finetune audit verify`)." if report.ok
                else f"The chain is broken at line {report.first_bad_line}: {report.problem}")
-    body = verdict + ("\n\n" + _table(["seq", "tool", "outcome", "files (sha256)"], rows) if rows else "")
-    return DemoSection(title="Audit trail", status="ok" if report.ok else "found problems",
-                       headline=f"{report.records} records, chain {'intact' if report.ok else 'BROKEN'}", body=body)
-
-
-STEPS: list[Step] = [step_project, step_tools, step_audit]
+    return Section(title="Audit trail", status="ok" if report.ok else "found problems",
+                   headline=f"{report.records} records, chain {'intact' if report.ok else 'BROKEN'}",
+                   body=verdict + "\n\n" + table(["seq", "tool", "outcome", "files (sha256)"], rows))
 
 
 def _prepare_workspace(out: Path, examples: Path) -> Workspace:
@@ -109,33 +139,36 @@ def _prepare_workspace(out: Path, examples: Path) -> Workspace:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by finetune demo; deleted and rewritten on the next run\n")
-    shutil.copytree(examples, out / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    shutil.copytree(examples, out / "examples", ignore=shutil.ignore_patterns("__pycache__", "*.py", ".finetune"))
     return Workspace(out)
 
 
 def run_demo(out: Path, examples: Path | None = None,
              progress: Callable[[str], None] = lambda _: None) -> DemoResult:
-    """Run every step into ``out`` and write ``out/report.md``."""
+    """Run the walk into ``out`` and write ``out/report.md``."""
     source = examples or examples_dir()
     if not (source / "train.jsonl").is_file():
         raise ToolError("demo_examples_missing", f"no sample project at {source}",
                         "run from the finetune-skill checkout, or reinstall the package")
     ws = _prepare_workspace(out, source)
-    answers = yaml.safe_load((ws.root / "examples" / "answers.yaml").read_text("utf-8")) or {}
-    ctx = DemoContext(ws=ws, answers=answers)
-    sections: list[DemoSection] = []
-    for step in STEPS:
-        progress(step.__name__.removeprefix("step_").replace("_", " "))
-        try:
-            sections.append(step(ctx))
-        except ToolError as exc:
-            sections.append(DemoSection(title=step.__name__.removeprefix("step_"), status="failed",
-                                        headline=exc.code, body=f"{exc.message}\n\nfix: {exc.hint}"))
+    raw = yaml.safe_load((ws.root / "examples" / "answers.yaml").read_text("utf-8")) or {}
+    answers, inputs = split_answers_file(raw, "examples/answers.yaml")
+    progress("sample project")
+    sections = [_project_section(ws, raw)]
+    progress("dated facts")
+    sections.append(_facts_section(ws))
+    progress("guide walk")
+    walk_sections, closing = _walk_sections(ws, answers, inputs)
+    sections += walk_sections
+    progress("planted defects")
+    sections.append(_defects_section(ws))
+    progress("audit trail")
+    sections.append(_audit_section(ws))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir()), autoescape=False,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     text = env.get_template("demo_report.md.j2").render(
-        project=answers.get("project", "sample project"),
+        project=inputs.project or "sample project",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__, workspace=out.as_posix(), sections=sections)
+        version=__version__, workspace=out.as_posix(), sections=sections, closing=closing)
     report = write_text_atomic(ws.root / "report.md", text)
     return DemoResult(report=str(report), workspace=str(ws.root), sections=sections)

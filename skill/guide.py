@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -121,7 +122,100 @@ def _called(messages: Sequence[Any]) -> set[str]:
     return {c.name for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls}
 
 
-Plan = Callable[[GuideInputs, dict[str, Any]], dict[str, Any] | None]
+@dataclass(frozen=True)
+class PlanContext:
+    """What a step's arguments are built from: the inputs, the answers, earlier tool results."""
+
+    inputs: GuideInputs
+    answers: dict[str, Any]
+    results: dict[str, dict[str, Any]]
+
+    def answer(self, field: str) -> Any:
+        value = self.answers.get(field)
+        return None if value == "unknown" else value
+
+
+def _present(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None and v != []}
+
+
+def _clean_dataset(ctx: PlanContext) -> str | None:
+    """The redacted copy when the PII scan wrote one, else the person's dataset."""
+    redaction = ctx.results.get("scan_pii", {}).get("redaction") or {}
+    return redaction.get("path") or ctx.inputs.dataset
+
+
+def _train_split(ctx: PlanContext) -> str | None:
+    parts = ctx.results.get("split_dataset", {}).get("parts") or []
+    return next((p["path"] for p in parts if p["split"] == "train"), None) or _clean_dataset(ctx)
+
+
+def _plan_decide(ctx: PlanContext) -> dict[str, Any] | None:
+    return _present(**ctx.answers)
+
+
+def _plan_validate(ctx: PlanContext) -> dict[str, Any] | None:
+    return _present(paths=[p for p in (ctx.inputs.dataset, ctx.inputs.eval_set) if p]) if ctx.inputs.dataset else None
+
+
+def _plan_pii(ctx: PlanContext) -> dict[str, Any] | None:
+    data = ctx.inputs.dataset
+    if not data:
+        return None
+    stem = data.rsplit(".", 1)[0]
+    return {"path": data, "redact": f"{stem}.redacted.jsonl", "mode": "pseudonym"}
+
+
+def _plan_compliance(ctx: PlanContext) -> dict[str, Any] | None:
+    privacy = ctx.answer("privacy")
+    regime = {"eu_personal_data": "gdpr", "health": "hipaa"}.get(privacy or "", "none")
+    return _present(regimes=[regime], residency=ctx.answer("region"),
+                    on_premises=True if privacy == "must_stay_on_premises" else None,
+                    pii_report=ctx.results.get("scan_pii", {}).get("report_json"))
+
+
+def _plan_split(ctx: PlanContext) -> dict[str, Any] | None:
+    data = _clean_dataset(ctx)
+    return {"path": data} if data else None
+
+
+def _plan_provider(ctx: PlanContext) -> dict[str, Any] | None:
+    return _present(privacy=ctx.answer("privacy"), region=ctx.answer("region"),
+                    model_family=ctx.answer("model_family"), deadline=ctx.answer("deadline"),
+                    examples=ctx.answer("quality_examples"))
+
+
+def _plan_cost(ctx: PlanContext) -> dict[str, Any] | None:
+    if not ctx.inputs.dataset:
+        return None
+    return _present(dataset=_train_split(ctx), family=ctx.answer("model_family"),
+                    open_weight_model=ctx.inputs.base_model, monthly_requests=ctx.answer("monthly_requests"),
+                    base_prompt_tokens=ctx.answer("current_prompt_tokens"),
+                    training_budget_usd=ctx.answer("training_budget_usd"),
+                    monthly_inference_budget_usd=ctx.answer("monthly_inference_budget_usd"))
+
+
+def _plan_config(ctx: PlanContext) -> dict[str, Any] | None:
+    return _present(dataset=_train_split(ctx), base_model=ctx.inputs.base_model) if ctx.inputs.dataset else None
+
+
+def _plan_diagnose(ctx: PlanContext) -> dict[str, Any] | None:
+    return {"path": ctx.inputs.training_log} if ctx.inputs.training_log else None
+
+
+STEP_CALLS: list[tuple[str, Callable[[PlanContext], dict[str, Any] | None]]] = [
+    ("decide_fit", _plan_decide),
+    ("validate_jsonl", _plan_validate),
+    ("scan_pii", _plan_pii),
+    ("check_compliance", _plan_compliance),
+    ("split_dataset", _plan_split),
+    ("select_provider", _plan_provider),
+    ("estimate_cost", _plan_cost),
+    ("configure_training", _plan_config),
+    ("diagnose_loss", _plan_diagnose),
+]
+"""The tool calls of the walk after the checklist, in order; a plan returning None skips the call.
+Arguments follow each tool's input model; a tool that is not registered is skipped."""
 
 
 def _answers_of(messages: Sequence[Any]) -> dict[str, Any]:
@@ -129,28 +223,8 @@ def _answers_of(messages: Sequence[Any]) -> dict[str, Any]:
     return states[-1]["answers"] if states else {}
 
 
-STEP_CALLS: list[tuple[str, Plan]] = [
-    ("decide_fit", lambda inputs, answers: {k: v for k, v in answers.items() if v is not None}),
-    ("validate_jsonl", lambda inputs, answers: {"paths": [p for p in (inputs.dataset, inputs.eval_set) if p]}
-     if inputs.dataset else None),
-    ("scan_pii", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
-    ("split_dataset", lambda inputs, answers: {"path": inputs.dataset} if inputs.dataset else None),
-    ("select_provider", lambda inputs, answers: {k: v for k, v in {
-        "privacy": answers.get("privacy") if answers.get("privacy") != "unknown" else None,
-        "region": answers.get("region"), "model_family": answers.get("model_family"),
-        "deadline": answers.get("deadline"), "examples": answers.get("quality_examples")}.items() if v is not None}),
-    ("estimate_cost", lambda inputs, answers: {k: v for k, v in {
-        "dataset": inputs.dataset, "family": answers.get("model_family"), "open_weight_model": inputs.base_model,
-        "monthly_requests": answers.get("monthly_requests"), "base_prompt_tokens": answers.get("current_prompt_tokens"),
-        "training_budget_usd": answers.get("training_budget_usd"),
-        "monthly_inference_budget_usd": answers.get("monthly_inference_budget_usd")}.items() if v is not None}
-     if inputs.dataset else None),
-    ("configure_training", lambda inputs, answers: {k: v for k, v in {
-        "dataset": inputs.dataset, "base_model": inputs.base_model}.items() if v is not None} if inputs.dataset else None),
-    ("diagnose_loss", lambda inputs, answers: {"path": inputs.training_log} if inputs.training_log else None),
-]
-"""The tool calls of the walk after the checklist, in order; a plan returning None skips the call.
-Arguments follow each tool's input model; a tool that is not registered is skipped."""
+def _latest_results(messages: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    return {name: found[-1] for name, _ in STEP_CALLS if (found := _results(messages, name))}
 
 
 class GuideBackend(LLMBackend):
@@ -184,10 +258,10 @@ class GuideBackend(LLMBackend):
         if open_core:
             question = next(q for q in questions() if q.field == open_core[0])
             return self._ask(question)
-        answers = _answers_of(messages)
+        ctx = PlanContext(self.inputs, _answers_of(messages), _latest_results(messages))
         for name, plan in STEP_CALLS:
             if name in available and name not in called:
-                args = plan(self.inputs, answers)
+                args = plan(ctx)
                 if args is not None:
                     return self._call(name, args, len(messages))
         return self._text(self._summary(messages))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from skill.cli import app
+from skill.demo import planted_defects
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -30,8 +31,15 @@ def test_demo_writes_the_report_and_leaves_examples_alone(tmp_path: Path, monkey
     assert report == (tmp_path / "finetune-demo" / "report.md").resolve()
     text = report.read_text()
     assert text.startswith("# finetune demo: Juniper Outdoor")
-    assert all(s["status"] != "failed" for s in data["sections"]), data["sections"]
+    assert all(s["status"] not in ("failed", "declined") for s in data["sections"]), data["sections"]
     assert "chain intact" in text
+    titles = {s["title"] for s in data["sections"]}
+    expected = {"Decision", "Dataset validation", "Personal data and secrets", "Compliance", "Where to train",
+                "Cost and break-even", "Training configuration", "Train / validation / test split", "Dated facts"}
+    assert expected <= titles, titles
+    defects = next(s for s in data["sections"] if s["title"] == "Planted defects found")
+    planted = len(planted_defects(REPO / "examples" / "DEFECTS.md"))
+    assert planted == 12 and defects["headline"].startswith(f"{planted} of {planted}"), defects
     assert _digest(REPO / "examples") == before
     again = runner.invoke(app, ["demo", "--json"])
     assert again.exit_code == 0
