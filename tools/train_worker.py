@@ -1,0 +1,686 @@
+"""The training process of a local LoRA/QLoRA run: ``python -m tools.train_worker RUN_DIR [--resume]``.
+
+launch_lora writes ``RUN_DIR/config.json`` and starts this module detached; it trains with
+transformers + peft + torch in a plain loop (no Trainer) so that it controls batching, checkpoints,
+signals and the watchdog:
+
+- loss on assistant tokens only, summed over the tokens of the whole accumulation window and divided by
+  their count (the per-token mean of the effective batch, no gradient-accumulation loss bug);
+- AdamW, warm-up then the plan's schedule, gradient clipping, bf16 autocast on CUDA GPUs that support it
+  (fp32 on CPU), QLoRA (4-bit NF4 via bitsandbytes) only on CUDA;
+- ``metrics.jsonl`` one line per logged step, ``trainer_state.json`` in the HF layout, eval loss every
+  ``eval_steps``, ``checkpoint-<step>/`` written to a temporary folder and renamed (atomic), the last K kept;
+- SIGTERM/SIGINT: finish the step, checkpoint, save the adapter, end as ``stopped``; ``--resume``
+  continues from the last checkpoint with the same batches (orders depend only on seed and epoch) and
+  the RNG state, so a killed run reaches the same final adapter;
+- a loss watchdog (thresholds in reference/data/lora_defaults.yaml) stops on NaN/inf, divergence or a
+  loss far above its start; at the end tools.diagnose_loss reads the run folder for report.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+from statistics import median
+from typing import Any
+
+from tools.errors import ToolError
+from tools.runs import checkpoints, now_iso, read_json, update_status, write_json
+from tools.tiny_model import TINY_MODEL_ID, build_model, build_tokenizer, is_tiny
+from tools.train_data import DataStats, Example, batch_plan, collate, count_trained, load_examples, split_eval
+from tools.training_plan import TrainingPlan, cadence, watchdog_thresholds
+from tools.workspace import write_text_atomic
+
+
+class StopRequested(Exception):
+    pass
+
+
+_STOP = {"flag": False}
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    _STOP["flag"] = True
+    print(f"[{now_iso()}] signal {signum}: stopping cleanly after this step", flush=True)
+
+
+def request_stop() -> None:
+    """Ask an in-process run to stop after its current step (what SIGTERM does to the worker)."""
+    _STOP["flag"] = True
+
+
+class Watchdog:
+    """Stops a run whose loss is NaN/inf, stays far above its start, or diverges from its low."""
+
+    def __init__(self, thresholds: dict[str, float], state: dict[str, Any] | None = None) -> None:
+        self.ratio = thresholds["above_start_ratio"]
+        self.patience = int(thresholds["patience"])
+        self.over_min = thresholds["divergence_over_min_ratio"]
+        self.window = int(thresholds["start_window"])
+        state = state or {}
+        self.first: list[float] = list(state.get("first", []))
+        self.best: float = float(state.get("best", math.inf))
+        self.bad: int = int(state.get("bad", 0))
+        self.zero: int = int(state.get("zero", 0))
+
+    def state(self) -> dict[str, Any]:
+        return {"first": self.first, "best": self.best if math.isfinite(self.best) else None, "bad": self.bad, "zero": self.zero}
+
+    def check(self, step: int, loss: float, grad_norm: float) -> str | None:
+        if not math.isfinite(loss) or not math.isfinite(grad_norm):
+            what = "loss" if not math.isfinite(loss) else "grad_norm"
+            value = loss if what == "loss" else grad_norm
+            return (f"{what} became {value} at step {step}: training diverged (NaN/inf); lower the learning rate, "
+                    "keep max_grad_norm at 1.0, use bf16 rather than fp16")
+        self.zero = self.zero + 1 if grad_norm == 0.0 else 0
+        if self.zero >= self.patience:
+            return (f"grad_norm is exactly 0 for {self.zero} steps in a row (to step {step}, loss {loss:.4g}): the run "
+                    "diverged and collapsed, the weights no longer change; lower the learning rate (/10) and restart")
+        if len(self.first) < self.window:
+            self.first.append(loss)
+            self.best = min(self.best, loss)
+            return None
+        start = median(self.first)
+        reasons = []
+        if loss > self.ratio * start:
+            reasons.append(f"loss {loss:.4g} is above {self.ratio:g}x its start ({start:.4g})")
+        if self.best > 0 and loss > self.over_min * self.best:
+            reasons.append(f"loss {loss:.4g} is above {self.over_min:g}x its lowest value ({self.best:.4g})")
+        self.best = min(self.best, loss)
+        self.bad = self.bad + 1 if reasons else 0
+        if self.bad >= self.patience:
+            return (f"{reasons[0]} for {self.bad} steps in a row (to step {step}): the run diverged; "
+                    "lower the learning rate (/2 to /5) or add warm-up")
+        return None
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+def device_and_precision(plan: TrainingPlan) -> tuple[str, str]:
+    """('cuda'|'cpu', 'bf16'|'fp16'|'fp32') for this machine; ToolError when the plan cannot run here."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if plan.method == "qlora" and not cuda:
+        raise ToolError("qlora_needs_cuda", "QLoRA (4-bit bitsandbytes) needs a CUDA GPU and none is available",
+                        "use method 'lora' on this machine, or run on a machine with an NVIDIA GPU")
+    if plan.optimizer != "adamw_torch" and not cuda:
+        raise ToolError("optimizer_needs_cuda", f"optimizer {plan.optimizer} needs CUDA and bitsandbytes",
+                        "use optimizer 'adamw_torch' on CPU")
+    if plan.precision == "auto":
+        return ("cuda", "bf16") if cuda and torch.cuda.is_bf16_supported() else ("cuda" if cuda else "cpu", "fp32")
+    if plan.precision in {"bf16", "fp16"} and not cuda:
+        raise ToolError("precision_needs_cuda", f"precision {plan.precision} needs a CUDA GPU; this machine has none",
+                        "use precision 'auto' or 'fp32' on CPU")
+    if plan.precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ToolError("bf16_unsupported", "this GPU does not support bf16", "use precision 'fp16' or 'fp32'")
+    return ("cuda" if cuda else "cpu"), plan.precision
+
+
+def load_tokenizer(plan: TrainingPlan) -> Any:
+    if is_tiny(plan.base_model):
+        return build_tokenizer()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(plan.base_model)
+
+
+def load_base(plan: TrainingPlan, tokenizer: Any, device: str, precision: str, *, quantize: bool = True) -> Any:
+    import torch
+
+    if is_tiny(plan.base_model):
+        return build_model(plan.seed, tokenizer).to(device)
+    from transformers import AutoModelForCausalLM
+
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if plan.method == "qlora" and quantize:
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+        kwargs["device_map"] = {"": 0}
+    model = AutoModelForCausalLM.from_pretrained(plan.base_model, **kwargs)
+    if not (plan.method == "qlora" and quantize):
+        model = model.to(device)
+    return model
+
+
+def attach_lora(model: Any, plan: TrainingPlan) -> Any:
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+    if plan.method == "qlora":
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    config = LoraConfig(r=plan.lora_r, lora_alpha=plan.lora_alpha, lora_dropout=plan.lora_dropout,
+                        target_modules=plan.peft_targets(), task_type="CAUSAL_LM", bias="none")
+    torch.manual_seed(plan.seed)
+    return get_peft_model(model, config)
+
+
+def resolve_batching(plan: TrainingPlan) -> str:
+    return "length_grouped" if plan.batching == "auto" else plan.batching
+
+
+def _mem_mb(device: str) -> float:
+    import torch
+
+    if device == "cuda":
+        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+# ----------------------------------------------------------------------------- the trainer
+
+
+class Run:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.config = read_json(folder / "config.json")
+        if not self.config:
+            raise ToolError("run_config_missing", f"{folder}/config.json is missing or invalid", "launch the run again")
+        self.plan = TrainingPlan.model_validate(self.config["plan"])
+
+    @property
+    def stop_flag(self) -> bool:
+        return _STOP["flag"]
+
+    # -- data
+    def prepare(self) -> None:
+        import torch
+
+        plan = self.plan
+        torch.manual_seed(plan.seed)
+        self.device, self.precision = device_and_precision(plan)
+        self.tokenizer = load_tokenizer(plan)
+        data = self.config["data"]
+        self.train_set, stats = load_examples(Path(data["path"]), self.tokenizer, plan.max_seq_len, label=data.get("label"))
+        self.stats: dict[str, Any] = {"train": stats.summary()}
+        eval_path = (self.config.get("eval_data") or {}).get("path")
+        if eval_path:
+            self.eval_set, estats = load_examples(Path(eval_path), self.tokenizer, plan.max_seq_len,
+                                                  label=self.config["eval_data"].get("label"))
+            self.stats["eval"] = estats.summary()
+        else:
+            self.train_set, self.eval_set = split_eval(self.train_set, plan.eval_fraction, plan.seed)
+        self.mode = resolve_batching(plan)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.tokenizer.eos_token_id or 0)
+        self.lengths = [len(e.input_ids) for e in self.train_set]
+        self.batches_per_epoch = math.ceil(len(self.train_set) / plan.per_device_batch_size)
+        accum = plan.gradient_accumulation_steps
+        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / accum))
+        self.total_steps = plan.max_steps or max(1, math.ceil(self.steps_per_epoch * plan.num_epochs))
+        self.log_every, self.eval_every, self.save_every = cadence(self.total_steps, plan)
+        self._epoch_cache: dict[int, list[list[int]]] = {}
+
+    def micro_batch(self, k: int) -> dict[str, Any]:
+        epoch, idx = divmod(k, self.batches_per_epoch)
+        if epoch not in self._epoch_cache:
+            self._epoch_cache = {epoch: batch_plan(self.lengths, self.plan.per_device_batch_size, self.mode,
+                                                   self.plan.seed, epoch)}
+        return collate([self.train_set[i] for i in self._epoch_cache[epoch][idx]], self.mode, self.pad_id)
+
+    # -- model
+    def build(self) -> None:
+        import torch
+        from transformers import get_scheduler
+
+        plan = self.plan
+        base = load_base(plan, self.tokenizer, self.device, self.precision)
+        self.model = attach_lora(base, plan)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        if plan.optimizer == "adamw_torch":
+            self.optimizer = torch.optim.AdamW(self.params, lr=plan.learning_rate, weight_decay=plan.weight_decay)
+        else:  # pragma: no cover - CUDA only
+            import bitsandbytes as bnb
+
+            cls = bnb.optim.PagedAdamW8bit if plan.optimizer == "paged_adamw_8bit" else bnb.optim.AdamW8bit
+            self.optimizer = cls(self.params, lr=plan.learning_rate, weight_decay=plan.weight_decay)
+        self.warmup = math.ceil(plan.warmup_ratio * self.total_steps)
+        self.scheduler = get_scheduler(plan.lr_scheduler, self.optimizer, num_warmup_steps=self.warmup,
+                                       num_training_steps=self.total_steps)
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
+        self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+
+    def forward_loss_sum(self, batch: dict[str, Any]) -> Any:
+        import contextlib
+
+        import torch
+        import torch.nn.functional as F
+
+        dev = self.device
+        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"].to(dev)}
+        if batch["attention_mask"] is not None:
+            kwargs["attention_mask"] = batch["attention_mask"].to(dev)
+        if batch["position_ids"] is not None:
+            kwargs["position_ids"] = batch["position_ids"].to(dev)
+        ctx = torch.autocast(device_type=dev, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
+        with ctx:
+            logits = self.model(**kwargs, use_cache=False).logits
+        labels = batch["labels"].to(dev)
+        return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                               ignore_index=-100, reduction="sum")
+
+    def evaluate(self) -> float | None:
+        import torch
+
+        if not self.eval_set:
+            return None
+        self.model.eval()
+        total, count = 0.0, 0
+        order = sorted(range(len(self.eval_set)), key=lambda i: len(self.eval_set[i].input_ids))
+        bs = self.plan.per_device_batch_size
+        with torch.no_grad():
+            for i in range(0, len(order), bs):
+                batch = collate([self.eval_set[j] for j in order[i:i + bs]], self.mode, self.pad_id)
+                total += float(self.forward_loss_sum(batch))
+                count += count_trained(batch)
+        self.model.train()
+        return total / max(count, 1)
+
+    # -- state files
+    def trainer_state(self, step: int, epoch: float) -> dict[str, Any]:
+        evals = [r for r in self.log_history if "eval_loss" in r]
+        best = min(evals, key=lambda r: r["eval_loss"]) if evals else None
+        return {
+            "best_global_step": best["step"] if best else None,
+            "best_metric": best["eval_loss"] if best else None,
+            "best_model_checkpoint": None,
+            "epoch": epoch, "eval_steps": self.eval_every, "global_step": step,
+            "is_hyper_param_search": False, "is_local_process_zero": True, "is_world_process_zero": True,
+            "log_history": self.log_history, "logging_steps": self.log_every, "max_steps": self.total_steps,
+            "num_input_tokens_seen": self.tokens_seen, "num_train_epochs": math.ceil(self.total_steps / self.steps_per_epoch),
+            "save_steps": self.save_every, "stateful_callbacks": {}, "total_flos": 0.0,
+            "train_batch_size": self.plan.per_device_batch_size, "trial_name": None, "trial_params": None,
+        }
+
+    def save_checkpoint(self, step: int, epoch: float) -> Path:
+        import torch
+
+        final = self.folder / f"checkpoint-{step}"
+        tmp = self.folder / f".checkpoint-{step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        self.model.save_pretrained(str(tmp))
+        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+        rng = {"python": __import__("random").getstate(), "cpu": torch.get_rng_state()}
+        if self.device == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(rng, tmp / "rng_state.pth")
+        write_json(tmp / "trainer_state.json", self.trainer_state(step, epoch))
+        write_json(tmp / "training_state.json", {
+            "step": step, "epoch": epoch, "tokens_seen": self.tokens_seen, "trained_tokens": self.trained_tokens,
+            "watchdog": self.watchdog.state() if self.watchdog else None, "train_seconds": self.train_seconds,
+            "best_eval_loss": self.best_eval})
+        for f in tmp.iterdir():
+            with f.open("rb") as h:
+                os.fsync(h.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        dirfd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+        for _, old in checkpoints(self.folder)[:-self.plan.keep_last_k]:
+            shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def restore(self) -> int:
+        """Load the last checkpoint; the step to continue from (0 when there is none)."""
+        import random
+
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        found = checkpoints(self.folder)
+        if not found:
+            return 0
+        step, ckpt = found[-1]
+        set_peft_model_state_dict(self.model, load_file(str(ckpt / "adapter_model.safetensors")))
+        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=False))
+        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=False))
+        rng = torch.load(ckpt / "rng_state.pth", weights_only=False)
+        random.setstate(rng["python"])
+        torch.set_rng_state(rng["cpu"])
+        if "cuda" in rng and self.device == "cuda":
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        state = read_json(ckpt / "training_state.json")
+        self.tokens_seen = int(state.get("tokens_seen", 0))
+        self.trained_tokens = int(state.get("trained_tokens", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.best_eval = state.get("best_eval_loss")
+        if self.watchdog and state.get("watchdog"):
+            self.watchdog = Watchdog(watchdog_thresholds(), state["watchdog"])
+        self.log_history = [r for r in read_json(ckpt / "trainer_state.json").get("log_history", []) if r.get("step", 0) <= step]
+        # metrics.jsonl keeps only the lines up to the checkpoint, so the log has one row per step
+        kept = []
+        metrics = self.folder / "metrics.jsonl"
+        if metrics.is_file():
+            for line in metrics.read_text("utf-8").splitlines():
+                try:
+                    if json.loads(line).get("step", 0) <= step:
+                        kept.append(line)
+                except ValueError:
+                    continue
+        write_text_atomic(metrics, "".join(k + "\n" for k in kept))
+        print(f"[{now_iso()}] resumed from {ckpt.name}", flush=True)
+        return step
+
+    def write_metrics(self, row: dict[str, Any]) -> None:
+        with (self.folder / "metrics.jsonl").open("a", encoding="utf-8") as h:
+            h.write(json.dumps(row, allow_nan=True) + "\n")
+            h.flush()
+
+    # -- main loop
+    def train(self, *, resume: bool) -> dict[str, Any]:
+        import torch
+
+        plan = self.plan
+        self.prepare()
+        self.build()
+        self.log_history: list[dict[str, Any]] = []
+        self.tokens_seen = 0
+        self.padded_seen = 0
+        self.trained_tokens = 0
+        self.train_seconds = 0.0
+        self.best_eval: float | None = None
+        self.watchdog = Watchdog(watchdog_thresholds()) if plan.watchdog else None
+        start = self.restore() if resume else 0
+        if not resume:
+            (self.folder / "metrics.jsonl").write_text("", "utf-8")
+        resolved = {
+            "device": self.device, "precision": self.precision, "batching": self.mode,
+            "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
+            "logging_steps": self.log_every, "eval_steps": self.eval_every, "save_steps": self.save_every,
+            "warmup_steps": self.warmup, "effective_batch": plan.effective_batch,
+            "train_examples": len(self.train_set), "eval_examples": len(self.eval_set),
+            "trainable_params": sum(p.numel() for p in self.params),
+            "total_params": sum(p.numel() for p in self.model.parameters()),
+            "data_stats": self.stats,
+            "versions": _versions(), "python": platform.python_version(), "host": platform.node(),
+        }
+        self.config["resolved"] = resolved
+        write_json(self.folder / "config.json", self.config)
+        update_status(self.folder, state="running", pid=os.getpid(), started_at=now_iso(), total_steps=self.total_steps,
+                      step=start, error=None, stop_reason=None, precision=self.precision, device=self.device)
+        print(f"[{now_iso()}] training {plan.base_model} ({self.precision} on {self.device}, {self.mode} batches): "
+              f"{len(self.train_set)} train / {len(self.eval_set)} eval examples, {self.total_steps} steps, "
+              f"{resolved['trainable_params']:,} trainable params", flush=True)
+        self.model.train()
+        accum = plan.gradient_accumulation_steps
+        win_loss = win_tokens_trained = win_tokens = 0.0
+        win_time = 0.0
+        win_gn = 0.0
+        last_status = 0.0
+        step = start
+        stop_reason: str | None = None
+        while step < self.total_steps:
+            t0 = time.perf_counter()
+            batches = [self.micro_batch(step * accum + j) for j in range(accum)]
+            n_trained = sum(count_trained(b) for b in batches)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss_sum = 0.0
+            for b in batches:
+                loss = self.forward_loss_sum(b)
+                scaled = loss / max(n_trained, 1)
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
+                loss_sum += float(loss.detach())
+            if self.scaler:
+                self.scaler.unscale_(self.optimizer)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, plan.max_grad_norm))
+            if self.scaler:
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            else:
+                self.optimizer.step()
+            lr = self.scheduler.get_last_lr()[0]
+            self.scheduler.step()
+            step += 1
+            dt = time.perf_counter() - t0
+            tokens = sum(b["tokens"] for b in batches)
+            self.tokens_seen += tokens
+            self.padded_seen += sum(b["padded_tokens"] for b in batches)
+            self.trained_tokens += n_trained
+            self.train_seconds += dt
+            step_loss = loss_sum / max(n_trained, 1)
+            win_loss += loss_sum
+            win_tokens_trained += n_trained
+            win_tokens += tokens
+            win_time += dt
+            win_gn = grad_norm
+            epoch = round(step * accum / self.batches_per_epoch, 4)
+            if self.watchdog:
+                stop_reason = self.watchdog.check(step, step_loss, grad_norm)
+            do_eval = stop_reason is None and (step % self.eval_every == 0 or step == self.total_steps)
+            do_log = stop_reason is not None or do_eval or step % self.log_every == 0 or step == self.total_steps or self.stop_flag
+            eval_loss = self.evaluate() if do_eval else None
+            if eval_loss is not None:
+                self.best_eval = eval_loss if self.best_eval is None else min(self.best_eval, eval_loss)
+            if do_log:
+                mean_loss = win_loss / max(win_tokens_trained, 1) if math.isfinite(win_loss) else win_loss
+                row = {"step": step, "epoch": epoch, "loss": round(mean_loss, 6) if math.isfinite(mean_loss) else mean_loss,
+                       "eval_loss": round(eval_loss, 6) if eval_loss is not None else None,
+                       "learning_rate": lr, "grad_norm": round(win_gn, 6) if math.isfinite(win_gn) else win_gn,
+                       "tokens_per_s": round(win_tokens / win_time, 1) if win_time else None,
+                       "train_tokens_per_s": round(win_tokens_trained / win_time, 1) if win_time else None,
+                       "peak_memory_mb": _mem_mb(self.device), "time": now_iso()}
+                self.write_metrics(row)
+                self.log_history.append({"epoch": epoch, "grad_norm": row["grad_norm"], "learning_rate": lr,
+                                         "loss": row["loss"], "step": step, "num_tokens": self.tokens_seen})
+                if eval_loss is not None:
+                    self.log_history.append({"epoch": epoch, "eval_loss": row["eval_loss"], "step": step})
+                print(f"[{now_iso()}] step {step}/{self.total_steps} loss {row['loss']:.4f}"
+                      + (f" eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
+                      + f" lr {lr:.3g} grad_norm {win_gn:.3g} tok/s {row['tokens_per_s']}", flush=True)
+                latest = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
+                update_status(self.folder, step=step, epoch=epoch, latest=latest, best_eval_loss=self.best_eval,
+                              tokens_seen=self.tokens_seen)
+                last_status = time.monotonic()
+                win_loss = win_tokens_trained = win_tokens = win_time = 0.0
+            elif time.monotonic() - last_status > 1.0:
+                update_status(self.folder, step=step, epoch=epoch)
+                last_status = time.monotonic()
+            if stop_reason is not None:
+                break
+            if self.stop_flag and step < self.total_steps:
+                raise StopRequested(step)
+            if step % self.save_every == 0 and step < self.total_steps:
+                self.save_checkpoint(step, epoch)
+        return {"step": step, "epoch": round(step * accum / self.batches_per_epoch, 4), "watchdog": stop_reason}
+
+    def save_adapter(self, name: str = "adapter") -> Path:
+        final = self.folder / name
+        tmp = self.folder / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model.save_pretrained(str(tmp))
+        self.tokenizer.save_pretrained(str(tmp))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return final
+
+    def merge(self) -> Path:
+        """Base weights + adapter -> merged/ (full precision base, never onto a 4-bit base)."""
+        from peft import PeftModel
+
+        precision = "fp32" if self.device == "cpu" else self.precision
+        base = load_base(self.plan, self.tokenizer, self.device, precision, quantize=False)
+        merged = PeftModel.from_pretrained(base, str(self.folder / "adapter")).merge_and_unload()
+        final = self.folder / "merged"
+        tmp = self.folder / ".merged.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        merged.save_pretrained(str(tmp))
+        self.tokenizer.save_pretrained(str(tmp))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return final
+
+    def finish_files(self, step: int, epoch: float) -> None:
+        summary = {"epoch": epoch, "step": step, "total_flos": 0.0, "train_loss": _mean_loss(self.log_history),
+                   "train_runtime": round(self.train_seconds, 3),
+                   "train_tokens_per_second": round(self.tokens_seen / self.train_seconds, 1) if self.train_seconds else None}
+        state = self.trainer_state(step, epoch)
+        state["log_history"] = self.log_history + [summary]
+        write_json(self.folder / "trainer_state.json", state)
+
+
+def _mean_loss(history: list[dict[str, Any]]) -> float | None:
+    losses = [r["loss"] for r in history if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
+    return round(sum(losses) / len(losses), 6) if losses else None
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers", "bitsandbytes"):
+        mod = sys.modules.get(name)
+        if mod is None:
+            try:
+                mod = __import__(name)
+            except Exception:  # noqa: BLE001 - optional packages
+                continue
+        out[name] = str(getattr(mod, "__version__", "?"))
+    return out
+
+
+def write_report(folder: Path, state: str) -> None:
+    """report.md: what ran, how it went, and the diagnosis of the loss curves (tools.diagnose_loss)."""
+    from tools.runs import run_info
+    from tools.workspace import Workspace, using
+
+    config = read_json(folder / "config.json")
+    ws = Workspace(folder.parent.parent)
+    info = run_info(ws, folder).model_copy(update={"state": state})
+    plan = config.get("plan", {})
+    res = config.get("resolved", {})
+    stats = (res.get("data_stats") or {}).get("train", {})
+    lines = [f"# Run {folder.name}", "",
+             f"- state: **{info.state}**" + (f" ({info.stop_reason})" if info.stop_reason else ""),
+             f"- base model: `{plan.get('base_model')}` ({plan.get('method')}, r={plan.get('lora_r')}, "
+             f"alpha={plan.get('lora_alpha')}, dropout={plan.get('lora_dropout')}, targets {plan.get('target_modules')})",
+             f"- precision: {res.get('precision')} on {res.get('device')}; batching: {res.get('batching')}",
+             f"- steps: {info.step} of {info.total_steps}; effective batch {res.get('effective_batch')}; "
+             f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, {res.get('warmup_steps')} warm-up steps)",
+             f"- data: {stats.get('path')} ({stats.get('format')}): {stats.get('used')} examples used of "
+             f"{stats.get('records')} lines; {stats.get('skipped_bad_lines', 0)} unusable lines skipped "
+             f"{stats.get('first_bad_lines', [])}, {stats.get('skipped_no_assistant', 0)} without an assistant answer "
+             f"{stats.get('first_no_assistant', [])}; {res.get('train_examples')} train / {res.get('eval_examples')} eval",
+             f"- template: {stats.get('template')}; loss on assistant tokens only"]
+    if info.latest:
+        m = info.latest
+        lines.append(f"- last logged: step {m.step}, loss {m.loss}, eval loss {m.eval_loss}, "
+                     f"{m.tokens_per_s} tokens/s, peak memory {m.peak_memory_mb} MB")
+    if info.best_eval_loss is not None:
+        lines.append(f"- best eval loss: {info.best_eval_loss:.4f}")
+    if info.error:
+        lines.append(f"- error: {info.error}")
+    lines += [f"- adapter: `{info.adapter}`" if info.adapter else "- adapter: not written",
+              f"- merged weights: `{ws.relative(folder / 'merged')}`" if (folder / "merged").is_dir() else "",
+              ""]
+    try:
+        from tools.diagnose_loss import DiagnoseLossRequest, diagnose_loss
+
+        plot = None
+        try:
+            import matplotlib  # noqa: F401
+
+            plot = str(folder / "loss.png")
+        except ImportError:
+            pass
+        with using(ws):
+            diag = diagnose_loss(DiagnoseLossRequest(path=str(folder), report=str(folder / "diagnosis.md"), plot=plot))
+        lines += ["## Diagnosis", "", f"**{diag.verdict}**: {diag.headline}", ""]
+        for f in diag.findings:
+            lines.append(f"- {f.severity}: {f.title}: {f.summary}")
+            lines += [f"  - {c}" for c in f.changes[:2]]
+        lines += ["", f"Full diagnosis: `{diag.report_md}`" + (f"; plot: `{diag.plot}`" if diag.plot else ""), ""]
+        update_status(folder, diagnosis=diag.headline, verdict=diag.verdict)
+    except ToolError as exc:
+        lines += ["## Diagnosis", "", f"not available: {exc.message}", ""]
+    except Exception as exc:  # noqa: BLE001 - the report must be written even if the diagnosis breaks
+        lines += ["## Diagnosis", "", f"failed: {type(exc).__name__}", ""]
+    lines += ["## Files", "", "- `config.json`: plan, data and versions (reproduce with `finetune runs resume` or a new launch)",
+              "- `metrics.jsonl`, `trainer_state.json`: the curves", "- `checkpoint-*/`: the last checkpoints",
+              "- `train.log`: the worker's output", ""]
+    write_text_atomic(folder / "report.md", "\n".join(ln for ln in lines if ln is not None) + "\n")
+
+
+def run_folder(folder: Path, *, resume: bool = False, reset_stop: bool = True) -> dict[str, Any]:
+    """Train the run in ``folder`` in this process; returns the final status."""
+    if reset_stop:
+        _STOP["flag"] = False
+    folder = folder.resolve()
+    run = Run(folder)
+    update_status(folder, state="running", pid=os.getpid(), error=None)
+    try:
+        result = run.train(resume=resume)
+    except StopRequested as stop:
+        step = int(str(stop.args[0]))
+        epoch = round(step * run.plan.gradient_accumulation_steps / run.batches_per_epoch, 4)
+        run.save_checkpoint(step, epoch)
+        run.save_adapter()
+        run.finish_files(step, epoch)
+        update_status(folder, step=step, stop_reason="stopped by request (SIGTERM)")
+        write_report(folder, "stopped")
+        return update_status(folder, state="stopped", finished_at=now_iso())
+    except ToolError as exc:
+        status = update_status(folder, state="failed", error=f"{exc.code}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""),
+                               finished_at=now_iso())
+        print(f"error ({exc.code}): {exc.message}", file=sys.stderr, flush=True)
+        return status
+    except Exception as exc:  # noqa: BLE001 - every failure ends up in status.json
+        traceback.print_exc()
+        return update_status(folder, state="failed", error=f"{type(exc).__name__}: {str(exc)[:500]}",
+                             finished_at=now_iso())
+    step, epoch = result["step"], result["epoch"]
+    run.finish_files(step, epoch)
+    if result["watchdog"]:
+        update_status(folder, stop_reason="watchdog", error=result["watchdog"])
+        print(f"[{now_iso()}] watchdog stopped the run: {result['watchdog']}", flush=True)
+        write_report(folder, "stopped")
+        return update_status(folder, state="stopped", finished_at=now_iso())
+    run.save_adapter()
+    if run.config.get("merge"):
+        run.merge()
+    update_status(folder, step=step, adapter="adapter")
+    write_report(folder, "completed")
+    status = update_status(folder, state="completed", finished_at=now_iso())
+    print(f"[{now_iso()}] completed: {step} steps; adapter in {folder / 'adapter'}", flush=True)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    resume = "--resume" in args
+    paths = [a for a in args if not a.startswith("--")]
+    if len(paths) != 1:
+        print("usage: python -m tools.train_worker RUN_DIR [--resume]", file=sys.stderr)
+        return 2
+    folder = Path(paths[0]).resolve()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    status = run_folder(folder, resume=resume, reset_stop=False)
+    return 0 if status.get("state") in {"completed", "stopped"} else 1
+
+
+__all__ = ["Run", "Watchdog", "TINY_MODEL_ID", "device_and_precision", "main", "run_folder", "write_report",
+           "DataStats", "Example"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
