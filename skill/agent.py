@@ -188,14 +188,35 @@ class Agent:
             return text
         path = self.ws.state_dir / "results" / f"{call.id}-{call.name}.json"
         write_text_atomic(path, result.model_dump_json(indent=2))
-        head = text[: self.limits.max_result_chars - 400]
-        return json.dumps({"truncated": True, "full_result": self.ws.relative(path),
-                           "chars": len(text), "head": head})
+        return json.dumps(compact(result.model_dump(mode="json"), self.limits.max_result_chars,
+                                  self.ws.relative(path)), ensure_ascii=False)
 
     def _save(self) -> None:
         data = {"backend": self.backend.label, "usage": self.ledger.summary().model_dump(mode="json"),
                 "history": History(messages=list(self.history)).model_dump(mode="json")}
         write_text_atomic(self.transcript_path, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _shrink(value: Any, items: int, chars: int) -> Any:
+    if isinstance(value, dict):
+        return {k: _shrink(v, items, chars) for k, v in value.items()}
+    if isinstance(value, list):
+        kept = [_shrink(v, items, chars) for v in value[:items]]
+        return kept + [f"... {len(value) - items} more in the full result"] if len(value) > items else kept
+    if isinstance(value, str) and len(value) > chars:
+        return value[:chars] + f"... ({len(value)} chars)"
+    return value
+
+
+def compact(data: dict[str, Any], limit: int, full_result: str) -> dict[str, Any]:
+    """A large result made small enough for the model: every field stays, long lists keep their
+    first items and long strings their start, and ``full_result`` says where the whole is."""
+    shrunk: Any = data
+    for items, chars in ((20, 2000), (10, 600), (5, 300), (3, 160), (1, 80), (0, 60)):
+        shrunk = {"truncated": True, "full_result": full_result, **_shrink(data, items, chars)}
+        if len(json.dumps(shrunk, ensure_ascii=False)) <= limit:
+            break
+    return shrunk
 
 
 def needs_confirmation(spec: Tool, args: dict[str, Any]) -> bool:

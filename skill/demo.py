@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +23,13 @@ import jinja2
 import yaml
 from pydantic import BaseModel
 
-from skill.agent import Agent, never_confirm
+from skill.agent import Agent, Confirmer
 from skill.guide import GuideBackend, GuideInputs, split_answers_file
 from skill.report import Section, error_section, render, table
 from tools import __version__, registry
 from tools.errors import ToolError
+from tools.registry import Tool
+from tools.tiny_model import TINY_MODEL_ID as TINY_MODEL
 from tools.resources import examples_dir, prompts_dir
 from tools.workspace import Workspace, sha256_file, write_text_atomic
 
@@ -59,9 +62,22 @@ def _facts_section(ws: Workspace) -> Section:
     return render("facts_check", result.model_dump(mode="json"))
 
 
-def _walk_sections(ws: Workspace, answers: dict[str, Any], inputs: GuideInputs) -> tuple[list[Section], str]:
-    agent = Agent(GuideBackend(answers, inputs), ws, confirm=never_confirm, actor="demo")
+def _demo_confirm(inputs: GuideInputs) -> Confirmer:
+    """The demo says yes for the person to one thing only: training the built-in tiny model locally
+    (CPU, no money, no upload). Anything else is declined, as it would be without a terminal."""
+
+    def confirm(spec: Tool, args: dict[str, Any]) -> bool:
+        return spec.name == "launch_lora" and inputs.base_model == TINY_MODEL
+
+    return confirm
+
+
+def _walk_sections(ws: Workspace, answers: dict[str, Any], inputs: GuideInputs
+                   ) -> tuple[list[Section], str, str | None]:
+    agent = Agent(GuideBackend(answers, inputs), ws, confirm=_demo_confirm(inputs), actor="demo")
     reply = agent.send("Walk the checklist for the sample project.")
+    run_id = next((e.result.run_id for e in reply.events  # type: ignore[union-attr]
+                   if e.call.name == "launch_lora" and e.outcome == "ok" and getattr(e.result, "started", False)), None)
     sections = []
     for event in reply.events:
         if event.outcome == "ok" and event.result is not None:
@@ -69,7 +85,40 @@ def _walk_sections(ws: Workspace, answers: dict[str, Any], inputs: GuideInputs) 
         else:
             sections.append(error_section(event.call.name, event.content,
                                           "declined" if event.outcome == "declined" else "failed"))
-    return sections, reply.text
+    return sections, reply.text, run_id
+
+
+def _training_sections(ws: Workspace, run_id: str, progress: Callable[[str], None],
+                       timeout_s: float = 900.0) -> list[Section]:
+    """Wait for the demo's run, then show it and the diagnosis of its own loss log."""
+    deadline = time.monotonic() + timeout_s
+    info: Any = None
+    while time.monotonic() < deadline:
+        info = registry.call("run_status", {"run_id": run_id}, workspace=ws, actor="demo").runs[0]  # type: ignore[attr-defined]
+        if info.state in ("completed", "failed", "stopped"):
+            break
+        progress(f"training {run_id}: step {info.step}/{info.total_steps or '?'}")
+        time.sleep(2.0)
+    if info is None or info.state not in ("completed", "failed", "stopped"):
+        return [Section(title="Training run", status="failed", headline="did not finish in time",
+                        body=f"The run {run_id} was still {getattr(info, 'state', 'unknown')} after {timeout_s:.0f} s; "
+                             f"see `finetune runs status {run_id}`.")]
+    latest = info.latest
+    rows = [["run", run_id], ["state", info.state], ["steps", f"{info.step} of {info.total_steps}"],
+            ["base model", info.base_model], ["final train loss", getattr(latest, "loss", None)],
+            ["best eval loss", info.best_eval_loss], ["tokens/s", getattr(latest, "tokens_per_s", None)],
+            ["peak memory MB", getattr(latest, "peak_memory_mb", None)], ["adapter", info.adapter],
+            ["report", info.report]]
+    run = Section(title="Training run", status="ok" if info.state == "completed" else "found problems",
+                  headline=f"{info.state} after {info.step} steps",
+                  body=("The built-in tiny model (random weights) trained with LoRA on CPU in its own process: "
+                        "it proves the machinery, not quality.\n\n" + table(["", ""], rows)
+                        + (f"\n\nStopped: {info.stop_reason} {info.error or ''}" if info.state != "completed" else "")))
+    diagnosis = registry.call("diagnose_loss", {"path": info.folder, "report": f"{info.folder}/demo-diagnosis.md",
+                                                "plot": f"{info.folder}/demo-loss.png"}, workspace=ws, actor="demo")
+    section = render("diagnose_loss", diagnosis.model_dump(mode="json"))
+    section.title = "Diagnosis of the demo's own run"
+    return [run, section]
 
 
 def planted_defects(defects_md: Path) -> list[tuple[int, str]]:
@@ -158,8 +207,10 @@ def run_demo(out: Path, examples: Path | None = None,
     progress("dated facts")
     sections.append(_facts_section(ws))
     progress("guide walk")
-    walk_sections, closing = _walk_sections(ws, answers, inputs)
+    walk_sections, closing, run_id = _walk_sections(ws, answers, inputs)
     sections += walk_sections
+    if run_id:
+        sections += _training_sections(ws, run_id, progress)
     progress("planted defects")
     sections.append(_defects_section(ws))
     progress("audit trail")

@@ -25,7 +25,7 @@ from tools.checklist import ChecklistAnswers, Question, questions
 from tools.errors import ToolError
 from tools.registry import Tool
 
-INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project")
+INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project", "max_steps", "batch_size")
 DONT_KNOW = re.compile(r"\b(don'?t know|do not know|not sure|no idea|unknown|dunno|skip)\b|^\s*\?\s*$", re.I)
 FAILURE_WORDS = {
     "format": ("format", "json", "structure", "schema", "template"),
@@ -52,6 +52,8 @@ class GuideInputs(BaseModel):
     training_log: str | None = None
     base_model: str | None = None
     project: str | None = None
+    max_steps: int | None = None
+    batch_size: int | None = None
 
 
 def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tuple[dict[str, Any], GuideInputs]:
@@ -199,6 +201,22 @@ def _plan_config(ctx: PlanContext) -> dict[str, Any] | None:
     return _present(dataset=_train_split(ctx), base_model=ctx.inputs.base_model) if ctx.inputs.dataset else None
 
 
+def _split_path(ctx: PlanContext, split: str) -> str | None:
+    parts = ctx.results.get("split_dataset", {}).get("parts") or []
+    return next((p["path"] for p in parts if p["split"] == split), None)
+
+
+def _plan_launch(ctx: PlanContext) -> dict[str, Any] | None:
+    """Training with the configured plan; confirm=true, so the person is asked before it starts."""
+    config = ctx.results.get("configure_training")
+    if not config or not config.get("plan_file"):
+        return None
+    batch = ctx.inputs.batch_size
+    return _present(data=_train_split(ctx), eval_data=_split_path(ctx, "val"), plan_file=config["plan_file"],
+                    max_steps=ctx.inputs.max_steps, per_device_batch_size=batch,
+                    gradient_accumulation_steps=1 if batch else None, confirm=True)
+
+
 def _plan_diagnose(ctx: PlanContext) -> dict[str, Any] | None:
     return {"path": ctx.inputs.training_log} if ctx.inputs.training_log else None
 
@@ -212,6 +230,7 @@ STEP_CALLS: list[tuple[str, Callable[[PlanContext], dict[str, Any] | None]]] = [
     ("select_provider", _plan_provider),
     ("estimate_cost", _plan_cost),
     ("configure_training", _plan_config),
+    ("launch_lora", _plan_launch),
     ("diagnose_loss", _plan_diagnose),
 ]
 """The tool calls of the walk after the checklist, in order; a plan returning None skips the call.

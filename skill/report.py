@@ -223,6 +223,17 @@ def render_config(data: dict[str, Any]) -> Section:
                    headline=f"{plan.get('method')} r={plan.get('lora_r')} lr={plan.get('learning_rate')}", body=body)
 
 
+def render_launch(data: dict[str, Any]) -> Section:
+    plan = data["plan"]
+    rows = [["run", data.get("run_id") or "(not started)"], ["base model", plan.get("base_model")],
+            ["device / precision", f"{data['device']} / {data['precision']}"],
+            ["examples (train / eval)", f"{data['train_examples']} / {data['eval_examples']}"],
+            ["estimated steps", data["estimated_steps"]], ["estimated seconds", data.get("estimated_seconds")]]
+    body = f"{data['message']}\n\n" + table(["", ""], rows) + ("\n\n" + _bullets(data["warnings"], 5) if data["warnings"] else "")
+    return Section(title="Training launch", status="ok",
+                   headline=f"started {data['run_id']}" if data["started"] else "dry run: nothing started", body=body)
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
     "decide_fit": render_decide,
@@ -231,6 +242,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "select_provider": render_providers,
     "estimate_cost": render_cost,
     "configure_training": render_config,
+    "launch_lora": render_launch,
     "validate_jsonl": render_validate,
     "split_dataset": render_split,
     "diagnose_loss": render_diagnose,

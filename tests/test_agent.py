@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import tests.tooldefs  # noqa: F401  (registers pretend_spend, big_output)
-from skill.agent import Agent, AgentLimits
+from skill.agent import Agent, AgentLimits, compact
 from skill.cli import app
 from skill.guide import GuideBackend, GuideInputs, parse_answer
 from skill.llm.base import LLMBackend, ToolCall, Turn
@@ -81,8 +81,16 @@ def test_large_results_are_written_to_a_file(ws: Workspace) -> None:
     agent = Agent(backend, ws, limits=AgentLimits(max_result_chars=2000))
     reply = agent.send("go")
     content = json.loads(reply.events[0].content)
-    assert content["truncated"] and len(reply.events[0].content) < 2100
+    assert content["truncated"] and len(reply.events[0].content) <= 2000
+    assert content["blob"].startswith("xxx") and "50000 chars" in content["blob"]
     assert len((ws.root / content["full_result"]).read_text()) > 50_000
+
+
+def test_compact_keeps_every_scalar_and_shortens_lists() -> None:
+    data = {"plan_file": "cfg/plan.json", "ok": True, "rows": [{"i": i, "text": "y" * 300} for i in range(500)]}
+    small = compact(data, 3000, ".finetune/results/x.json")
+    assert small["plan_file"] == "cfg/plan.json" and small["ok"] is True
+    assert len(json.dumps(small)) <= 3000 and "more in the full result" in small["rows"][-1]
 
 
 def test_errors_go_back_to_the_model_and_rounds_are_bounded(ws: Workspace) -> None:
@@ -133,9 +141,10 @@ def test_guide_walks_the_example_project_non_interactively(ws: Workspace) -> Non
                                 "monthly_inference_budget_usd": 1500},
                                GuideInputs(dataset="examples/train.jsonl", eval_set="examples/eval.jsonl")), ws)
     reply = agent.send("go")
-    names = [e.call.name for e in reply.events]
-    assert names[0] == "record_answers" and "validate_jsonl" in names
-    assert all(e.outcome == "ok" for e in reply.events), [(e.call.name, e.content[:200]) for e in reply.events]
+    outcomes = {e.call.name: e.outcome for e in reply.events}
+    assert reply.events[0].call.name == "record_answers" and "validate_jsonl" in outcomes
+    assert outcomes.pop("launch_lora") == "declined", "training must wait for the person's yes"
+    assert set(outcomes.values()) == {"ok"}, [(e.call.name, e.content[:200]) for e in reply.events]
     assert reply.text.startswith("That completes the walk")
 
 

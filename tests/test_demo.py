@@ -35,7 +35,8 @@ def test_demo_writes_the_report_and_leaves_examples_alone(tmp_path: Path, monkey
     assert "chain intact" in text
     titles = {s["title"] for s in data["sections"]}
     expected = {"Decision", "Dataset validation", "Personal data and secrets", "Compliance", "Where to train",
-                "Cost and break-even", "Training configuration", "Train / validation / test split", "Dated facts"}
+                "Cost and break-even", "Training configuration", "Train / validation / test split", "Dated facts",
+                "Training launch", "Training run", "Diagnosis of the demo's own run"}
     assert expected <= titles, titles
     defects = next(s for s in data["sections"] if s["title"] == "Planted defects found")
     planted = len(planted_defects(REPO / "examples" / "DEFECTS.md"))
