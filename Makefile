@@ -8,6 +8,7 @@ PIP := $(BIN)/python -m pip
 DEPS_HASH := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 STAMP_DEMO := $(VENV)/.installed-all-$(DEPS_HASH)
 STAMP_TEST := $(VENV)/.installed-dev-$(DEPS_HASH)
+STAMP_BENCH := $(VENV)/.installed-bench-$(DEPS_HASH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: demo test bench lint clean
@@ -29,7 +30,11 @@ demo: $(STAMP_DEMO)
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP_TEST)
+$(STAMP_BENCH): $(STAMP_TEST)
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
+	touch $@
+
+bench: $(STAMP_BENCH)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

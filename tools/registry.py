@@ -38,7 +38,25 @@ EFFECTS: dict[str, str] = {
     "long": "runs for minutes (training, evaluation)",
 }
 
-TOOL_MODULES: tuple[str, ...] = ("tools.audit",)
+TOOL_MODULES: tuple[str, ...] = (
+    "tools.checklist",
+    "tools.read_reference",
+    "tools.decide_fit",
+    "tools.diagnose_loss",
+    "tools.validate_jsonl",
+    "tools.prepare_data",
+    "tools.split_dataset",
+    "tools.scan_pii",
+    "tools.compliance",
+    "tools.select_provider",
+    "tools.estimate_cost",
+    "tools.configure_training",
+    "tools.facts",
+    "tools.launch_lora",
+    "tools.runs",
+    "tools.audit",
+    "tools.audit_report",
+)
 """Modules whose import registers tools, in the order surfaces list them."""
 
 
@@ -103,13 +121,20 @@ def tool(*, effect: Effect, audited: bool = True) -> Callable[[Callable[..., Any
 
 def _load() -> None:
     for module in TOOL_MODULES:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            raise ToolError("registry_broken", f"tool module {module} is listed in TOOL_MODULES but missing",
+                            "reinstall finetune-skill; in a checkout, add the module or remove it from the list") from exc
 
 
 def all_tools() -> list[Tool]:
     """Every registered tool, in the order of TOOL_MODULES."""
     _load()
-    return list(_TOOLS.values())
+    rank = {module: i for i, module in enumerate(TOOL_MODULES)}
+    return sorted(_TOOLS.values(), key=lambda t: rank.get(t.func.__module__, len(rank)))
 
 
 def get(name: str) -> Tool:

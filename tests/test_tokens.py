@@ -1,0 +1,76 @@
+"""tools.tokens: offline tiktoken, ft: ids, approximate flags, counting once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from tools import tokens
+
+
+def test_ft_ids_are_normalised() -> None:
+    assert tokens.normalise_model("ft:gpt-4.1-mini-2025-04-14:acme::abc123") == "gpt-4.1-mini-2025-04-14"
+    assert tokens.normalise_model("ft:gpt-4o-mini-2024-07-18:org:name:id") == "gpt-4o-mini-2024-07-18"
+    assert tokens.normalise_model("gpt-4.1") == "gpt-4.1"
+    # tiktoken alone would map ft:gpt-4.1 to cl100k; after normalising it is o200k
+    assert tokens.encoding_for_model("ft:gpt-4.1-mini-2025-04-14:acme::abc123") == ("o200k_base", True)
+    assert tokens.encoding_for_model("gpt-3.5-turbo-0125") == ("cl100k_base", True)
+
+
+@pytest.mark.filterwarnings("ignore:open_binary is deprecated:DeprecationWarning")
+def test_encoding_files_come_from_bpe_openai_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
+    tokens._ENCODINGS.clear()
+    try:
+        url = tokens._URLS["cl100k_base"]
+        target = tmp_path / hashlib.sha1(url.encode()).hexdigest()
+        assert not target.exists()
+        enc = tokens.get_encoding("cl100k_base")  # would need the network without the seed
+        assert target.is_file()
+        assert enc.encode_ordinary("hello world") == [15339, 1917]
+        import bpe_openai
+
+        text = "Fine-tuning needs clean data. " * 20
+        assert enc.encode_ordinary(text) == list(bpe_openai.get_encoding("cl100k_base").encode_ordinary(text))
+    finally:
+        tokens._ENCODINGS.clear()
+    assert os.environ["TIKTOKEN_CACHE_DIR"] == str(tmp_path)
+
+
+def test_counters_and_approximation() -> None:
+    exact = tokens.counter_for("gpt-4o-mini-2024-07-18")
+    assert exact.method == "tiktoken:o200k_base" and not exact.approximate
+    claude = tokens.counter_for("claude-sonnet-4")
+    assert claude.approximate and claude.method == "tiktoken:o200k_base"
+    missing_hf = tokens.counter_for("some-org/not-downloaded-model")
+    assert missing_hf.approximate
+    assert tokens.counter_for(None).approximate
+
+
+def test_repeated_strings_are_encoded_once() -> None:
+    c = tokens.counter_for("gpt-4.1")
+    calls = []
+    real = c._encode
+    c._encode = lambda t: calls.append(t) or real(t)
+    system = "You are a helpful support agent for ACME. " * 10
+    counts = c.count_many([system, "hi", system, system, "hi"])
+    assert counts[0] == counts[2] == counts[3] and counts[1] == counts[4]
+    assert sorted(calls) == sorted([system, "hi"])
+    assert c.count(system) == counts[0] and len(calls) == 2
+
+
+def test_local_hugging_face_tokenizer_is_used(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "hello": 1, "world": 2}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]").save_pretrained(tmp_path / "tok")
+    counter = tokens.counter_for(str(tmp_path / "tok"))
+    assert counter.method.startswith("hf:") and not counter.approximate
+    assert counter.count("hello world hello") == 3

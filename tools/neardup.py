@@ -1,0 +1,191 @@
+"""Near-duplicate detection: MinHash with LSH banding over character shingles, in numpy.
+
+Texts are lower-cased and whitespace-folded, then cut into character ``n``-grams (default 5;
+word shingles miss light edits on short texts, see data-anchors §2 and benchmarks/). Each shingle
+gets one 64-bit hash (a polynomial over code points, then a mixer); signatures use one-permutation
+hashing (``bands * rows`` buckets, the minimum per bucket, empty buckets filled from a
+full one found by a fixed random probe sequence), so the cost is one pass over the characters
+whatever the signature size. Band keys go
+into sorted arrays; equal keys make candidate pairs, which the caller confirms with
+:func:`jaccard` on the exact shingle sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+_P = np.uint64(1_000_003)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_SENT = np.uint64(1 << 32)
+MAX_BUCKET = 50
+
+
+def normalise_text(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def _mix(h: np.ndarray) -> np.ndarray:
+    h = h ^ (h >> np.uint64(30))
+    h = h * _M1
+    h = h ^ (h >> np.uint64(27))
+    h = h * _M2
+    return h ^ (h >> np.uint64(31))
+
+
+def _shingle_hashes(codes: np.ndarray, n: int) -> np.ndarray:
+    """Hashes of every window of ``n`` code points (len(codes) - n + 1 of them)."""
+    m = len(codes) - n + 1
+    h = np.zeros(m, dtype=np.uint64)
+    for j in range(n):
+        h = h * _P + codes[j:j + m]
+    return _mix(h)
+
+
+def shingles(text: str, n: int = 5) -> np.ndarray:
+    """The sorted distinct shingle hashes of one (already normalised) text."""
+    if len(text) < n:
+        if not text:
+            return np.zeros(0, dtype=np.uint64)
+        text = text.ljust(n)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return np.unique(_shingle_hashes(codes, n))
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two shingle-hash sets from :func:`shingles`."""
+    if len(a) == 0 and len(b) == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (len(a) + len(b) - inter)
+
+
+class MinHasher:
+    """Band keys for batches of texts: ``keys(texts)`` -> (len(texts), bands) uint64."""
+
+    def __init__(self, bands: int = 20, rows: int = 4, shingle: int = 5, seed: int = 1) -> None:
+        self.bands, self.rows, self.n = bands, rows, shingle
+        self.k = bands * rows
+        rng = np.random.default_rng(seed)
+        self._salt = rng.integers(1, 2**63, size=(bands, rows), dtype=np.uint64) | np.uint64(1)
+        self._probe = rng.integers(0, self.k, size=(256, self.k))  # densification probe sequence
+
+    def keys(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text; a row of zeros for a text with no shingles (empty)."""
+        count = len(texts)
+        out = np.zeros((count, self.bands), dtype=np.uint64)
+        if count == 0:
+            return out
+        n, k = self.n, self.k
+        padded = [t if len(t) >= n or not t else t.ljust(n) for t in texts]
+        joined = "\x00".join(padded) + "\x00"
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        lens = np.fromiter((len(t) + 1 for t in padded), dtype=np.int64, count=count)
+        doc = np.repeat(np.arange(count, dtype=np.int64), lens)
+        if len(codes) < n:
+            return out
+        h = _shingle_hashes(codes, n)
+        m = len(h)
+        valid = (doc[:m] == doc[n - 1:n - 1 + m]) & (codes[n - 1:n - 1 + m] != 0)
+        h, d = h[valid], doc[:m][valid]
+        bucket = (((h >> np.uint64(32)) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)  # in [0, k)
+        value = h & np.uint64(0xFFFFFFFF)
+        sig = np.full(count * k, _SENT, dtype=np.uint64)
+        np.minimum.at(sig, d * k + bucket, value)
+        sig = sig.reshape(count, k)
+        empty = sig == _SENT
+        has_any = ~empty.all(axis=1)
+        # densify (Shrivastava 2017): an empty bucket j takes the value of bucket probe[t, j] of the same
+        # text, for the first attempt t that hits a non-empty one; the probe sequence is the same for every
+        # text, so similar texts fill their empty buckets alike and bands stay independent
+        need = np.flatnonzero(has_any & empty.any(axis=1))
+        if len(need):
+            rows, cur, orig = need, sig[need], sig[need].copy()
+            full, todo = ~empty[need], empty[need]
+            for t in range(len(self._probe)):
+                if t % 8 == 0:  # write back and drop the rows whose buckets are all filled
+                    done = ~todo.any(axis=1)
+                    if done.any():
+                        sig[rows[done]] = cur[done]
+                        keep = ~done
+                        rows, cur, orig, full, todo = rows[keep], cur[keep], orig[keep], full[keep], todo[keep]
+                    if not len(rows):
+                        break
+                source = self._probe[t]
+                take = todo & full[:, source]
+                cur[take] = (orig[:, source][take] + np.uint64((t + 1) * 0x9E3779B1)) & np.uint64(0xFFFFFFFF)
+                todo &= ~take
+            if len(rows):
+                sig[rows] = cur
+        bands = sig.reshape(count, self.bands, self.rows)
+        combined = np.zeros((count, self.bands), dtype=np.uint64)
+        for r in range(self.rows):
+            combined = _mix(combined * _P + bands[:, :, r] * self._salt[:, r])
+        combined[combined == 0] = np.uint64(1)
+        combined[~has_any] = 0
+        return combined
+
+
+def candidate_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Pairs of ``ids`` sharing a band key (rows with key 0 are skipped); large buckets become stars."""
+    return candidate_pairs_banded(lambda band: keys[:, band], keys.shape[1], ids)
+
+
+def candidate_pairs_banded(band_column: Callable[[int], np.ndarray], bands: int,
+                           ids: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Like :func:`candidate_pairs`, reading one band column at a time (so memory holds one column)."""
+    seen: set[tuple[int, int]] = set()
+    for band in range(bands):
+        col = band_column(band)
+        order = np.argsort(col, kind="stable")
+        sorted_keys = col[order]
+        if len(sorted_keys) < 2:
+            continue
+        same = sorted_keys[1:] == sorted_keys[:-1]
+        same &= sorted_keys[1:] != 0
+        if not same.any():
+            continue
+        starts = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))) == 1)
+        ends = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))) == -1)
+        for s, e in zip(starts, ends, strict=True):
+            members = ids[order[s:e + 1]]
+            if len(members) <= MAX_BUCKET:
+                pairs = ((int(members[i]), int(members[j])) for i in range(len(members))
+                         for j in range(i + 1, len(members)))
+            else:
+                pairs = ((int(members[0]), int(x)) for x in members[1:])
+            for a, b in pairs:
+                pair = (a, b) if a < b else (b, a)
+                if pair not in seen:
+                    seen.add(pair)
+                    yield pair
+
+
+class UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[int, int] = {}
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+    def groups(self) -> list[list[int]]:
+        out: dict[int, list[int]] = {}
+        for x in list(self.parent):
+            out.setdefault(self.find(x), []).append(x)
+        for root in list(out):
+            if root not in out[root]:
+                out[root].append(root)
+        return [sorted(g) for g in out.values() if len(g) > 1]

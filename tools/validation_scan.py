@@ -1,0 +1,440 @@
+"""The streaming pass of validate_jsonl: per-line checks, token counts and per-example records.
+
+Each example leaves a fixed-size record (line, offset, content hashes, token counts, MinHash band
+keys) in :class:`_Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
+the file grows; the dataset-level checks (tools/dataset_findings.py) read one column at a time.
+A large file is split at a line boundary and its second half is checked by a forked process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.errors import ToolError
+from tools.formats import Conversation, TargetFact, detect, normalise
+from tools.validate_jsonl import Finding, ValidateRequest
+
+_BATCH = 2000
+_LINES_KEPT = 50
+
+
+def _h(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little") or 1
+
+
+def _fold(s: str) -> str:
+    return " ".join(s.split())
+
+
+def _conv_key(msgs: list[Any]) -> str:
+    return "\x1e".join(f"{m.role}\x1f{m.content.strip()}\x1f"
+                       + ("|".join(f"{c.name}:{c.arguments}" for c in m.tool_calls) if m.tool_calls else "")
+                       for m in msgs)
+
+
+def dup_text(conv: Conversation) -> str:
+    """The text near-duplicate detection compares: user and assistant turns, system prompt left out."""
+    from tools.neardup import normalise_text
+
+    if conv.text is not None:
+        return normalise_text(conv.text)
+    return normalise_text(" \n ".join(m.content for m in conv.messages if m.role in ("user", "assistant")))
+
+
+@dataclass
+class _FileState:
+    index: int
+    path: Path
+    shown: str
+    fmt: str | None
+    target: TargetFact
+    lines: int = 0
+    examples: int = 0
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+@dataclass
+class _Run:
+    req: ValidateRequest
+    spool: Any  # text file of per-line findings (JSON lines)
+    kept: list[Finding] = field(default_factory=list)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    records: list[Any] = field(default_factory=list)  # numpy record batches
+    systems: dict[int, list[Any]] = field(default_factory=dict)
+    no_system: list[Any] = field(default_factory=lambda: [0, []])
+    refusals: list[tuple[str, int]] = field(default_factory=list)
+    refusal_count: int = 0
+    assistant_turns: int = 0
+    short: list[tuple[str, int]] = field(default_factory=list)
+    short_count: int = 0
+    groups: dict[str, list[list[Any]]] = field(default_factory=dict)
+
+    def keep_groups(self, code: str, groups: list[Any], recs: Any, files: list[_FileState]) -> None:
+        """Line groups for the report file (not the inline output); file:line when several files."""
+        multi = len(files) > 1
+        self.groups[code] = [[f"{f}:{n}" if multi else n for f, n in _lines_of(recs, g, files)]
+                             for g in groups[:100_000]]
+
+    def add(self, fs: _FileState, code: str, severity: str, message: str, line: int | None) -> None:
+        self.counts[(code, severity)] += 1
+        fs.counts[(code, severity)] += 1
+        self.spool.write(json.dumps({"code": code, "severity": severity, "file": fs.shown, "line": line,
+                                     "message": message}) + "\n")
+        if len(self.kept) < 400 or severity == "error" and sum(f.severity == "error" for f in self.kept) < 200:
+            self.kept.append(Finding(code=code, severity=severity, file=fs.shown, line=line, message=message))
+
+
+def _dtype(bands: int) -> Any:
+    import numpy as np
+
+    return np.dtype([("file", "i2"), ("line", "i4"), ("offset", "i8"), ("full", "u8"), ("prompt", "u8"),
+                     ("answer", "u8"), ("total", "i4"), ("asst", "i4"), ("billed", "i4"), ("bands", "u8", (bands,))])
+
+
+# ---------------------------------------------------------------- the tool
+
+
+class _Columns:
+    """Per-example records kept on disk, one file per column, so memory holds a column at a time."""
+
+    def __init__(self, folder: Path, dtype: Any) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="examples.", dir=folder))
+        self.dtype = dtype
+        self.fields = [n for n in dtype.names if n != "bands"]
+        self.bands = dtype["bands"].shape[0]
+        self.names = self.fields + [f"band{j}" for j in range(self.bands)]
+        self.handles: dict[str, Any] = {n: open(self.dir / n, "ab") for n in self.names}  # noqa: SIM115
+        self.n = 0
+        self._cache: dict[str, Any] = {}
+
+    def write(self, arr: Any) -> None:
+        import numpy as np
+
+        for name in self.fields:
+            self.handles[name].write(np.ascontiguousarray(arr[name]).tobytes())
+        for j in range(self.bands):
+            self.handles[f"band{j}"].write(np.ascontiguousarray(arr["bands"][:, j]).tobytes())
+        self.n += len(arr)
+
+    def flush(self) -> None:
+        for handle in self.handles.values():
+            handle.flush()
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+    def append_from(self, other: _Columns) -> None:
+        for name in self.names:
+            with open(other.dir / name, "rb") as src:
+                while block := src.read(1 << 22):
+                    self.handles[name].write(block)
+        first = self.fields[0]  # the child process counted its rows; the file sizes tell the parent
+        self.n += (other.dir / first).stat().st_size // self.dtype[first].itemsize
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, name: str) -> Any:
+        import numpy as np
+
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        self.flush()
+        column = np.fromfile(self.dir / name, dtype=self.dtype[name])
+        if name in ("file", "line"):  # small and read all the time (line numbers); others load on demand
+            self._cache[name] = column
+        return column
+
+    def band(self, j: int) -> Any:
+        import numpy as np
+
+        self.flush()
+        return np.fromfile(self.dir / f"band{j}", dtype=np.uint64)
+
+    def remove(self) -> None:
+        import shutil
+
+        self.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@dataclass
+class _Ctx:
+    req: ValidateRequest
+    F: Any
+    counter: Any
+    limit: int | None
+    hasher: Any
+    dtype: Any
+    refusal_phrases: Any  # a compiled pattern
+    check_line: Any
+    tmp: Path | None = None
+
+
+def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, stop: int | None,
+                first_number: int) -> bool:
+    """Check lines in bytes start..stop of one file; append example records to rec_out."""
+    from tools.jsonl import parse, read_lines
+
+    req, F = ctx.req, ctx.F
+    q = F.quality
+    pending: list[tuple[int, int, Conversation]] = []
+    parsed_any = False
+
+    def flush() -> None:
+        rec_out.write(_flush(run, fs, pending, ctx.counter, F.chat_overhead, ctx.limit, ctx.hasher, ctx.dtype,
+                             ctx.refusal_phrases, q.min_assistant_tokens))
+        pending.clear()
+
+    for line in read_lines(fs.path, max_bytes=q.max_line_bytes, start=start, stop=stop, first_number=first_number):
+        fs.lines = line.number
+        if line.text is None:
+            run.add(fs, line.problem or "unreadable_line", "error", line.detail, line.number)
+            continue
+        if line.problem == "bom":
+            run.add(fs, "bom", "warning" if line.number == 1 else "error",
+                    line.detail + ("" if line.number == 1 else " in the middle of the file"), line.number)
+        if line.blank:
+            run.add(fs, "blank_line", "warning", "blank line", line.number)
+            continue
+        obj, err = parse(line)
+        if err is not None:
+            if line.problem == "no_final_newline":
+                run.add(fs, "truncated_line", "error",
+                        f"the last line is cut off ({err}); the file was probably truncated", line.number)
+            else:
+                run.add(fs, "invalid_json", "error", err, line.number)
+            continue
+        parsed_any = True
+        if fs.fmt is None:
+            continue
+        line_fmt = detect(obj) if isinstance(obj, dict) else None
+        if isinstance(obj, dict) and line_fmt != fs.fmt and not req.format:
+            run.add(fs, "format_mismatch", "error",
+                    f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}", line.number)
+            continue
+        conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
+        issues = ctx.check_line(obj, fs.fmt, fs.target, conv, F.nova_reserved.strings)
+        for code, sev, msg in issues:
+            run.add(fs, code, sev, msg, line.number)
+        if conv is None or any(sev == "error" and code in ("missing_messages", "wrong_top_level_type")
+                               for code, sev, _ in issues):
+            continue
+        fs.examples += 1
+        pending.append((line.number, line.offset, conv))
+        if len(pending) >= _BATCH:
+            flush()
+    if pending:
+        flush()
+    return parsed_any
+
+
+_PARALLEL_MIN_BYTES = 8 << 20
+_STATE_FIELDS = ("counts", "kept", "systems", "no_system", "refusals", "refusal_count", "assistant_turns", "short",
+                 "short_count")
+
+
+def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
+    """Scan one file; a large file is split in two halves checked by this process and a forked one."""
+    size = fs.path.stat().st_size
+    import threading
+
+    # fork only from a single-threaded process (an MCP server or agent loop may run threads)
+    if size < _PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") \
+            or os.environ.get("FINETUNE_NO_FORK") or threading.active_count() > 1:
+        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
+    import pickle
+
+    with fs.path.open("rb") as handle:
+        handle.seek(size // 2)
+        handle.readline()
+        mid = handle.tell()
+        handle.seek(0)
+        newlines = 0
+        remaining = mid
+        while remaining > 0:
+            block = handle.read(min(1 << 22, remaining))
+            if not block:
+                break
+            newlines += block.count(b"\n")
+            remaining -= len(block)
+    if mid >= size:
+        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
+    tmp = ctx.tmp
+    fd1, child_spool = tempfile.mkstemp(prefix="findings-b.", dir=tmp)
+    fd3, child_state = tempfile.mkstemp(prefix="state-b.", dir=tmp)
+    for fd in (fd1, fd3):
+        os.close(fd)
+    child_cols = _Columns(tmp, ctx.dtype)
+    run.spool.flush()
+    rec_out.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: second half
+        code = 1
+        try:
+            with open(child_spool, "w", encoding="utf-8") as spool:
+                sub = _Run(run.req, spool)
+                part = _FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
+                parsed = _scan_range(ctx, sub, part, child_cols, mid, None, newlines + 1)
+                child_cols.close()
+            state = {k: getattr(sub, k) for k in _STATE_FIELDS}
+            state.update(parsed=parsed, lines=part.lines, examples=part.examples, fcounts=part.counts)
+            with open(child_state, "wb") as out:
+                pickle.dump(state, out)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        parsed_any = _scan_range(ctx, run, fs, rec_out, 0, mid, 1)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        if status != 0:
+            raise ToolError("internal_error", f"checking the second half of {fs.shown} failed",
+                            "rerun with FINETUNE_NO_FORK=1")
+        with open(child_state, "rb") as handle:
+            state = pickle.load(handle)
+        with open(child_spool, encoding="utf-8") as spool:
+            for row in spool:
+                run.spool.write(row)
+        child_cols.close()
+        rec_out.append_from(child_cols)
+        run.counts.update(state["counts"])
+        room = max(0, 400 - len(run.kept))
+        run.kept.extend(state["kept"][:room] if room else [f for f in state["kept"] if f.severity == "error"][:50])
+        for key, (count, lines, length) in state["systems"].items():
+            entry = run.systems.get(key)
+            if entry is None:
+                if len(run.systems) < 1000:
+                    run.systems[key] = [count, lines, length]
+            else:
+                entry[0] += count
+                entry[1].extend(lines[:max(0, _LINES_KEPT - len(entry[1]))])
+        run.no_system[0] += state["no_system"][0]
+        run.no_system[1].extend(state["no_system"][1][:max(0, _LINES_KEPT - len(run.no_system[1]))])
+        run.refusals.extend(state["refusals"][:max(0, 1000 - len(run.refusals))])
+        run.short.extend(state["short"][:max(0, 1000 - len(run.short))])
+        run.refusal_count += state["refusal_count"]
+        run.short_count += state["short_count"]
+        run.assistant_turns += state["assistant_turns"]
+        fs.counts.update(state["fcounts"])
+        fs.examples += state["examples"]
+        fs.lines = max(fs.lines, state["lines"])
+        return parsed_any or state["parsed"]
+    finally:
+        if pid:
+            os.waitpid(pid, 0)
+        child_cols.remove()
+        for name in (child_spool, child_state):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+
+
+def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation]], counter: Any, overhead: Any,
+           limit: int | None, hasher: Any, dtype: Any, refusal_phrases: Any, min_asst: int) -> Any:
+    """Token counts, hashes, band keys and per-example checks for a batch of examples."""
+    import numpy as np
+
+    strings: list[str] = []
+    for _, _, conv in pending:
+        if conv.text is not None:
+            strings.append(conv.text)
+        for m in conv.messages:
+            strings.append(m.content)
+            if m.tool_calls:
+                strings.extend(f"{c.name} {c.arguments}" for c in m.tool_calls)
+        for m in conv.rejected or ():
+            strings.append(m.content)
+        if conv.tools:
+            strings.append(json.dumps(conv.tools, sort_keys=True))
+    counts = counter.count_many(strings)
+    out = np.zeros(len(pending), dtype=dtype)
+    pos = 0
+    per_msg, per_name, priming = overhead.tokens_per_message, overhead.tokens_per_name, overhead.reply_priming
+    for i, (line_no, offset, conv) in enumerate(pending):
+        total = asst = billed = 0
+        if conv.text is not None:
+            total = asst = billed = counts[pos]
+            pos += 1
+        n_msgs = 0
+        for m in conv.messages:
+            n = counts[pos]
+            pos += 1
+            if m.tool_calls:
+                for _ in m.tool_calls:
+                    n += counts[pos]
+                    pos += 1
+            total += n
+            billed += n + per_msg + (per_name if m.name else 0)
+            n_msgs += 1
+            if m.role == "assistant" and m.weight != 0:
+                asst += n
+                run.assistant_turns += 1
+                if refusal_phrases.search(m.content):
+                    run.refusal_count += 1
+                    if len(run.refusals) < 1000:
+                        run.refusals.append((fs.shown, line_no))
+                if 0 < n < min_asst and m.content.strip():
+                    run.short_count += 1
+                    if len(run.short) < 1000:
+                        run.short.append((fs.shown, line_no))
+        for m in conv.rejected or ():
+            n = counts[pos]
+            pos += 1
+            total += n
+            billed += n + per_msg
+        if conv.tools:
+            total += counts[pos]
+            billed += counts[pos]
+            pos += 1
+        if n_msgs:
+            billed += priming
+        if limit and billed > limit:
+            run.add(fs, "too_many_tokens", fs.target.over_limit,
+                    f"{billed:,} tokens; {fs.target.id} allows {limit:,} per example"
+                    + (" (the end is truncated, often losing the answer)" if fs.target.over_limit == "warning" else ""),
+                    line_no)
+        msgs = conv.messages
+        if conv.text is not None:
+            key = conv.text
+            full = _h("T" + _fold(key))
+            prompt = answer = 0
+        else:
+            full = _h(_conv_key(msgs) + "\x1d" + _conv_key(conv.rejected or []))
+            if msgs and msgs[-1].role == "assistant" and (msgs[-1].content.strip() or msgs[-1].tool_calls):
+                prompt = _h(_conv_key(msgs[:-1]))
+                answer = _h(_conv_key(msgs[-1:]))
+            else:
+                prompt = answer = 0
+            system = conv.system
+            if system is None:
+                run.no_system[0] += 1
+                if len(run.no_system[1]) < _LINES_KEPT:
+                    run.no_system[1].append((fs.shown, line_no))
+            else:
+                sh = _h(system)
+                entry = run.systems.get(sh)
+                if entry is None and len(run.systems) < 1000:
+                    entry = run.systems[sh] = [0, [], len(system)]
+                if entry is not None:
+                    entry[0] += 1
+                    if len(entry[1]) < _LINES_KEPT:
+                        entry[1].append((fs.shown, line_no))
+        out[i] = (fs.index, line_no, offset, full, prompt, answer, total, asst, billed, 0)
+    if hasher is not None:
+        out["bands"] = hasher.keys([dup_text(conv) for _, _, conv in pending])
+    return out
+
+
+def _lines_of(recs: Any, idx: Any, files: list[_FileState]) -> list[tuple[str, int]]:
+    return [(files[int(recs["file"][i])].shown, int(recs["line"][i])) for i in idx]
