@@ -109,3 +109,30 @@ def test_the_entry_that_install_writes_starts_a_working_server(tmp_path: Path) -
             assert result.structured_content["path"] == ".finetune/audit.jsonl"
 
     anyio.run(go)
+
+
+def test_real_tools_over_mcp_with_progress_and_no_spending_without_confirm(ws: Workspace) -> None:
+    import shutil
+
+    from tests.conftest import REPO
+
+    shutil.copy(REPO / "examples" / "train.jsonl", ws.root / "train.jsonl")
+    notes: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(done: float, total: float | None, message: str | None) -> None:
+        notes.append((done, total, message))
+
+    async def body(session: ClientSession) -> None:
+        checked = await session.call_tool("validate_jsonl", {"paths": ["train.jsonl"]}, progress_callback=on_progress)
+        assert not checked.is_error
+        assert checked.structured_content["ok"] is False
+        assert any(f["line"] == 71 for f in checked.structured_content["findings"])
+        cost = await session.call_tool("estimate_cost", {"provider": "openai", "model": "gpt-4.1-mini",
+                                                         "training_tokens": 1_000_000, "epochs": 3})
+        assert not cost.is_error, cost.content[0].text
+        dry = await session.call_tool("launch_lora", {"data": "train.jsonl", "model": "tiny-random-llama"})
+        assert not dry.is_error and dry.structured_content["started"] is False
+
+    run(ws, body)
+    assert notes and any("scanning train.jsonl" in (m or "") for _, _, m in notes)
+    assert not (ws.root / "runs").exists() or not any((ws.root / "runs").iterdir())

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools import progress
 from tools.errors import ToolError
 from tools.fields import InputPath, OutputPath
 from tools.formats import FORMATS, FormatName, detect_file, facts
@@ -151,6 +152,7 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
         with os.fdopen(spool_fd, "w", encoding="utf-8") as spool:
             run = _Run(req, spool)
             for fs in files:
+                progress.report(fs.index, len(files) + 1, f"scanning {fs.shown}")
                 size = fs.path.stat().st_size
                 if size == 0:
                     run.add(fs, "empty_file", "error", f"{fs.shown} is empty", None)
@@ -173,6 +175,7 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
                 if t.max_examples and fs.examples > t.max_examples:
                     run.add(fs, "too_many_examples", "error",
                             f"{fs.examples} examples; {t.id} accepts at most {t.max_examples:,}", None)
+        progress.report(len(files), len(files) + 1, "dataset checks: duplicates, near-duplicates, leakage")
         dataset = _dataset_findings(run, files, columns, F, limit, hasher is not None)
         tokens = _token_stats(columns, counter, limit)
         return _finish(run, files, dataset, tokens, spool_name, req, ws)
