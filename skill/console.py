@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -46,6 +46,14 @@ def workspace_of(ctx: typer.Context) -> Workspace:
         return Workspace(root)
     except ToolError as exc:
         fail(exc, json_out=False)
+
+
+def print_notes(console: Console, warnings: Sequence[str] = (), findings: Sequence[str] = ()) -> None:
+    """The findings ("check") and warnings a tool attached to its result, one line each."""
+    for line in findings:
+        console.print(f"[yellow]check[/]: {line}", highlight=False)
+    for line in warnings:
+        console.print(f"[yellow]warning[/]: {line}", highlight=False)
 
 
 def fail(exc: ToolError, *, json_out: bool) -> NoReturn:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from skill.console import JsonFlag, run
+from skill.console import JsonFlag, print_notes, run
 from tools.compliance import ComplianceResult
 
 _COLOUR = {"allowed": "green", "conditional": "yellow", "not_allowed": "red"}
@@ -36,8 +36,7 @@ def render_compliance(result: ComplianceResult, console: Console) -> None:
             console.print(f"        [dim]{a.detail} ({a.source})[/]", highlight=False)
     if result.ai_act:
         console.print(f"\n[bold]EU AI Act:[/] {result.ai_act}")
-    for w in result.warnings:
-        console.print(f"[yellow]warning[/]: {w}", highlight=False)
+    print_notes(console, result.warnings)
     console.print("\n[dim]A checklist grounded in cited sources, not legal advice.[/]")
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skill.console import JsonFlag, run
+from skill.console import JsonFlag, print_notes, run
 from tools.configure_training import ConfigResult
 
 
@@ -34,8 +34,7 @@ def render_config(result: ConfigResult, console: Console) -> None:
         console.print(f"  {e.path}" + (" [yellow](legacy)[/]" if e.legacy else "") + (f" [dim]- {e.note}[/]" if e.note else ""))
     if result.plan_file:
         console.print(f"\nTrain it: finetune train <data> --plan-file {result.plan_file}  (or launch_lora plan_file={result.plan_file})")
-    for line in result.warnings:
-        console.print(f"[yellow]warning[/]: {line}")
+    print_notes(console, result.warnings)
 
 
 def config(

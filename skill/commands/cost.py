@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skill.console import JsonFlag, run
+from skill.console import JsonFlag, print_notes, run
 from tools.cost_models import money
 from tools.estimate_cost import CostEstimate
 
@@ -59,8 +59,7 @@ def render_cost(result: CostEstimate, console: Console) -> None:
         console.print(f"[dim]excluded: {line}[/]")
     for line in result.notes:
         console.print(f"[yellow]note[/]: {line}")
-    for line in result.warnings:
-        console.print(f"[yellow]warning[/]: {line}")
+    print_notes(console, result.warnings)
     if result.report:
         console.print(f"report: {result.report}")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from skill.console import JsonFlag, fail, run
+from skill.console import JsonFlag, fail, print_notes, run
 from tools.decide_fit import DecideFitResult
 from tools.errors import ToolError
 
@@ -35,10 +35,7 @@ def render_decision(result: DecideFitResult, console: Console) -> None:
             console.print(f"  - {p.text}")
     for line in result.assumptions:
         console.print(f"[dim]assumed: {line}[/]")
-    for line in result.findings:
-        console.print(f"[yellow]check[/]: {line}")
-    for line in result.warnings:
-        console.print(f"[yellow]warning[/]: {line}")
+    print_notes(console, result.warnings, findings=result.findings)
 
 
 def decide(

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
+from skill.console import EXIT_BAD_INPUT, JsonFlag, err, print_notes, run
 from tools.select_provider import ProviderRanking
 
 
@@ -29,10 +29,7 @@ def render_ranking(result: ProviderRanking, console: Console) -> None:
         console.print("\n[bold]Excluded[/]")
         for e in result.excluded:
             console.print(f"  - {e.provider}" + (f" / {e.model}" if e.model else "") + f": {e.reason}")
-    for line in result.findings:
-        console.print(f"[yellow]check[/]: {line}")
-    for line in result.warnings:
-        console.print(f"[yellow]warning[/]: {line}")
+    print_notes(console, result.warnings, findings=result.findings)
 
 
 def providers(
