@@ -97,10 +97,11 @@ def render_diagnose(data: dict[str, Any]) -> Section:
     parts = [f"**{data['headline']}**", ""]
     best = data.get("best_checkpoint")
     if best:
-        parts.append(f"Best checkpoint: step {best['step']:g} (eval loss {best['eval_loss']}); early stopping with "
-                     f"patience {best['patience']} would have stopped at step {best['early_stop_step']:g}, "
-                     f"saving {best['steps_saved']:g} steps.")
-        parts.append("")
+        line = f"Best checkpoint: step {best['step']:g} (eval loss {best['eval_loss']})"
+        if best.get("early_stop_step") is not None:
+            line += (f"; early stopping with patience {best['patience']} would have stopped at step "
+                     f"{best['early_stop_step']:g}, saving {best['steps_saved']:g} steps")
+        parts += [line + ".", ""]
     for finding in data["findings"]:
         parts.append(f"- **{finding['severity']}: {finding['title']}**: {finding['summary']}")
         for change in finding.get("changes", [])[:3]:
@@ -108,7 +109,8 @@ def render_diagnose(data: dict[str, Any]) -> Section:
     if data.get("plot"):
         parts += ["", f"![loss curves]({data['plot']})"]
     parts += ["", f"Full report: `{data['report_md']}`."]
-    return Section(title="Loss curve diagnosis", status=_status(data), headline=data["verdict"], body="\n".join(parts))
+    return Section(title="Loss curve diagnosis", status=_status(data), headline=data["headline"][:160],
+                   body="\n".join(parts))
 
 
 def render_facts(data: dict[str, Any]) -> Section:
@@ -252,12 +254,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
 
 def render(name: str, data: dict[str, Any]) -> Section:
     renderer = RENDERERS.get(name)
-    if renderer is None:
-        return render_generic(name, data)
-    try:
-        return renderer(data)
-    except (KeyError, TypeError, ValueError):
-        return render_generic(name, data)
+    return renderer(data) if renderer is not None else render_generic(name, data)
 
 
 def error_section(name: str, content: str, status: Status = "failed") -> Section:

@@ -38,6 +38,8 @@ def test_demo_writes_the_report_and_leaves_examples_alone(tmp_path: Path, monkey
                 "Cost and break-even", "Training configuration", "Train / validation / test split", "Dated facts",
                 "Training launch", "Training run", "Diagnosis of the demo's own run"}
     assert expected <= titles, titles
+    own_run = next(s for s in data["sections"] if s["title"] == "Diagnosis of the demo's own run")
+    assert "![loss curves](runs/" in own_run["body"]
     defects = next(s for s in data["sections"] if s["title"] == "Planted defects found")
     planted = len(planted_defects(REPO / "examples" / "DEFECTS.md"))
     assert planted == 12 and defects["headline"].startswith(f"{planted} of {planted}"), defects
