@@ -43,6 +43,9 @@ class LaunchLoraRequest(BaseModel):
     max_seq_len: int | None = Field(None, ge=8, description="Override: tokens per example (longer ones are truncated).")
     batching: Batching | None = Field(None, description="Override: packed, length_grouped, padded or auto.")
     seed: int | None = Field(None, description="Override: seed for data order, split, LoRA init and dropout.")
+    num_processes: int | None = Field(None, ge=1, le=64, description=(
+        "Train with this many processes through `accelerate launch` (DDP: one per GPU, or CPU processes over gloo); "
+        "each takes its share of every step's micro-batches, so the effective batch grows by this factor."))
     merge: bool = Field(False, description="Also write merged full weights (base + adapter) to runs/<id>/merged/.")
     run_name: str | None = Field(None, description="A short name to put in the run id.")
     confirm: bool = Field(False, description=(
@@ -223,10 +226,11 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         n_eval = max(1, round(data.usable * plan.eval_fraction)) if plan.eval_fraction > 0 and data.usable >= 2 else 0
         n_train = data.usable - n_eval
     batches = math.ceil(n_train / plan.per_device_batch_size)
-    steps_per_epoch = max(1, math.ceil(batches / plan.gradient_accumulation_steps))
+    procs = req.num_processes or 1
+    steps_per_epoch = max(1, math.ceil(batches / (plan.gradient_accumulation_steps * procs)))
     steps = plan.max_steps or max(1, math.ceil(steps_per_epoch * plan.num_epochs))
     per_example = _estimate_tokens(plan, convs)
-    tokens = int(per_example * plan.effective_batch * steps) if per_example else None
+    tokens = int(per_example * plan.effective_batch * procs * steps) if per_example else None
     seconds = None
     if is_tiny(plan.base_model) and device == "cpu" and tokens:
         seconds = round(tokens / load_defaults().number("tiny_random_llama_cpu") + 10, 1)
@@ -257,6 +261,7 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         "data": {"path": str(data_path), "label": data.path, "sha256": sha256_file(data_path)},
         "eval_data": {"path": str(eval_path), "label": ws.relative(eval_path), "sha256": sha256_file(eval_path)} if eval_path else None,
         "merge": req.merge,
+        "num_processes": procs,
         "reproduce": f"finetune train {data.path} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json --confirm",
     }
     write_json(folder / "config.json", config)

@@ -124,7 +124,7 @@ def effective_status(folder: Path) -> dict[str, Any]:
     """status.json, with a run whose process died without saying so shown as failed (and resumable)."""
     status = read_json(folder / "status.json")
     state = status.get("state", "queued")
-    if state in {"queued", "running"} and not pid_alive(status.get("pid")):
+    if state in {"queued", "running"} and not status.get("provider") and not pid_alive(status.get("pid")):
         started = status.get("created_at") or status.get("started_at")
         fresh = False
         if state == "queued" and started:
@@ -153,13 +153,29 @@ def tail(path: Path, lines: int) -> list[str]:
     return [ln[:400] for ln in text.splitlines()[-lines:]]
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def spawn_worker(folder: Path, *, resume: bool) -> int:
-    """Start ``python -m tools.train_worker RUN_DIR`` detached, output appended to train.log; its pid."""
+    """Start ``python -m tools.train_worker RUN_DIR`` detached (under ``accelerate launch`` when the run asks for
+    more than one process), output appended to train.log; its pid."""
     repo = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cmd = [sys.executable, "-m", "tools.train_worker", str(folder)] + (["--resume"] if resume else [])
+    procs = int(read_json(folder / "config.json").get("num_processes") or 1)
+    worker = ["-m", "tools.train_worker", str(folder)] + (["--resume"] if resume else [])
+    if procs > 1:  # DDP through accelerate launch (torchrun underneath): gloo on CPU, nccl on GPUs
+        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(procs),
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--main_process_port", str(_free_port()), *worker]
+    else:
+        cmd = [sys.executable, *worker]
     with (folder / "train.log").open("ab") as log:
         log.write(f"\n=== {now_iso()} {'resume' if resume else 'start'}: {' '.join(cmd)}\n".encode())
         log.flush()
@@ -261,6 +277,13 @@ def run_status(req: RunStatusRequest) -> RunStatusResult:
     return RunStatusResult(runs=[run_info(ws, f) for f in folders[-50:]], log_tail=[])
 
 
+def _not_provider(status: dict[str, Any], run_id: str) -> None:
+    """Provider runs (launch_provider_job) have no local process to signal or restart."""
+    if status.get("provider"):
+        raise ToolError("provider_run", f"run {run_id} is a {status['provider']} fine-tuning job, not a local run",
+                        "poll it with provider_job_status; a retried launch_provider_job reuses its job")
+
+
 class StopRunRequest(BaseModel):
     """The run to stop."""
 
@@ -282,6 +305,7 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     ws = current()
     folder = run_dir(ws, req.run_id)
     status = effective_status(folder)
+    _not_provider(status, req.run_id)
     if status.get("state") not in {"queued", "running"}:
         return StopRunResult(run=run_info(ws, folder), signalled=False,
                              message=f"run {req.run_id} is already {status.get('state')}; nothing to stop")
@@ -321,6 +345,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     ws = current()
     folder = run_dir(ws, req.run_id)
     status = effective_status(folder)
+    _not_provider(status, req.run_id)
     state = status.get("state")
     ckpt = checkpoints(folder)
     if state in {"queued", "running"}:

@@ -169,6 +169,16 @@ def attach_lora(model: Any, plan: TrainingPlan) -> Any:
     return get_peft_model(model, config)
 
 
+def dist_env() -> tuple[int, int]:
+    """(rank, world size) from the launcher's environment (accelerate launch / torchrun); (0, 1) for one process."""
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0, 1
+    return (rank, world) if world > 1 else (0, 1)
+
+
 def resolve_batching(plan: TrainingPlan) -> str:
     return "length_grouped" if plan.batching == "auto" else plan.batching
 
@@ -191,6 +201,42 @@ class Run:
         if not self.config:
             raise ToolError("run_config_missing", f"{folder}/config.json is missing or invalid", "launch the run again")
         self.plan = TrainingPlan.model_validate(self.config["plan"])
+        # More than one process (accelerate launch): rank r takes every world-th micro-batch of the same
+        # seeded order, gradients are summed over ranks (gloo on CPU, nccl on GPUs), rank 0 writes the files.
+        self.rank, self.world = dist_env()
+        self.is_main = self.rank == 0
+        self.seen: list[list[int]] = []
+
+    def status(self, **changes: Any) -> None:
+        if self.is_main:
+            update_status(self.folder, **changes)
+
+    def reduce(self, values: list[float]) -> list[float]:
+        """Sums of ``values`` over every rank (the values themselves in one process)."""
+        if self.world == 1:
+            return values
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return [float(v) for v in t]
+
+    def sync_grads(self) -> None:
+        """Sum the LoRA gradients over ranks: each rank scaled its loss by the global trained-token count."""
+        if self.world == 1:
+            return
+        import torch
+        import torch.distributed as dist
+
+        grads = [p.grad for p in self.params if p.grad is not None]
+        flat = torch.cat([g.reshape(-1) for g in grads]).to(torch.float32)
+        dist.all_reduce(flat)
+        offset = 0
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset:offset + n].view_as(g).to(g.dtype))
+            offset += n
 
     @property
     def stop_flag(self) -> bool:
@@ -219,7 +265,7 @@ class Run:
         self.lengths = [len(e.input_ids) for e in self.train_set]
         self.batches_per_epoch = math.ceil(len(self.train_set) / plan.per_device_batch_size)
         accum = plan.gradient_accumulation_steps
-        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / accum))
+        self.steps_per_epoch = max(1, math.ceil(self.batches_per_epoch / (accum * self.world)))
         self.total_steps = plan.max_steps or max(1, math.ceil(self.steps_per_epoch * plan.num_epochs))
         self.log_every, self.eval_every, self.save_every = cadence(self.total_steps, plan)
         self._epoch_cache: dict[int, list[list[int]]] = {}
@@ -229,6 +275,8 @@ class Run:
         if epoch not in self._epoch_cache:
             self._epoch_cache = {epoch: batch_plan(self.lengths, self.plan.per_device_batch_size, self.mode,
                                                    self.plan.seed, epoch)}
+        if self.world > 1:
+            self.seen.append(list(self._epoch_cache[epoch][idx]))
         return collate([self.train_set[i] for i in self._epoch_cache[epoch][idx]], self.mode, self.pad_id)
 
     # -- model
@@ -309,6 +357,8 @@ class Run:
         import torch
 
         final = self.folder / f"checkpoint-{step}"
+        if not self.is_main:
+            return final
         tmp = self.folder / f".checkpoint-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
@@ -382,6 +432,8 @@ class Run:
         return step
 
     def write_metrics(self, row: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
         with (self.folder / "metrics.jsonl").open("a", encoding="utf-8") as h:
             h.write(json.dumps(row, allow_nan=True) + "\n")
             h.flush()
@@ -401,7 +453,7 @@ class Run:
         self.best_eval: float | None = None
         self.watchdog = Watchdog(watchdog_thresholds()) if plan.watchdog else None
         start = self.restore() if resume else 0
-        if not resume:
+        if not resume and self.is_main:
             (self.folder / "metrics.jsonl").write_text("", "utf-8")
         resolved = {
             "device": self.device, "precision": self.precision, "batching": self.mode,
@@ -414,10 +466,14 @@ class Run:
             "data_stats": self.stats,
             "versions": _versions(), "python": platform.python_version(), "host": platform.node(),
         }
+        if self.world > 1:
+            resolved["num_processes"] = self.world
         self.config["resolved"] = resolved
-        write_json(self.folder / "config.json", self.config)
-        update_status(self.folder, state="running", pid=os.getpid(), started_at=now_iso(), total_steps=self.total_steps,
-                      step=start, error=None, stop_reason=None, precision=self.precision, device=self.device)
+        if self.is_main:
+            write_json(self.folder / "config.json", self.config)
+        pid = {"pid": os.getpid()} if self.world == 1 else {}  # several processes: keep the launcher's pid
+        self.status(state="running", started_at=now_iso(), total_steps=self.total_steps, step=start, error=None,
+                    stop_reason=None, precision=self.precision, device=self.device, **pid)
         print(f"[{now_iso()}] training {plan.base_model} ({self.precision} on {self.device}, {self.mode} batches): "
               f"{len(self.train_set)} train / {len(self.eval_set)} eval examples, {self.total_steps} steps, "
               f"{resolved['trainable_params']:,} trainable params", flush=True)
@@ -431,8 +487,10 @@ class Run:
         stop_reason: str | None = None
         while step < self.total_steps:
             t0 = time.perf_counter()
-            batches = [self.micro_batch(step * accum + j) for j in range(accum)]
+            batches = [self.micro_batch((step * accum + j) * self.world + self.rank) for j in range(accum)]
             n_trained = sum(count_trained(b) for b in batches)
+            if self.world > 1:
+                n_trained = int(self.reduce([float(n_trained)])[0])
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = 0.0
             for b in batches:
@@ -440,6 +498,7 @@ class Run:
                 scaled = loss / max(n_trained, 1)
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
                 loss_sum += float(loss.detach())
+            self.sync_grads()
             if self.scaler:
                 self.scaler.unscale_(self.optimizer)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, plan.max_grad_norm))
@@ -453,6 +512,9 @@ class Run:
             step += 1
             dt = time.perf_counter() - t0
             tokens = sum(b["tokens"] for b in batches)
+            if self.world > 1:
+                loss_sum, tokens_f = self.reduce([loss_sum, float(tokens)])
+                tokens = int(tokens_f)
             self.tokens_seen += tokens
             self.padded_seen += sum(b["padded_tokens"] for b in batches)
             self.trained_tokens += n_trained
@@ -463,7 +525,7 @@ class Run:
             win_tokens += tokens
             win_time += dt
             win_gn = grad_norm
-            epoch = round(step * accum / self.batches_per_epoch, 4)
+            epoch = round(step * accum * self.world / self.batches_per_epoch, 4)
             if self.watchdog:
                 stop_reason = self.watchdog.check(step, step_loss, grad_norm)
             do_eval = stop_reason is None and (step % self.eval_every == 0 or step == self.total_steps)
@@ -488,20 +550,21 @@ class Run:
                       + (f" eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
                       + f" lr {lr:.3g} grad_norm {win_gn:.3g} tok/s {row['tokens_per_s']}", flush=True)
                 latest = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-                update_status(self.folder, step=step, epoch=epoch, latest=latest, best_eval_loss=self.best_eval,
-                              tokens_seen=self.tokens_seen)
+                self.status(step=step, epoch=epoch, latest=latest, best_eval_loss=self.best_eval,
+                            tokens_seen=self.tokens_seen)
                 last_status = time.monotonic()
                 win_loss = win_tokens_trained = win_tokens = win_time = 0.0
             elif time.monotonic() - last_status > 1.0:
-                update_status(self.folder, step=step, epoch=epoch)
+                self.status(step=step, epoch=epoch)
                 last_status = time.monotonic()
             if stop_reason is not None:
                 break
-            if self.stop_flag and step < self.total_steps:
+            stop = self.stop_flag if self.world == 1 else self.reduce([float(self.stop_flag)])[0] > 0
+            if stop and step < self.total_steps:
                 raise StopRequested(step)
             if step % self.save_every == 0 and step < self.total_steps:
                 self.save_checkpoint(step, epoch)
-        return {"step": step, "epoch": round(step * accum / self.batches_per_epoch, 4), "watchdog": stop_reason}
+        return {"step": step, "epoch": round(step * accum * self.world / self.batches_per_epoch, 4), "watchdog": stop_reason}
 
     def save_adapter(self, name: str = "adapter") -> Path:
         final = self.folder / name
@@ -621,17 +684,53 @@ def write_report(folder: Path, state: str) -> None:
 
 
 def run_folder(folder: Path, *, resume: bool = False, reset_stop: bool = True) -> dict[str, Any]:
-    """Train the run in ``folder`` in this process; returns the final status."""
+    """Train the run in ``folder`` in this process; returns the final status.
+
+    Under ``accelerate launch`` (WORLD_SIZE > 1) every process calls this: they join one process group,
+    each trains on its share of the batches, and only rank 0 writes status, checkpoints and the adapter;
+    each rank records the example indices it trained on in ``ranks/rank-<r>.json``."""
     if reset_stop:
         _STOP["flag"] = False
-    folder = folder.resolve()
+    rank, world = dist_env()
+    if world == 1:
+        return _run_folder(folder.resolve(), resume)
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+    try:
+        return _run_folder(folder.resolve(), resume)
+    finally:
+        dist.destroy_process_group()
+
+
+def _worker_rank_file(run: Run) -> None:
+    if run.world > 1:
+        (run.folder / "ranks").mkdir(exist_ok=True)
+        write_json(run.folder / "ranks" / f"rank-{run.rank}.json",
+                   {"rank": run.rank, "world_size": run.world, "micro_batches": run.seen})
+
+
+def _run_folder(folder: Path, resume: bool) -> dict[str, Any]:
     run = Run(folder)
-    update_status(folder, state="running", pid=os.getpid(), error=None)
+    if not run.is_main:
+        try:
+            run.train(resume=resume)
+        except StopRequested:
+            pass
+        finally:
+            _worker_rank_file(run)
+        return {"state": "completed", "rank": run.rank}
+    update_status(folder, state="running", error=None, **({"pid": os.getpid()} if run.world == 1 else {}))
     try:
         result = run.train(resume=resume)
+        _worker_rank_file(run)
     except StopRequested as stop:
         step = int(str(stop.args[0]))
-        epoch = round(step * run.plan.gradient_accumulation_steps / run.batches_per_epoch, 4)
+        epoch = round(step * run.plan.gradient_accumulation_steps * run.world / run.batches_per_epoch, 4)
         run.save_checkpoint(step, epoch)
         run.save_adapter()
         run.finish_files(step, epoch)
