@@ -118,7 +118,15 @@ def _training_sections(ws: Workspace, run_id: str, progress: Callable[[str], Non
                                                 "plot": f"{info.folder}/demo-loss.png"}, workspace=ws, actor="demo")
     section = render("diagnose_loss", diagnosis.model_dump(mode="json"))
     section.title = "Diagnosis of the demo's own run"
-    return [run, section]
+    sections = [run, section]
+    if info.state == "completed" and "run_eval" in {t.name for t in registry.all_tools()}:
+        progress(f"evaluating {run_id} against its base")
+        evaluation = registry.call("run_eval", {
+            "data": "examples/eval.jsonl", "run_id": run_id, "max_new_tokens": 48, "batch_size": 8, "seed": 0,
+            "forgetting_probe": True, "memorisation_probe": True, "probe_items": 20,
+            "out_dir": f"evals/{run_id}", "confirm": True}, workspace=ws, actor="demo")
+        sections.append(render("run_eval", evaluation.model_dump(mode="json")))
+    return sections
 
 
 def planted_defects(defects_md: Path) -> list[tuple[int, str]]:
@@ -220,6 +228,7 @@ def run_demo(out: Path, examples: Path | None = None,
     text = env.get_template("demo_report.md.j2").render(
         project=inputs.project or "sample project",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__, workspace=out.as_posix(), sections=sections, closing=closing)
+        version=__version__, workspace=out.as_posix(), sections=sections, closing=closing,
+        verdict=next((s.headline for s in sections if s.title == "Fine-tuned vs base"), None))
     report = write_text_atomic(ws.root / "report.md", text)
     return DemoResult(report=str(report), workspace=str(ws.root), sections=sections)

@@ -236,6 +236,28 @@ def render_launch(data: dict[str, Any]) -> Section:
                    headline=f"started {data['run_id']}" if data["started"] else "dry run: nothing started", body=body)
 
 
+def render_eval(data: dict[str, Any]) -> Section:
+    systems = table(["role", "system", "generations"], [[x["role"], x["label"], x["generations"]] for x in data["systems"]])
+    metrics = table(["metric", "base", "fine-tuned", "delta (95% CI)", "test", "verdict"],
+                    [[m["metric"], f"{m['baseline']:.3f}", f"{m['candidate']:.3f}",
+                      f"{m['delta']:+.3f} ({m['ci_low']:+.3f}, {m['ci_high']:+.3f})", m["test"], m["verdict"]]
+                     for m in data["metrics"]])
+    probes = [p for p in (data.get("forgetting"), data.get("memorisation")) if p]
+    probe_lines = _bullets([("**flagged** " if p["flagged"] else "") + f"{p['name']}: {p['message']}" for p in probes])
+    parts = [f"**{data.get('verdict') or data['message']}**", "", systems, "", metrics]
+    if probe_lines:
+        parts += ["", probe_lines]
+    if data.get("warnings"):
+        parts += ["", "Warnings:", "", _bullets(data["warnings"], 6)]
+    if data.get("chart"):
+        parts += ["", f"![metric deltas]({data['chart']})"]
+    if data.get("report"):
+        parts += ["", f"Full report: `{data['report']}`; per-item scores: `{data.get('samples')}`."]
+    flagged = any(p["flagged"] for p in probes) or any(m["verdict"] == "regression" for m in data["metrics"])
+    return Section(title="Fine-tuned vs base", status="found problems" if flagged else "ok",
+                   headline=(data.get("verdict") or data["message"])[:160], body="\n".join(parts))
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
     "decide_fit": render_decide,
@@ -245,6 +267,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "estimate_cost": render_cost,
     "configure_training": render_config,
     "launch_lora": render_launch,
+    "run_eval": render_eval,
     "validate_jsonl": render_validate,
     "split_dataset": render_split,
     "diagnose_loss": render_diagnose,

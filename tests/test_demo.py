@@ -36,8 +36,9 @@ def test_demo_writes_the_report_and_leaves_examples_alone(tmp_path: Path, monkey
     titles = {s["title"] for s in data["sections"]}
     expected = {"Decision", "Dataset validation", "Personal data and secrets", "Compliance", "Where to train",
                 "Cost and break-even", "Training configuration", "Train / validation / test split", "Dated facts",
-                "Training launch", "Training run", "Diagnosis of the demo's own run"}
+                "Training launch", "Training run", "Diagnosis of the demo's own run", "Fine-tuned vs base"}
     assert expected <= titles, titles
+    assert "## Verdict" in text
     own_run = next(s for s in data["sections"] if s["title"] == "Diagnosis of the demo's own run")
     assert "![loss curves](runs/" in own_run["body"]
     defects = next(s for s in data["sections"] if s["title"] == "Planted defects found")

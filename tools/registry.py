@@ -54,6 +54,8 @@ TOOL_MODULES: tuple[str, ...] = (
     "tools.facts",
     "tools.launch_lora",
     "tools.runs",
+    "tools.run_eval",
+    "tools.provider_jobs",
     "tools.audit",
     "tools.audit_report",
 )
