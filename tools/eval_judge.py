@@ -1,6 +1,6 @@
 """Pairwise LLM-as-judge for run_eval: each item is judged twice, answers swapped, to cancel position bias.
 
-The rubric is ``reference/probes/judge_pairwise.md``. Per item the candidate scores 1 when it wins in both
+The rubric is ``prompts/judge_pairwise.md``. Per item the candidate scores 1 when it wins in both
 orders, 0 when it loses in both, 0.5 for a tie or a position-dependent verdict (the judge preferred
 whichever answer came first or second): only order-consistent wins count. Answers without a readable
 verdict count as ties and are counted.
@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from tools.eval_generate import EvalItem, api_generate
-from tools.resources import reference_dir
+from tools.resources import prompts_dir
 
 _VERDICT = re.compile(r"VERDICT:\s*\**\s*(A|B|TIE)\b", re.I)
 
 
 def rubric() -> str:
-    return (reference_dir() / "probes" / "judge_pairwise.md").read_text("utf-8")
+    return (prompts_dir() / "judge_pairwise.md").read_text("utf-8")
 
 
 def _question(item: EvalItem) -> str:

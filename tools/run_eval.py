@@ -44,7 +44,7 @@ class RunEvalRequest(BaseModel):
     memorisation_probe: bool = Field(False, description="Also prompt the candidate with training-answer prefixes and flag verbatim continuations.")
     probe_items: int | None = Field(None, ge=1, description="Items per probe (defaults in evaluation.yaml).")
     judge_provider: Literal["anthropic", "openai"] | None = Field(None, description=(
-        "Also judge every item pairwise with this API model (both answer orders, rubric reference/probes/judge_pairwise.md); "
+        "Also judge every item pairwise with this API model (both answer orders, rubric prompts/judge_pairwise.md); "
         "sends the eval items and both outputs to the provider and costs money."))
     judge_model: str | None = Field(None, description="The judge's model id (default: the provider's default agent model).")
     judge_base_url: str | None = Field(None, description="With judge_provider 'openai': an OpenAI-compatible server.")

@@ -123,6 +123,7 @@ def train(
     grad_accum: Annotated[int | None, typer.Option("--grad-accum", help="Micro-batches per optimizer step.")] = None,
     max_seq_len: Annotated[int | None, typer.Option("--max-seq-len", help="Tokens per example.")] = None,
     batching: Annotated[str | None, typer.Option("--batching", help="packed, length_grouped, padded or auto.")] = None,
+    processes: Annotated[int | None, typer.Option("--processes", help="Train with N processes through accelerate launch (DDP).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Also write merged weights.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="A short name for the run id.")] = None,
@@ -133,7 +134,7 @@ def train(
     """Fine-tune a LoRA adapter locally on DATA (dry run unless --confirm; --wait to watch it)."""
     args = {"data": data, "model": model, "eval_data": eval_data, "plan_file": plan_file, "max_steps": max_steps,
             "num_epochs": epochs, "learning_rate": learning_rate, "lora_r": lora_r, "per_device_batch_size": batch_size,
-            "gradient_accumulation_steps": grad_accum, "max_seq_len": max_seq_len, "batching": batching, "seed": seed,
+            "gradient_accumulation_steps": grad_accum, "max_seq_len": max_seq_len, "batching": batching, "seed": seed, "num_processes": processes,
             "merge": merge, "run_name": name, "confirm": confirm}
     result: Any = call_tool(ctx, "launch_lora", args, json_out=json_out)
     if not (wait and result.started):
