@@ -82,3 +82,14 @@ def test_audit_chain_holds_across_calls(ws: Workspace) -> None:
 def test_shipped_registry_lists_tools_in_module_order() -> None:
     names = [t.name for t in registry.all_tools()]
     assert "audit_log" in names and len(names) == len(set(names))
+
+
+def test_nested_path_arguments_are_audited_by_hash(ws: Workspace) -> None:
+    (ws.root / "a.txt").write_text("one\n")
+    (ws.root / "b.txt").write_text("two\n")
+    registry.call("merge_files", {"sources": [{"path": "a.txt"}, {"path": "b.txt"}], "target": "ab.txt"}, workspace=ws)
+    (rec,) = _records(ws)
+    files = {(f["arg"], f["path"], f["role"]) for f in rec["files"]}
+    assert files == {("sources.path", "a.txt", "input"), ("sources.path", "b.txt", "input"),
+                     ("target", "ab.txt", "output")}
+    assert all(f["sha256"] for f in rec["files"])

@@ -70,3 +70,26 @@ class BigResult(BaseModel):
 def big_output(req: BigRequest) -> BigResult:
     """Test tool: returns a result of the size asked for, to exercise output bounds."""
     return BigResult(blob="x" * req.size)
+
+
+class Source(BaseModel):
+    path: InputPath
+    note: str | None = None
+
+
+class MergeRequest(BaseModel):
+    sources: list[Source]
+    target: OutputPath
+
+
+class MergeResult(BaseModel):
+    lines: int
+
+
+@tool(effect="write")
+def merge_files(req: MergeRequest) -> MergeResult:
+    """Test tool: concatenates files named inside nested models, for the audit of nested paths."""
+    ws = current()
+    text = "".join(ws.input_file(s.path).read_text("utf-8") for s in req.sources)
+    write_text_atomic(ws.output_file(req.target), text)
+    return MergeResult(lines=text.count("\n"))

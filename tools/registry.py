@@ -181,14 +181,18 @@ def _file_digest(ws: Workspace, arg: str, role: str, raw: str) -> dict[str, Any]
     return {"arg": arg, "role": role, "path": rel, "sha256": None, "bytes": None}
 
 
-def _file_args(ws: Workspace, req: BaseModel, role: str) -> list[dict[str, Any]]:
+def _file_args(ws: Workspace, req: BaseModel, role: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Digests of the path arguments with ``role``, nested models included (``candidate.adapter``)."""
     out: list[dict[str, Any]] = []
-    for name, field_role in path_fields(type(req)).items():
-        if field_role != role:
-            continue
+    roles = path_fields(type(req))
+    for name in type(req).model_fields:
         value = getattr(req, name)
         values = value if isinstance(value, list) else [value]
-        out.extend(_file_digest(ws, name, role, v) for v in values if isinstance(v, str) and v)
+        if roles.get(name) == role:
+            out.extend(_file_digest(ws, prefix + name, role, v) for v in values if isinstance(v, str) and v)
+        for nested in values:
+            if isinstance(nested, BaseModel):
+                out.extend(_file_args(ws, nested, role, f"{prefix}{name}."))
     return out
 
 
