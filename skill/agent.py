@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal, Protocol
 
 import jinja2
@@ -81,11 +82,17 @@ class AgentReply:
     stopped: Literal["answered", "max_rounds"] = "answered"
 
 
+@cache
+def _templates() -> jinja2.Environment:
+    """The prompt templates, loaded once per process (the system prompt is rendered every round)."""
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir()), autoescape=False,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
 def render_system_prompt(ws: Workspace, tools: Sequence[Tool]) -> SystemPrompt:
     """The stable part (role, steps, references, rules) is cached by backends that cache; the
     volatile part (today's date, the answers so far) changes without invalidating it."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir()), autoescape=False,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = _templates()
     with using(ws):
         answers = load_answers()
     known = {k: v for k, v in answers.model_dump(mode="json").items() if v is not None}

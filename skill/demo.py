@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from pydantic import BaseModel
 
 from skill.agent import Agent, Confirmer
-from skill.guide import GuideBackend, GuideInputs, split_answers_file
+from skill.guide import GuideBackend, GuideInputs, load_answers_file
 from skill.report import Section, error_section, render, table
 from tools import __version__, registry
 from tools.errors import ToolError
@@ -208,10 +207,9 @@ def run_demo(out: Path, examples: Path | None = None,
         raise ToolError("demo_examples_missing", f"no sample project at {source}",
                         "run from the finetune-skill checkout, or reinstall the package")
     ws = _prepare_workspace(out, source)
-    raw = yaml.safe_load((ws.root / "examples" / "answers.yaml").read_text("utf-8")) or {}
-    answers, inputs = split_answers_file(raw, "examples/answers.yaml")
+    answers, inputs = load_answers_file(ws.root / "examples" / "answers.yaml")
     progress("sample project")
-    sections = [_project_section(ws, raw)]
+    sections = [_project_section(ws, answers)]
     progress("dated facts")
     sections.append(_facts_section(ws))
     progress("guide walk")

@@ -16,8 +16,10 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from skill.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
@@ -71,6 +73,21 @@ def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tu
         raise ToolError("answers_invalid", f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
                         "fix that answer, or write unknown") from None
     return answers, GuideInputs.model_validate({k: data[k] for k in INPUT_KEYS if k in data})
+
+
+def load_answers_file(path: Path) -> tuple[dict[str, Any], GuideInputs]:
+    """Read an answers file (like examples/answers.yaml); bad YAML or keys are a ToolError with the line."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ToolError("answers_unreadable", f"cannot read {path}: {exc.strerror}", "check the path") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ToolError("answers_not_yaml", f"{path}{line}: not valid YAML", "fix the YAML syntax there") from None
+    if not isinstance(data, dict):
+        raise ToolError("answers_not_mapping", f"{path}: expected `key: value` lines", "see examples/answers.yaml")
+    return split_answers_file(data, str(path))
 
 
 def _number(text: str) -> float | None:
@@ -302,7 +319,8 @@ class GuideBackend(LLMBackend):
         if decisions:
             verdict = decisions[-1]
             lines.append(f"Recommendation: {verdict.get('recommendation', '?')}.")
-        done = [name for name, _ in STEP_CALLS if name in _called(messages)]
+        called = _called(messages)
+        done = [name for name, _ in STEP_CALLS if name in called]
         if done:
             lines.append("Ran: " + ", ".join(done) + ".")
         return " ".join(lines)

@@ -13,7 +13,6 @@ nulls a model sends for such fields so pydantic fills in the default.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -181,7 +180,7 @@ def mcp_tool(spec: Tool) -> dict[str, Any]:
     return {
         "name": spec.name,
         "description": tool_description(spec),
-        "inputSchema": copy.deepcopy(portable_schema(spec.input_model)),
+        "inputSchema": portable_schema(spec.input_model),
         "annotations": {
             "title": spec.name.replace("_", " "),
             "readOnlyHint": spec.effect == "read",

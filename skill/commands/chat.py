@@ -8,31 +8,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.prompt import Confirm
 
 from skill.agent import Agent, ToolEvent
 from skill.console import err, fail, out, workspace_of
-from skill.guide import GuideBackend, GuideInputs, split_answers_file
+from skill.guide import GuideBackend, GuideInputs, load_answers_file
 from tools.errors import ToolError
 from tools.registry import Tool
 
 NO_TTY_HELP = ("no terminal to ask questions in: pass the checklist answers with --answers FILE.yaml "
                "(see examples/answers.yaml), or run `finetune chat` in a terminal")
-
-
-def load_answers_file(path: Path) -> tuple[dict[str, Any], GuideInputs]:
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ToolError("answers_unreadable", f"cannot read {path}: {exc.strerror}", "check the path") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ToolError("answers_not_yaml", f"{path}{line}: not valid YAML", "fix the YAML syntax there") from None
-    if not isinstance(data, dict):
-        raise ToolError("answers_not_mapping", f"{path}: expected `key: value` lines", "see examples/answers.yaml")
-    return split_answers_file(data, str(path))
 
 
 def _show(event: ToolEvent) -> None:

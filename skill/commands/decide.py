@@ -57,7 +57,7 @@ def decide(
     args: dict[str, Any] = {}
     try:
         if answers is not None:
-            from skill.commands.chat import load_answers_file
+            from skill.guide import load_answers_file
 
             args, _ = load_answers_file(answers)
         else:
