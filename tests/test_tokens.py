@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tools import tokens
 
@@ -53,8 +55,8 @@ def test_counters_and_approximation() -> None:
 def test_repeated_strings_are_encoded_once() -> None:
     c = tokens.counter_for("gpt-4.1")
     calls = []
-    real = c._encode
-    c._encode = lambda t: calls.append(t) or real(t)
+    real = c._length
+    c._length = lambda t: calls.append(t) or real(t)
     system = "You are a helpful support agent for ACME. " * 10
     counts = c.count_many([system, "hi", system, system, "hi"])
     assert counts[0] == counts[2] == counts[3] and counts[1] == counts[4]
@@ -74,3 +76,20 @@ def test_local_hugging_face_tokenizer_is_used(tmp_path: Path) -> None:
     counter = tokens.counter_for(str(tmp_path / "tok"))
     assert counter.method.startswith("hf:") and not counter.approximate
     assert counter.count("hello world hello") == 3
+
+
+_TRICKY = st.sampled_from(["'s", "'LL", " 123456", "<|endoftext|>", "\r\n", "  \n\n", "\u00e9", "\u4e2d\u6587",
+                           "\U0001f642", "\u200b", "a\u0301", "\u0130", "\ufb01", "!!!", "\t", "https://x.io/a?b=1"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.text(min_size=1, max_size=12), _TRICKY), max_size=12).map("".join),
+       st.sampled_from(["o200k_base", "cl100k_base"]))
+def test_fast_count_agrees_with_tiktoken(text: str, encoding: str) -> None:
+    """bpe-openai's counter stands in for tiktoken's encode_ordinary; it must give the same number."""
+    assert tokens.tiktoken_length(encoding)(text) == len(tokens.get_encoding(encoding).encode_ordinary(text))
+
+
+def test_lone_surrogates_are_counted_like_tiktoken() -> None:
+    text = "half a pair \ud83d here"
+    assert tokens.counter_for("gpt-4.1").count(text) == len(tokens.get_encoding("o200k_base").encode_ordinary(text))

@@ -8,11 +8,17 @@ which ships o200k_base and cl100k_base with the hashes tiktoken checks, so count
 the network. Open-weight models use their Hugging Face tokenizer when it is available locally;
 every other model is counted with o200k_base and the counter says ``approximate=True``.
 
+Counting with a tiktoken encoding runs on ``bpe-openai``'s Rust tokenizer, whose ``count`` returns
+tiktoken's token count for the same encoding without building the token list and is about 1.4x
+faster than ``encode_ordinary`` (tests/test_tokens.py checks the two agree on random Unicode text;
+strings with lone surrogates, which it cannot take, go to tiktoken).
+
 Repeated strings (a shared system prompt) are encoded once: the counter keeps a bounded cache.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import os
@@ -114,7 +120,7 @@ class TokenCounter:
     model: str
     method: str  # "tiktoken:o200k_base", "hf:<name>"
     approximate: bool
-    _encode: Any = field(repr=False, default=None)
+    _length: Any = field(repr=False, default=None)  # str -> number of tokens
     _cache: dict[str, int] = field(repr=False, default_factory=dict)
 
     def count(self, text: str) -> int:
@@ -122,7 +128,7 @@ class TokenCounter:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        n = len(self._encode(text))
+        n = self._length(text)
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[text] = n
@@ -134,8 +140,8 @@ class TokenCounter:
         missing = list({t for t in texts if t not in cache})
         if not missing:
             return [cache[t] for t in texts]
-        encode = self._encode
-        lengths = [len(encode(t)) for t in missing]
+        length = self._length
+        lengths = [length(t) for t in missing]
         new = dict(zip(missing, lengths, strict=True))
         out = [new[t] if t in new else cache[t] for t in texts]
         if len(cache) + len(new) > _CACHE_LIMIT:
@@ -150,15 +156,39 @@ def counter_for(model: str | None) -> TokenCounter:
     if name:
         encoding, exact = encoding_for_model(name)
         if encoding is not None and encoding in _URLS:
-            enc = get_encoding(encoding)
-            return TokenCounter(name, f"tiktoken:{encoding}", False, enc.encode_ordinary)
+            return TokenCounter(name, f"tiktoken:{encoding}", False, tiktoken_length(encoding))
         if "/" in name and not name.startswith(("http:", "https:")):
             hf = _local_hf_tokenizer(name)
             if hf is not None:
                 return TokenCounter(name, f"hf:{name}", False,
-                                    lambda t, tok=hf: tok.encode(t, add_special_tokens=False))
-    enc = get_encoding("o200k_base")
-    return TokenCounter(name or "unknown", "tiktoken:o200k_base", True, enc.encode_ordinary)
+                                    lambda t, tok=hf: len(tok.encode(t, add_special_tokens=False)))
+    return TokenCounter(name or "unknown", "tiktoken:o200k_base", True, tiktoken_length("o200k_base"))
+
+
+@functools.cache
+def tiktoken_length(encoding: str) -> Any:
+    """``str -> int``: tiktoken's token count under ``encoding``, through bpe-openai's counter when it has it.
+
+    tiktoken's own tables (about 80 MB for o200k) are loaded only when bpe-openai cannot count a string."""
+
+    def slow(text: str) -> int:
+        return len(get_encoding(encoding).encode_ordinary(text))
+
+    try:
+        from bpe_openai import _bindings
+
+        fast = _bindings.tokenizer_for_encoding(encoding).count
+    except Exception:  # noqa: BLE001 - no usable bpe-openai: tiktoken alone
+        get_encoding(encoding)
+        return slow
+
+    def length(text: str) -> int:
+        try:
+            return fast(text)
+        except UnicodeEncodeError:  # a lone surrogate: tiktoken replaces it, as it would in encode_ordinary
+            return slow(text)
+
+    return length
 
 
 def _local_hf_tokenizer(name: str) -> Any | None:
