@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from tools.neardup import MinHasher, UnionFind, candidate_pairs, jaccard, normalise_text, shingles
+from tools.neardup import MinHasher, UnionFind, candidate_pairs, jaccard, normalise_text, shingle_sets, shingles
 
 
 def _edit(text: str, rate: float, rng: random.Random) -> str:
@@ -51,3 +51,12 @@ def test_union_find_groups() -> None:
     uf.union(3, 2)
     uf.union(7, 8)
     assert sorted(uf.groups()) == [[1, 2, 3], [7, 8]]
+
+
+
+def test_shingle_sets_of_a_batch_equal_one_at_a_time() -> None:
+    texts = ["the cat sat on the mat", "", "abc", "a\x00bcdefgh", "the cat sat on the mat"]
+    batch = shingle_sets(texts)
+    for text, got in zip(texts, batch, strict=True):
+        assert np.array_equal(got, shingles(text))
+    assert len(batch[1]) == 0 and len(batch[2]) == 1 and np.array_equal(batch[0], batch[4])

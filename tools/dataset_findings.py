@@ -147,12 +147,58 @@ def _dataset_findings(run: _Run, files: list[_FileState], recs: Any, F: Any, lim
     return out
 
 
+def _chunks(items: Any, size: int) -> Any:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class _ShingleReader:
+    """Shingle sets of examples by record index, re-read from their files in offset order and shingled in batches
+    (memory holds one chunk of candidate pairs' texts)."""
+
+    def __init__(self, recs: Any, files: list[_FileState], n: int) -> None:
+        self.recs, self.files, self.n = recs, files, n
+        self.offsets, self.file_col = recs["offset"], recs["file"]
+        self.handles: dict[int, Any] = {}
+
+    def __enter__(self) -> _ShingleReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self.handles.values():
+            handle.close()
+
+    def _text(self, i: int) -> str:
+        from tools.jsonl import Line, parse
+
+        fi = int(self.file_col[i])
+        fs = self.files[fi]
+        handle = self.handles.get(fi)
+        if handle is None:
+            handle = self.handles[fi] = fs.path.open("rb")
+        handle.seek(int(self.offsets[i]))
+        text = handle.readline().decode("utf-8", "replace").lstrip("\ufeff")
+        obj, _ = parse(Line(0, 0, text))
+        return dup_text(normalise(obj, fs.fmt or "openai_chat") if isinstance(obj, dict) else Conversation())
+
+    def sets(self, wanted: set[int]) -> dict[int, Any]:
+        from tools.neardup import shingle_sets
+
+        order = sorted(wanted, key=lambda i: (int(self.file_col[i]), int(self.offsets[i])))
+        return dict(zip(order, shingle_sets([self._text(i) for i in order], self.n), strict=True))
+
+
 def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_of: dict[int, int],
                      multi: bool) -> list[Finding]:
     import numpy as np
 
-    from tools.jsonl import Line, parse
-    from tools.neardup import UnionFind, candidate_pairs_banded, jaccard, shingles
+    from tools.neardup import UnionFind, candidate_pairs_banded, jaccard
 
     usable = recs.band(0) != 0
     if dup_of:
@@ -161,52 +207,25 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
     del usable
     if len(idx) < 2:
         return []
-    threshold = F.quality.near_dup_threshold
-    n_sh = F.quality.shingle_chars
-    cache: dict[int, Any] = {}
-    handles: dict[int, Any] = {}
-    offsets = recs["offset"]
+    threshold, n_sh = F.quality.near_dup_threshold, F.quality.shingle_chars
     file_col = recs["file"]
-
-    def sh(i: int) -> Any:
-        got = cache.get(i)
-        if got is None:
-            fi = int(file_col[i])
-            fs = files[fi]
-            handle = handles.get(fi)
-            if handle is None:
-                handle = handles[fi] = fs.path.open("rb")
-            handle.seek(int(offsets[i]))
-            raw = handle.readline()
-            text = raw.decode("utf-8", "replace").lstrip("\ufeff")
-            obj, _ = parse(Line(0, 0, text))
-            conv = normalise(obj, fs.fmt or "openai_chat") if isinstance(obj, dict) else Conversation()
-            got = shingles(dup_text(conv), n_sh)
-            if len(cache) > 2000:
-                cache.clear()
-            cache[i] = got
-        return got
-
+    prompts = recs["prompt"]
     uf = UnionFind()
     best: dict[int, tuple[float, int, int]] = {}  # example -> its most similar accepted pair
     best_cross: dict[int, tuple[float, int, int]] = {}  # the same, for pairs across files
-    try:
-        checked = 0
-        prompts = recs["prompt"]
-        for a, b in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx):
-            checked += 1
-            if prompts[a] != 0 and prompts[a] == prompts[b]:
-                continue  # same prompt, different answer: reported as a contradiction
-            sim = jaccard(sh(a), sh(b))
-            if sim >= threshold:
-                uf.union(a, b)
-                table = best_cross if file_col[a] != file_col[b] else best
-                for x in (a, b):
-                    if sim > table.get(x, (0.0, 0, 0))[0]:
-                        table[x] = (sim, a, b)
-    finally:
-        for handle in handles.values():
-            handle.close()
+    with _ShingleReader(recs, files, n_sh) as reader:
+        pairs = (p for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
+                 if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]]))  # contradictions, not near-dups
+        for chunk in _chunks(pairs, 4096):
+            sets = reader.sets({i for pair in chunk for i in pair})
+            for a, b in chunk:
+                sim = jaccard(sets[a], sets[b])
+                if sim >= threshold:
+                    uf.union(a, b)
+                    table = best_cross if file_col[a] != file_col[b] else best
+                    for x in (a, b):
+                        if sim > table.get(x, (0.0, 0, 0))[0]:
+                            table[x] = (sim, a, b)
     all_groups = uf.groups()
     within = {tuple(g): max(best[i] for i in g if i in best) for g in all_groups if any(i in best for i in g)}
     across = {tuple(g): max(best_cross[i] for i in g if i in best_cross) for g in all_groups

@@ -38,20 +38,71 @@ def _mix(h: np.ndarray) -> np.ndarray:
 def _shingle_hashes(codes: np.ndarray, n: int) -> np.ndarray:
     """Hashes of every window of ``n`` code points (len(codes) - n + 1 of them)."""
     m = len(codes) - n + 1
-    h = np.zeros(m, dtype=np.uint64)
-    for j in range(n):
-        h = h * _P + codes[j:j + m]
-    return _mix(h)
+    h = codes[:m].copy()
+    for j in range(1, n):
+        h *= _P
+        h += codes[j:j + m]
+    return _mix_inplace(h)
+
+
+def _mix_inplace(h: np.ndarray) -> np.ndarray:
+    """:func:`_mix` without temporaries (``h`` is overwritten)."""
+    t = h >> np.uint64(30)
+    h ^= t
+    h *= _M1
+    np.right_shift(h, np.uint64(27), out=t)
+    h ^= t
+    h *= _M2
+    np.right_shift(h, np.uint64(31), out=t)
+    h ^= t
+    return h
+
+
+def _layout(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(code points, text index, separator mask) of a batch: each text followed by one separator position.
+
+    Non-empty texts shorter than ``n`` are padded with spaces, so they still have one shingle."""
+    texts = [t if len(t) >= n or not t else t.ljust(n) for t in texts]
+    count = len(texts)
+    codes = np.frombuffer(("\x00".join(texts) + "\x00").encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    lens = np.fromiter((len(t) + 1 for t in texts), dtype=np.int64, count=count)
+    doc = np.repeat(np.arange(count, dtype=np.int64), lens)
+    sep = np.zeros(len(codes), dtype=bool)
+    sep[np.cumsum(lens) - 1] = True
+    return codes.astype(np.uint64), doc, sep
+
+
+def _batch_shingles(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shingle hashes, the index of the text each belongs to) for a batch of normalised texts, in text order."""
+    codes, doc, sep = _layout(texts, n)
+    if len(codes) < n:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    m = len(codes) - n + 1
+    h = _shingle_hashes(codes, n)
+    valid = (doc[:m] == doc[n - 1:n - 1 + m]) & ~sep[n - 1:n - 1 + m]
+    return h[valid], doc[:m][valid]
+
+
+def shingle_sets(texts: Sequence[str], n: int = 5) -> list[np.ndarray]:
+    """:func:`shingles` of many texts at once (one vectorised pass; the same arrays, in order)."""
+    if not texts:
+        return []
+    h, doc = _batch_shingles(texts, n)
+    bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
+    if not len(h):
+        return [h] * len(texts)
+    h = np.concatenate([np.sort(h[bounds[i]:bounds[i + 1]]) for i in range(len(texts))])  # per text: cheaper
+    keep = np.ones(len(h), dtype=bool)                                                  # than one lexsort
+    keep[1:] = h[1:] != h[:-1]
+    keep[bounds[:-1][bounds[:-1] < len(h)]] = True  # each text's first shingle
+    kept = np.concatenate(([0], np.cumsum(keep)))[bounds]
+    h = h[keep]
+    return [h[kept[i]:kept[i + 1]] for i in range(len(texts))]
 
 
 def shingles(text: str, n: int = 5) -> np.ndarray:
     """The sorted distinct shingle hashes of one (already normalised) text."""
-    if len(text) < n:
-        if not text:
-            return np.zeros(0, dtype=np.uint64)
-        text = text.ljust(n)
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    return np.unique(_shingle_hashes(codes, n))
+    return shingle_sets([text], n)[0]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,23 +124,15 @@ class MinHasher:
         self._probe = rng.integers(0, self.k, size=(256, self.k))  # densification probe sequence
 
     def keys(self, texts: Sequence[str]) -> np.ndarray:
-        """One row per text; a row of zeros for a text with no shingles (empty)."""
+        """One row per normalised text; a row of zeros for a text with no shingles (empty)."""
         count = len(texts)
         out = np.zeros((count, self.bands), dtype=np.uint64)
         if count == 0:
             return out
-        n, k = self.n, self.k
-        padded = [t if len(t) >= n or not t else t.ljust(n) for t in texts]
-        joined = "\x00".join(padded) + "\x00"
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        lens = np.fromiter((len(t) + 1 for t in padded), dtype=np.int64, count=count)
-        doc = np.repeat(np.arange(count, dtype=np.int64), lens)
-        if len(codes) < n:
+        k = self.k
+        h, d = _batch_shingles(texts, self.n)
+        if not len(h):
             return out
-        h = _shingle_hashes(codes, n)
-        m = len(h)
-        valid = (doc[:m] == doc[n - 1:n - 1 + m]) & (codes[n - 1:n - 1 + m] != 0)
-        h, d = h[valid], doc[:m][valid]
         bucket = (((h >> np.uint64(32)) * np.uint64(k)) >> np.uint64(32)).astype(np.int64)  # in [0, k)
         value = h & np.uint64(0xFFFFFFFF)
         sig = np.full(count * k, _SENT, dtype=np.uint64)
