@@ -64,10 +64,11 @@ def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dic
     else:
         # the tool function itself (what registry.call runs, minus the audit record), so the benchmark
         # does not depend on every other registered tool module importing cleanly
+        from tools.tokens import counter_for
         from tools.validate_jsonl import ValidateRequest, validate_jsonl
         from tools.workspace import Workspace, using
 
-        get_encoding("o200k_base").encode_ordinary("warm up")
+        counter_for(model).count("warm up")
         ws = Workspace(Path(path).parent)
         t0 = time.perf_counter()
         with using(ws):

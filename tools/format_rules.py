@@ -174,7 +174,7 @@ def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str]
     if open_calls:
         out.append(("tool_call_unanswered", "warning",
                     f"{len(open_calls)} tool call(s) have no tool result (message {min(open_calls.values()) + 1})"))
-    _check_order(conv, fmt, target, out)
+    check_order(conv, fmt, target, out)
     if target.reserved_strings and reserved:
         for i, msg in enumerate(conv.messages):
             if msg.role in ("user", "system"):
@@ -191,7 +191,7 @@ def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str]
             out.append(("image_in_assistant", "error", "images are only allowed in user messages"))
 
 
-def _check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issue]) -> None:
+def check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issue]) -> None:
     turns = [m for m in conv.messages if m.role != "system"]
     roles = [m.role for m in turns]
     if any(m.role == "system" for m in conv.messages[1:]) and fmt == "openai_chat" and target.alternation != "none":

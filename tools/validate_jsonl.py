@@ -134,7 +134,8 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
     limit = model_row.max_tokens_per_example if model_row else files[0].target.max_tokens_per_example
     import re
 
-    refusal_phrases = re.compile("|".join(re.escape(p) for p in F.refusals.phrases), re.IGNORECASE)
+    # matched against lower-cased text: an IGNORECASE alternation is ~15x slower in CPython's re
+    refusal_phrases = re.compile("|".join(re.escape(p.lower()) for p in F.refusals.phrases))
     hasher = None
     if req.near_duplicates:
         from tools.neardup import MinHasher

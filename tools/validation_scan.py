@@ -19,6 +19,7 @@ from typing import Any
 
 from tools.errors import ToolError
 from tools.formats import Conversation, TargetFact, detect, normalise
+from tools.plain_chat import read_plain_chat
 from tools.validate_jsonl import Finding, ValidateRequest
 
 _BATCH = 2000
@@ -39,13 +40,18 @@ def _conv_key(msgs: list[Any]) -> str:
                        for m in msgs)
 
 
+def dup_source(conv: Conversation) -> str:
+    """The raw text near-duplicate detection compares: user and assistant turns, system prompt left out."""
+    if conv.text is not None:
+        return conv.text
+    return " \n ".join(m.content for m in conv.messages if m.role in ("user", "assistant"))
+
+
 def dup_text(conv: Conversation) -> str:
-    """The text near-duplicate detection compares: user and assistant turns, system prompt left out."""
+    """:func:`dup_source`, normalised (lower case, whitespace folded) as the shingles see it."""
     from tools.neardup import normalise_text
 
-    if conv.text is not None:
-        return normalise_text(conv.text)
-    return normalise_text(" \n ".join(m.content for m in conv.messages if m.role in ("user", "assistant")))
+    return normalise_text(dup_source(conv))
 
 
 @dataclass
@@ -175,7 +181,7 @@ class _Ctx:
     limit: int | None
     hasher: Any
     dtype: Any
-    refusal_phrases: Any  # a compiled pattern
+    refusal_phrases: Any  # a compiled pattern of lower-case phrases
     check_line: Any
     tmp: Path | None = None
 
@@ -187,6 +193,7 @@ def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
 
     req, F = ctx.req, ctx.F
     q = F.quality
+    reserved = F.nova_reserved.strings
     pending: list[tuple[int, int, Conversation]] = []
     parsed_any = False
 
@@ -217,13 +224,17 @@ def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
         parsed_any = True
         if fs.fmt is None:
             continue
-        line_fmt = detect(obj) if isinstance(obj, dict) else None
-        if isinstance(obj, dict) and line_fmt != fs.fmt and not req.format:
-            run.add(fs, "format_mismatch", "error",
-                    f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}", line.number)
-            continue
-        conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
-        issues = ctx.check_line(obj, fs.fmt, fs.target, conv, F.nova_reserved.strings)
+        plain = read_plain_chat(obj, fs.target, reserved) if fs.fmt == "openai_chat" and type(obj) is dict else None
+        if plain is not None:
+            conv, issues = plain
+        else:
+            line_fmt = detect(obj) if isinstance(obj, dict) else None
+            if isinstance(obj, dict) and line_fmt != fs.fmt and not req.format:
+                run.add(fs, "format_mismatch", "error",
+                        f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}", line.number)
+                continue
+            conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
+            issues = ctx.check_line(obj, fs.fmt, fs.target, conv, reserved)
         for code, sev, msg in issues:
             run.add(fs, code, sev, msg, line.number)
         if conv is None or any(sev == "error" and code in ("missing_messages", "wrong_top_level_type")
@@ -340,6 +351,20 @@ def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
                 pass
 
 
+_MASK = (1 << 64) - 1
+
+
+def _msg_keys(msgs: list[Any]) -> tuple[Any, ...]:
+    return tuple((m.role, m.content.strip(), tuple((c.name, c.arguments) for c in m.tool_calls) if m.tool_calls else None)
+                 for m in msgs)
+
+
+def _run_hash(key: Any) -> int:
+    """A 64-bit hash of ``key`` for grouping within one run (Python's own, so equal only within this process and
+    its forks; nothing stores it)."""
+    return hash(key) & _MASK or 1
+
+
 def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation]], counter: Any, overhead: Any,
            limit: int | None, hasher: Any, dtype: Any, refusal_phrases: Any, min_asst: int) -> Any:
     """Token counts, hashes, band keys and per-example checks for a batch of examples."""
@@ -358,10 +383,13 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
         if conv.tools:
             strings.append(json.dumps(conv.tools, sort_keys=True))
     counts = counter.count_many(strings)
-    out = np.zeros(len(pending), dtype=dtype)
     pos = 0
     per_msg, per_name, priming = overhead.tokens_per_message, overhead.tokens_per_name, overhead.reply_priming
-    for i, (line_no, offset, conv) in enumerate(pending):
+    columns: dict[str, list[int]] = {name: [] for name in ("line", "offset", "full", "prompt", "answer", "total",
+                                                            "asst", "billed")}
+    c_line, c_offset, c_full, c_prompt, c_answer = (columns[k] for k in ("line", "offset", "full", "prompt", "answer"))
+    c_total, c_asst, c_billed = columns["total"], columns["asst"], columns["billed"]
+    for line_no, offset, conv in pending:
         total = asst = billed = 0
         if conv.text is not None:
             total = asst = billed = counts[pos]
@@ -380,7 +408,7 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
             if m.role == "assistant" and m.weight != 0:
                 asst += n
                 run.assistant_turns += 1
-                if refusal_phrases.search(m.content):
+                if refusal_phrases.search(m.content.lower()):
                     run.refusal_count += 1
                     if len(run.refusals) < 1000:
                         run.refusals.append((fs.shown, line_no))
@@ -406,14 +434,14 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
                     line_no)
         msgs = conv.messages
         if conv.text is not None:
-            key = conv.text
-            full = _h("T" + _fold(key))
+            full = _run_hash(("T", _fold(conv.text)))
             prompt = answer = 0
         else:
-            full = _h(_conv_key(msgs) + "\x1d" + _conv_key(conv.rejected or []))
-            if msgs and msgs[-1].role == "assistant" and (msgs[-1].content.strip() or msgs[-1].tool_calls):
-                prompt = _h(_conv_key(msgs[:-1]))
-                answer = _h(_conv_key(msgs[-1:]))
+            keys = _msg_keys(msgs)
+            full = _run_hash((keys, _msg_keys(conv.rejected) if conv.rejected else ()))
+            if msgs and msgs[-1].role == "assistant" and (keys[-1][1] or msgs[-1].tool_calls):
+                prompt = _run_hash(keys[:-1])
+                answer = _run_hash(keys[-1:])
             else:
                 prompt = answer = 0
             system = conv.system
@@ -422,7 +450,7 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
                 if len(run.no_system[1]) < _LINES_KEPT:
                     run.no_system[1].append((fs.shown, line_no))
             else:
-                sh = _h(system)
+                sh = _run_hash(system)
                 entry = run.systems.get(sh)
                 if entry is None and len(run.systems) < 1000:
                     entry = run.systems[sh] = [0, [], len(system)]
@@ -430,7 +458,18 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
                     entry[0] += 1
                     if len(entry[1]) < _LINES_KEPT:
                         entry[1].append((fs.shown, line_no))
-        out[i] = (fs.index, line_no, offset, full, prompt, answer, total, asst, billed, 0)
+        c_line.append(line_no)
+        c_offset.append(offset)
+        c_full.append(full)
+        c_prompt.append(prompt)
+        c_answer.append(answer)
+        c_total.append(total)
+        c_asst.append(asst)
+        c_billed.append(billed)
+    out = np.zeros(len(pending), dtype=dtype)
+    out["file"] = fs.index
+    for name, values in columns.items():
+        out[name] = np.array(values, dtype=dtype[name])
     if hasher is not None:
         out["bands"] = hasher.keys([dup_text(conv) for _, _, conv in pending])
     return out
