@@ -2,7 +2,11 @@
 
 Stateful: uploads become files, created jobs advance one status per GET of the job (OpenAI:
 validating_files -> queued -> running -> succeeded; Together: pending -> queued -> running -> completed),
-with metric events and, for OpenAI, a step_metrics CSV result file. Faults are scripted per route:
+with metric events and, for OpenAI, a step_metrics CSV result file. The Together side mirrors the shapes in
+togethercomputer/openapi openapi.yaml and the together-py types (see tools/together_jobs.py): FileResponse
+from /files/upload, FinetuneResponseTruncated from POST/GET /fine-tunes (the only one with ``suffix``),
+FinetuneResponse from GET /fine-tunes/{id} (no error field), ``{data: [fine-tune-event]}`` events without
+loss, and ``{metrics: [...]}`` with separate train/* and eval/* rows. Faults are scripted per route:
 an HTTP status with headers, or a connection dropped while the request body is still arriving (or
 after the request was processed, so the client never sees the answer). Nothing leaves 127.0.0.1.
 
@@ -171,8 +175,10 @@ class ProviderStub:
 
     def _route(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, Any, str]:
         js = json.loads(body) if body and "json" in headers.get("content-type", "") else None
-        if path in ("/v1/files", "/together/v1/files/upload") and method == "POST":
+        if path == "/v1/files" and method == "POST":
             return 200, self._upload(body, headers), "application/json"
+        if path == "/together/v1/files/upload" and method == "POST":
+            return self._together_upload(body, headers)
         m = re.fullmatch(r"/v1/files/([^/]+)/content", path)
         if m and method == "GET":
             return 200, self.files[m.group(1)], "text/csv"
@@ -194,20 +200,24 @@ class ProviderStub:
             return 200, {k: v for k, v in job.items() if not k.startswith("_")}, "application/json"
         if path == "/together/v1/fine-tunes":
             if method == "POST":
+                problem = self._together_bad_request(js)
+                if problem:
+                    return 400, {"error": {"message": problem, "type": "invalid_request_error"}}, "application/json"
                 job = self._together_job(js or {})
                 self.together_jobs[job["id"]] = job
-                return 200, {k: v for k, v in job.items() if not k.startswith("_")}, "application/json"
-            return 200, {"data": [{k: v for k, v in j.items() if not k.startswith("_")}
-                                  for j in self.together_jobs.values()]}, "application/json"
-        m = re.fullmatch(r"/together/v1/fine-tunes/([^/]+)(/events)?", path)
+                return 200, self._truncated(job), "application/json"
+            return 200, {"data": [self._truncated(j) for j in self.together_jobs.values()]}, "application/json"
+        m = re.fullmatch(r"/together/v1/fine-tunes/([^/]+)(/events|/metrics)?", path)
         if m:
             job = self.together_jobs.get(m.group(1))
             if job is None:
                 return 404, {"error": {"message": "no such job"}}, "application/json"
-            if m.group(2):
+            if m.group(2) == "/events":
                 return 200, {"data": job["_events"]}, "application/json"
+            if m.group(2) == "/metrics":
+                return 200, {"metrics": job["_metrics"]}, "application/json"
             self._advance_together(job)
-            return 200, {k: v for k, v in job.items() if not k.startswith("_")}, "application/json"
+            return 200, self._full(job), "application/json"
         return 404, {"error": {"message": f"stub: no route {method} {path}"}}, "application/json"
 
     # ------------------------------------------------------------------ OpenAI jobs
@@ -251,15 +261,70 @@ class ProviderStub:
 
     # ------------------------------------------------------------------ Together jobs
 
+    def _together_upload(self, body: bytes, headers: Any) -> tuple[int, Any, str]:
+        """POST /files/upload: multipart purpose, file_name, file (required) and file_type -> FileResponse."""
+        boundary = re.search(r"boundary=([^;]+)", headers.get("content-type", ""))
+        parts: dict[str, bytes] = {}
+        if boundary:
+            for part in body.split(b"--" + boundary.group(1).strip('"').encode()):
+                head, _, value = part.partition(b"\r\n\r\n")
+                name = re.search(rb'name="([^"]+)"', head)
+                if name:
+                    parts[name.group(1).decode()] = value.rsplit(b"\r\n", 1)[0]
+        missing = [f for f in ("purpose", "file_name", "file") if f not in parts]
+        if missing:
+            return 400, {"error": {"message": f"missing form fields: {missing}"}}, "application/json"
+        fid = self._id("file-")
+        self.files[fid] = parts["file"]
+        return 200, {"id": fid, "object": "file", "created_at": 1760000000, "filename": parts["file_name"].decode(),
+                     "bytes": len(parts["file"]), "purpose": parts["purpose"].decode(), "Processed": True,
+                     "FileType": parts.get("file_type", b"jsonl").decode(),
+                     "LineCount": parts["file"].count(b"\n")}, "application/json"
+
+    def _together_bad_request(self, req: dict[str, Any] | None) -> str | None:
+        if not req or not req.get("training_file") or not req.get("model"):
+            return "training_file and model are required"
+        if req["training_file"] not in self.files:
+            return f"unknown training_file {req['training_file']}"
+        if len(str(req.get("suffix") or "")) > 40:
+            return "suffix must be at most 40 characters"
+        kind = (req.get("training_type") or {}).get("type", "Lora")
+        method = (req.get("training_method") or {}).get("method", "sft")
+        if kind not in {"Lora", "Full"} or method not in {"sft", "dpo"}:
+            return f"unknown training_type {kind!r} or training_method {method!r}"
+        return None
+
+    # FinetuneResponseTruncated (POST /fine-tunes, GET /fine-tunes) carries suffix; FinetuneResponse does not.
+    _TRUNCATED = ("id", "status", "created_at", "updated_at", "user_id", "owner_address", "model", "model_output_name",
+                  "suffix", "training_file", "validation_file", "n_epochs", "n_evals", "n_checkpoints", "batch_size",
+                  "learning_rate", "warmup_ratio", "training_type", "training_method", "token_count", "total_price")
+
+    def _truncated(self, job: dict[str, Any]) -> dict[str, Any]:
+        return {k: job[k] for k in self._TRUNCATED if k in job}
+
+    @staticmethod
+    def _full(job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.startswith("_") and k != "suffix"}
+
+    def _tev(self, kind: str, message: str, level: str = "Info", **extra: Any) -> dict[str, Any]:
+        return {"object": "fine-tune-event", "created_at": f"2026-11-24T00:{self._n % 60:02d}:00Z", "level": level,
+                "message": message, "type": kind, "hash": f"h{self._n:04d}", **extra}
+
     def _together_job(self, req: dict[str, Any]) -> dict[str, Any]:
         jid = self._id("ft-")
-        return {"id": jid, "status": "pending", "model": req.get("model"), "suffix": req.get("suffix"),
-                "training_file": req.get("training_file"), "n_epochs": req.get("n_epochs"),
-                "training_type": req.get("training_type"), "training_method": req.get("training_method"),
-                "output_name": f"stub-user/{str(req.get('model')).split('/')[-1]}-{req.get('suffix')}",
-                "_step": 0, "_fail": self.fail_jobs,
-                "_events": [{"message": "Fine tune request created", "created_at": "2026-11-24T00:00:00Z",
-                             "type": "JOB_PENDING", "level": "info"}]}
+        base = str(req.get("model")).split("/")[-1]
+        return {"id": jid, "status": "pending", "created_at": f"2026-11-24T00:00:{self._n % 60:02d}.000Z",
+                "updated_at": "2026-11-24T00:00:00.000Z", "user_id": "user_stub", "owner_address": "stub@example.com",
+                "model": req.get("model"), "suffix": req.get("suffix"),
+                "model_output_name": f"stub-user/{base}-{req.get('suffix')}-{jid[-4:]}",
+                "training_file": req.get("training_file"), "validation_file": req.get("validation_file", ""),
+                "n_epochs": req.get("n_epochs", 1), "n_evals": req.get("n_evals", 0), "n_checkpoints": 1,
+                "batch_size": req.get("batch_size", "max"), "learning_rate": req.get("learning_rate", 0.00001),
+                "warmup_ratio": 0.0, "training_type": req.get("training_type"),
+                "training_method": req.get("training_method"), "token_count": 0, "total_price": 0,
+                "param_count": 8030261248, "events": [], "queue_depth": 0, "epochs_completed": 0,
+                "_step": 0, "_fail": self.fail_jobs, "_metrics": [],
+                "_events": [self._tev("JOB_PENDING", "Fine tune request created")]}
 
     def _advance_together(self, job: dict[str, Any]) -> None:
         if job["status"] in ("completed", "error", "cancelled"):
@@ -267,14 +332,20 @@ class ProviderStub:
         job["_step"] += 1
         nxt = TOGETHER_FLOW[min(job["_step"], len(TOGETHER_FLOW) - 1)]
         if nxt == "running":
-            job["_events"].append({"message": "Step 1: loss 1.9", "created_at": "2026-11-24T00:01:00Z",
-                                   "type": "TRAINING_PROGRESS", "level": "info", "step": 1, "loss": 1.9})
+            job["_events"] += [self._tev("JOB_START", "Job started at Tue Nov 24 00:01:00 UTC 2026"),
+                               self._tev("TRAINING_START", f"Training started for model {job['model']}")]
+            job["_metrics"].append({"timestamp": 1795478460000000000, "train/global_step": 1, "train/epoch": 0.5,
+                                    "train/loss": 1.9, "train/grad_norm": 1.2, "train/learning_rate": 1e-05})
         if nxt == "completed" and job["_fail"]:
             job["status"] = "error"
-            job["_events"].append({"message": str(job["_fail"].get("message")), "created_at": "2026-11-24T00:02:00Z",
-                                   "type": "JOB_ERROR", "level": "error"})
+            job["_events"].append(self._tev("JOB_ERROR", str(job["_fail"].get("message")), level="Error"))
             return
         if nxt == "completed":
-            job["_events"].append({"message": "Step 2: loss 1.3", "created_at": "2026-11-24T00:02:00Z",
-                                   "type": "TRAINING_PROGRESS", "level": "info", "step": 2, "loss": 1.3})
+            job["_metrics"] += [{"timestamp": 1795478520000000000, "train/global_step": 2, "train/epoch": 1.0,
+                                 "train/loss": 1.3, "train/grad_norm": 0.9, "train/learning_rate": 0.0},
+                                {"timestamp": 1795478521000000000, "train/global_step": 2, "eval/loss": 1.5}]
+            job["_events"] += [self._tev("EPOCH_COMPLETE", "Epoch completed, at step 2", step=2, total_steps=2),
+                               self._tev("TRAINING_COMPLETE", f"Training completed for {job['model']}"),
+                               self._tev("JOB_COMPLETE", "Job finished at Tue Nov 24 00:03:00 UTC 2026")]
+            job["token_count"], job["epochs_completed"] = 4242, job["n_epochs"]
         job["status"] = nxt

@@ -173,12 +173,13 @@ def test_together_success_with_retries(ws: Workspace, stub: ProviderStub) -> Non
     create = [r for r in stub.requests if r.method == "POST" and r.path == T_JOBS and not r.dropped][-1]
     body = json.loads(create.body)
     assert body["training_type"]["type"] == "Lora" and body["training_type"]["lora_r"] == 16
-    assert body["training_method"] == {"method": "sft"} and body["n_epochs"] == 2
+    assert body["training_method"] == {"method": "sft", "train_on_inputs": "auto"} and body["n_epochs"] == 2
+    assert body["training_type"]["lora_alpha"] == 32 and body["training_type"]["lora_trainable_modules"] == "all-linear"
     assert create.headers["authorization"] == "Bearer tg-test-not-real"
     assert stub.files[body["training_file"]] == EXAMPLES.read_bytes()
     info = _poll_until_done(ws, out.run_id)
-    assert info.state == "completed" and info.output_model.endswith(body["suffix"])
-    assert info.step == 2 and info.latest_loss == 1.3
+    assert info.state == "completed" and body["suffix"] in info.output_model
+    assert info.step == 2 and info.latest_loss == 1.3 and info.latest_eval_loss == 1.5
     again = _launch(ws, **TOGETHER, confirm=True)
     assert again.reused and len(stub.together_jobs) == 1
 
