@@ -37,6 +37,20 @@ def read_plain_chat(obj: dict[str, Any], target: TargetFact, reserved: list[str]
             return None
         out.append(Message(role, content))
     conv = Conversation(out)
-    issues: list[Issue] = []
-    check_order(conv, "openai_chat", target, issues)
-    return conv, issues
+    return conv, list(_order_issues(tuple([m.role for m in out]), target))
+
+
+_ORDER_CACHE: dict[tuple[str, tuple[str, ...]], tuple[Issue, ...]] = {}
+
+
+def _order_issues(roles: tuple[str, ...], target: TargetFact) -> tuple[Issue, ...]:
+    """check_order's findings, which depend only on the role sequence: a file has few distinct ones."""
+    key = (target.id, roles)
+    found = _ORDER_CACHE.get(key)
+    if found is None:
+        issues: list[Issue] = []
+        check_order(Conversation([Message(role) for role in roles]), "openai_chat", target, issues)
+        if len(_ORDER_CACHE) > 10_000:
+            _ORDER_CACHE.clear()
+        found = _ORDER_CACHE[key] = tuple(issues)
+    return found

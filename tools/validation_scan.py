@@ -44,7 +44,7 @@ def dup_source(conv: Conversation) -> str:
     """The raw text near-duplicate detection compares: user and assistant turns, system prompt left out."""
     if conv.text is not None:
         return conv.text
-    return " \n ".join(m.content for m in conv.messages if m.role in ("user", "assistant"))
+    return " \n ".join([m.content for m in conv.messages if m.role == "user" or m.role == "assistant"])
 
 
 def dup_text(conv: Conversation) -> str:
@@ -237,8 +237,8 @@ def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
             issues = ctx.check_line(obj, fs.fmt, fs.target, conv, reserved)
         for code, sev, msg in issues:
             run.add(fs, code, sev, msg, line.number)
-        if conv is None or any(sev == "error" and code in ("missing_messages", "wrong_top_level_type")
-                               for code, sev, _ in issues):
+        if conv is None or issues and any(sev == "error" and code in ("missing_messages", "wrong_top_level_type")
+                                          for code, sev, _ in issues):
             continue
         fs.examples += 1
         pending.append((line.number, line.offset, conv))
@@ -355,8 +355,8 @@ _MASK = (1 << 64) - 1
 
 
 def _msg_keys(msgs: list[Any]) -> tuple[Any, ...]:
-    return tuple((m.role, m.content.strip(), tuple((c.name, c.arguments) for c in m.tool_calls) if m.tool_calls else None)
-                 for m in msgs)
+    return tuple([(m.role, m.content.strip(), tuple([(c.name, c.arguments) for c in m.tool_calls]) if m.tool_calls else None)
+                  for m in msgs])
 
 
 def _run_hash(key: Any) -> int:
@@ -370,20 +370,7 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
     """Token counts, hashes, band keys and per-example checks for a batch of examples."""
     import numpy as np
 
-    strings: list[str] = []
-    for _, _, conv in pending:
-        if conv.text is not None:
-            strings.append(conv.text)
-        for m in conv.messages:
-            strings.append(m.content)
-            if m.tool_calls:
-                strings.extend(f"{c.name} {c.arguments}" for c in m.tool_calls)
-        for m in conv.rejected or ():
-            strings.append(m.content)
-        if conv.tools:
-            strings.append(json.dumps(conv.tools, sort_keys=True))
-    counts = counter.count_many(strings)
-    pos = 0
+    count = counter.count  # cached: a repeated string (a shared system prompt) is encoded once
     per_msg, per_name, priming = overhead.tokens_per_message, overhead.tokens_per_name, overhead.reply_priming
     columns: dict[str, list[int]] = {name: [] for name in ("line", "offset", "full", "prompt", "answer", "total",
                                                             "asst", "billed")}
@@ -392,16 +379,13 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
     for line_no, offset, conv in pending:
         total = asst = billed = 0
         if conv.text is not None:
-            total = asst = billed = counts[pos]
-            pos += 1
+            total = asst = billed = count(conv.text)
         n_msgs = 0
         for m in conv.messages:
-            n = counts[pos]
-            pos += 1
+            n = count(m.content)
             if m.tool_calls:
-                for _ in m.tool_calls:
-                    n += counts[pos]
-                    pos += 1
+                for c in m.tool_calls:
+                    n += count(f"{c.name} {c.arguments}")
             total += n
             billed += n + per_msg + (per_name if m.name else 0)
             n_msgs += 1
@@ -417,14 +401,13 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
                     if len(run.short) < 1000:
                         run.short.append((fs.shown, line_no))
         for m in conv.rejected or ():
-            n = counts[pos]
-            pos += 1
+            n = count(m.content)
             total += n
             billed += n + per_msg
         if conv.tools:
-            total += counts[pos]
-            billed += counts[pos]
-            pos += 1
+            n = count(json.dumps(conv.tools, sort_keys=True))
+            total += n
+            billed += n
         if n_msgs:
             billed += priming
         if limit and billed > limit:
