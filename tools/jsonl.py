@@ -11,20 +11,12 @@ clearly not JSONL (binary, a folder, a JSON array) with a :class:`ToolError` nam
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tools.errors import ToolError
-
-try:
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is a dependency; json alone gives the same values
-    _fast_loads = None
-
-_LONG_DIGITS = re.compile(r"\d{19}")
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 20
@@ -43,7 +35,7 @@ class Line:
 
     @property
     def blank(self) -> bool:
-        return self.text is not None and (not self.text or self.text.isspace())
+        return self.text is not None and not self.text.strip()
 
 
 def _decode(raw: bytes, number: int, offset: int) -> Line:
@@ -90,24 +82,15 @@ def read_lines(path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: i
                 offset += size
                 continue
             line = _decode(raw, number, offset)
-            if not raw.endswith(b"\n") and line.problem is None and line.text is not None and not line.blank:
+            if not raw.endswith(b"\n") and line.problem is None and line.text is not None and line.text.strip():
                 line.problem, line.detail = "no_final_newline", "the last line has no newline at the end"
             yield line
             offset += len(raw)
 
 
 def parse(line: Line) -> tuple[Any, str | None]:
-    """The JSON value of ``line``, or (None, message) when it is not valid JSON.
-
-    orjson reads the line first (about 1.7x faster than json). What it accepts, json accepts with the same
-    value, except integers past 64 bits, which orjson turns into floats: a line with a run of 19 digits
-    goes to json, as does anything orjson refuses (NaN, lone surrogates), so json decides and words errors."""
+    """The JSON value of ``line``, or (None, message) when it is not valid JSON."""
     assert line.text is not None
-    if _fast_loads is not None and _LONG_DIGITS.search(line.text) is None:
-        try:
-            return _fast_loads(line.text), None
-        except ValueError:
-            pass
     try:
         return json.loads(line.text), None
     except json.JSONDecodeError as exc:
