@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from tools.formats import Conversation, normalise
+from tools.plain_chat import read_plain_chat
 from tools.validate_jsonl import (CodeCount, Distribution, FileSummary, Finding, TokenStats, ValidateRequest,
                                   ValidateResult)
 from tools.validation_scan import _FileState, _lines_of, _Run, dup_text
@@ -185,13 +186,20 @@ class _ShingleReader:
         handle.seek(int(self.offsets[i]))
         text = handle.readline().decode("utf-8", "replace").lstrip("\ufeff")
         obj, _ = parse(Line(0, 0, text))
-        return dup_text(normalise(obj, fs.fmt or "openai_chat") if isinstance(obj, dict) else Conversation())
+        if not isinstance(obj, dict):
+            return dup_text(Conversation())
+        plain = read_plain_chat(obj, fs.target, []) if fs.fmt == "openai_chat" else None
+        return dup_text(plain[0] if plain is not None else normalise(obj, fs.fmt or "openai_chat"))
 
     def sets(self, wanted: set[int]) -> dict[int, Any]:
         from tools.neardup import shingle_sets
 
         order = sorted(wanted, key=lambda i: (int(self.file_col[i]), int(self.offsets[i])))
-        return dict(zip(order, shingle_sets([self._text(i) for i in order], self.n), strict=True))
+        out: dict[int, Any] = {}
+        for start in range(0, len(order), 512):  # the batch's temporaries are ~25 bytes per character
+            part = order[start:start + 512]
+            out.update(zip(part, shingle_sets([self._text(i) for i in part], self.n), strict=True))
+        return out
 
 
 def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_of: dict[int, int],

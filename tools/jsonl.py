@@ -35,7 +35,7 @@ class Line:
 
     @property
     def blank(self) -> bool:
-        return self.text is not None and not self.text.strip()
+        return self.text is not None and (not self.text or self.text.isspace())
 
 
 def _decode(raw: bytes, number: int, offset: int) -> Line:
@@ -82,7 +82,7 @@ def read_lines(path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: i
                 offset += size
                 continue
             line = _decode(raw, number, offset)
-            if not raw.endswith(b"\n") and line.problem is None and line.text is not None and line.text.strip():
+            if not raw.endswith(b"\n") and line.problem is None and line.text is not None and not line.blank:
                 line.problem, line.detail = "no_final_newline", "the last line has no newline at the end"
             yield line
             offset += len(raw)

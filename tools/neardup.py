@@ -106,10 +106,14 @@ def shingles(text: str, n: int = 5) -> np.ndarray:
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    """Exact Jaccard similarity of two shingle-hash sets from :func:`shingles`."""
-    if len(a) == 0 and len(b) == 0:
-        return 1.0
-    inter = len(np.intersect1d(a, b, assume_unique=True))
+    """Exact Jaccard similarity of two shingle-hash sets from :func:`shingles` (sorted, distinct)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(a) == 0:
+        return 1.0 if len(b) == 0 else 0.0
+    at = np.searchsorted(b, a)  # about twice as fast as np.intersect1d on sorted sets
+    at[at == len(b)] = len(b) - 1
+    inter = int(np.count_nonzero(b[at] == a))
     return inter / (len(a) + len(b) - inter)
 
 
