@@ -19,6 +19,7 @@ from tools.formats import read_conversations
 from tools.registry import tool
 from tools.runs import RUNS_DIR, now_iso, run_info, runs_root, spawn_worker, update_status, write_json
 from tools.tiny_model import TINY_MODEL_ID, is_tiny
+from tools.train_distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
 from tools.training_plan import Batching, TrainingPlan, load_defaults
 from tools.workspace import Workspace, current, sha256_file
 
@@ -46,6 +47,10 @@ class LaunchLoraRequest(BaseModel):
     num_processes: int | None = Field(None, ge=1, le=64, description=(
         "Train with this many processes through `accelerate launch` (DDP: one per GPU, or CPU processes over gloo); "
         "each takes its share of every step's micro-batches, so the effective batch grows by this factor."))
+    sharding: Sharding = Field("ddp", description=(
+        "How several processes hold the model: 'ddp' (each holds all of it; the default) or 'fsdp' (FSDP2: the "
+        "base and LoRA weights are split over the processes, each holds about 1/num_processes; for a model that "
+        "does not fit one GPU; needs num_processes >= 2, not QLoRA or fp16). Same data order and result as ddp."))
     merge: bool = Field(False, description="Also write merged full weights (base + adapter) to runs/<id>/merged/.")
     run_name: str | None = Field(None, description="A short name to put in the run id.")
     confirm: bool = Field(False, description=(
@@ -218,6 +223,9 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     target, model_note = _check_model(ws, plan.base_model)
     plan = plan.model_copy(update={"base_model": target})
     device, precision = _device(plan)
+    procs = req.num_processes or 1
+    if req.sharding == "fsdp":
+        check_fsdp(plan.method, precision, procs)
     data, convs = _count(ws, data_path)
     eval_count = _count(ws, eval_path)[0] if eval_path else None
     if eval_path:
@@ -226,7 +234,6 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         n_eval = max(1, round(data.usable * plan.eval_fraction)) if plan.eval_fraction > 0 and data.usable >= 2 else 0
         n_train = data.usable - n_eval
     batches = math.ceil(n_train / plan.per_device_batch_size)
-    procs = req.num_processes or 1
     steps_per_epoch = max(1, math.ceil(batches / (plan.gradient_accumulation_steps * procs)))
     steps = plan.max_steps or max(1, math.ceil(steps_per_epoch * plan.num_epochs))
     per_example = _estimate_tokens(plan, convs)
@@ -250,7 +257,8 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         return LaunchLoraResult(
             started=False, run_id=None, folder=None, pid=None,
             message=(f"would train {plan.base_model} with {plan.method} (r={plan.lora_r}) on {n_train} examples "
-                     f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples, {precision} on {device}; "
+                     f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
+                     + (f" x {procs} processes ({req.sharding})" if procs > 1 else "") + f", {precision} on {device}; "
                      f"time {when}. Call again with confirm=true to start."), **common)
     run_id = _new_run_id(ws, plan.base_model, req.run_name)
     folder = runs_root(ws) / run_id
@@ -261,8 +269,9 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         "data": {"path": str(data_path), "label": data.path, "sha256": sha256_file(data_path)},
         "eval_data": {"path": str(eval_path), "label": ws.relative(eval_path), "sha256": sha256_file(eval_path)} if eval_path else None,
         "merge": req.merge,
-        "num_processes": procs,
-        "reproduce": f"finetune train {data.path} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json --confirm",
+        **_processes(procs, req.sharding),
+        "reproduce": f"finetune train {data.path} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json"
+                     + (f" --processes {procs} --sharding {req.sharding}" if procs > 1 else "") + " --confirm",
     }
     write_json(folder / "config.json", config)
     update_status(folder, run_id=run_id, state="queued", pid=None, step=0, total_steps=steps, created_at=now_iso(),
@@ -272,6 +281,17 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     return LaunchLoraResult(started=True, run_id=run_id, folder=ws.relative(folder), pid=pid,
                             message=f"run {run_id} started (pid {pid}): {steps} steps, {precision} on {device}, time {when}; "
                                     f"poll run_status, stop with stop_run", **common)
+
+
+def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
+    """The config.json keys that say how the run is launched: one process, or accelerate launch with the run's
+    own accelerate_config.yaml (written from these keys by tools.runs.launch_command)."""
+    if procs == 1:
+        return {"num_processes": 1}
+    out: dict[str, Any] = {"num_processes": procs, "sharding": sharding, "accelerate_config": ACCELERATE_CONFIG}
+    if sharding == "fsdp":
+        out["fsdp"] = FsdpSettings().model_dump()
+    return out
 
 
 def _fact_warnings() -> list[str]:

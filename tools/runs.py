@@ -120,11 +120,20 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def live_pids(status: dict[str, Any]) -> list[int]:
+    """The run's processes still alive: the launcher (``pid``) and, with several processes, each rank (``worker_pids``).
+
+    The ranks are counted on their own because torchrun starts each in its own session: a killed launcher can
+    leave them training, and a run is over only when none is left."""
+    pids = [status.get("pid"), *(status.get("worker_pids") or [])]
+    return [int(p) for p in pids if isinstance(p, int) and pid_alive(p)]
+
+
 def effective_status(folder: Path) -> dict[str, Any]:
-    """status.json, with a run whose process died without saying so shown as failed (and resumable)."""
+    """status.json, with a run whose processes died without saying so shown as failed (and resumable)."""
     status = read_json(folder / "status.json")
     state = status.get("state", "queued")
-    if state in {"queued", "running"} and not status.get("provider") and not pid_alive(status.get("pid")):
+    if state in {"queued", "running"} and not status.get("provider") and not live_pids(status):
         started = status.get("created_at") or status.get("started_at")
         fresh = False
         if state == "queued" and started:
@@ -134,7 +143,6 @@ def effective_status(folder: Path) -> dict[str, Any]:
             except ValueError:
                 fresh = False
         if not fresh:
-            ckpt = checkpoints(folder)
             status["state"] = "failed"
             status["error"] = (f"the training process (pid {status.get('pid')}) ended without finishing "
                                f"(killed or crashed) at step {status.get('step', 0)}; see train.log")
@@ -161,21 +169,35 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def launch_command(folder: Path, *, resume: bool) -> list[str]:
+    """The command that trains the run: the worker itself for one process, else ``accelerate launch`` with the run's
+    own config file (``accelerate_config.yaml``, rewritten from config.json at every start, so a user's default
+    accelerate config never changes a run)."""
+    import yaml
+
+    from tools.train_distributed import ACCELERATE_CONFIG, FsdpSettings, accelerate_config
+
+    config = read_json(folder / "config.json")
+    procs = int(config.get("num_processes") or 1)
+    worker = ["-m", "tools.train_worker", str(folder)] + (["--resume"] if resume else [])
+    if procs == 1:
+        return [sys.executable, *worker]
+    sharding = config.get("sharding") or "ddp"
+    fsdp = FsdpSettings.model_validate(config.get("fsdp") or {}) if sharding == "fsdp" else None
+    yaml_path = folder / ACCELERATE_CONFIG
+    write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp), sort_keys=True))
+    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(yaml_path),
+            "--num_processes", str(procs), "--main_process_port", str(_free_port()), *worker]
+
+
 def spawn_worker(folder: Path, *, resume: bool) -> int:
-    """Start ``python -m tools.train_worker RUN_DIR`` detached (under ``accelerate launch`` when the run asks for
-    more than one process), output appended to train.log; its pid."""
+    """Start the run's training detached in its own session (see :func:`launch_command`), output appended to
+    train.log; its pid (the launcher's when there are several processes)."""
     repo = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    procs = int(read_json(folder / "config.json").get("num_processes") or 1)
-    worker = ["-m", "tools.train_worker", str(folder)] + (["--resume"] if resume else [])
-    if procs > 1:  # DDP through accelerate launch (torchrun underneath): gloo on CPU, nccl on GPUs
-        cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(procs),
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), *worker]
-    else:
-        cmd = [sys.executable, *worker]
+    cmd = launch_command(folder, resume=resume)
     with (folder / "train.log").open("ab") as log:
         log.write(f"\n=== {now_iso()} {'resume' if resume else 'start'}: {' '.join(cmd)}\n".encode())
         log.flush()
@@ -210,6 +232,7 @@ class RunInfo(BaseModel):
     latest: Metrics | None
     best_eval_loss: float | None
     pid: int | None
+    worker_pids: list[int] | None = Field(None, description="one pid per rank when the run trains with several processes")
     started_at: str | None
     updated_at: str | None
     error: str | None
@@ -252,7 +275,8 @@ def run_info(ws: Workspace, folder: Path) -> RunInfo:
         run_id=folder.name, state=state if state in {"queued", "running", "completed", "failed", "stopped"} else "failed",
         base_model=(config.get("plan") or {}).get("base_model"), step=step, total_steps=total,
         progress=round(min(1.0, step / total), 4) if total else 0.0, latest=_metrics(status.get("latest")),
-        best_eval_loss=status.get("best_eval_loss"), pid=status.get("pid"), started_at=status.get("started_at"),
+        best_eval_loss=status.get("best_eval_loss"), pid=status.get("pid"),
+        worker_pids=status.get("worker_pids") or None, started_at=status.get("started_at"),
         updated_at=status.get("updated_at"), error=status.get("error"), stop_reason=status.get("stop_reason"),
         resumable=state in {"failed", "stopped"} and status.get("stop_reason") != "watchdog",
         last_checkpoint=f"{rel}/{ckpt[-1][1].name}" if ckpt else None,
@@ -301,7 +325,8 @@ class StopRunResult(BaseModel):
 def stop_run(req: StopRunRequest) -> StopRunResult:
     """Stop a running local training run cleanly: it finishes the current step, writes a checkpoint and the adapter so far, and ends as stopped (resume_run continues it).
 
-    Sends SIGTERM to the run's process; does nothing to a run that already ended."""
+    Sends SIGTERM to the run's process (to every rank of a multi-process run); does nothing to a run that
+    already ended."""
     ws = current()
     folder = run_dir(ws, req.run_id)
     status = effective_status(folder)
@@ -309,18 +334,31 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     if status.get("state") not in {"queued", "running"}:
         return StopRunResult(run=run_info(ws, folder), signalled=False,
                              message=f"run {req.run_id} is already {status.get('state')}; nothing to stop")
-    pid = int(status.get("pid") or 0)
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return StopRunResult(run=run_info(ws, folder), signalled=False, message=f"process {pid} is gone")
+    signalled = []
+    for pid in _stop_targets(status):
+        try:
+            os.kill(pid, signal.SIGTERM)
+            signalled.append(str(pid))
+        except ProcessLookupError:
+            continue
+    if not signalled:
+        return StopRunResult(run=run_info(ws, folder), signalled=False, message=f"process {status.get('pid')} is gone")
     deadline = time.monotonic() + (req.wait_s or 0)
     while time.monotonic() < deadline and effective_status(folder).get("state") in {"queued", "running"}:
         time.sleep(0.2)
     info = run_info(ws, folder)
     msg = (f"run {req.run_id} stopped at step {info.step}" if info.state == "stopped"
-           else f"sent SIGTERM to pid {pid}; the run stops after its current step (poll run_status)")
+           else f"sent SIGTERM to pid {', '.join(signalled)}; the run stops after its current step (poll run_status)")
     return StopRunResult(run=info, signalled=True, message=msg)
+
+
+def _stop_targets(status: dict[str, Any]) -> list[int]:
+    """Who gets SIGTERM: every rank of a multi-process run (they agree on the step to stop at, checkpoint and end,
+    and the launcher then exits on its own; signalling the launcher instead would make torchrun SIGKILL the ranks
+    30 s later, maybe mid-checkpoint), or the launcher while the ranks have not reported their pids yet."""
+    workers = [p for p in status.get("worker_pids") or [] if isinstance(p, int) and pid_alive(p)]
+    launcher = status.get("pid")
+    return workers or ([launcher] if isinstance(launcher, int) and launcher > 0 else [])
 
 
 class ResumeRunRequest(BaseModel):
@@ -349,7 +387,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     state = status.get("state")
     ckpt = checkpoints(folder)
     if state in {"queued", "running"}:
-        raise ToolError("run_active", f"run {req.run_id} is still {state} (pid {status.get('pid')})",
+        raise ToolError("run_active", f"run {req.run_id} is still {state} (pids {', '.join(map(str, live_pids(status)))})",
                         "stop it first with stop_run, or wait for it to finish")
     if state == "completed":
         raise ToolError("run_completed", f"run {req.run_id} already completed", "launch a new run to train further")
@@ -358,7 +396,8 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
         where = f"from {start}" if start else "from step 0 (no checkpoint was written)"
         return ResumeRunResult(run=run_info(ws, folder), started=False, from_checkpoint=start,
                                message=f"would resume run {req.run_id} {where}; call again with confirm=true")
-    update_status(folder, state="queued", pid=None, error=None, stop_reason=None, created_at=now_iso(), finished_at=None)
+    update_status(folder, state="queued", pid=None, worker_pids=None, error=None, stop_reason=None, created_at=now_iso(),
+                  finished_at=None)
     pid = spawn_worker(folder, resume=True)
     update_status(folder, pid=pid)
     return ResumeRunResult(run=run_info(ws, folder), started=True, from_checkpoint=start,
@@ -366,5 +405,5 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
                            + f" (pid {pid}); poll run_status")
 
 
-__all__ = ["RUNS_DIR", "checkpoints", "effective_status", "read_json", "run_dir", "run_info", "run_status",
-           "resume_run", "spawn_worker", "stop_run", "update_status", "write_json"]
+__all__ = ["RUNS_DIR", "checkpoints", "effective_status", "launch_command", "live_pids", "read_json", "run_dir",
+           "run_info", "run_status", "resume_run", "spawn_worker", "stop_run", "update_status", "write_json"]

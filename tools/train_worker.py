@@ -13,8 +13,10 @@ signals and the watchdog:
 - SIGTERM/SIGINT: finish the step, checkpoint, save the adapter, end as ``stopped``; ``--resume``
   continues from the last checkpoint with the same batches (orders depend only on seed and epoch) and
   the RNG state, so a killed run reaches the same final adapter;
-- a loss watchdog (thresholds in reference/data/lora_defaults.yaml) stops on NaN/inf, divergence or a
-  loss far above its start; at the end tools.diagnose_loss reads the run folder for report.md.
+- a loss watchdog (tools.train_watchdog) stops on NaN/inf, divergence or a loss far above its start; at the
+  end tools.train_report writes report.md with the diagnosis of tools.diagnose_loss;
+- several processes (``accelerate launch``, WORLD_SIZE > 1): DDP or FSDP2 sharding, see tools.train_distributed;
+  checkpoints, the adapter and a stop are collectives that every rank takes part in, rank 0 writes the files.
 """
 
 from __future__ import annotations
@@ -30,13 +32,32 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from tools.errors import ToolError
 from tools.runs import checkpoints, now_iso, read_json, update_status, write_json
 from tools.tiny_model import TINY_MODEL_ID, build_model, build_tokenizer, is_tiny
 from tools.train_data import DataStats, Example, batch_plan, collate, count_trained, load_examples, split_eval
+from tools.train_distributed import (
+    FsdpSettings,
+    adapter_keys_to_params,
+    check_fsdp,
+    destroy_process_group,
+    dist_env,
+    full_norm,
+    gather_optimizer,
+    gather_to_main,
+    gather_trainable,
+    grad_sync,
+    init_process_group,
+    load_optimizer,
+    load_trainable,
+    shard,
+    sum_grads,
+    sum_over_ranks,
+)
+from tools.train_report import mean_loss, versions, write_report
+from tools.train_watchdog import Watchdog
 from tools.training_plan import TrainingPlan, cadence, watchdog_thresholds
 from tools.workspace import write_text_atomic
 
@@ -56,51 +77,6 @@ def _on_signal(signum: int, _frame: Any) -> None:
 def request_stop() -> None:
     """Ask an in-process run to stop after its current step (what SIGTERM does to the worker)."""
     _STOP["flag"] = True
-
-
-class Watchdog:
-    """Stops a run whose loss is NaN/inf, stays far above its start, or diverges from its low."""
-
-    def __init__(self, thresholds: dict[str, float], state: dict[str, Any] | None = None) -> None:
-        self.ratio = thresholds["above_start_ratio"]
-        self.patience = int(thresholds["patience"])
-        self.over_min = thresholds["divergence_over_min_ratio"]
-        self.window = int(thresholds["start_window"])
-        state = state or {}
-        self.first: list[float] = list(state.get("first", []))
-        self.best: float = float(state.get("best", math.inf))
-        self.bad: int = int(state.get("bad", 0))
-        self.zero: int = int(state.get("zero", 0))
-
-    def state(self) -> dict[str, Any]:
-        return {"first": self.first, "best": self.best if math.isfinite(self.best) else None, "bad": self.bad, "zero": self.zero}
-
-    def check(self, step: int, loss: float, grad_norm: float) -> str | None:
-        if not math.isfinite(loss) or not math.isfinite(grad_norm):
-            what = "loss" if not math.isfinite(loss) else "grad_norm"
-            value = loss if what == "loss" else grad_norm
-            return (f"{what} became {value} at step {step}: training diverged (NaN/inf); lower the learning rate, "
-                    "keep max_grad_norm at 1.0, use bf16 rather than fp16")
-        self.zero = self.zero + 1 if grad_norm == 0.0 else 0
-        if self.zero >= self.patience:
-            return (f"grad_norm is exactly 0 for {self.zero} steps in a row (to step {step}, loss {loss:.4g}): the run "
-                    "diverged and collapsed, the weights no longer change; lower the learning rate (/10) and restart")
-        if len(self.first) < self.window:
-            self.first.append(loss)
-            self.best = min(self.best, loss)
-            return None
-        start = median(self.first)
-        reasons = []
-        if loss > self.ratio * start:
-            reasons.append(f"loss {loss:.4g} is above {self.ratio:g}x its start ({start:.4g})")
-        if self.best > 0 and loss > self.over_min * self.best:
-            reasons.append(f"loss {loss:.4g} is above {self.over_min:g}x its lowest value ({self.best:.4g})")
-        self.best = min(self.best, loss)
-        self.bad = self.bad + 1 if reasons else 0
-        if self.bad >= self.patience:
-            return (f"{reasons[0]} for {self.bad} steps in a row (to step {step}): the run diverged; "
-                    "lower the learning rate (/2 to /5) or add warm-up")
-        return None
 
 
 # ----------------------------------------------------------------------------- setup
@@ -169,16 +145,6 @@ def attach_lora(model: Any, plan: TrainingPlan) -> Any:
     return get_peft_model(model, config)
 
 
-def dist_env() -> tuple[int, int]:
-    """(rank, world size) from the launcher's environment (accelerate launch / torchrun); (0, 1) for one process."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-    except ValueError:
-        return 0, 1
-    return (rank, world) if world > 1 else (0, 1)
-
-
 def resolve_batching(plan: TrainingPlan) -> str:
     return "length_grouped" if plan.batching == "auto" else plan.batching
 
@@ -206,37 +172,27 @@ class Run:
         self.rank, self.world = dist_env()
         self.is_main = self.rank == 0
         self.seen: list[list[int]] = []
+        sharded = self.world > 1 and self.config.get("sharding") == "fsdp"
+        self.fsdp = FsdpSettings.model_validate(self.config.get("fsdp") or {}) if sharded else None
 
     def status(self, **changes: Any) -> None:
         if self.is_main:
             update_status(self.folder, **changes)
 
+    def log(self, message: str) -> None:
+        """A line of train.log, from rank 0 only (every rank writes to the same log)."""
+        if self.is_main:
+            print(f"[{now_iso()}] {message}", flush=True)
+
     def reduce(self, values: list[float]) -> list[float]:
         """Sums of ``values`` over every rank (the values themselves in one process)."""
-        if self.world == 1:
-            return values
-        import torch
-        import torch.distributed as dist
-
-        t = torch.tensor(values, dtype=torch.float64)
-        dist.all_reduce(t)
-        return [float(v) for v in t]
+        return values if self.world == 1 else sum_over_ranks(values)
 
     def sync_grads(self) -> None:
-        """Sum the LoRA gradients over ranks: each rank scaled its loss by the global trained-token count."""
-        if self.world == 1:
-            return
-        import torch
-        import torch.distributed as dist
-
-        grads = [p.grad for p in self.params if p.grad is not None]
-        flat = torch.cat([g.reshape(-1) for g in grads]).to(torch.float32)
-        dist.all_reduce(flat)
-        offset = 0
-        for g in grads:
-            n = g.numel()
-            g.copy_(flat[offset:offset + n].view_as(g).to(g.dtype))
-            offset += n
+        """Sum the LoRA gradients over ranks: each rank scaled its loss by the global trained-token count.
+        Under FSDP the reduce-scatter of the backward pass already did it."""
+        if self.world > 1 and not self.fsdp:
+            sum_grads(self.params)
 
     @property
     def stop_flag(self) -> bool:
@@ -249,6 +205,8 @@ class Run:
         plan = self.plan
         torch.manual_seed(plan.seed)
         self.device, self.precision = device_and_precision(plan)
+        if self.fsdp:
+            check_fsdp(plan.method, self.precision, self.world)
         self.tokenizer = load_tokenizer(plan)
         data = self.config["data"]
         self.train_set, stats = load_examples(Path(data["path"]), self.tokenizer, plan.max_seq_len, label=data.get("label"))
@@ -270,14 +228,24 @@ class Run:
         self.log_every, self.eval_every, self.save_every = cadence(self.total_steps, plan)
         self._epoch_cache: dict[int, list[list[int]]] = {}
 
-    def micro_batch(self, k: int) -> dict[str, Any]:
+    def batch_indices(self, k: int) -> list[int]:
+        """The example indices of global micro-batch ``k``: they depend only on the seed and the epoch."""
         epoch, idx = divmod(k, self.batches_per_epoch)
         if epoch not in self._epoch_cache:
             self._epoch_cache = {epoch: batch_plan(self.lengths, self.plan.per_device_batch_size, self.mode,
                                                    self.plan.seed, epoch)}
+        return list(self._epoch_cache[epoch][idx])
+
+    def step_batches(self, step: int) -> list[int]:
+        """The global micro-batches this rank trains in optimizer step ``step`` (0-based)."""
+        accum = self.plan.gradient_accumulation_steps
+        return [(step * accum + j) * self.world + self.rank for j in range(accum)]
+
+    def micro_batch(self, k: int) -> dict[str, Any]:
+        indices = self.batch_indices(k)
         if self.world > 1:
-            self.seen.append(list(self._epoch_cache[epoch][idx]))
-        return collate([self.train_set[i] for i in self._epoch_cache[epoch][idx]], self.mode, self.pad_id)
+            self.seen.append(indices)
+        return collate([self.train_set[i] for i in indices], self.mode, self.pad_id)
 
     # -- model
     def build(self) -> None:
@@ -285,8 +253,10 @@ class Run:
         from transformers import get_scheduler
 
         plan = self.plan
-        base = load_base(plan, self.tokenizer, self.device, self.precision)
+        # FSDP: load on the CPU; fully_shard moves each layer's shard to the GPU, so no rank holds the whole model there
+        base = load_base(plan, self.tokenizer, "cpu" if self.fsdp else self.device, self.precision)
         self.model = attach_lora(base, plan)
+        self.sharded_layers = shard(self.model, self.fsdp, self.device) if self.fsdp else []
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         if plan.optimizer == "adamw_torch":
             self.optimizer = torch.optim.AdamW(self.params, lr=plan.learning_rate, weight_decay=plan.weight_decay)
@@ -353,22 +323,46 @@ class Run:
             "train_batch_size": self.plan.per_device_batch_size, "trial_name": None, "trial_params": None,
         }
 
+    def rng_state(self) -> dict[str, Any]:
+        import random
+
+        import torch
+
+        rng = {"python": random.getstate(), "cpu": torch.get_rng_state()}
+        if self.device == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        return rng
+
+    def gathered(self) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
+        """(full LoRA weights or None when the model is not sharded, optimizer state, RNG state of each rank).
+
+        A collective with more than one process: every rank calls it, only rank 0 gets the values (dropout draws
+        differ per rank, so each rank's RNG is saved, as HF Trainer's rng_state_<rank>.pth)."""
+        if self.world == 1:
+            return None, self.optimizer.state_dict(), [self.rng_state()]
+        rngs = gather_to_main(self.rng_state(), self.rank, self.world) or []
+        if self.fsdp:
+            return gather_trainable(self.model), gather_optimizer(self.model, self.optimizer), rngs
+        return None, self.optimizer.state_dict(), rngs
+
     def save_checkpoint(self, step: int, epoch: float) -> Path:
+        """Write ``checkpoint-<step>/`` atomically; every rank calls it (the state is gathered), rank 0 writes."""
         import torch
 
         final = self.folder / f"checkpoint-{step}"
+        weights, optimizer, rngs = self.gathered()
         if not self.is_main:
             return final
         tmp = self.folder / f".checkpoint-{step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        self.model.save_pretrained(str(tmp))
-        torch.save(self.optimizer.state_dict(), tmp / "optimizer.pt")
+        self.model.save_pretrained(str(tmp), **({"state_dict": weights} if weights is not None else {}))
+        torch.save(optimizer, tmp / "optimizer.pt")
         torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
-        rng = {"python": __import__("random").getstate(), "cpu": torch.get_rng_state()}
-        if self.device == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        torch.save(rng, tmp / "rng_state.pth")
+        torch.save(rngs[0], tmp / "rng_state.pth")
+        if self.world > 1:
+            for r, rng in enumerate(rngs):
+                torch.save(rng, tmp / f"rng_state_{r}.pth")
         write_json(tmp / "trainer_state.json", self.trainer_state(step, epoch))
         write_json(tmp / "training_state.json", {
             "step": step, "epoch": epoch, "tokens_seen": self.tokens_seen, "trained_tokens": self.trained_tokens,
@@ -401,10 +395,17 @@ class Run:
         if not found:
             return 0
         step, ckpt = found[-1]
-        set_peft_model_state_dict(self.model, load_file(str(ckpt / "adapter_model.safetensors")))
-        self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=False))
+        if self.fsdp:
+            main = self.is_main
+            adapter = load_file(str(ckpt / "adapter_model.safetensors")) if main else {}
+            load_trainable(self.model, adapter_keys_to_params(self.model, adapter) if main else {})
+            load_optimizer(self.model, self.optimizer, torch.load(ckpt / "optimizer.pt", weights_only=False) if main else {})
+        else:
+            set_peft_model_state_dict(self.model, load_file(str(ckpt / "adapter_model.safetensors")))
+            self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=False))
         self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=False))
-        rng = torch.load(ckpt / "rng_state.pth", weights_only=False)
+        own = ckpt / f"rng_state_{self.rank}.pth"
+        rng = torch.load(own if own.is_file() else ckpt / "rng_state.pth", weights_only=False)
         random.setstate(rng["python"])
         torch.set_rng_state(rng["cpu"])
         if "cuda" in rng and self.device == "cuda":
@@ -417,18 +418,11 @@ class Run:
         if self.watchdog and state.get("watchdog"):
             self.watchdog = Watchdog(watchdog_thresholds(), state["watchdog"])
         self.log_history = [r for r in read_json(ckpt / "trainer_state.json").get("log_history", []) if r.get("step", 0) <= step]
-        # metrics.jsonl keeps only the lines up to the checkpoint, so the log has one row per step
-        kept = []
-        metrics = self.folder / "metrics.jsonl"
-        if metrics.is_file():
-            for line in metrics.read_text("utf-8").splitlines():
-                try:
-                    if json.loads(line).get("step", 0) <= step:
-                        kept.append(line)
-                except ValueError:
-                    continue
-        write_text_atomic(metrics, "".join(k + "\n" for k in kept))
-        print(f"[{now_iso()}] resumed from {ckpt.name}", flush=True)
+        if self.is_main:
+            _trim_metrics(self.folder / "metrics.jsonl", step)
+        if self.world > 1:
+            self.seen = [self.batch_indices(k) for s in range(step) for k in self.step_batches(s)]
+        self.log(f"resumed from {ckpt.name}")
         return step
 
     def write_metrics(self, row: dict[str, Any]) -> None:
@@ -464,19 +458,23 @@ class Run:
             "trainable_params": sum(p.numel() for p in self.params),
             "total_params": sum(p.numel() for p in self.model.parameters()),
             "data_stats": self.stats,
-            "versions": _versions(), "python": platform.python_version(), "host": platform.node(),
+            "versions": versions(), "python": platform.python_version(), "host": platform.node(),
         }
         if self.world > 1:
             resolved["num_processes"] = self.world
+            resolved["sharding"] = "fsdp" if self.fsdp else "ddp"
+        if self.fsdp:
+            resolved["fsdp_sharded_layers"] = self.sharded_layers
         self.config["resolved"] = resolved
         if self.is_main:
             write_json(self.folder / "config.json", self.config)
         pid = {"pid": os.getpid()} if self.world == 1 else {}  # several processes: keep the launcher's pid
         self.status(state="running", started_at=now_iso(), total_steps=self.total_steps, step=start, error=None,
                     stop_reason=None, precision=self.precision, device=self.device, **pid)
-        print(f"[{now_iso()}] training {plan.base_model} ({self.precision} on {self.device}, {self.mode} batches): "
-              f"{len(self.train_set)} train / {len(self.eval_set)} eval examples, {self.total_steps} steps, "
-              f"{resolved['trainable_params']:,} trainable params", flush=True)
+        procs = f", {self.world} processes, {resolved['sharding']}" if self.world > 1 else ""
+        self.log(f"training {plan.base_model} ({self.precision} on {self.device}, {self.mode} batches{procs}): "
+                 f"{len(self.train_set)} train / {len(self.eval_set)} eval examples, {self.total_steps} steps, "
+                 f"{resolved['trainable_params']:,} trainable params")
         self.model.train()
         accum = plan.gradient_accumulation_steps
         win_loss = win_tokens_trained = win_tokens = 0.0
@@ -487,13 +485,14 @@ class Run:
         stop_reason: str | None = None
         while step < self.total_steps:
             t0 = time.perf_counter()
-            batches = [self.micro_batch((step * accum + j) * self.world + self.rank) for j in range(accum)]
+            batches = [self.micro_batch(k) for k in self.step_batches(step)]
             n_trained = sum(count_trained(b) for b in batches)
             if self.world > 1:
                 n_trained = int(self.reduce([float(n_trained)])[0])
             self.optimizer.zero_grad(set_to_none=True)
             loss_sum = 0.0
-            for b in batches:
+            for i, b in enumerate(batches):
+                grad_sync(self.model, i == len(batches) - 1)
                 loss = self.forward_loss_sum(b)
                 scaled = loss / max(n_trained, 1)
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
@@ -501,7 +500,7 @@ class Run:
             self.sync_grads()
             if self.scaler:
                 self.scaler.unscale_(self.optimizer)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, plan.max_grad_norm))
+            grad_norm = full_norm(torch.nn.utils.clip_grad_norm_(self.params, plan.max_grad_norm))
             if self.scaler:
                 self.scaler.step(self.optimizer)
                 self.scaler.update()
@@ -546,9 +545,9 @@ class Run:
                                          "loss": row["loss"], "step": step, "num_tokens": self.tokens_seen})
                 if eval_loss is not None:
                     self.log_history.append({"epoch": epoch, "eval_loss": row["eval_loss"], "step": step})
-                print(f"[{now_iso()}] step {step}/{self.total_steps} loss {row['loss']:.4f}"
-                      + (f" eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
-                      + f" lr {lr:.3g} grad_norm {win_gn:.3g} tok/s {row['tokens_per_s']}", flush=True)
+                self.log(f"step {step}/{self.total_steps} loss {row['loss']:.4f}"
+                         + (f" eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
+                         + f" lr {lr:.3g} grad_norm {win_gn:.3g} tok/s {row['tokens_per_s']}")
                 latest = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
                 self.status(step=step, epoch=epoch, latest=latest, best_eval_loss=self.best_eval,
                             tokens_seen=self.tokens_seen)
@@ -567,10 +566,14 @@ class Run:
         return {"step": step, "epoch": round(step * accum * self.world / self.batches_per_epoch, 4), "watchdog": stop_reason}
 
     def save_adapter(self, name: str = "adapter") -> Path:
+        """Write ``adapter/``; every rank calls it (under FSDP the full weights are gathered), rank 0 writes."""
         final = self.folder / name
+        weights = gather_trainable(self.model) if self.fsdp else None
+        if not self.is_main:
+            return final
         tmp = self.folder / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(str(tmp))
+        self.model.save_pretrained(str(tmp), **({"state_dict": weights} if weights is not None else {}))
         self.tokenizer.save_pretrained(str(tmp))
         if final.exists():
             shutil.rmtree(final)
@@ -578,11 +581,12 @@ class Run:
         return final
 
     def merge(self) -> Path:
-        """Base weights + adapter -> merged/ (full precision base, never onto a 4-bit base)."""
+        """Base weights + adapter -> merged/ (full precision base, never onto a 4-bit base; on the CPU after FSDP,
+        whose model may not fit one GPU)."""
         from peft import PeftModel
 
         precision = "fp32" if self.device == "cpu" else self.precision
-        base = load_base(self.plan, self.tokenizer, self.device, precision, quantize=False)
+        base = load_base(self.plan, self.tokenizer, "cpu" if self.fsdp else self.device, precision, quantize=False)
         merged = PeftModel.from_pretrained(base, str(self.folder / "adapter")).merge_and_unload()
         final = self.folder / "merged"
         tmp = self.folder / ".merged.tmp"
@@ -595,7 +599,7 @@ class Run:
         return final
 
     def finish_files(self, step: int, epoch: float) -> None:
-        summary = {"epoch": epoch, "step": step, "total_flos": 0.0, "train_loss": _mean_loss(self.log_history),
+        summary = {"epoch": epoch, "step": step, "total_flos": 0.0, "train_loss": mean_loss(self.log_history),
                    "train_runtime": round(self.train_seconds, 3),
                    "train_tokens_per_second": round(self.tokens_seen / self.train_seconds, 1) if self.train_seconds else None}
         state = self.trainer_state(step, epoch)
@@ -603,108 +607,41 @@ class Run:
         write_json(self.folder / "trainer_state.json", state)
 
 
-def _mean_loss(history: list[dict[str, Any]]) -> float | None:
-    losses = [r["loss"] for r in history if isinstance(r.get("loss"), (int, float)) and math.isfinite(r["loss"])]
-    return round(sum(losses) / len(losses), 6) if losses else None
-
-
-def _versions() -> dict[str, str]:
-    out = {}
-    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers", "bitsandbytes"):
-        mod = sys.modules.get(name)
-        if mod is None:
-            try:
-                mod = __import__(name)
-            except Exception:  # noqa: BLE001 - optional packages
-                continue
-        out[name] = str(getattr(mod, "__version__", "?"))
-    return out
-
-
-def write_report(folder: Path, state: str) -> None:
-    """report.md: what ran, how it went, and the diagnosis of the loss curves (tools.diagnose_loss)."""
-    from tools.runs import run_info
-    from tools.workspace import Workspace, using
-
-    config = read_json(folder / "config.json")
-    ws = Workspace(folder.parent.parent)
-    info = run_info(ws, folder).model_copy(update={"state": state})
-    plan = config.get("plan", {})
-    res = config.get("resolved", {})
-    stats = (res.get("data_stats") or {}).get("train", {})
-    lines = [f"# Run {folder.name}", "",
-             f"- state: **{info.state}**" + (f" ({info.stop_reason})" if info.stop_reason else ""),
-             f"- base model: `{plan.get('base_model')}` ({plan.get('method')}, r={plan.get('lora_r')}, "
-             f"alpha={plan.get('lora_alpha')}, dropout={plan.get('lora_dropout')}, targets {plan.get('target_modules')})",
-             f"- precision: {res.get('precision')} on {res.get('device')}; batching: {res.get('batching')}",
-             f"- steps: {info.step} of {info.total_steps}; effective batch {res.get('effective_batch')}; "
-             f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, {res.get('warmup_steps')} warm-up steps)",
-             f"- data: {stats.get('path')} ({stats.get('format')}): {stats.get('used')} examples used of "
-             f"{stats.get('records')} lines; {stats.get('skipped_bad_lines', 0)} unusable lines skipped "
-             f"{stats.get('first_bad_lines', [])}, {stats.get('skipped_no_assistant', 0)} without an assistant answer "
-             f"{stats.get('first_no_assistant', [])}; {res.get('train_examples')} train / {res.get('eval_examples')} eval",
-             f"- template: {stats.get('template')}; loss on assistant tokens only"]
-    if info.latest:
-        m = info.latest
-        lines.append(f"- last logged: step {m.step}, loss {m.loss}, eval loss {m.eval_loss}, "
-                     f"{m.tokens_per_s} tokens/s, peak memory {m.peak_memory_mb} MB")
-    if info.best_eval_loss is not None:
-        lines.append(f"- best eval loss: {info.best_eval_loss:.4f}")
-    if info.error:
-        lines.append(f"- error: {info.error}")
-    lines += [f"- adapter: `{info.adapter}`" if info.adapter else "- adapter: not written",
-              f"- merged weights: `{ws.relative(folder / 'merged')}`" if (folder / "merged").is_dir() else "",
-              ""]
-    try:
-        from tools.diagnose_loss import DiagnoseLossRequest, diagnose_loss
-
-        plot = None
+def _trim_metrics(metrics: Path, step: int) -> None:
+    """metrics.jsonl keeps only the lines up to the checkpoint, so the log has one row per step after a resume."""
+    if not metrics.is_file():
+        return
+    kept = []
+    for line in metrics.read_text("utf-8").splitlines():
         try:
-            import matplotlib  # noqa: F401
-
-            plot = str(folder / "loss.png")
-        except ImportError:
-            pass
-        with using(ws):
-            diag = diagnose_loss(DiagnoseLossRequest(path=str(folder), report=str(folder / "diagnosis.md"), plot=plot))
-        lines += ["## Diagnosis", "", f"**{diag.verdict}**: {diag.headline}", ""]
-        for f in diag.findings:
-            lines.append(f"- {f.severity}: {f.title}: {f.summary}")
-            lines += [f"  - {c}" for c in f.changes[:2]]
-        lines += ["", f"Full diagnosis: `{diag.report_md}`" + (f"; plot: `{diag.plot}`" if diag.plot else ""), ""]
-        update_status(folder, diagnosis=diag.headline, verdict=diag.verdict)
-    except ToolError as exc:
-        lines += ["## Diagnosis", "", f"not available: {exc.message}", ""]
-    except Exception as exc:  # noqa: BLE001 - the report must be written even if the diagnosis breaks
-        lines += ["## Diagnosis", "", f"failed: {type(exc).__name__}", ""]
-    lines += ["## Files", "", "- `config.json`: plan, data and versions (reproduce with `finetune runs resume` or a new launch)",
-              "- `metrics.jsonl`, `trainer_state.json`: the curves", "- `checkpoint-*/`: the last checkpoints",
-              "- `train.log`: the worker's output", ""]
-    write_text_atomic(folder / "report.md", "\n".join(ln for ln in lines if ln is not None) + "\n")
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except ValueError:
+            continue
+    write_text_atomic(metrics, "".join(k + "\n" for k in kept))
 
 
 def run_folder(folder: Path, *, resume: bool = False, reset_stop: bool = True) -> dict[str, Any]:
     """Train the run in ``folder`` in this process; returns the final status.
 
     Under ``accelerate launch`` (WORLD_SIZE > 1) every process calls this: they join one process group,
-    each trains on its share of the batches, and only rank 0 writes status, checkpoints and the adapter;
-    each rank records the example indices it trained on in ``ranks/rank-<r>.json``."""
+    rank 0 records every rank's pid in status.json (``worker_pids``: stop_run signals them, run_status
+    watches them), each trains on its share of the batches, and only rank 0 writes status, checkpoints and
+    the adapter; each rank records the example indices it trained on in ``ranks/rank-<r>.json``."""
     if reset_stop:
         _STOP["flag"] = False
+    folder = folder.resolve()
     rank, world = dist_env()
     if world == 1:
-        return _run_folder(folder.resolve(), resume)
-    import torch
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+        return _run_folder(folder, resume)
+    init_process_group(rank)
     try:
-        return _run_folder(folder.resolve(), resume)
+        pids = gather_to_main(os.getpid(), rank, world)
+        if pids:
+            update_status(folder, worker_pids=pids)
+        return _run_folder(folder, resume)
     finally:
-        dist.destroy_process_group()
+        destroy_process_group()
 
 
 def _worker_rank_file(run: Run) -> None:
@@ -716,44 +653,56 @@ def _worker_rank_file(run: Run) -> None:
 
 def _run_folder(folder: Path, resume: bool) -> dict[str, Any]:
     run = Run(folder)
-    if not run.is_main:
-        try:
-            run.train(resume=resume)
-        except StopRequested:
-            pass
-        finally:
-            _worker_rank_file(run)
-        return {"state": "completed", "rank": run.rank}
-    update_status(folder, state="running", error=None, **({"pid": os.getpid()} if run.world == 1 else {}))
+    if run.is_main:
+        update_status(folder, state="running", error=None, **({"pid": os.getpid()} if run.world == 1 else {}))
     try:
         result = run.train(resume=resume)
-        _worker_rank_file(run)
     except StopRequested as stop:
-        step = int(str(stop.args[0]))
-        epoch = round(step * run.plan.gradient_accumulation_steps * run.world / run.batches_per_epoch, 4)
-        run.save_checkpoint(step, epoch)
-        run.save_adapter()
-        run.finish_files(step, epoch)
-        update_status(folder, step=step, stop_reason="stopped by request (SIGTERM)")
-        write_report(folder, "stopped")
-        return update_status(folder, state="stopped", finished_at=now_iso())
+        return _end_stopped(run, int(str(stop.args[0])))
     except ToolError as exc:
-        status = update_status(folder, state="failed", error=f"{exc.code}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""),
-                               finished_at=now_iso())
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr, flush=True)
-        return status
+        if not run.is_main:
+            return {"state": "failed", "rank": run.rank}
+        return update_status(folder, state="failed", error=f"{exc.code}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""),
+                             finished_at=now_iso())
     except Exception as exc:  # noqa: BLE001 - every failure ends up in status.json
+        if not run.is_main:
+            raise
         traceback.print_exc()
         return update_status(folder, state="failed", error=f"{type(exc).__name__}: {str(exc)[:500]}",
                              finished_at=now_iso())
-    step, epoch = result["step"], result["epoch"]
+    return _end_completed(run, result)
+
+
+def _end_stopped(run: Run, step: int) -> dict[str, Any]:
+    """SIGTERM: checkpoint and adapter at ``step`` (every rank takes part in gathering them), end as stopped."""
+    epoch = round(step * run.plan.gradient_accumulation_steps * run.world / run.batches_per_epoch, 4)
+    run.save_checkpoint(step, epoch)
+    run.save_adapter()
+    _worker_rank_file(run)
+    if not run.is_main:
+        return {"state": "stopped", "rank": run.rank}
     run.finish_files(step, epoch)
+    update_status(run.folder, step=step, stop_reason="stopped by request (SIGTERM)")
+    write_report(run.folder, "stopped")
+    return update_status(run.folder, state="stopped", finished_at=now_iso())
+
+
+def _end_completed(run: Run, result: dict[str, Any]) -> dict[str, Any]:
+    step, epoch, folder = result["step"], result["epoch"], run.folder
+    _worker_rank_file(run)
     if result["watchdog"]:
+        if not run.is_main:
+            return {"state": "stopped", "rank": run.rank}
+        run.finish_files(step, epoch)
         update_status(folder, stop_reason="watchdog", error=result["watchdog"])
         print(f"[{now_iso()}] watchdog stopped the run: {result['watchdog']}", flush=True)
         write_report(folder, "stopped")
         return update_status(folder, state="stopped", finished_at=now_iso())
     run.save_adapter()
+    if not run.is_main:
+        return {"state": "completed", "rank": run.rank}
+    run.finish_files(step, epoch)
     if run.config.get("merge"):
         run.merge()
     update_status(folder, step=step, adapter="adapter")

@@ -124,6 +124,7 @@ def train(
     max_seq_len: Annotated[int | None, typer.Option("--max-seq-len", help="Tokens per example.")] = None,
     batching: Annotated[str | None, typer.Option("--batching", help="packed, length_grouped, padded or auto.")] = None,
     processes: Annotated[int | None, typer.Option("--processes", help="Train with N processes through accelerate launch (DDP).")] = None,
+    sharding: Annotated[str, typer.Option("--sharding", help="With --processes: ddp (each holds the model) or fsdp (the model is split over them).")] = "ddp",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Also write merged weights.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="A short name for the run id.")] = None,
@@ -135,7 +136,7 @@ def train(
     args = {"data": data, "model": model, "eval_data": eval_data, "plan_file": plan_file, "max_steps": max_steps,
             "num_epochs": epochs, "learning_rate": learning_rate, "lora_r": lora_r, "per_device_batch_size": batch_size,
             "gradient_accumulation_steps": grad_accum, "max_seq_len": max_seq_len, "batching": batching, "seed": seed, "num_processes": processes,
-            "merge": merge, "run_name": name, "confirm": confirm}
+            "sharding": sharding, "merge": merge, "run_name": name, "confirm": confirm}
     result: Any = call_tool(ctx, "launch_lora", args, json_out=json_out)
     if not (wait and result.started):
         finish(result, json_out=json_out, render=_render_launch)
