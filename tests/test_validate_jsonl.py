@@ -217,11 +217,22 @@ def test_system_prompt_counted_once(ws: Workspace) -> None:
 
 
 def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan's two halves and the near-duplicate confirmation's two halves (forked) match one process."""
+    import os
+
+    import tools.dataset_findings as d
     import tools.validation_scan as v
 
     planted(ws)
+    monkeypatch.setenv("FINETUNE_NO_FORK", "1")
     serial = validate(ws, "train.jsonl")
+    monkeypatch.delenv("FINETUNE_NO_FORK")
     monkeypatch.setattr(v, "_PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(d, "_PARALLEL_MIN_PAIRS", 1)
+    forks = []
+    real_fork = os.fork
+    monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     parallel = validate(ws, "train.jsonl")
+    assert len(forks) == 2 and any(c.code == "near_duplicate" for c in parallel.counts)
     strip = lambda r: r.model_dump(exclude={"report_json", "report_markdown"})  # noqa: E731
     assert strip(parallel) == strip(serial)

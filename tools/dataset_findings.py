@@ -202,11 +202,34 @@ class _ShingleReader:
         return out
 
 
+_PARALLEL_MIN_PAIRS = 1024
+
+
+def _confirm_pairs(pairs: list[tuple[int, int]], recs: Any, files: list[_FileState], n: int,
+                   threshold: float) -> list[tuple[int, int, float]]:
+    """The candidate pairs whose exact shingle Jaccard reaches ``threshold``, with it; a large batch is split
+    between this process and a forked one (each opens its own file handles)."""
+    from tools.forked import in_parallel
+    from tools.neardup import jaccard
+
+    def confirm(part: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+        with _ShingleReader(recs, files, n) as reader:
+            sets = reader.sets({i for pair in part for i in pair})
+        return [(a, b, sim) for a, b in part if (sim := jaccard(sets[a], sets[b])) >= threshold]
+
+    if len(pairs) < _PARALLEL_MIN_PAIRS:
+        return confirm(pairs)
+    half = len(pairs) // 2
+    mine, theirs = in_parallel(lambda: confirm(pairs[:half]), lambda: confirm(pairs[half:]), tmp=recs.dir,
+                               what="confirming near-duplicate pairs")
+    return mine + theirs
+
+
 def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_of: dict[int, int],
                      multi: bool) -> list[Finding]:
     import numpy as np
 
-    from tools.neardup import UnionFind, candidate_pairs_banded, jaccard
+    from tools.neardup import UnionFind, candidate_pairs_banded
 
     usable = recs.band(0) != 0
     if dup_of:
@@ -221,19 +244,15 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
     uf = UnionFind()
     best: dict[int, tuple[float, int, int]] = {}  # example -> its most similar accepted pair
     best_cross: dict[int, tuple[float, int, int]] = {}  # the same, for pairs across files
-    with _ShingleReader(recs, files, n_sh) as reader:
-        pairs = (p for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
-                 if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]]))  # contradictions, not near-dups
-        for chunk in _chunks(pairs, 4096):
-            sets = reader.sets({i for pair in chunk for i in pair})
-            for a, b in chunk:
-                sim = jaccard(sets[a], sets[b])
-                if sim >= threshold:
-                    uf.union(a, b)
-                    table = best_cross if file_col[a] != file_col[b] else best
-                    for x in (a, b):
-                        if sim > table.get(x, (0.0, 0, 0))[0]:
-                            table[x] = (sim, a, b)
+    pairs = (p for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
+             if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]]))  # contradictions, not near-dups
+    for chunk in _chunks(pairs, 4096):
+        for a, b, sim in _confirm_pairs(chunk, recs, files, n_sh, threshold):
+            uf.union(a, b)
+            table = best_cross if file_col[a] != file_col[b] else best
+            for x in (a, b):
+                if sim > table.get(x, (0.0, 0, 0))[0]:
+                    table[x] = (sim, a, b)
     all_groups = uf.groups()
     within = {tuple(g): max(best[i] for i in g if i in best) for g in all_groups if any(i in best for i in g)}
     across = {tuple(g): max(best_cross[i] for i in g if i in best_cross) for g in all_groups

@@ -186,7 +186,7 @@ def candidate_pairs_banded(band_column: Callable[[int], np.ndarray], bands: int,
     seen: set[tuple[int, int]] = set()
     for band in range(bands):
         col = band_column(band)
-        order = np.argsort(col, kind="stable")
+        order = np.argsort(col)  # equal keys in any order: pairs are normalised, big buckets become stars
         sorted_keys = col[order]
         if len(sorted_keys) < 2:
             continue

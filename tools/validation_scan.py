@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.errors import ToolError
 from tools.formats import Conversation, TargetFact, detect, normalise
 from tools.plain_chat import read_plain_chat
 from tools.validate_jsonl import Finding, ValidateRequest
@@ -256,16 +255,50 @@ _STATE_FIELDS = ("counts", "kept", "systems", "no_system", "refusals", "refusal_
 
 def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
     """Scan one file; a large file is split in two halves checked by this process and a forked one."""
+    from tools.forked import can_fork, in_parallel
+
     size = fs.path.stat().st_size
-    import threading
-
-    # fork only from a single-threaded process (an MCP server or agent loop may run threads)
-    if size < _PARALLEL_MIN_BYTES or (os.cpu_count() or 1) < 2 or not hasattr(os, "fork") \
-            or os.environ.get("FINETUNE_NO_FORK") or threading.active_count() > 1:
+    if size < _PARALLEL_MIN_BYTES or not can_fork():
         return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
-    import pickle
+    mid, newlines = _midpoint(fs.path, size)
+    if mid >= size:
+        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
+    fd, child_spool = tempfile.mkstemp(prefix="findings-b.", dir=ctx.tmp)
+    os.close(fd)
+    child_cols = _Columns(ctx.tmp, ctx.dtype)
 
-    with fs.path.open("rb") as handle:
+    def second_half() -> dict[str, Any]:
+        with open(child_spool, "w", encoding="utf-8") as spool:
+            sub = _Run(run.req, spool)
+            part = _FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
+            parsed = _scan_range(ctx, sub, part, child_cols, mid, None, newlines + 1)
+            child_cols.close()
+        state = {k: getattr(sub, k) for k in _STATE_FIELDS}
+        return {**state, "parsed": parsed, "lines": part.lines, "examples": part.examples, "fcounts": part.counts}
+
+    run.spool.flush()
+    rec_out.flush()
+    try:
+        parsed_any, state = in_parallel(lambda: _scan_range(ctx, run, fs, rec_out, 0, mid, 1), second_half,
+                                        tmp=ctx.tmp, what=f"checking the second half of {fs.shown}")
+        with open(child_spool, encoding="utf-8") as spool:
+            for row in spool:
+                run.spool.write(row)
+        child_cols.close()
+        rec_out.append_from(child_cols)
+        _merge_state(run, fs, state)
+        return parsed_any or state["parsed"]
+    finally:
+        child_cols.remove()
+        try:
+            os.unlink(child_spool)
+        except OSError:
+            pass
+
+
+def _midpoint(path: Path, size: int) -> tuple[int, int]:
+    """(the byte offset of the first line starting at or after the middle, the number of lines before it)."""
+    with path.open("rb") as handle:
         handle.seek(size // 2)
         handle.readline()
         mid = handle.tell()
@@ -278,77 +311,32 @@ def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
                 break
             newlines += block.count(b"\n")
             remaining -= len(block)
-    if mid >= size:
-        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
-    tmp = ctx.tmp
-    fd1, child_spool = tempfile.mkstemp(prefix="findings-b.", dir=tmp)
-    fd3, child_state = tempfile.mkstemp(prefix="state-b.", dir=tmp)
-    for fd in (fd1, fd3):
-        os.close(fd)
-    child_cols = _Columns(tmp, ctx.dtype)
-    run.spool.flush()
-    rec_out.flush()
-    pid = os.fork()
-    if pid == 0:  # the child: second half
-        code = 1
-        try:
-            with open(child_spool, "w", encoding="utf-8") as spool:
-                sub = _Run(run.req, spool)
-                part = _FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
-                parsed = _scan_range(ctx, sub, part, child_cols, mid, None, newlines + 1)
-                child_cols.close()
-            state = {k: getattr(sub, k) for k in _STATE_FIELDS}
-            state.update(parsed=parsed, lines=part.lines, examples=part.examples, fcounts=part.counts)
-            with open(child_state, "wb") as out:
-                pickle.dump(state, out)
-            code = 0
-        finally:
-            os._exit(code)
-    try:
-        parsed_any = _scan_range(ctx, run, fs, rec_out, 0, mid, 1)
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-        if status != 0:
-            raise ToolError("internal_error", f"checking the second half of {fs.shown} failed",
-                            "rerun with FINETUNE_NO_FORK=1")
-        with open(child_state, "rb") as handle:
-            state = pickle.load(handle)
-        with open(child_spool, encoding="utf-8") as spool:
-            for row in spool:
-                run.spool.write(row)
-        child_cols.close()
-        rec_out.append_from(child_cols)
-        run.counts.update(state["counts"])
-        room = max(0, 400 - len(run.kept))
-        run.kept.extend(state["kept"][:room] if room else [f for f in state["kept"] if f.severity == "error"][:50])
-        for key, (count, lines, length) in state["systems"].items():
-            entry = run.systems.get(key)
-            if entry is None:
-                if len(run.systems) < 1000:
-                    run.systems[key] = [count, lines, length]
-            else:
-                entry[0] += count
-                entry[1].extend(lines[:max(0, _LINES_KEPT - len(entry[1]))])
-        run.no_system[0] += state["no_system"][0]
-        run.no_system[1].extend(state["no_system"][1][:max(0, _LINES_KEPT - len(run.no_system[1]))])
-        run.refusals.extend(state["refusals"][:max(0, 1000 - len(run.refusals))])
-        run.short.extend(state["short"][:max(0, 1000 - len(run.short))])
-        run.refusal_count += state["refusal_count"]
-        run.short_count += state["short_count"]
-        run.assistant_turns += state["assistant_turns"]
-        fs.counts.update(state["fcounts"])
-        fs.examples += state["examples"]
-        fs.lines = max(fs.lines, state["lines"])
-        return parsed_any or state["parsed"]
-    finally:
-        if pid:
-            os.waitpid(pid, 0)
-        child_cols.remove()
-        for name in (child_spool, child_state):
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
+    return mid, newlines
+
+
+def _merge_state(run: _Run, fs: _FileState, state: dict[str, Any]) -> None:
+    """Fold the second half's counters and kept lines into ``run`` and ``fs``, keeping the same bounds."""
+    run.counts.update(state["counts"])
+    room = max(0, 400 - len(run.kept))
+    run.kept.extend(state["kept"][:room] if room else [f for f in state["kept"] if f.severity == "error"][:50])
+    for key, (count, lines, length) in state["systems"].items():
+        entry = run.systems.get(key)
+        if entry is None:
+            if len(run.systems) < 1000:
+                run.systems[key] = [count, lines, length]
+        else:
+            entry[0] += count
+            entry[1].extend(lines[:max(0, _LINES_KEPT - len(entry[1]))])
+    run.no_system[0] += state["no_system"][0]
+    run.no_system[1].extend(state["no_system"][1][:max(0, _LINES_KEPT - len(run.no_system[1]))])
+    run.refusals.extend(state["refusals"][:max(0, 1000 - len(run.refusals))])
+    run.short.extend(state["short"][:max(0, 1000 - len(run.short))])
+    run.refusal_count += state["refusal_count"]
+    run.short_count += state["short_count"]
+    run.assistant_turns += state["assistant_turns"]
+    fs.counts.update(state["fcounts"])
+    fs.examples += state["examples"]
+    fs.lines = max(fs.lines, state["lines"])
 
 
 _MASK = (1 << 64) - 1
