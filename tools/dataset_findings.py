@@ -246,7 +246,7 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
     best_cross: dict[int, tuple[float, int, int]] = {}  # the same, for pairs across files
     pairs = (p for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
              if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]]))  # contradictions, not near-dups
-    for chunk in _chunks(pairs, 4096):
+    for chunk in _chunks(pairs, 2048):
         for a, b, sim in _confirm_pairs(chunk, recs, files, n_sh, threshold):
             uf.union(a, b)
             table = best_cross if file_col[a] != file_col[b] else best

@@ -186,18 +186,20 @@ def candidate_pairs_banded(band_column: Callable[[int], np.ndarray], bands: int,
     seen: set[tuple[int, int]] = set()
     for band in range(bands):
         col = band_column(band)
+        if len(col) < 2:
+            continue
         order = np.argsort(col)  # equal keys in any order: pairs are normalised, big buckets become stars
         sorted_keys = col[order]
-        if len(sorted_keys) < 2:
-            continue
         same = sorted_keys[1:] == sorted_keys[:-1]
         same &= sorted_keys[1:] != 0
+        del col, sorted_keys  # only the runs of equal keys are needed from here on
         if not same.any():
             continue
-        starts = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))) == 1)
-        ends = np.flatnonzero(np.diff(np.concatenate(([0], same.astype(np.int8), [0]))) == -1)
-        for s, e in zip(starts, ends, strict=True):
-            members = ids[order[s:e + 1]]
+        edges = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        runs = [ids[order[s:e + 1]] for s, e in zip(starts, ends, strict=True)]
+        del order, same, edges
+        for members in runs:
             if len(members) <= MAX_BUCKET:
                 pairs = ((int(members[i]), int(members[j])) for i in range(len(members))
                          for j in range(i + 1, len(members)))
