@@ -187,7 +187,23 @@ class _Ctx:
 
 def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, stop: int | None,
                 first_number: int) -> bool:
-    """Check lines in bytes start..stop of one file; append example records to rec_out."""
+    """Check lines in bytes start..stop of one file; append example records to rec_out.
+
+    The cyclic garbage collector is paused meanwhile: the scan makes millions of short-lived, acyclic objects
+    (refcounting frees them) and the collector's passes over them cost about 3% of the time."""
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan_lines(ctx, run, fs, rec_out, start, stop, first_number)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, stop: int | None,
+                first_number: int) -> bool:
     from tools.jsonl import parse, read_lines
 
     req, F = ctx.req, ctx.F
