@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -349,3 +353,21 @@ class ProviderStub:
                                self._tev("JOB_COMPLETE", "Job finished at Tue Nov 24 00:03:00 UTC 2026")]
             job["token_count"], job["epochs_completed"] = 4242, job["n_epochs"]
         job["status"] = nxt
+
+
+@contextmanager
+def serving(ws: Any, monkeypatch: Any, examples: Path) -> Iterator[ProviderStub]:
+    """A stub with both providers' keys and base URLs set, fast retries, today's date pinned, and ``examples``
+    copied to the workspace as train.jsonl."""
+    from tools import provider_jobs
+
+    shutil.copy(examples, ws.root / "train.jsonl")
+    with ProviderStub() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_url)
+        monkeypatch.setenv("TOGETHER_API_KEY", "tg-test-not-real")
+        monkeypatch.setenv("TOGETHER_BASE_URL", server.together_url)
+        monkeypatch.setenv("FINETUNE_TODAY", "2026-11-24")
+        monkeypatch.setitem(provider_jobs.settings(), "retry_base_s", 0.01)
+        monkeypatch.setitem(provider_jobs.settings(), "max_retries", 3)
+        yield server

@@ -8,13 +8,12 @@ import json
 import os
 import shutil
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.run_wait import wait_for_run
 from tools import registry
 from tools.errors import ToolError
 from tools.workspace import Workspace
@@ -33,19 +32,8 @@ def cpu_ws(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     return ws
 
 
-def _wait(ws: Workspace, run_id: str, until: Callable[[Any], bool], timeout: float = 240.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = registry.call("run_status", {"run_id": run_id}, workspace=ws).runs[0]
-        if until(info):
-            return info
-        time.sleep(0.1)
-    log = (ws.root / "runs" / run_id / "train.log").read_text()[-4000:]
-    raise AssertionError(f"timed out waiting; last status {info}; log:\n{log}")
-
-
 def _finished(ws: Workspace, run_id: str) -> Any:
-    info = _wait(ws, run_id, lambda i: i.state not in {"queued", "running"}, timeout=420)
+    info = wait_for_run(ws, run_id, lambda i: i.state not in {"queued", "running"}, timeout=420)
     assert info.state == "completed", (ws.root / "runs" / run_id / "train.log").read_text()[-4000:]
     return info
 
@@ -195,7 +183,7 @@ def test_two_processes_stop_kill_and_resume_reach_the_uninterrupted_adapter(cpu_
     args = {**COMMON, "max_steps": 30, "gradient_accumulation_steps": 1, "num_processes": 2, "plan": plan}
     out = registry.call("launch_lora", {**args, "sharding": "fsdp", "run_name": "killed"}, workspace=ws)
     run_id, folder = out.run_id, ws.root / out.folder
-    _wait(ws, run_id, lambda i: i.state == "running" and i.step >= 3 and bool(i.worker_pids))
+    wait_for_run(ws, run_id, lambda i: i.state == "running" and i.step >= 3 and bool(i.worker_pids))
     stopped = registry.call("stop_run", {"run_id": run_id, "wait_s": 120}, workspace=ws)
     assert stopped.signalled and stopped.run.state == "stopped", stopped.message
     stop_step = stopped.run.step
@@ -208,10 +196,10 @@ def test_two_processes_stop_kill_and_resume_reach_the_uninterrupted_adapter(cpu_
         ckpt = int(i.last_checkpoint.rsplit("-", 1)[1]) if i.last_checkpoint else 0
         return i.state == "running" and bool(i.worker_pids) and ckpt > stop_step and i.step > ckpt
 
-    running = _wait(ws, run_id, past_a_new_checkpoint)
+    running = wait_for_run(ws, run_id, past_a_new_checkpoint)
     assert running.step < 30, "the run ended before it could be killed"
     _kill_every_process(running)
-    dead = _wait(ws, run_id, lambda i: i.state == "failed", timeout=30)
+    dead = wait_for_run(ws, run_id, lambda i: i.state == "failed", timeout=30)
     assert dead.resumable and "killed" in (dead.error or "")
     assert not registry.call("stop_run", {"run_id": run_id}, workspace=ws).signalled
     assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started

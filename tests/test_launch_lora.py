@@ -7,11 +7,11 @@ import os
 import random
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.run_wait import wait_for_run
 from tools import registry
 from tools.errors import ToolError
 from tools.formats import Conversation, Message
@@ -186,17 +186,6 @@ def test_the_watchdog_stops_a_poisoned_learning_rate(data_ws: Workspace, monkeyp
 # ----------------------------------------------------------------------------- processes: stop, kill, resume
 
 
-def _wait(ws: Workspace, run_id: str, until, timeout: float = 240.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = registry.call("run_status", {"run_id": run_id}, workspace=ws).runs[0]
-        if until(info):
-            return info
-        time.sleep(0.1)
-    log = (ws.root / "runs" / run_id / "train.log").read_text()[-3000:]
-    raise AssertionError(f"timed out waiting; last status {info}; log:\n{log}")
-
-
 def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM stops cleanly; kill -9 at a random step; resume twice; final adapter == an uninterrupted run."""
     plan = {"save_steps": 2, "keep_last_k": 2, "logging_steps": 1, "eval_fraction": 0.0}
@@ -204,7 +193,7 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
     out = registry.call("launch_lora", args, workspace=data_ws)
     assert out.started and out.pid and out.run_id
     run_id = out.run_id
-    _wait(data_ws, run_id, lambda i: i.state == "running" and i.step >= 3)
+    wait_for_run(data_ws, run_id, lambda i: i.state == "running" and i.step >= 3)
     stopped = registry.call("stop_run", {"run_id": run_id, "wait_s": 120}, workspace=data_ws)
     assert stopped.signalled and stopped.run.state == "stopped", stopped.message
     assert stopped.run.resumable and stopped.run.last_checkpoint and stopped.run.adapter
@@ -215,12 +204,12 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
     resumed = registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=data_ws)
     assert resumed.started
     kill_at = random.Random().randint(stop_step + 1, 10)
-    info = _wait(data_ws, run_id, lambda i: i.state == "running" and i.step >= kill_at)
+    info = wait_for_run(data_ws, run_id, lambda i: i.state == "running" and i.step >= kill_at)
     os.kill(info.pid, signal.SIGKILL)
-    dead = _wait(data_ws, run_id, lambda i: i.state == "failed", timeout=30)
+    dead = wait_for_run(data_ws, run_id, lambda i: i.state == "failed", timeout=30)
     assert dead.resumable and "killed" in (dead.error or "")
     registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=data_ws)
-    done = _wait(data_ws, run_id, lambda i: i.state in {"completed", "failed"})
+    done = wait_for_run(data_ws, run_id, lambda i: i.state in {"completed", "failed"})
     assert done.state == "completed", done.error
     assert done.step == 12
     steps = [r["step"] for r in _rows(data_ws.root / "runs" / run_id)]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.provider_stub import ProviderStub
+from tests.provider_stub import ProviderStub, serving
 from tools import provider_jobs, registry
 from tools.errors import ToolError
 from tools.workspace import Workspace
@@ -24,15 +23,7 @@ T_JOBS = r"/together/v1/fine-tunes"
 
 @pytest.fixture
 def stub(ws: Workspace, monkeypatch: pytest.MonkeyPatch):
-    shutil.copy(EXAMPLES, ws.root / "train.jsonl")
-    with ProviderStub() as server:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
-        monkeypatch.setenv("OPENAI_BASE_URL", server.openai_url)
-        monkeypatch.setenv("TOGETHER_API_KEY", "tg-test-not-real")
-        monkeypatch.setenv("TOGETHER_BASE_URL", server.together_url)
-        monkeypatch.setenv("FINETUNE_TODAY", "2026-11-24")
-        monkeypatch.setitem(provider_jobs.settings(), "retry_base_s", 0.01)
-        monkeypatch.setitem(provider_jobs.settings(), "max_retries", 3)
+    with serving(ws, monkeypatch, EXAMPLES) as server:
         yield server
 
 
