@@ -20,8 +20,7 @@ from tools.config_files import write_exports
 from tools.errors import ToolError
 from tools.fields import InputPath
 from tools.registry import tool
-from tools.tiny_model import is_tiny
-from tools.training_plan import TrainingPlan, cadence, load_defaults
+from tools.training_plan import TrainingPlan, cadence, load_defaults, tiny_model_learning_rate
 from tools.workspace import current
 
 ExportKind = Literal["trl_python", "trl_yaml", "axolotl", "llamafactory", "unsloth", "together_job", "openai_job"]
@@ -208,9 +207,8 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
         lr, why = req.learning_rate, "given"
         if not lr_row.low <= lr <= lr_row.high:
             warnings.append(f"learning_rate {lr:g} is outside the usual {lr_row.low:g}-{lr_row.high:g} for {method}")
-    elif is_tiny(base_model):
-        tiny = d.row("tiny_random_llama_learning_rate")
-        lr, why = d.number("tiny_random_llama_learning_rate"), f"built-in tiny model: {tiny.why}"
+    elif (tiny_lr := tiny_model_learning_rate(base_model)) is not None:
+        lr, why = tiny_lr
     elif params >= large.value:
         lr, why = lr_row.low, f"{params:g}B >= {large.value:g}B: the low end for {method} ({large.note})"
     else:

@@ -20,7 +20,7 @@ from tools.registry import tool
 from tools.runs import RUNS_DIR, now_iso, run_info, runs_root, spawn_worker, update_status, write_json
 from tools.tiny_model import TINY_MODEL_ID, is_tiny
 from tools.train_distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
-from tools.training_plan import Batching, TrainingPlan, load_defaults
+from tools.training_plan import Batching, TrainingPlan, load_defaults, tiny_model_learning_rate
 from tools.workspace import Workspace, current, sha256_file
 
 
@@ -176,8 +176,9 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
                  "gradient_accumulation_steps": req.gradient_accumulation_steps, "max_seq_len": req.max_seq_len,
                  "batching": req.batching, "seed": req.seed}
     merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
-    if is_tiny(str(merged.get("base_model", ""))) and "learning_rate" not in merged:
-        merged["learning_rate"] = load_defaults().number("tiny_random_llama_learning_rate")
+    tiny_lr = tiny_model_learning_rate(str(merged.get("base_model", "")))
+    if tiny_lr is not None and "learning_rate" not in merged:
+        merged["learning_rate"] = tiny_lr[0]
     if req.lora_r is not None:
         ratio = float(merged.get("lora_alpha", load_defaults().number("lora_alpha"))) / float(
             merged.get("lora_r", load_defaults().number("lora_r")))

@@ -61,6 +61,18 @@ def load_defaults() -> LoraDefaults:
     return load_facts("lora_defaults", LoraDefaults)
 
 
+def tiny_model_learning_rate(base_model: str) -> tuple[float, str] | None:
+    """(learning rate, why) for the built-in tiny model, whose random weights want a far larger rate than any
+    real model; None for every other model. configure_training and launch_lora both default to it."""
+    from tools.tiny_model import is_tiny
+
+    if not is_tiny(base_model):
+        return None
+    defaults = load_defaults()
+    return defaults.number("tiny_random_llama_learning_rate"), \
+        f"built-in tiny model: {defaults.row('tiny_random_llama_learning_rate').why}"
+
+
 def _num(name: str) -> float:
     return load_defaults().number(name)
 
