@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tools import compliance, registry
 from tools.errors import ToolError
-from tools.knowledge import Provider
+from tools.knowledge_providers import Provider
 from tools.workspace import Workspace
 
 

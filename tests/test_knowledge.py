@@ -19,7 +19,7 @@ from tools import fact_tables, knowledge
 from tools.errors import ToolError
 from tools.facts import check
 from tools.facts_refresh import refresh_pricing
-from tools.knowledge import KnowledgeError, load_facts_file
+from tools.knowledge_core import KnowledgeError, load_facts_file
 from tools.resources import reference_data_dir, reference_dir
 
 REPO = Path(__file__).resolve().parent.parent

@@ -48,7 +48,7 @@ from tests.llm_stub import (
     tool_use_block,
 )
 from tools.errors import ToolError
-from tools.knowledge import Fact
+from tools.knowledge_core import Fact
 
 ANTHROPIC_KEY = "sk-ant-api03-test-canary-0123456789"
 OPENAI_KEY = "sk-proj-test-canary-9876543210"

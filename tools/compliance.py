@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from tools.errors import ToolError
 from tools.fields import InputPath
-from tools.knowledge import Fact, load_facts, warning_texts
+from tools.knowledge_core import Fact, load_facts, warning_texts
 from tools.registry import tool
 from tools.workspace import current
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from tools import knowledge
 from tools.checklist import ChecklistAnswers
 from tools.errors import ToolError
-from tools.knowledge import Condition, Rule
+from tools.knowledge_decision import Condition, Rule
 from tools.registry import tool
 
 VERDICT_LABELS = {

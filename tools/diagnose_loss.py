@@ -205,7 +205,7 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
 
 
 def _fact_warnings(findings: list[Finding]) -> list[str]:
-    from tools.knowledge import warning_texts
+    from tools.knowledge_core import warning_texts
 
     known = facts()
     rows = [row for _, row in known.thresholds] + [known.advice_for(k) for k in {f.kind for f in findings}]

@@ -25,7 +25,7 @@ from tools.eval_generate import EvalItem, item_from
 from tools.eval_metrics import normalise, rouge_l
 from tools.eval_stats import REGRESSION, compare_binary
 from tools.formats import read_conversations
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 from tools.resources import reference_dir
 
 

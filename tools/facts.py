@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 
 from tools import knowledge
 from tools.errors import ToolError
-from tools.knowledge import (
+from tools.knowledge import FACT_MODELS
+from tools.knowledge_core import (
     DEFAULT_HORIZON_DAYS,
-    FACT_MODELS,
     FactWarning,
     KnowledgeError,
     row_label,

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from tools.errors import ToolError
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 
 FORMATS: dict[str, str] = {
     "openai_chat": '{"messages": [{"role", "content"}...], "tools"?} (OpenAI, Together, Mistral, TRL conversational)',

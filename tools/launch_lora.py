@@ -297,7 +297,7 @@ def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
 
 def _fact_warnings() -> list[str]:
     """Warnings about the defaults used; stale rows are summarised in one line."""
-    from tools.knowledge import warnings_for
+    from tools.knowledge_core import warnings_for
 
     d = load_defaults()
     found = warnings_for(list(d.hyperparameters) + list(d.choices) + list(d.watchdog), file="lora_defaults.yaml")

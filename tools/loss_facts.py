@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 
 
 class Threshold(Fact):

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from tools.errors import ToolError
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 
 
 class ModelChoice(Fact):

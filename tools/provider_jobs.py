@@ -26,7 +26,7 @@ from tools import knowledge
 from tools import plan_math as pm
 from tools.errors import ToolError
 from tools.fields import InputPath
-from tools.knowledge import data_path
+from tools.knowledge_core import data_path
 from tools.registry import tool
 from tools.runs import now_iso, read_json, run_dir, runs_root, update_status, write_json
 from tools.training_plan import DefaultRow

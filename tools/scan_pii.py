@@ -204,7 +204,7 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
     """
     from tools.formats import FORMATS, detect_file
     from tools.jsonl import sniff
-    from tools.knowledge import warning_texts
+    from tools.knowledge_core import warning_texts
     from tools.pii_engine import engine
     from tools.pii_recognizers import facts, is_secret
 

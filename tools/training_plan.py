@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.errors import ToolError
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 
 
 class DefaultRow(Fact):

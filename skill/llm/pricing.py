@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from skill.llm.base import Usage
 from tools.errors import ToolError
-from tools.knowledge import Fact, load_facts
+from tools.knowledge_core import Fact, load_facts
 
 Provider = Literal["anthropic", "openai"]
 
