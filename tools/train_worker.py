@@ -7,9 +7,10 @@ signals and the watchdog:
 - loss on assistant tokens only, summed over the tokens of the whole accumulation window and divided by
   their count (the per-token mean of the effective batch, no gradient-accumulation loss bug);
 - AdamW, warm-up then the plan's schedule, gradient clipping, bf16 autocast on CUDA GPUs that support it
-  (fp32 on CPU), QLoRA (4-bit NF4 via bitsandbytes) only on CUDA;
-- ``metrics.jsonl`` one line per logged step, ``trainer_state.json`` in the HF layout, eval loss every
-  ``eval_steps``, ``checkpoint-<step>/`` written to a temporary folder and renamed (atomic), the last K kept;
+  (fp32 on CPU), QLoRA (4-bit NF4 via bitsandbytes) only on CUDA: the model in tools.train_model;
+- ``metrics.jsonl`` one line per logged step, ``trainer_state.json`` in the HF layout (tools.train_metrics),
+  eval loss every ``eval_steps``, ``checkpoint-<step>/`` written to a temporary folder and renamed (atomic),
+  the last K kept (tools.train_checkpoint);
 - SIGTERM/SIGINT: finish the step, checkpoint, save the adapter, end as ``stopped``; ``--resume``
   continues from the last checkpoint with the same batches (orders depend only on seed and epoch) and
   the RNG state, so a killed run reaches the same final adapter;
@@ -21,12 +22,8 @@ signals and the watchdog:
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
-import resource
-import shutil
 import signal
 import sys
 import time
@@ -35,31 +32,36 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import ToolError
-from tools.runs import checkpoints, now_iso, read_json, update_status, write_json
-from tools.tiny_model import TINY_MODEL_ID, build_model, build_tokenizer, is_tiny
+from tools.runs import now_iso, read_json, update_status, write_json
+from tools.tiny_model import TINY_MODEL_ID
 from tools.train_data import DataStats, Example, batch_plan, collate, count_trained, load_examples, split_eval
+from tools.train_checkpoint import merge, restore, save_adapter, save_checkpoint
 from tools.train_distributed import (
     FsdpSettings,
-    adapter_keys_to_params,
     check_fsdp,
     destroy_process_group,
     dist_env,
     full_norm,
-    gather_optimizer,
     gather_to_main,
-    gather_trainable,
     grad_sync,
     init_process_group,
-    load_optimizer,
-    load_trainable,
     shard,
     sum_grads,
     sum_over_ranks,
 )
-from tools.train_report import mean_loss, versions, write_report
+from tools.train_metrics import Window, record_start, record_step, write_trainer_state
+from tools.train_model import (
+    attach_lora,
+    batch_loss_sum,
+    device_and_precision,
+    load_base,
+    load_tokenizer,
+    make_optimizer,
+    resolve_batching,
+)
+from tools.train_report import write_report
 from tools.train_watchdog import Watchdog
 from tools.training_plan import TrainingPlan, cadence, watchdog_thresholds
-from tools.workspace import write_text_atomic
 
 
 class StopRequested(Exception):
@@ -77,84 +79,6 @@ def _on_signal(signum: int, _frame: Any) -> None:
 def request_stop() -> None:
     """Ask an in-process run to stop after its current step (what SIGTERM does to the worker)."""
     _STOP["flag"] = True
-
-
-# ----------------------------------------------------------------------------- setup
-
-
-def device_and_precision(plan: TrainingPlan) -> tuple[str, str]:
-    """('cuda'|'cpu', 'bf16'|'fp16'|'fp32') for this machine; ToolError when the plan cannot run here."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if plan.method == "qlora" and not cuda:
-        raise ToolError("qlora_needs_cuda", "QLoRA (4-bit bitsandbytes) needs a CUDA GPU and none is available",
-                        "use method 'lora' on this machine, or run on a machine with an NVIDIA GPU")
-    if plan.optimizer != "adamw_torch" and not cuda:
-        raise ToolError("optimizer_needs_cuda", f"optimizer {plan.optimizer} needs CUDA and bitsandbytes",
-                        "use optimizer 'adamw_torch' on CPU")
-    if plan.precision == "auto":
-        return ("cuda", "bf16") if cuda and torch.cuda.is_bf16_supported() else ("cuda" if cuda else "cpu", "fp32")
-    if plan.precision in {"bf16", "fp16"} and not cuda:
-        raise ToolError("precision_needs_cuda", f"precision {plan.precision} needs a CUDA GPU; this machine has none",
-                        "use precision 'auto' or 'fp32' on CPU")
-    if plan.precision == "bf16" and not torch.cuda.is_bf16_supported():
-        raise ToolError("bf16_unsupported", "this GPU does not support bf16", "use precision 'fp16' or 'fp32'")
-    return ("cuda" if cuda else "cpu"), plan.precision
-
-
-def load_tokenizer(plan: TrainingPlan) -> Any:
-    if is_tiny(plan.base_model):
-        return build_tokenizer()
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(plan.base_model)
-
-
-def load_base(plan: TrainingPlan, tokenizer: Any, device: str, precision: str, *, quantize: bool = True) -> Any:
-    import torch
-
-    if is_tiny(plan.base_model):
-        return build_model(plan.seed, tokenizer).to(device)
-    from transformers import AutoModelForCausalLM
-
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[precision]
-    kwargs: dict[str, Any] = {"dtype": dtype}
-    if plan.method == "qlora" and quantize:
-        from transformers import BitsAndBytesConfig
-
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
-        kwargs["device_map"] = {"": 0}
-    model = AutoModelForCausalLM.from_pretrained(plan.base_model, **kwargs)
-    if not (plan.method == "qlora" and quantize):
-        model = model.to(device)
-    return model
-
-
-def attach_lora(model: Any, plan: TrainingPlan) -> Any:
-    import torch
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-
-    if plan.method == "qlora":
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    config = LoraConfig(r=plan.lora_r, lora_alpha=plan.lora_alpha, lora_dropout=plan.lora_dropout,
-                        target_modules=plan.peft_targets(), task_type="CAUSAL_LM", bias="none")
-    torch.manual_seed(plan.seed)
-    return get_peft_model(model, config)
-
-
-def resolve_batching(plan: TrainingPlan) -> str:
-    return "length_grouped" if plan.batching == "auto" else plan.batching
-
-
-def _mem_mb(device: str) -> float:
-    import torch
-
-    if device == "cuda":
-        return round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 # ----------------------------------------------------------------------------- the trainer
@@ -250,7 +174,6 @@ class Run:
     # -- model
     def build(self) -> None:
         import torch
-        from transformers import get_scheduler
 
         plan = self.plan
         # FSDP: load on the CPU; fully_shard moves each layer's shard to the GPU, so no rank holds the whole model there
@@ -258,37 +181,9 @@ class Run:
         self.model = attach_lora(base, plan)
         self.sharded_layers = shard(self.model, self.fsdp, self.device) if self.fsdp else []
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        if plan.optimizer == "adamw_torch":
-            self.optimizer = torch.optim.AdamW(self.params, lr=plan.learning_rate, weight_decay=plan.weight_decay)
-        else:  # pragma: no cover - CUDA only
-            import bitsandbytes as bnb
-
-            cls = bnb.optim.PagedAdamW8bit if plan.optimizer == "paged_adamw_8bit" else bnb.optim.AdamW8bit
-            self.optimizer = cls(self.params, lr=plan.learning_rate, weight_decay=plan.weight_decay)
-        self.warmup = math.ceil(plan.warmup_ratio * self.total_steps)
-        self.scheduler = get_scheduler(plan.lr_scheduler, self.optimizer, num_warmup_steps=self.warmup,
-                                       num_training_steps=self.total_steps)
+        self.optimizer, self.warmup, self.scheduler = make_optimizer(self.params, plan, self.total_steps)
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
-
-    def forward_loss_sum(self, batch: dict[str, Any]) -> Any:
-        import contextlib
-
-        import torch
-        import torch.nn.functional as F
-
-        dev = self.device
-        kwargs: dict[str, Any] = {"input_ids": batch["input_ids"].to(dev)}
-        if batch["attention_mask"] is not None:
-            kwargs["attention_mask"] = batch["attention_mask"].to(dev)
-        if batch["position_ids"] is not None:
-            kwargs["position_ids"] = batch["position_ids"].to(dev)
-        ctx = torch.autocast(device_type=dev, dtype=self.autocast_dtype) if self.autocast_dtype else contextlib.nullcontext()
-        with ctx:
-            logits = self.model(**kwargs, use_cache=False).logits
-        labels = batch["labels"].to(dev)
-        return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                               ignore_index=-100, reduction="sum")
 
     def evaluate(self) -> float | None:
         import torch
@@ -302,135 +197,10 @@ class Run:
         with torch.no_grad():
             for i in range(0, len(order), bs):
                 batch = collate([self.eval_set[j] for j in order[i:i + bs]], self.mode, self.pad_id)
-                total += float(self.forward_loss_sum(batch))
+                total += float(batch_loss_sum(self.model, batch, self.device, self.autocast_dtype))
                 count += count_trained(batch)
         self.model.train()
         return total / max(count, 1)
-
-    # -- state files
-    def trainer_state(self, step: int, epoch: float) -> dict[str, Any]:
-        evals = [r for r in self.log_history if "eval_loss" in r]
-        best = min(evals, key=lambda r: r["eval_loss"]) if evals else None
-        return {
-            "best_global_step": best["step"] if best else None,
-            "best_metric": best["eval_loss"] if best else None,
-            "best_model_checkpoint": None,
-            "epoch": epoch, "eval_steps": self.eval_every, "global_step": step,
-            "is_hyper_param_search": False, "is_local_process_zero": True, "is_world_process_zero": True,
-            "log_history": self.log_history, "logging_steps": self.log_every, "max_steps": self.total_steps,
-            "num_input_tokens_seen": self.tokens_seen, "num_train_epochs": math.ceil(self.total_steps / self.steps_per_epoch),
-            "save_steps": self.save_every, "stateful_callbacks": {}, "total_flos": 0.0,
-            "train_batch_size": self.plan.per_device_batch_size, "trial_name": None, "trial_params": None,
-        }
-
-    def rng_state(self) -> dict[str, Any]:
-        import random
-
-        import torch
-
-        rng = {"python": random.getstate(), "cpu": torch.get_rng_state()}
-        if self.device == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return rng
-
-    def gathered(self) -> tuple[dict[str, Any] | None, dict[str, Any], list[dict[str, Any]]]:
-        """(full LoRA weights or None when the model is not sharded, optimizer state, RNG state of each rank).
-
-        A collective with more than one process: every rank calls it, only rank 0 gets the values (dropout draws
-        differ per rank, so each rank's RNG is saved, as HF Trainer's rng_state_<rank>.pth)."""
-        if self.world == 1:
-            return None, self.optimizer.state_dict(), [self.rng_state()]
-        rngs = gather_to_main(self.rng_state(), self.rank, self.world) or []
-        if self.fsdp:
-            return gather_trainable(self.model), gather_optimizer(self.model, self.optimizer), rngs
-        return None, self.optimizer.state_dict(), rngs
-
-    def save_checkpoint(self, step: int, epoch: float) -> Path:
-        """Write ``checkpoint-<step>/`` atomically; every rank calls it (the state is gathered), rank 0 writes."""
-        import torch
-
-        final = self.folder / f"checkpoint-{step}"
-        weights, optimizer, rngs = self.gathered()
-        if not self.is_main:
-            return final
-        tmp = self.folder / f".checkpoint-{step}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        self.model.save_pretrained(str(tmp), **({"state_dict": weights} if weights is not None else {}))
-        torch.save(optimizer, tmp / "optimizer.pt")
-        torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
-        torch.save(rngs[0], tmp / "rng_state.pth")
-        if self.world > 1:
-            for r, rng in enumerate(rngs):
-                torch.save(rng, tmp / f"rng_state_{r}.pth")
-        write_json(tmp / "trainer_state.json", self.trainer_state(step, epoch))
-        write_json(tmp / "training_state.json", {
-            "step": step, "epoch": epoch, "tokens_seen": self.tokens_seen, "trained_tokens": self.trained_tokens,
-            "watchdog": self.watchdog.state() if self.watchdog else None, "train_seconds": self.train_seconds,
-            "best_eval_loss": self.best_eval})
-        for f in tmp.iterdir():
-            with f.open("rb") as h:
-                os.fsync(h.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        dirfd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dirfd)
-        finally:
-            os.close(dirfd)
-        for _, old in checkpoints(self.folder)[:-self.plan.keep_last_k]:
-            shutil.rmtree(old, ignore_errors=True)
-        return final
-
-    def restore(self) -> int:
-        """Load the last checkpoint; the step to continue from (0 when there is none)."""
-        import random
-
-        import torch
-        from peft import set_peft_model_state_dict
-        from safetensors.torch import load_file
-
-        found = checkpoints(self.folder)
-        if not found:
-            return 0
-        step, ckpt = found[-1]
-        if self.fsdp:
-            main = self.is_main
-            adapter = load_file(str(ckpt / "adapter_model.safetensors")) if main else {}
-            load_trainable(self.model, adapter_keys_to_params(self.model, adapter) if main else {})
-            load_optimizer(self.model, self.optimizer, torch.load(ckpt / "optimizer.pt", weights_only=False) if main else {})
-        else:
-            set_peft_model_state_dict(self.model, load_file(str(ckpt / "adapter_model.safetensors")))
-            self.optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=False))
-        self.scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=False))
-        own = ckpt / f"rng_state_{self.rank}.pth"
-        rng = torch.load(own if own.is_file() else ckpt / "rng_state.pth", weights_only=False)
-        random.setstate(rng["python"])
-        torch.set_rng_state(rng["cpu"])
-        if "cuda" in rng and self.device == "cuda":
-            torch.cuda.set_rng_state_all(rng["cuda"])
-        state = read_json(ckpt / "training_state.json")
-        self.tokens_seen = int(state.get("tokens_seen", 0))
-        self.trained_tokens = int(state.get("trained_tokens", 0))
-        self.train_seconds = float(state.get("train_seconds", 0.0))
-        self.best_eval = state.get("best_eval_loss")
-        if self.watchdog and state.get("watchdog"):
-            self.watchdog = Watchdog(watchdog_thresholds(), state["watchdog"])
-        self.log_history = [r for r in read_json(ckpt / "trainer_state.json").get("log_history", []) if r.get("step", 0) <= step]
-        if self.is_main:
-            _trim_metrics(self.folder / "metrics.jsonl", step)
-        if self.world > 1:
-            self.seen = [self.batch_indices(k) for s in range(step) for k in self.step_batches(s)]
-        self.log(f"resumed from {ckpt.name}")
-        return step
-
-    def write_metrics(self, row: dict[str, Any]) -> None:
-        if not self.is_main:
-            return
-        with (self.folder / "metrics.jsonl").open("a", encoding="utf-8") as h:
-            h.write(json.dumps(row, allow_nan=True) + "\n")
-            h.flush()
 
     # -- main loop
     def train(self, *, resume: bool) -> dict[str, Any]:
@@ -446,40 +216,11 @@ class Run:
         self.train_seconds = 0.0
         self.best_eval: float | None = None
         self.watchdog = Watchdog(watchdog_thresholds()) if plan.watchdog else None
-        start = self.restore() if resume else 0
-        if not resume and self.is_main:
-            (self.folder / "metrics.jsonl").write_text("", "utf-8")
-        resolved = {
-            "device": self.device, "precision": self.precision, "batching": self.mode,
-            "total_steps": self.total_steps, "steps_per_epoch": self.steps_per_epoch,
-            "logging_steps": self.log_every, "eval_steps": self.eval_every, "save_steps": self.save_every,
-            "warmup_steps": self.warmup, "effective_batch": plan.effective_batch,
-            "train_examples": len(self.train_set), "eval_examples": len(self.eval_set),
-            "trainable_params": sum(p.numel() for p in self.params),
-            "total_params": sum(p.numel() for p in self.model.parameters()),
-            "data_stats": self.stats,
-            "versions": versions(), "python": platform.python_version(), "host": platform.node(),
-        }
-        if self.world > 1:
-            resolved["num_processes"] = self.world
-            resolved["sharding"] = "fsdp" if self.fsdp else "ddp"
-        if self.fsdp:
-            resolved["fsdp_sharded_layers"] = self.sharded_layers
-        self.config["resolved"] = resolved
-        if self.is_main:
-            write_json(self.folder / "config.json", self.config)
-        pid = {"pid": os.getpid()} if self.world == 1 else {}  # several processes: keep the launcher's pid
-        self.status(state="running", started_at=now_iso(), total_steps=self.total_steps, step=start, error=None,
-                    stop_reason=None, precision=self.precision, device=self.device, **pid)
-        procs = f", {self.world} processes, {resolved['sharding']}" if self.world > 1 else ""
-        self.log(f"training {plan.base_model} ({self.precision} on {self.device}, {self.mode} batches{procs}): "
-                 f"{len(self.train_set)} train / {len(self.eval_set)} eval examples, {self.total_steps} steps, "
-                 f"{resolved['trainable_params']:,} trainable params")
+        start = restore(self) if resume else 0
+        record_start(self, start, resume=resume)
         self.model.train()
         accum = plan.gradient_accumulation_steps
-        win_loss = win_tokens_trained = win_tokens = 0.0
-        win_time = 0.0
-        win_gn = 0.0
+        window = Window()
         last_status = 0.0
         step = start
         stop_reason: str | None = None
@@ -493,7 +234,7 @@ class Run:
             loss_sum = 0.0
             for i, b in enumerate(batches):
                 grad_sync(self.model, i == len(batches) - 1)
-                loss = self.forward_loss_sum(b)
+                loss = batch_loss_sum(self.model, b, self.device, self.autocast_dtype)
                 scaled = loss / max(n_trained, 1)
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
                 loss_sum += float(loss.detach())
@@ -519,11 +260,7 @@ class Run:
             self.trained_tokens += n_trained
             self.train_seconds += dt
             step_loss = loss_sum / max(n_trained, 1)
-            win_loss += loss_sum
-            win_tokens_trained += n_trained
-            win_tokens += tokens
-            win_time += dt
-            win_gn = grad_norm
+            window.add(loss_sum, n_trained, tokens, dt, grad_norm)
             epoch = round(step * accum * self.world / self.batches_per_epoch, 4)
             if self.watchdog:
                 stop_reason = self.watchdog.check(step, step_loss, grad_norm)
@@ -533,26 +270,9 @@ class Run:
             if eval_loss is not None:
                 self.best_eval = eval_loss if self.best_eval is None else min(self.best_eval, eval_loss)
             if do_log:
-                mean_loss = win_loss / max(win_tokens_trained, 1) if math.isfinite(win_loss) else win_loss
-                row = {"step": step, "epoch": epoch, "loss": round(mean_loss, 6) if math.isfinite(mean_loss) else mean_loss,
-                       "eval_loss": round(eval_loss, 6) if eval_loss is not None else None,
-                       "learning_rate": lr, "grad_norm": round(win_gn, 6) if math.isfinite(win_gn) else win_gn,
-                       "tokens_per_s": round(win_tokens / win_time, 1) if win_time else None,
-                       "train_tokens_per_s": round(win_tokens_trained / win_time, 1) if win_time else None,
-                       "peak_memory_mb": _mem_mb(self.device), "time": now_iso()}
-                self.write_metrics(row)
-                self.log_history.append({"epoch": epoch, "grad_norm": row["grad_norm"], "learning_rate": lr,
-                                         "loss": row["loss"], "step": step, "num_tokens": self.tokens_seen})
-                if eval_loss is not None:
-                    self.log_history.append({"epoch": epoch, "eval_loss": row["eval_loss"], "step": step})
-                self.log(f"step {step}/{self.total_steps} loss {row['loss']:.4f}"
-                         + (f" eval_loss {eval_loss:.4f}" if eval_loss is not None else "")
-                         + f" lr {lr:.3g} grad_norm {win_gn:.3g} tok/s {row['tokens_per_s']}")
-                latest = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in row.items()}
-                self.status(step=step, epoch=epoch, latest=latest, best_eval_loss=self.best_eval,
-                            tokens_seen=self.tokens_seen)
+                record_step(self, window, step, epoch, eval_loss, lr)
                 last_status = time.monotonic()
-                win_loss = win_tokens_trained = win_tokens = win_time = 0.0
+                window = Window()
             elif time.monotonic() - last_status > 1.0:
                 self.status(step=step, epoch=epoch)
                 last_status = time.monotonic()
@@ -562,63 +282,11 @@ class Run:
             if stop and step < self.total_steps:
                 raise StopRequested(step)
             if step % self.save_every == 0 and step < self.total_steps:
-                self.save_checkpoint(step, epoch)
+                save_checkpoint(self, step, epoch)
         return {"step": step, "epoch": round(step * accum * self.world / self.batches_per_epoch, 4), "watchdog": stop_reason}
 
-    def save_adapter(self, name: str = "adapter") -> Path:
-        """Write ``adapter/``; every rank calls it (under FSDP the full weights are gathered), rank 0 writes."""
-        final = self.folder / name
-        weights = gather_trainable(self.model) if self.fsdp else None
-        if not self.is_main:
-            return final
-        tmp = self.folder / f".{name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        self.model.save_pretrained(str(tmp), **({"state_dict": weights} if weights is not None else {}))
-        self.tokenizer.save_pretrained(str(tmp))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        return final
 
-    def merge(self) -> Path:
-        """Base weights + adapter -> merged/ (full precision base, never onto a 4-bit base; on the CPU after FSDP,
-        whose model may not fit one GPU)."""
-        from peft import PeftModel
-
-        precision = "fp32" if self.device == "cpu" else self.precision
-        base = load_base(self.plan, self.tokenizer, "cpu" if self.fsdp else self.device, precision, quantize=False)
-        merged = PeftModel.from_pretrained(base, str(self.folder / "adapter")).merge_and_unload()
-        final = self.folder / "merged"
-        tmp = self.folder / ".merged.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        merged.save_pretrained(str(tmp))
-        self.tokenizer.save_pretrained(str(tmp))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        return final
-
-    def finish_files(self, step: int, epoch: float) -> None:
-        summary = {"epoch": epoch, "step": step, "total_flos": 0.0, "train_loss": mean_loss(self.log_history),
-                   "train_runtime": round(self.train_seconds, 3),
-                   "train_tokens_per_second": round(self.tokens_seen / self.train_seconds, 1) if self.train_seconds else None}
-        state = self.trainer_state(step, epoch)
-        state["log_history"] = self.log_history + [summary]
-        write_json(self.folder / "trainer_state.json", state)
-
-
-def _trim_metrics(metrics: Path, step: int) -> None:
-    """metrics.jsonl keeps only the lines up to the checkpoint, so the log has one row per step after a resume."""
-    if not metrics.is_file():
-        return
-    kept = []
-    for line in metrics.read_text("utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except ValueError:
-            continue
-    write_text_atomic(metrics, "".join(k + "\n" for k in kept))
+# ----------------------------------------------------------------------------- the process
 
 
 def run_folder(folder: Path, *, resume: bool = False, reset_stop: bool = True) -> dict[str, Any]:
@@ -677,12 +345,12 @@ def _run_folder(folder: Path, resume: bool) -> dict[str, Any]:
 def _end_stopped(run: Run, step: int) -> dict[str, Any]:
     """SIGTERM: checkpoint and adapter at ``step`` (every rank takes part in gathering them), end as stopped."""
     epoch = round(step * run.plan.gradient_accumulation_steps * run.world / run.batches_per_epoch, 4)
-    run.save_checkpoint(step, epoch)
-    run.save_adapter()
+    save_checkpoint(run, step, epoch)
+    save_adapter(run)
     _worker_rank_file(run)
     if not run.is_main:
         return {"state": "stopped", "rank": run.rank}
-    run.finish_files(step, epoch)
+    write_trainer_state(run, step, epoch)
     update_status(run.folder, step=step, stop_reason="stopped by request (SIGTERM)")
     write_report(run.folder, "stopped")
     return update_status(run.folder, state="stopped", finished_at=now_iso())
@@ -694,17 +362,17 @@ def _end_completed(run: Run, result: dict[str, Any]) -> dict[str, Any]:
     if result["watchdog"]:
         if not run.is_main:
             return {"state": "stopped", "rank": run.rank}
-        run.finish_files(step, epoch)
+        write_trainer_state(run, step, epoch)
         update_status(folder, stop_reason="watchdog", error=result["watchdog"])
         print(f"[{now_iso()}] watchdog stopped the run: {result['watchdog']}", flush=True)
         write_report(folder, "stopped")
         return update_status(folder, state="stopped", finished_at=now_iso())
-    run.save_adapter()
+    save_adapter(run)
     if not run.is_main:
         return {"state": "completed", "rank": run.rank}
-    run.finish_files(step, epoch)
+    write_trainer_state(run, step, epoch)
     if run.config.get("merge"):
-        run.merge()
+        merge(run)
     update_status(folder, step=step, adapter="adapter")
     write_report(folder, "completed")
     status = update_status(folder, state="completed", finished_at=now_iso())
