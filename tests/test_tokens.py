@@ -58,7 +58,7 @@ def test_repeated_strings_are_encoded_once() -> None:
     real = c._length
     c._length = lambda t: calls.append(t) or real(t)
     system = "You are a helpful support agent for ACME. " * 10
-    counts = c.count_many([system, "hi", system, system, "hi"])
+    counts = [c.count(t) for t in (system, "hi", system, system, "hi")]
     assert counts[0] == counts[2] == counts[3] and counts[1] == counts[4]
     assert sorted(calls) == sorted([system, "hi"])
     assert c.count(system) == counts[0] and len(calls) == 2

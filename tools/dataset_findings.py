@@ -164,7 +164,7 @@ class _ShingleReader:
     (memory holds one chunk of candidate pairs' texts)."""
 
     def __init__(self, recs: Any, files: list[_FileState], n: int) -> None:
-        self.recs, self.files, self.n = recs, files, n
+        self.files, self.n = files, n
         self.offsets, self.file_col = recs["offset"], recs["file"]
         self.handles: dict[int, Any] = {}
 

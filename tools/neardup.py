@@ -27,14 +27,6 @@ def normalise_text(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def _mix(h: np.ndarray) -> np.ndarray:
-    h = h ^ (h >> np.uint64(30))
-    h = h * _M1
-    h = h ^ (h >> np.uint64(27))
-    h = h * _M2
-    return h ^ (h >> np.uint64(31))
-
-
 def _shingle_hashes(codes: np.ndarray, n: int) -> np.ndarray:
     """Hashes of every window of ``n`` code points (len(codes) - n + 1 of them)."""
     m = len(codes) - n + 1
@@ -42,11 +34,12 @@ def _shingle_hashes(codes: np.ndarray, n: int) -> np.ndarray:
     for j in range(1, n):
         h *= _P
         h += codes[j:j + m]
-    return _mix_inplace(h)
+    return _mix(h)
 
 
-def _mix_inplace(h: np.ndarray) -> np.ndarray:
-    """:func:`_mix` without temporaries (``h`` is overwritten)."""
+def _mix(h: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (splitmix64's), in place: ``h`` is overwritten and returned, with no temporaries
+    the size of ``h`` beyond one."""
     t = h >> np.uint64(30)
     h ^= t
     h *= _M1
@@ -169,7 +162,7 @@ class MinHasher:
         bands = sig.reshape(count, self.bands, self.rows)
         combined = np.zeros((count, self.bands), dtype=np.uint64)
         for r in range(self.rows):
-            combined = _mix(combined * _P + bands[:, :, r] * self._salt[:, r])
+            combined = _mix(combined * _P + bands[:, :, r] * self._salt[:, r])  # a fresh array each time
         combined[combined == 0] = np.uint64(1)
         combined[~has_any] = 0
         return combined

@@ -134,21 +134,6 @@ class TokenCounter:
         self._cache[text] = n
         return n
 
-    def count_many(self, texts: list[str]) -> list[int]:
-        """Counts for many strings; distinct uncached strings are encoded in one batch."""
-        cache = self._cache
-        missing = list({t for t in texts if t not in cache})
-        if not missing:
-            return [cache[t] for t in texts]
-        length = self._length
-        lengths = [length(t) for t in missing]
-        new = dict(zip(missing, lengths, strict=True))
-        out = [new[t] if t in new else cache[t] for t in texts]
-        if len(cache) + len(new) > _CACHE_LIMIT:
-            cache.clear()
-        cache.update(new)
-        return out
-
 
 def counter_for(model: str | None) -> TokenCounter:
     """The best offline counter for ``model`` (o200k_base, approximate, when nothing better is known)."""

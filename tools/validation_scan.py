@@ -39,18 +39,14 @@ def _conv_key(msgs: list[Any]) -> str:
                        for m in msgs)
 
 
-def dup_source(conv: Conversation) -> str:
-    """The raw text near-duplicate detection compares: user and assistant turns, system prompt left out."""
-    if conv.text is not None:
-        return conv.text
-    return " \n ".join([m.content for m in conv.messages if m.role == "user" or m.role == "assistant"])
-
-
 def dup_text(conv: Conversation) -> str:
-    """:func:`dup_source`, normalised (lower case, whitespace folded) as the shingles see it."""
+    """The text near-duplicate detection compares: user and assistant turns, system prompt left out; lower case,
+    whitespace folded."""
     from tools.neardup import normalise_text
 
-    return normalise_text(dup_source(conv))
+    if conv.text is not None:
+        return normalise_text(conv.text)
+    return normalise_text(" \n ".join([m.content for m in conv.messages if m.role == "user" or m.role == "assistant"]))
 
 
 @dataclass
