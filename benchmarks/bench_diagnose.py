@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.curves import FORMATS, labelled_curves, write_log  # noqa: E402
-from tools import registry  # noqa: E402
-from tools.workspace import Workspace  # noqa: E402
+from tools.core import registry  # noqa: E402
+from tools.core.workspace import Workspace  # noqa: E402
 
 
 def judge(expect: str | None, findings: list[dict]) -> bool:

@@ -8,7 +8,7 @@ Data (fixed seed, offline):
 Three configurations, each with the same spaCy model and the same scored entity types:
 - baseline: ``AnalyzerEngine()`` defaults (all predefined recognizers, threshold 0), ``analyze`` once per message;
 - fast, untuned: the same recognizers through our fast path (dedup, nlp.pipe batches, parser excluded);
-- tuned: ``tools.pii_recognizers.engine("en")`` - what scan_pii runs.
+- tuned: ``tools.pii.recognizers.engine("en")`` - what scan_pii runs.
 
 Scoring is span-level: a prediction is a true positive when it overlaps a gold span of the same type.
 Gold types outside the scored set (street addresses, titles, organisations, ages...) are ignored; a
@@ -164,8 +164,8 @@ def main() -> int:
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import NlpEngineProvider
 
-    from tools.pii_engine import PiiEngine
-    from tools.pii_recognizers import make_offline, pick_model
+    from tools.pii.engine import PiiEngine
+    from tools.pii.recognizers import make_offline, pick_model
 
     make_offline()
     model = pick_model("en")
@@ -194,7 +194,7 @@ def main() -> int:
     hits = untuned.analyze_many(texts, presidio_scored, threshold=0.0)
     results["fast path, untuned"] = (time.process_time() - t, [[(h.entity, h.start, h.end) for h in hs] for hs in hits])
 
-    from tools.pii_recognizers import facts
+    from tools.pii.recognizers import facts
 
     t = time.process_time()
     hits = tuned.analyze_many(texts, facts().default_entities())

@@ -57,9 +57,9 @@ def _peak_mb() -> float:
 
 
 def run_ours(data: Path, steps: int, batch: int, mode: str, seed: int, max_len: int) -> dict:
-    from tools.train_worker import Run
-    from tools.training_plan import TrainingPlan
-    from tools.runs import write_json
+    from tools.train.worker import Run
+    from tools.plan.training_plan import TrainingPlan
+    from tools.train.runs import write_json
 
     folder = Path(tempfile.mkdtemp(prefix="bench-run-")) / "runs" / "bench"
     folder.mkdir(parents=True)
@@ -82,8 +82,8 @@ def run_baseline(data: Path, steps: int, batch: int, seed: int, max_len: int) ->
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
-    from tools.tiny_model import build_model, build_tokenizer
-    from tools.train_data import load_examples
+    from tools.local_models.tiny import build_model, build_tokenizer
+    from tools.train.data import load_examples
 
     tok = build_tokenizer()
     examples, _ = load_examples(data, tok, max_len)

@@ -34,7 +34,7 @@ def _peak_mb() -> float:
 
 def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dict:
     """Runs in a child process; prints one JSON line."""
-    from tools.tokens import get_encoding
+    from tools.data.tokens import get_encoding
 
     if kind == "baseline":
         from benchmarks.baselines.cookbook_validate import run
@@ -64,9 +64,9 @@ def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dic
     else:
         # the tool function itself (what registry.call runs, minus the audit record), so the benchmark
         # does not depend on every other registered tool module importing cleanly
-        from tools.tokens import counter_for
-        from tools.validate_jsonl import ValidateRequest, validate_jsonl
-        from tools.workspace import Workspace, using
+        from tools.data.tokens import counter_for
+        from tools.validate.validate_jsonl import ValidateRequest, validate_jsonl
+        from tools.core.workspace import Workspace, using
 
         counter_for(model).count("warm up")
         ws = Workspace(Path(path).parent)
@@ -102,8 +102,8 @@ def dataset(n: int) -> tuple[Path, dict]:
 
 
 def near_quality(report_path: str, data: Path, planted: dict, threshold: float, n_chars: int) -> dict:
-    from tools.formats import normalise
-    from tools.validation_scan import dup_text
+    from tools.data.formats import normalise
+    from tools.validate.scan import dup_text
 
     report = json.loads(Path(report_path).read_text())
     groups = report.get("groups", {}).get("near_duplicate", []) + report.get("groups", {}).get("duplicate", [])
@@ -144,7 +144,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.child[0], args.child[1])))
         return
-    from tools.formats import facts
+    from tools.data.formats import facts
 
     q = facts().quality
     path, planted = dataset(args.n)

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol
 import jinja2
 from pydantic import BaseModel
 
-from skill.llm.base import (
+from tools.llm.base import (
     AssistantMessage,
     History,
     LLMBackend,
@@ -34,13 +34,13 @@ from skill.llm.base import (
     UserMessage,
 )
 from skill.steps import walk
-from tools import registry
-from tools.checklist import load_answers, open_questions
-from tools.errors import ToolError
-from tools.read_reference import available as reference_files
-from tools.registry import Tool
-from tools.resources import prompts_dir
-from tools.workspace import Workspace, using, write_text_atomic
+from tools.core import registry
+from tools.decide.checklist import load_answers, open_questions
+from tools.core.errors import ToolError
+from tools.facts.read_reference import available as reference_files
+from tools.core.registry import Tool
+from tools.core.resources import prompts_dir
+from tools.core.workspace import Workspace, using, write_text_atomic
 
 GATED_EFFECTS = frozenset({"spend", "long"})
 Message = UserMessage | AssistantMessage | ToolResultMessage

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from skill.schemas import anthropic_tools, mcp_tool, openai_chat_tool, openai_responses_tool
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core.schemas import anthropic_tools, mcp_tool, openai_chat_tool, openai_responses_tool
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 Flavour = Literal["anthropic", "openai-chat", "openai-responses", "mcp"]
 

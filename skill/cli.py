@@ -17,7 +17,7 @@ import typer
 
 from skill import commands
 from skill.console import EXIT_BAD_INPUT, CliState, report_error
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 from tools import __version__
 
 app = typer.Typer(

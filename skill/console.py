@@ -18,9 +18,9 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1

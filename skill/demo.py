@@ -25,12 +25,13 @@ from pydantic import BaseModel
 from skill.agent import Agent, Confirmer
 from skill.guide import GuideBackend, GuideInputs, load_answers_file
 from skill.report import Section, error_section, render, table
-from tools import __version__, registry
-from tools.errors import ToolError
-from tools.registry import Tool
-from tools.tiny_model import TINY_MODEL_ID as TINY_MODEL
-from tools.resources import examples_dir, prompts_dir
-from tools.workspace import Workspace, sha256_file, write_text_atomic
+from tools import __version__
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
+from tools.local_models.tiny import TINY_MODEL_ID as TINY_MODEL
+from tools.core.resources import examples_dir, prompts_dir
+from tools.core.workspace import Workspace, sha256_file, write_text_atomic
 
 MARKER = ".finetune-demo"
 TODAY_ENV = "FINETUNE_TODAY"

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from skill.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
-from tools.checklist import ChecklistAnswers, Question, questions
-from tools.errors import ToolError
-from tools.registry import Tool
+from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
+from tools.decide.checklist import ChecklistAnswers, Question, questions
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
 
 INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project", "max_steps", "batch_size")
 DONT_KNOW = re.compile(r"\b(don'?t know|do not know|not sure|no idea|unknown|dunno|skip)\b|^\s*\?\s*$", re.I)

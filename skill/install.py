@@ -26,8 +26,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from skill.package import SKILL_NAME, build_skill
-from tools.errors import ToolError
-from tools.workspace import write_text_atomic
+from tools.core.errors import ToolError
+from tools.core.workspace import write_text_atomic
 
 Client = Literal["claude-code", "cursor", "vscode", "agents"]
 Scope = Literal["project", "user"]

@@ -21,12 +21,14 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from skill.schemas import mcp_tool
+from tools.core.schemas import mcp_tool
 from skill.steps import walk
-from tools import __version__, progress, registry
-from tools.errors import ToolError
-from tools.resources import reference_dir
-from tools.workspace import Workspace
+from tools import __version__
+from tools.core import progress
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.resources import reference_dir
+from tools.core.workspace import Workspace
 
 SERVER_NAME = "fine-tuning"
 WALK_PROMPT = "fine-tune-walk"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import tools
 from skill import __file__ as skill_init
-from tools.errors import ToolError
-from tools.resources import bundle_root
+from tools.core.errors import ToolError
+from tools.core.resources import bundle_root
 
 SKILL_NAME = "fine-tuning"
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "_bundle", ".DS_Store")

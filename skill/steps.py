@@ -7,8 +7,8 @@ from functools import cache
 import yaml
 from pydantic import BaseModel
 
-from tools import registry
-from tools.resources import prompts_dir
+from tools.core import registry
+from tools.core.resources import prompts_dir
 
 
 class Step(BaseModel):

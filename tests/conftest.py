@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 

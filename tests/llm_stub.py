@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from skill.llm.transport import RetryPolicy
-from tools.registry import Tool
+from tools.llm.transport import RetryPolicy
+from tools.core.registry import Tool
 
 # ----------------------------------------------------------------------------------------------
 # The server

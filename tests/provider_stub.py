@@ -3,7 +3,7 @@
 Stateful: uploads become files, created jobs advance one status per GET of the job (OpenAI:
 validating_files -> queued -> running -> succeeded; Together: pending -> queued -> running -> completed),
 with metric events and, for OpenAI, a step_metrics CSV result file. The Together side mirrors the shapes in
-togethercomputer/openapi openapi.yaml and the together-py types (see tools/together_jobs.py): FileResponse
+togethercomputer/openapi openapi.yaml and the together-py types (see tools/jobs/together_api.py): FileResponse
 from /files/upload, FinetuneResponseTruncated from POST/GET /fine-tunes (the only one with ``suffix``),
 FinetuneResponse from GET /fine-tunes/{id} (no error field), ``{data: [fine-tune-event]}`` events without
 loss, and ``{metrics: [...]}`` with separate train/* and eval/* rows. Faults are scripted per route:
@@ -359,7 +359,7 @@ class ProviderStub:
 def serving(ws: Any, monkeypatch: Any, examples: Path) -> Iterator[ProviderStub]:
     """A stub with both providers' keys and base URLs set, fast retries, today's date pinned, and ``examples``
     copied to the workspace as train.jsonl."""
-    from tools import provider_jobs
+    from tools.jobs import provider_jobs
 
     shutil.copy(examples, ws.root / "train.jsonl")
     with ProviderStub() as server:

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tools import registry
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.workspace import Workspace
 
 
 def wait_for_run(ws: Workspace, run_id: str, until: Callable[[Any], bool], timeout: float = 240.0) -> Any:

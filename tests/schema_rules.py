@@ -1,6 +1,6 @@
 """An independent checker of the portable strict-schema rules (research/skills-format.md 4.2).
 
-It is written separately from skill/schemas.py on purpose: the converter must not grade itself.
+It is written separately from tools/core/schemas.py on purpose: the converter must not grade itself.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import tests.tooldefs  # noqa: F401  (registers pretend_spend, big_output)
 from skill.agent import Agent, AgentLimits, compact
 from skill.cli import app
 from skill.guide import GuideBackend, GuideInputs, parse_answer
-from skill.llm.base import LLMBackend, ToolCall, Turn
+from tools.llm.base import LLMBackend, ToolCall, Turn
 from tests.conftest import REPO
-from tools.checklist import questions
-from tools.workspace import Workspace
+from tools.decide.checklist import questions
+from tools.core.workspace import Workspace
 
 
 class Scripted(LLMBackend):

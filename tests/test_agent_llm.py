@@ -15,8 +15,8 @@ import pytest
 
 import tests.tooldefs  # noqa: F401  (registers pretend_spend)
 from skill.agent import Agent
-from skill.llm.anthropic_backend import AnthropicBackend
-from skill.llm.openai_backend import OpenAIBackend
+from tools.llm.anthropic_backend import AnthropicBackend
+from tools.llm.openai_backend import OpenAIBackend
 from tests.llm_stub import (
     LLMStub,
     anthropic_message,
@@ -26,8 +26,8 @@ from tests.llm_stub import (
     text_block,
     tool_use_block,
 )
-from tools.audit import AuditLog, verify_log
-from tools.workspace import Workspace
+from tools.core.audit_log import AuditLog, verify_log
+from tools.core.workspace import Workspace
 
 ANSWERS = {"failure_mode": "format", "quality_examples": 800, "monthly_requests": 300000, "privacy": "none",
            "training_budget_usd": 500, "monthly_inference_budget_usd": 3000}

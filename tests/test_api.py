@@ -4,7 +4,7 @@ import pytest
 
 import skill
 from tests.schema_rules import violations
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 
 @pytest.mark.parametrize("flavour", ["anthropic", "openai-chat", "openai-responses", "mcp"])

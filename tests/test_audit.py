@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import registry
-from tools.audit import AuditLog, verify_log
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.audit_log import AuditLog, verify_log
+from tools.core.workspace import Workspace
 
 
 def _append(log: AuditLog, n: int, tool_name: str = "probe") -> None:
@@ -49,7 +49,7 @@ def test_edited_record_is_named(log: AuditLog) -> None:
 
 
 def test_edited_record_with_recomputed_hash_still_breaks_the_chain(log: AuditLog) -> None:
-    from tools.audit import canonical_json, record_hash
+    from tools.core.audit_log import canonical_json, record_hash
 
     lines = _lines(log)
     rec = json.loads(lines[2])

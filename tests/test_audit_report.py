@@ -7,9 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from tools import registry
-from tools.audit import AuditLog
-from tools.workspace import Workspace, sha256_file
+from tools.core import registry
+from tools.core.audit_log import AuditLog
+from tools.core.workspace import Workspace, sha256_file
 
 NAME = "Zebulon Quartermaine"
 EMAIL = "zebulon.quartermaine@example.com"
@@ -25,7 +25,7 @@ def chat(user: str, assistant: str) -> dict:
 @pytest.fixture(scope="module")
 def pii_engine():
     pytest.importorskip("presidio_analyzer")
-    from tools.pii_engine import engine
+    from tools.pii.engine import engine
 
     return engine("en")
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from tools import registry
-from tools.checklist import questions
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.decide.checklist import questions
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 
 def test_answers_accumulate_and_the_next_question_follows(ws: Workspace) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from skill.cli import app
-from tools.audit import AuditLog
-from tools.workspace import Workspace
+from tools.core.audit_log import AuditLog
+from tools.core.workspace import Workspace
 
 runner = CliRunner()
 

@@ -8,10 +8,12 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from tools import compliance, registry
-from tools.errors import ToolError
-from tools.knowledge_providers import Provider
-from tools.workspace import Workspace
+from tools.compliance import check_compliance as compliance
+
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.knowledge.providers import Provider
+from tools.core.workspace import Workspace
 
 
 def provider(pid: str, **kw) -> Provider:

@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from skill.cli import app
 from tests.format_samples import chat, write_jsonl
-from tools import registry
-from tools.errors import ToolError
-from tools.launch_lora import LaunchLoraRequest
-from tools.training_plan import TrainingPlan
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.train.launch_lora import LaunchLoraRequest
+from tools.plan.training_plan import TrainingPlan
+from tools.core.workspace import Workspace
 
 # Axolotl keys named in training-anchors.md 1.1/1.2, plus save_steps / save_total_limit (HF Trainer names Axolotl's
 # config schema passes through; docs/config-reference.qmd).
@@ -137,7 +137,7 @@ def test_trl_yaml_loads_into_real_peft_and_transformers(ws: Workspace) -> None:
 
     result = configure(ws, dataset=data(ws), base_model="Qwen/Qwen3-0.6B")
     cfg = yaml.safe_load(_exports(result, ws)["trl_yaml"].read_text())
-    from tools.config_export import PEFT_KEYS, SFT_ONLY_KEYS
+    from tools.configure.exports import PEFT_KEYS, SFT_ONLY_KEYS
 
     lora = LoraConfig(**{PEFT_KEYS[k]: cfg[k] for k in PEFT_KEYS}, task_type="CAUSAL_LM")
     assert lora.r == result.plan.lora_r and lora.target_modules == "all-linear"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from skill.cli import app
 from tests.format_samples import chat, write_jsonl
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 runner = CliRunner()
 

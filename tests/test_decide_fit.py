@@ -9,11 +9,12 @@ import pytest
 from typer.testing import CliRunner
 
 from skill.cli import app
-from tools import knowledge, registry
-from tools.checklist import ChecklistAnswers
-from tools.decide_fit import DecideFitRequest
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools import knowledge
+from tools.core import registry
+from tools.decide.checklist import ChecklistAnswers
+from tools.decide.decide_fit import DecideFitRequest
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 CRITICAL = {"quality_over_quantity", "lora_first", "held_out_split", "same_precision", "baseline_first", "expect_iterations"}
 BASE = {"eval_set_in_place": True, "requirements_change_often": False, "privacy": "none", "training_budget_usd": 500,

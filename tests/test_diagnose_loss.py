@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO / "tests" / "data" / "logs" / "real"
@@ -354,8 +354,8 @@ def test_outputs_stay_in_workspace_and_never_overwrite_input(ws: Workspace) -> N
 
 
 def test_schema_is_portable() -> None:
-    from skill.schemas import portable_schema
-    from tools.diagnose_loss import DiagnoseLossRequest
+    from tools.core.schemas import portable_schema
+    from tools.diagnose.diagnose_loss import DiagnoseLossRequest
 
     schema = portable_schema(DiagnoseLossRequest)
     assert schema["additionalProperties"] is False
@@ -363,7 +363,7 @@ def test_schema_is_portable() -> None:
 
 
 def test_thresholds_come_from_yaml() -> None:
-    from tools.loss_facts import facts
+    from tools.diagnose.facts import facts
 
     f = facts()
     for name, row in f.thresholds:

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from tests.run_wait import wait_for_run
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "train.jsonl"
@@ -54,8 +54,8 @@ def _assert_same_adapter(got: dict, want: dict, atol: float = 1e-4) -> None:
 def _single_process(ws: Workspace, monkeypatch: pytest.MonkeyPatch, **args: Any) -> Path:
     """The same global batch in this process: rank r of world w took micro-batch w*k + r, one process with w times
     the accumulation takes them all, and the loss is the per-token mean of the whole step either way."""
-    import tools.launch_lora as launch
-    from tools.train_worker import run_folder
+    import tools.train.launch_lora as launch
+    from tools.train.worker import run_folder
 
     monkeypatch.setattr(launch, "spawn_worker", lambda folder, resume: os.getpid())
     out = registry.call("launch_lora", {**COMMON, **args}, workspace=ws)
@@ -104,7 +104,7 @@ def test_fsdp_shards_the_model_over_two_processes_and_reaches_the_same_adapter(c
     from accelerate.commands.config.config_args import load_config_from_file
     from peft import PeftModel
 
-    from tools.tiny_model import build_model, build_tokenizer
+    from tools.local_models.tiny import build_model, build_tokenizer
 
     ws = cpu_ws
     out = registry.call("launch_lora", {**COMMON, "max_steps": 3, "gradient_accumulation_steps": 2, "num_processes": 2,
@@ -157,7 +157,7 @@ def test_the_cli_asks_for_fsdp(in_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("method, precision, code", [
     ("qlora", "bf16", "fsdp_qlora_unsupported"), ("lora", "fp16", "fsdp_fp16_unsupported")])
 def test_fsdp_refuses_what_it_cannot_shard(method: str, precision: str, code: str) -> None:
-    from tools.train_distributed import check_fsdp
+    from tools.train.distributed import check_fsdp
 
     check_fsdp("lora", "bf16", 2)
     with pytest.raises(ToolError) as info:

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from skill.cli import app
 from tests.format_samples import write_jsonl
-from tools import knowledge, registry
-from tools.errors import ToolError
-from tools.tokens import counter_for
-from tools.workspace import Workspace
+from tools import knowledge
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.data.tokens import counter_for
+from tools.core.workspace import Workspace
 
 WORKED = {"provider": "openai", "model": "gpt-4.1-mini", "training_tokens": 1_000_000, "epochs": 3,
           "base_prompt_tokens": 2000, "ft_prompt_tokens": 300, "output_tokens": 200}

@@ -1,4 +1,4 @@
-"""tools.formats: detection, the normalised conversation, the reader API and conversion between formats."""
+"""tools.data.formats: detection, the normalised conversation, the reader API and conversion between formats."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.format_samples import SAMPLES, SYSTEM, chat, write_jsonl
-from tools.formats import FORMATS, detect, facts, normalise, read_conversations, render
+from tools.data.formats import FORMATS, detect, facts, normalise, read_conversations, render
 
 CHAT = ["openai_chat", "bedrock_nova", "bedrock_haiku", "vertex_gemini", "sharegpt"]
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from skill.cli import app
 from skill.install import SERVER_KEY, install
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""tools.jsonl: line numbers and problems on every kind of broken line, memory-bounded."""
+"""tools.data.jsonl: line numbers and problems on every kind of broken line, memory-bounded."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import ToolError
-from tools.jsonl import parse, read_lines, sniff
+from tools.core.errors import ToolError
+from tools.data.jsonl import parse, read_lines, sniff
 
 
 def _lines(path: Path, **kw):

@@ -15,12 +15,13 @@ import yaml
 from typer.testing import CliRunner
 
 from skill.cli import app
-from tools import fact_tables, knowledge
-from tools.errors import ToolError
-from tools.facts import check
-from tools.facts_refresh import refresh_pricing
-from tools.knowledge_core import KnowledgeError, load_facts_file
-from tools.resources import reference_data_dir, reference_dir
+from tools import knowledge
+from tools.facts import tables as fact_tables
+from tools.core.errors import ToolError
+from tools.facts.facts_check import check
+from tools.facts.refresh import refresh_pricing
+from tools.knowledge.core import KnowledgeError, load_facts_file
+from tools.core.resources import reference_data_dir, reference_dir
 
 REPO = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 24)
@@ -198,7 +199,7 @@ def test_facts_check_on_today() -> None:
 
 
 def test_facts_check_through_the_registry(ws) -> None:
-    from tools import registry
+    from tools.core import registry
 
     spec = registry.get("facts_check")
     assert spec.effect == "read"
@@ -211,7 +212,7 @@ def test_facts_check_through_the_registry(ws) -> None:
 
 
 def test_provider_formats_are_known_to_the_data_tools() -> None:
-    from tools.facts import _unknown_formats
+    from tools.facts.facts_check import _unknown_formats
 
     assert _unknown_formats(reference_data_dir()) == []
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.run_wait import wait_for_run
-from tools import registry
-from tools.errors import ToolError
-from tools.formats import Conversation, Message
-from tools.workspace import Workspace, using
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.data.formats import Conversation, Message
+from tools.core.workspace import Workspace, using
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "train.jsonl"
@@ -33,8 +33,8 @@ def data_ws(ws: Workspace) -> Workspace:
 
 def _launch_in_process(ws: Workspace, monkeypatch: pytest.MonkeyPatch, **args: object) -> Path:
     """launch_lora with confirm, but the worker runs here (not in a subprocess): returns the run folder."""
-    import tools.launch_lora as launch
-    from tools.train_worker import run_folder
+    import tools.train.launch_lora as launch
+    from tools.train.worker import run_folder
 
     monkeypatch.setattr(launch, "spawn_worker", lambda folder, resume: os.getpid())
     out = registry.call("launch_lora", {"data": "train.jsonl", **FAST, **args, "confirm": True}, workspace=ws)
@@ -57,8 +57,8 @@ def _adapter(folder: Path) -> dict:
 
 
 def test_only_assistant_tokens_are_trained_and_weight_zero_is_honoured() -> None:
-    from tools.tiny_model import build_tokenizer
-    from tools.train_data import IGNORE, render
+    from tools.local_models.tiny import build_tokenizer
+    from tools.train.data import IGNORE, render
 
     tok = build_tokenizer()
     conv = Conversation([Message("system", "Be brief."), Message("user", "Hi"),
@@ -73,8 +73,8 @@ def test_only_assistant_tokens_are_trained_and_weight_zero_is_honoured() -> None
 
 
 def test_a_tokenizer_without_template_gets_chatml() -> None:
-    from tools.tiny_model import CHATML_TEMPLATE, build_tokenizer
-    from tools.train_data import ensure_chat_template
+    from tools.local_models.tiny import CHATML_TEMPLATE, build_tokenizer
+    from tools.train.data import ensure_chat_template
 
     tok = build_tokenizer()
     tok.chat_template = None
@@ -85,8 +85,8 @@ def test_a_tokenizer_without_template_gets_chatml() -> None:
 def test_packing_leaks_neither_attention_nor_positions() -> None:
     import torch
 
-    from tools.tiny_model import build_model, build_tokenizer
-    from tools.train_data import IGNORE, collate, load_examples
+    from tools.local_models.tiny import build_model, build_tokenizer
+    from tools.train.data import IGNORE, collate, load_examples
 
     tok = build_tokenizer()
     examples, stats = load_examples(EXAMPLES, tok, 768)
@@ -225,7 +225,7 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
 
 
 def test_status_of_a_run_never_started_is_failed_not_running(data_ws: Workspace) -> None:
-    from tools.runs import update_status, write_json
+    from tools.train.runs import update_status, write_json
 
     folder = data_ws.root / "runs" / "r1"
     folder.mkdir(parents=True)
@@ -239,7 +239,7 @@ def test_status_of_a_run_never_started_is_failed_not_running(data_ws: Workspace)
 
 def test_a_plan_with_nulls_takes_the_defaults(data_ws: Workspace) -> None:
     """Agents using the portable schema send null for every field they leave out."""
-    from tools.training_plan import TrainingPlan
+    from tools.plan.training_plan import TrainingPlan
 
     nulls = {name: None for name in TrainingPlan.model_fields}
     out = registry.call("launch_lora", {"data": "train.jsonl", "plan": {**nulls, "lora_r": 8}, "max_steps": 5},

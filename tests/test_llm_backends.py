@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from skill.llm import (
+from tools.llm import (
     AssistantMessage,
     History,
     RetryPolicy,
@@ -24,10 +24,10 @@ from skill.llm import (
     UsageLedger,
     UserMessage,
 )
-from skill.llm.anthropic_backend import AnthropicBackend, to_anthropic_messages
-from skill.llm.openai_backend import OpenAIBackend, to_openai_messages
-from skill.llm.pricing import AgentModelsFile, agent_models, default_model, find_model, model_notice, undated
-from skill.llm.select import select_backend
+from tools.llm.anthropic_backend import AnthropicBackend, to_anthropic_messages
+from tools.llm.openai_backend import OpenAIBackend, to_openai_messages
+from tools.llm.pricing import AgentModelsFile, agent_models, default_model, find_model, model_notice, undated
+from tools.llm.select import select_backend
 from tests.llm_stub import (
     SIGNATURE,
     TOOLS,
@@ -47,8 +47,8 @@ from tests.llm_stub import (
     thinking_block,
     tool_use_block,
 )
-from tools.errors import ToolError
-from tools.knowledge_core import Fact
+from tools.core.errors import ToolError
+from tools.knowledge.core import Fact
 
 ANTHROPIC_KEY = "sk-ant-api03-test-canary-0123456789"
 OPENAI_KEY = "sk-proj-test-canary-9876543210"

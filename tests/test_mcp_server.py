@@ -12,7 +12,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.schema_rules import violations
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 
 def _params(ws: Workspace) -> StdioServerParameters:
@@ -71,8 +71,8 @@ def test_call_tool_ok_and_error_without_killing_the_server(ws: Workspace) -> Non
 @pytest.mark.parametrize("path", ["../outside.jsonl", "/etc/passwd"])
 def test_workspace_policy_holds_over_mcp(ws: Workspace, path: str) -> None:
     """A path argument that leaves the workspace is refused as a tool error (when a tool takes paths)."""
-    from tools import registry
-    from tools.fields import path_fields
+    from tools.core import registry
+    from tools.core.fields import path_fields
 
     candidates = []
     for spec in registry.all_tools():

@@ -1,4 +1,4 @@
-"""tools.neardup: MinHash LSH finds lightly edited texts and stays quiet on unrelated ones."""
+"""tools.data.neardup: MinHash LSH finds lightly edited texts and stays quiet on unrelated ones."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 
-from tools.neardup import MinHasher, UnionFind, candidate_pairs, jaccard, normalise_text, shingle_sets, shingles
+from tools.data.neardup import MinHasher, UnionFind, candidate_pairs, jaccard, normalise_text, shingle_sets, shingles
 
 
 def _edit(text: str, rate: float, rng: random.Random) -> str:

@@ -35,11 +35,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_the_bundle(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "skill/_bundle/SKILL.md" in names
-    assert any(n.startswith("skill/_bundle/reference/") for n in names)
-    assert "skill/_bundle/prompts/demo_report.md.j2" in names
-    assert "skill/_bundle/examples/train.jsonl" in names
-    assert "tools/registry.py" in names and "skill/cli.py" in names
+    assert "tools/_bundle/SKILL.md" in names
+    assert any(n.startswith("tools/_bundle/reference/") for n in names)
+    assert "tools/_bundle/prompts/demo_report.md.j2" in names
+    assert "tools/_bundle/examples/train.jsonl" in names
+    assert "tools/core/registry.py" in names and "skill/cli.py" in names
     assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
 
 
@@ -60,7 +60,7 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(wheel: Path, tmp_path: Path) 
     assert version.stdout.startswith("finetune-skill 0.")
     listing = json.loads(_run([finetune, "tools", "--json"], cwd=work, env=env).stdout)
     assert "audit_log" in {t["name"] for t in listing}
-    where = _run([str(py), "-c", "import skill, tools.resources as r; print(skill.__file__); print(r.bundle_root())"],
+    where = _run([str(py), "-c", "import skill, tools.core.resources as r; print(skill.__file__); print(r.bundle_root())"],
                  cwd=work, env=env).stdout.splitlines()
     assert all(line.startswith(str(env_dir)) for line in where), where
     _run([finetune, "demo", "--out", "demo-out"], cwd=work, env=env)

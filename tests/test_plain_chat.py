@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.format_rules import check_line
-from tools.formats import detect, facts, normalise
-from tools.plain_chat import read_plain_chat
+from tools.data.format_rules import check_line
+from tools.data.formats import detect, facts, normalise
+from tools.validate.plain_chat import read_plain_chat
 
 _ROLES = st.sampled_from(["system", "user", "assistant", "tool", "developer", "model", "", "User"])
 _CONTENT = st.one_of(st.sampled_from(["hi", "  ", "", "Answer: 42", "As an AI language model, no"]),

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from tests.format_samples import SAMPLES, chat, write_jsonl
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 
 def prepare(ws: Workspace, **kw):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from tests.provider_stub import ProviderStub, serving
-from tools import provider_jobs, registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.jobs import provider_jobs
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "train.jsonl"

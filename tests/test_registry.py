@@ -5,10 +5,10 @@ import json
 import pytest
 
 import tests.tooldefs  # noqa: F401  (registers copy_upper)
-from tools import registry
-from tools.audit import AuditLog, verify_log
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.audit_log import AuditLog, verify_log
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 
 def _records(ws: Workspace) -> list[dict]:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tools import registry
-from tools.errors import ToolError
-from tools.eval_metrics import (exact_match, json_valid, lcs_length, macro_f1, normalise, normalised_exact_match,
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.evaluate.metrics import (exact_match, json_valid, lcs_length, macro_f1, normalise, normalised_exact_match,
                                 predicted_label, rouge_l, sacrebleu_metrics, schema_valid, token_f1)
-from tools.eval_probes import facts, load_probe, probe_pass
-from tools.eval_stats import (IMPROVEMENT, NO_DIFFERENCE, REGRESSION, binom_two_sided, compare_binary, compare_continuous,
+from tools.evaluate.probes import facts, load_probe, probe_pass
+from tools.evaluate.stats import (IMPROVEMENT, NO_DIFFERENCE, REGRESSION, binom_two_sided, compare_binary, compare_continuous,
                               detectable_effect, mcnemar, needed_items_paired, paired_bootstrap, wilson)
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -213,7 +213,7 @@ def run_ws(ws: Workspace) -> Workspace:
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from tools.tiny_model import build_model, build_tokenizer
+    from tools.local_models.tiny import build_model, build_tokenizer
 
     rows = [_chat(f"Question {i}: what is {i} plus {i}?", f"The answer is {2 * i}, as {i} and {i} make {2 * i} together.")
             for i in range(12)]
@@ -295,7 +295,7 @@ def test_cli_eval_exit_codes(pred_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 
 
 def test_chart_and_report_names_are_stable() -> None:
-    text = (REPO / "tools" / "eval_report.py").read_text()
+    text = (REPO / "tools" / "evaluate" / "report.py").read_text()
     assert re.search(r'"deltas\.png"', text) and math.isfinite(1.0)
 
 
@@ -330,7 +330,7 @@ def test_api_candidates_anthropic_vs_openai_compatible_server(pred_ws: Workspace
 
 
 def test_judge_verdicts_cancel_position_bias() -> None:
-    from tools.eval_judge import item_scores, parse_verdict
+    from tools.evaluate.judge import item_scores, parse_verdict
 
     assert parse_verdict("A is closer.\nVERDICT: B") == "B" and parse_verdict("**VERDICT: tie**") == "TIE"
     assert parse_verdict("no idea") is None
@@ -378,8 +378,8 @@ def test_statistics_agree_with_scipy_and_sklearn() -> None:
 
 
 def test_probe_flags_from_synthetic_outputs() -> None:
-    from tools.eval_generate import EvalItem
-    from tools.eval_probes import forgetting_result, memorisation_items, memorisation_result
+    from tools.evaluate.generate import EvalItem
+    from tools.evaluate.probes import forgetting_result, memorisation_items, memorisation_result
 
     f = facts()
     probe = load_probe(20)

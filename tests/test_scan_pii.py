@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tools import registry
-from tools.errors import ToolError
-from tools.formats import Conversation, Message, render
-from tools.workspace import Workspace, sha256_file
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.data.formats import Conversation, Message, render
+from tools.core.workspace import Workspace, sha256_file
 
 pytest.importorskip("presidio_analyzer")
 
@@ -49,7 +49,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 @pytest.fixture(scope="module")
 def pii_engine():
     """Load spaCy + Presidio once for the whole module (the engine is cached per process)."""
-    from tools.pii_engine import engine
+    from tools.pii.engine import engine
 
     return engine("en")
 
@@ -165,8 +165,8 @@ def test_every_format_is_scanned_and_stays_valid(ws: Workspace, pii_engine, fmt:
 
 
 def test_interrupted_scan_leaves_no_partial_file(data: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools import scan_pii as mod
-    from tools.pii_engine import PiiEngine
+    from tools.pii import scan_pii as mod
+    from tools.pii.engine import PiiEngine
 
     monkeypatch.setattr(mod, "BLOCK", 3)
     calls = {"n": 0}
@@ -226,7 +226,7 @@ SECRETS = {
 
 
 def test_secret_recognizers(pii_engine) -> None:
-    from tools.pii_recognizers import facts
+    from tools.pii.recognizers import facts
 
     entities = facts().default_entities()
     texts = [f"here is the token {value} for the integration" for value in SECRETS.values()]
@@ -240,7 +240,7 @@ def test_secret_recognizers(pii_engine) -> None:
 
 
 def test_tuning_removes_known_false_positives(pii_engine) -> None:
-    from tools.pii_recognizers import facts
+    from tools.pii.recognizers import facts
 
     entities = facts().default_entities()
     texts = ["My SSN is 536-22-1234.", "Call me on 212-555-0143 tomorrow.", "Order JO-552871 has shipped.",

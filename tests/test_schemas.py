@@ -6,7 +6,7 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from skill.schemas import (
+from tools.core.schemas import (
     ANTHROPIC_MAX_STRICT_UNIONS,
     SchemaError,
     anthropic_tools,
@@ -17,7 +17,7 @@ from skill.schemas import (
     portable_schema,
 )
 from tests.schema_rules import TOOL_NAME, violations
-from tools import registry
+from tools.core import registry
 
 
 class Split(BaseModel):

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from skill.cli import app
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import pytest
 from skills_ref.validator import validate
 
 from skill.package import SKILL_NAME, build_skill
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 
 
 def test_built_skill_folder_passes_the_reference_validator(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_built_skill_folder_passes_the_reference_validator(tmp_path: Path) -> No
     cli = Path(sys.executable).with_name("agentskills")
     proc = subprocess.run([str(cli), "validate", str(target)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for needed in ("SKILL.md", "reference", "scripts/finetune.py", "scripts/lib/tools/registry.py",
+    for needed in ("SKILL.md", "reference", "scripts/finetune.py", "scripts/lib/tools/core/registry.py",
                    "scripts/lib/skill/cli.py", "prompts"):
         assert (target / needed).exists(), needed
 
@@ -35,7 +35,7 @@ def test_validator_would_catch_a_bad_frontmatter(tmp_path: Path) -> None:
 
 def test_launcher_runs_the_bundled_code(tmp_path: Path) -> None:
     target = build_skill(tmp_path)
-    audit_py = target / "scripts" / "lib" / "tools" / "audit.py"
+    audit_py = target / "scripts" / "lib" / "tools" / "audit" / "audit_log.py"
     audit_py.write_text(audit_py.read_text().replace("Reads and verifies the tamper-evident", "BUNDLED-COPY reads"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -15,7 +15,7 @@ from skills_ref.validator import validate
 from typer.main import get_command
 
 from skill.cli import app
-from tools import registry
+from tools.core import registry
 
 REPO = Path(__file__).resolve().parent.parent
 SKILL = REPO / "SKILL.md"

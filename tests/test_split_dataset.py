@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.format_samples import chat, write_jsonl
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 
 def dataset(ws: Workspace, n: int = 100) -> Path:

@@ -1,4 +1,4 @@
-"""tools/together_jobs.py against the Together half of the local stub (shapes from Together's OpenAPI spec)."""
+"""tools/jobs/together_api.py against the Together half of the local stub (shapes from Together's OpenAPI spec)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from tests.provider_stub import ProviderStub, serving
-from tools import provider_jobs, registry
-from tools import together_jobs as tj
-from tools.workspace import Workspace
+from tools.jobs import provider_jobs
+from tools.core import registry
+from tools.jobs import together_api as tj
+from tools.core.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "train.jsonl"

@@ -1,4 +1,4 @@
-"""tools.tokens: offline tiktoken, ft: ids, approximate flags, counting once."""
+"""tools.data.tokens: offline tiktoken, ft: ids, approximate flags, counting once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools import tokens
+from tools.data import tokens
 
 
 def test_ft_ids_are_normalised() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from skill.cli import app
-from tools.workspace import Workspace
+from tools.core.workspace import Workspace
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "train.jsonl"
@@ -36,7 +36,7 @@ def test_runs_commands_on_an_empty_workspace(in_ws: Workspace) -> None:
 
 
 def test_runs_status_and_logs_of_a_finished_run(in_ws: Workspace) -> None:
-    from tools.runs import update_status, write_json
+    from tools.train.runs import update_status, write_json
 
     folder = in_ws.root / "runs" / "r1"
     folder.mkdir(parents=True)

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.format_samples import chat
-from tools import registry
-from tools.errors import ToolError
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
 
 BASE = [json.dumps(chat(i)) for i in range(1, 13)]
 

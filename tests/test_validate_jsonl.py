@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from tests.format_samples import SAMPLES, SYSTEM, chat, variants, write_jsonl
-from tools import registry
-from tools.errors import ToolError
-from tools.validate_jsonl import ValidateResult
-from tools.workspace import Workspace
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.validate.validate_jsonl import ValidateResult
+from tools.core.workspace import Workspace
 
 
 def validate(ws: Workspace, *paths: str, **kw: Any) -> ValidateResult:
@@ -129,7 +129,7 @@ def test_example_count_bounds(ws: Workspace) -> None:
 
 
 def test_token_statistics_and_overhead(ws: Workspace) -> None:
-    from tools.tokens import counter_for
+    from tools.data.tokens import counter_for
 
     rows = [chat(i) for i in range(12)]
     write_jsonl(ws.root / "t.jsonl", rows)
@@ -206,7 +206,7 @@ def test_bad_paths_are_tool_errors(ws: Workspace, make: Any, code: str) -> None:
 
 
 def test_system_prompt_counted_once(ws: Workspace) -> None:
-    from tools.tokens import counter_for
+    from tools.data.tokens import counter_for
 
     counter = counter_for("gpt-4.1")
     before = dict(counter._cache)
@@ -220,8 +220,8 @@ def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest
     """The scan's two halves and the near-duplicate confirmation's two halves (forked) match one process."""
     import os
 
-    import tools.dataset_findings as d
-    import tools.validation_scan as v
+    import tools.validate.dataset_findings as d
+    import tools.validate.scan as v
 
     planted(ws)
     monkeypatch.setenv("FINETUNE_NO_FORK", "1")
@@ -229,10 +229,10 @@ def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest
     monkeypatch.delenv("FINETUNE_NO_FORK")
     monkeypatch.setattr(v, "_PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(d, "_PARALLEL_MIN_PAIRS", 1)
-    import tools.forked
+    import tools.core.forked
 
     # other tests leave stub-server threads running in this process; the child never touches them
-    monkeypatch.setattr(tools.forked.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(tools.core.forked.threading, "active_count", lambda: 1)
     forks = []
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import ToolError
-from tools.workspace import Workspace, atomic_writer, write_text_atomic
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace, atomic_writer, write_text_atomic
 
 
 @pytest.fixture

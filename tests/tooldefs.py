@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from tools.errors import ToolError
-from tools.fields import InputPath, OutputPath, Secret
-from tools.registry import tool
-from tools.workspace import current, sha256_file, write_text_atomic
+from tools.core.errors import ToolError
+from tools.core.fields import InputPath, OutputPath, Secret
+from tools.core.registry import tool
+from tools.core.workspace import current, sha256_file, write_text_atomic
 
 
 class CopyUpperRequest(BaseModel):

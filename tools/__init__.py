@@ -1,6 +1,6 @@
 """finetune-skill tool functions: one module per tool, each a plain typed function.
 
-Surfaces reach tools through :mod:`tools.registry`, never by importing tool modules directly.
+Surfaces reach tools through :mod:`tools.core.registry`, never by importing tool modules directly.
 """
 
 from __future__ import annotations

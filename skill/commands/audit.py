@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, run
-from tools.audit import AuditLogReport
-from tools.audit_report import AuditReportResult
+from tools.audit.audit_log import AuditLogReport
+from tools.audit.audit_report import AuditReportResult
 
 audit_app = typer.Typer(help="Read and verify the tamper-evident audit log (.finetune/audit.jsonl).",
                         no_args_is_help=True)

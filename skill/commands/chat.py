@@ -13,8 +13,8 @@ from rich.prompt import Confirm
 from skill.agent import Agent, ToolEvent
 from skill.console import err, fail, out, workspace_of
 from skill.guide import GuideBackend, GuideInputs, load_answers_file
-from tools.errors import ToolError
-from tools.registry import Tool
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
 
 NO_TTY_HELP = ("no terminal to ask questions in: pass the checklist answers with --answers FILE.yaml "
                "(see examples/answers.yaml), or run `finetune chat` in a terminal")
@@ -41,7 +41,7 @@ def chat(
     yes: Annotated[bool, typer.Option("--yes", help="Approve spend/long tool calls without asking (scripts).")] = False,
 ) -> None:
     """Talk to the fine-tuning agent: it walks the checklist and runs the tools with you."""
-    from skill.llm.select import select_backend
+    from tools.llm.select import select_backend
 
     try:
         ws = workspace_of(ctx)

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from skill.console import JsonFlag, print_notes, run
-from tools.compliance import ComplianceResult
+from tools.compliance.check_compliance import ComplianceResult
 
 _COLOUR = {"allowed": "green", "conditional": "yellow", "not_allowed": "red"}
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, print_notes, run
-from tools.configure_training import ConfigResult
+from tools.configure.configure_training import ConfigResult
 
 
 def render_config(result: ConfigResult, console: Console) -> None:

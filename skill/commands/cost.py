@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, print_notes, run
-from tools.cost_models import money
-from tools.estimate_cost import CostEstimate
+from tools.cost.models import money
+from tools.cost.estimate_cost import CostEstimate
 
 
 def _m(x: float | None) -> str:

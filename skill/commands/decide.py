@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 
 from skill.console import JsonFlag, fail, print_notes, run
-from tools.decide_fit import DecideFitResult
-from tools.errors import ToolError
+from tools.decide.decide_fit import DecideFitResult
+from tools.core.errors import ToolError
 
 
 def render_decision(result: DecideFitResult, console: Console) -> None:
@@ -61,8 +61,8 @@ def decide(
 
             args, _ = load_answers_file(answers)
         else:
-            from tools.checklist import load_answers
-            from tools.workspace import using
+            from tools.decide.checklist import load_answers
+            from tools.core.workspace import using
 
             from skill.console import workspace_of
 

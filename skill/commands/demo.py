@@ -9,7 +9,7 @@ import typer
 
 from skill.console import JsonFlag, err, fail, out
 from skill.demo import run_demo
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 
 
 def demo(

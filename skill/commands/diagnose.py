@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from skill.console import JsonFlag, run
-from tools.diagnose_loss import DiagnoseLossResult
+from tools.diagnose.diagnose_loss import DiagnoseLossResult
 
 _STYLE = {"severe": "bold red", "warning": "yellow", "info": "cyan"}
 

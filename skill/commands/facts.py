@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, fail, out, run, workspace_of
-from tools import fact_tables
-from tools.errors import ToolError
-from tools.facts import FactsCheckReport
-from tools.resources import reference_data_dir, reference_dir
-from tools.workspace import write_text_atomic
+from tools.facts import tables as fact_tables
+from tools.core.errors import ToolError
+from tools.facts.facts_check import FactsCheckReport
+from tools.core.resources import reference_data_dir, reference_dir
+from tools.core.workspace import write_text_atomic
 
 facts_app = typer.Typer(help="Check, render and refresh the dated facts in reference/data.", no_args_is_help=True)
 
@@ -107,7 +107,7 @@ def refresh_command(
     Training, hosting and storage fees are never touched (LiteLLM has none).
     """
     from tools import knowledge
-    from tools.facts_refresh import LITELLM_URL, load_litellm, refresh_pricing
+    from tools.facts.refresh import LITELLM_URL, load_litellm, refresh_pricing
 
     ws = workspace_of(ctx)
     try:

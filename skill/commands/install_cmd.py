@@ -10,7 +10,7 @@ from rich.console import Console
 
 from skill.console import JsonFlag, fail, finish
 from skill.install import InstallReport, install
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 
 
 def _render(report: InstallReport, console: Console) -> None:

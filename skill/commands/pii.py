@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, run
-from tools.scan_pii import ScanPiiResult
+from tools.pii.scan_pii import ScanPiiResult
 
 
 def render_scan(result: ScanPiiResult, console: Console) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.prepare_data import PrepareResult
+from tools.prepare.prepare_data import PrepareResult
 
 
 def render_prepare(result: PrepareResult, console: Console) -> None:

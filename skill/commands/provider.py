@@ -88,7 +88,7 @@ def status(
     """Refresh and show a provider job: state, output model, error, loss, recent events (exit 1 if it failed)."""
     args = {"run_id": run_id, "refresh": not offline}
     if wait and run_id and not offline:
-        from tools.provider_jobs import settings
+        from tools.jobs.provider_jobs import settings
 
         interval = float(settings()["poll_interval_s"])
         while True:

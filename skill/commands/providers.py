@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, print_notes, run
-from tools.select_provider import ProviderRanking
+from tools.providers.select_provider import ProviderRanking
 
 
 def render_ranking(result: ProviderRanking, console: Console) -> None:

@@ -10,7 +10,7 @@ import typer
 
 from skill.console import JsonFlag, fail, out
 from skill.package import SKILL_NAME, build_skill
-from tools.errors import ToolError
+from tools.core.errors import ToolError
 
 skill_app = typer.Typer(help="Build the agent-skill folder (SKILL.md, reference/, scripts/).", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.split_dataset import SplitResult
+from tools.split.split_dataset import SplitResult
 
 
 def render_split(result: SplitResult, console: Console) -> None:

@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from skill.console import JsonFlag, fail, out, run
-from skill.schemas import portable_schema
-from tools import registry
-from tools.errors import ToolError
+from tools.core.schemas import portable_schema
+from tools.core import registry
+from tools.core.errors import ToolError
 
 
 def tools_command(

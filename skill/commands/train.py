@@ -84,7 +84,7 @@ def _failed(info: Any) -> bool:
 
 def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
     """Show a progress bar until the run ends, then its summary and diagnosis."""
-    from tools.runs import run_dir, run_info
+    from tools.train.runs import run_dir, run_info
 
     ws = workspace_of(ctx)
     folder = run_dir(ws, run_id)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, run
-from tools.validate_jsonl import ValidateResult
+from tools.validate.validate_jsonl import ValidateResult
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 

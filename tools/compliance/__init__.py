@@ -1,0 +1,2 @@
+"""The compliance family: ``check_compliance``, which fine-tuning paths a set of legal and data constraints allows.
+"""

@@ -1,0 +1,307 @@
+"""Every tool, with its metadata, and the one path through which surfaces call them.
+
+A tool module decorates its function with :func:`tool`; the decorator reads the input and output
+models from the type hints and the description from the docstring. :func:`call` validates the
+arguments, runs the tool inside its workspace, turns any failure into a :class:`ToolError`, and
+appends an audit record. Surfaces (CLI, agent, MCP) use :func:`all_tools`, :func:`get` and
+:func:`call`, never the tool modules.
+
+Tool modules keep heavy imports (torch, presidio, transformers) inside their functions so that
+loading the registry stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import time
+import traceback
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from tools.core.errors import ToolError
+from tools.core.fields import path_fields, secret_fields
+from tools.core.workspace import STATE_DIR, Workspace, sha256_file, using, write_text_atomic
+
+Effect = Literal["read", "write", "spend", "long"]
+
+EFFECTS: dict[str, str] = {
+    "read": "reads files, changes nothing",
+    "write": "writes new files in the workspace",
+    "spend": "costs money or sends data to a third party; needs confirm=true",
+    "long": "runs for minutes (training, evaluation)",
+}
+
+TOOL_MODULES: tuple[str, ...] = (
+    "tools.decide.checklist",
+    "tools.facts.read_reference",
+    "tools.decide.decide_fit",
+    "tools.diagnose.diagnose_loss",
+    "tools.validate.validate_jsonl",
+    "tools.prepare.prepare_data",
+    "tools.split.split_dataset",
+    "tools.pii.scan_pii",
+    "tools.compliance.check_compliance",
+    "tools.providers.select_provider",
+    "tools.cost.estimate_cost",
+    "tools.configure.configure_training",
+    "tools.facts.facts_check",
+    "tools.train.launch_lora",
+    "tools.train.runs",
+    "tools.evaluate.run_eval",
+    "tools.jobs.provider_jobs",
+    "tools.audit.audit_log",
+    "tools.audit.audit_report",
+)
+"""Modules whose import registers tools, in the order surfaces list them."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    func: Callable[[Any], BaseModel]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    effect: Effect
+    description: str
+    audited: bool = True
+
+    @property
+    def summary(self) -> str:
+        """The first sentence of the description, for listings."""
+        first = self.description.split(". ")[0].rstrip(".")
+        return first + "."
+
+
+_TOOLS: dict[str, Tool] = {}
+
+
+def _first_paragraph(doc: str | None, name: str) -> str:
+    if not doc or not doc.strip():
+        raise TypeError(f"tool {name} needs a docstring: its first paragraph is what agents see")
+    paragraph = inspect.cleandoc(doc).split("\n\n")[0]
+    return " ".join(paragraph.split())
+
+
+def tool(*, effect: Effect, audited: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``func(req: InputModel) -> OutputModel`` as a tool named after the function."""
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(func)
+        params = [p for p in inspect.signature(func).parameters]
+        if len(params) != 1:
+            raise TypeError(f"tool {func.__name__} must take exactly one argument (its input model)")
+        input_model = hints.get(params[0])
+        output_model = hints.get("return")
+        for label, model in (("input", input_model), ("output", output_model)):
+            if not (isinstance(model, type) and issubclass(model, BaseModel)):
+                raise TypeError(f"tool {func.__name__}: the {label} type must be a pydantic model")
+        assert input_model is not None and output_model is not None
+        spec = Tool(
+            name=func.__name__,
+            func=func,
+            input_model=input_model,
+            output_model=output_model,
+            effect=effect,
+            description=_first_paragraph(func.__doc__, func.__name__),
+            audited=audited,
+        )
+        existing = _TOOLS.get(spec.name)
+        if existing is not None and existing.func.__module__ != func.__module__:
+            raise TypeError(f"tool name {spec.name} registered twice ({existing.func.__module__}, {func.__module__})")
+        _TOOLS[spec.name] = spec
+        return func
+
+    return register
+
+
+def _load() -> None:
+    for module in TOOL_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            raise ToolError("registry_broken", f"tool module {module} is listed in TOOL_MODULES but missing",
+                            "reinstall finetune-skill; in a checkout, add the module or remove it from the list") from exc
+
+
+def all_tools() -> list[Tool]:
+    """Every registered tool, in the order of TOOL_MODULES."""
+    _load()
+    rank = {module: i for i, module in enumerate(TOOL_MODULES)}
+    return sorted(_TOOLS.values(), key=lambda t: rank.get(t.func.__module__, len(rank)))
+
+
+def get(name: str) -> Tool:
+    _load()
+    try:
+        return _TOOLS[name]
+    except KeyError:
+        known = ", ".join(sorted(_TOOLS))
+        raise ToolError("unknown_tool", f"no tool named {name!r}", f"known tools: {known}") from None
+
+
+def format_validation_error(exc: ValidationError, tool_name: str) -> str:
+    """Field-by-field message without echoing input values (they may hold secrets or PII)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(p) for p in err["loc"]) or "(arguments)"
+        parts.append(f"{where}: {err['msg']}")
+    return f"invalid arguments for {tool_name}: " + "; ".join(parts)
+
+
+def apply_defaults(model: type[BaseModel], args: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop top-level nulls for fields whose default is not null, so pydantic applies the default.
+
+    Portable tool schemas make every optional field nullable; a model that sends ``null`` means
+    "use the default".
+    """
+    cleaned = dict(args)
+    for name, info in model.model_fields.items():
+        if name in cleaned and cleaned[name] is None and not info.is_required() and info.default is not None:
+            del cleaned[name]
+    return cleaned
+
+
+def _file_digest(ws: Workspace, arg: str, role: str, raw: str) -> dict[str, Any]:
+    try:
+        path = ws.resolve(raw)
+    except ToolError:
+        return {"arg": arg, "role": role, "path": raw, "sha256": None, "bytes": None}
+    rel = ws.relative(path)
+    if path.is_file():
+        return {"arg": arg, "role": role, "path": rel, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    return {"arg": arg, "role": role, "path": rel, "sha256": None, "bytes": None}
+
+
+def _file_args(ws: Workspace, req: BaseModel, role: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Digests of the path arguments with ``role``, nested models included (``candidate.adapter``)."""
+    out: list[dict[str, Any]] = []
+    roles = path_fields(type(req))
+    for name in type(req).model_fields:
+        value = getattr(req, name)
+        values = value if isinstance(value, list) else [value]
+        if roles.get(name) == role:
+            out.extend(_file_digest(ws, prefix + name, role, v) for v in values if isinstance(v, str) and v)
+        for nested in values:
+            if isinstance(nested, BaseModel):
+                out.extend(_file_args(ws, nested, role, f"{prefix}{name}."))
+    return out
+
+
+def args_digest(req: BaseModel) -> tuple[str, list[str]]:
+    """SHA-256 of the canonical arguments (secrets blanked) and the names of those given."""
+    from tools.core.audit_log import canonical_json
+
+    data = req.model_dump(mode="json")
+    for name in secret_fields(type(req)):
+        if data.get(name) is not None:
+            data[name] = "[secret]"
+    given = [k for k, v in data.items() if v is not None]
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest(), given
+
+
+def _crash_report(ws: Workspace, name: str, exc: BaseException) -> str | None:
+    """Keep the traceback of an unexpected failure in the workspace, never in the error text."""
+    try:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = ws.state_dir / "crashes" / f"{stamp}-{name}.txt"
+        write_text_atomic(path, "".join(traceback.format_exception(exc)))
+        return ws.relative(path)
+    except OSError:
+        return None
+
+
+def call(
+    name: str,
+    args: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    workspace: Workspace | None = None,
+    actor: str = "api",
+) -> BaseModel:
+    """Validate ``args``, run tool ``name`` in ``workspace``, audit the call, return its output.
+
+    Every failure comes out as a :class:`ToolError`: bad arguments as ``invalid_arguments``, a
+    tool's own refusal with its code, anything unexpected as ``internal_error`` (traceback kept
+    in ``.finetune/crashes/``).
+    """
+    spec = get(name)
+    ws = workspace or Workspace()
+    if isinstance(args, BaseModel):
+        args = args.model_dump()
+    try:
+        req = spec.input_model.model_validate(apply_defaults(spec.input_model, args or {}))
+    except ValidationError as exc:
+        error = ToolError("invalid_arguments", format_validation_error(exc, name),
+                          f"see the schema with `finetune tools --schema {name}`")
+        if spec.audited:
+            _audit(ws, spec, None, [], "error", error.code, 0, actor)
+        raise error from None
+
+    inputs = _file_args(ws, req, "input") if spec.audited else []
+    started = time.perf_counter()
+    outcome: Literal["ok", "error"] = "ok"
+    error_code: str | None = None
+    try:
+        with using(ws):
+            result = spec.func(req)
+        if not isinstance(result, spec.output_model):
+            raise TypeError(f"{name} returned {type(result).__name__}, not {spec.output_model.__name__}")
+        return result
+    except ToolError as exc:
+        outcome, error_code = "error", exc.code
+        raise
+    except Exception as exc:
+        outcome, error_code = "error", "internal_error"
+        where = _crash_report(ws, name, exc)
+        raise ToolError(
+            "internal_error",
+            f"{name} failed unexpectedly ({type(exc).__name__})",
+            f"this is a bug in finetune-skill; the traceback is in {where}" if where else
+            "this is a bug in finetune-skill; rerun with FINETUNE_DEBUG=1 to see the traceback",
+        ) from exc
+    finally:
+        if spec.audited:
+            duration = int((time.perf_counter() - started) * 1000)
+            outputs = _file_args(ws, req, "output") if outcome == "ok" else []
+            _audit(ws, spec, req, inputs + outputs, outcome, error_code, duration, actor)
+
+
+def _audit(
+    ws: Workspace,
+    spec: Tool,
+    req: BaseModel | None,
+    files: list[dict[str, Any]],
+    outcome: Literal["ok", "error"],
+    error_code: str | None,
+    duration_ms: int,
+    actor: str,
+) -> None:
+    from tools.core.audit_log import AuditLog, FileDigest
+
+    digest, given = args_digest(req) if req is not None else (hashlib.sha256(b"invalid").hexdigest(), [])
+    try:
+        AuditLog(ws).append(
+            tool_name=spec.name,
+            actor=actor,
+            args_sha256=digest,
+            args_given=given,
+            files=[FileDigest.model_validate(f) for f in files],
+            outcome=outcome,
+            error_code=error_code,
+            duration_ms=duration_ms,
+        )
+    except OSError as exc:
+        raise ToolError(
+            "audit_unwritable",
+            f"could not append to the audit log in {ws.state_dir}: {exc.strerror}",
+            f"make {STATE_DIR}/ writable; every tool call must be recorded",
+        ) from exc
+

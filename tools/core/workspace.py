@@ -1,0 +1,180 @@
+"""Where tools may read and write: the workspace root and the path policy around it.
+
+Every path a tool receives is resolved here. A path that leaves the workspace (``..``, an absolute
+path elsewhere, a symlink that points out) is refused, inputs are never opened for writing, and
+outputs are written atomically (a temporary file in the same folder, then ``os.replace``) so a
+crash never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from tools.core.errors import ToolError
+
+STATE_DIR = ".finetune"
+
+
+def _default_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _default_file_mode()
+"""Mode for files we write: what open() would give, not mkstemp's private 0600."""
+
+class Workspace:
+    """A root folder; every path argument must resolve inside it."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        chosen = Path(root) if root is not None else Path(os.environ.get("FINETUNE_WORKSPACE", "."))
+        if not chosen.is_dir():
+            raise ToolError(
+                "workspace_missing",
+                f"workspace root {str(chosen)!r} is not a folder",
+                "create it, or pass --workspace / set FINETUNE_WORKSPACE to an existing folder",
+            )
+        self.root = chosen.resolve()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    @property
+    def state_dir(self) -> Path:
+        """The hidden folder for the tool's own state (audit log, run registry)."""
+        return self.root / STATE_DIR
+
+    def relative(self, path: Path) -> str:
+        """A path inside the workspace as a POSIX string relative to the root (for reports, logs)."""
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def resolve(self, raw: str | os.PathLike[str], *, what: str = "path") -> Path:
+        """Resolve ``raw`` against the root and refuse anything that ends up outside it.
+
+        Symlinks are followed before the check, so a link inside the workspace that points out
+        is refused too.
+        """
+        text = os.fspath(raw)
+        if not isinstance(text, str) or not text.strip():
+            raise ToolError("path_empty", f"{what} is empty", "give a file path inside the workspace")
+        if "\x00" in text:
+            raise ToolError("path_invalid", f"{what} contains a NUL byte", "give a plain file path")
+        candidate = Path(text)
+        if not candidate.is_absolute():
+            candidate = self.root / candidate
+        try:
+            resolved = candidate.resolve(strict=False)
+        except (OSError, RuntimeError) as exc:
+            raise ToolError("path_invalid", f"{what} {text!r} cannot be resolved: {exc}",
+                            "check for symlink loops") from exc
+        if resolved != self.root and not resolved.is_relative_to(self.root):
+            raise ToolError(
+                "path_outside_workspace",
+                f"{what} {text!r} resolves to {str(resolved)!r}, outside the workspace {str(self.root)!r}",
+                "copy the file into the workspace, or run from (or pass --workspace) a folder that contains it",
+            )
+        return resolved
+
+    def input_file(self, raw: str | os.PathLike[str], *, what: str = "input file") -> Path:
+        """An existing regular file inside the workspace, for reading."""
+        path = self.resolve(raw, what=what)
+        if not path.exists():
+            raise ToolError("file_not_found", f"{what} {os.fspath(raw)!r} does not exist",
+                            f"check the path; it is resolved against {str(self.root)!r}")
+        if not path.is_file():
+            raise ToolError("not_a_file", f"{what} {os.fspath(raw)!r} is not a regular file",
+                            "give a file, not a folder")
+        return path
+
+    def input_dir(self, raw: str | os.PathLike[str], *, what: str = "input folder") -> Path:
+        path = self.resolve(raw, what=what)
+        if not path.is_dir():
+            raise ToolError("dir_not_found", f"{what} {os.fspath(raw)!r} is not an existing folder",
+                            f"check the path; it is resolved against {str(self.root)!r}")
+        return path
+
+    def output_file(
+        self,
+        raw: str | os.PathLike[str],
+        *,
+        inputs: tuple[Path, ...] = (),
+        what: str = "output file",
+    ) -> Path:
+        """A path to write a new file at; never one of ``inputs`` and never a folder."""
+        path = self.resolve(raw, what=what)
+        if path in {p.resolve() for p in inputs}:
+            raise ToolError("output_is_input", f"{what} {os.fspath(raw)!r} is also an input",
+                            "inputs are never changed in place; choose a new file name")
+        if path.is_dir():
+            raise ToolError("output_is_dir", f"{what} {os.fspath(raw)!r} is a folder",
+                            "give a file name inside it")
+        return path
+
+
+_current: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
+    "finetune_workspace", default=None
+)
+
+
+def current() -> Workspace:
+    """The workspace of the tool call in progress (the current directory when none is set)."""
+    ws = _current.get()
+    return ws if ws is not None else Workspace()
+
+
+@contextlib.contextmanager
+def using(ws: Workspace) -> Iterator[Workspace]:
+    """Make ``ws`` the workspace for tool code running inside the block."""
+    token = _current.set(ws)
+    try:
+        yield ws
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    binary = "b" in mode
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    with atomic_writer(path) as handle:
+        handle.write(text)
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    with atomic_writer(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes, read in chunks so large datasets stay out of memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

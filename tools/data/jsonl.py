@@ -1,0 +1,124 @@
+"""Streaming JSONL reader with line numbers, robust to whatever a real file contains.
+
+:func:`read_lines` yields one :class:`Line` per physical line (1-based ``number``, byte ``offset``)
+without ever holding more than one line in memory. Problems are reported on the line, never
+raised: a UTF-8 byte-order mark, invalid UTF-8, a blank line, a line longer than ``max_bytes``
+(skipped without being read into memory), a last line without its newline. :func:`parse` turns a
+line into a JSON value or a problem. :func:`sniff` looks at the head of a file and refuses what is
+clearly not JSONL (binary, a folder, a JSON array) with a :class:`ToolError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tools.core.errors import ToolError
+
+BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Line:
+    """One physical line of a file. ``text`` is None when it could not be decoded or was too long."""
+
+    number: int
+    offset: int
+    text: str | None
+    problem: str | None = None  # code: bom, invalid_utf8, line_too_long, truncated_line
+    detail: str = ""
+    size: int = 0
+
+    @property
+    def blank(self) -> bool:
+        return self.text is not None and (not self.text or self.text.isspace())
+
+
+def _decode(raw: bytes, number: int, offset: int) -> Line:
+    size = len(raw)
+    problem = None
+    detail = ""
+    if raw.startswith(BOM):
+        raw = raw[3:]
+        problem, detail = "bom", "the line starts with a UTF-8 byte-order mark (BOM)"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Line(number, offset, None, "invalid_utf8",
+                    f"invalid UTF-8 at byte {exc.start} of the line ({raw[exc.start:exc.start + 4]!r})", size)
+    return Line(number, offset, text.rstrip("\r\n"), problem, detail, size)
+
+
+def read_lines(path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: int | None = None,
+               first_number: int = 1) -> Iterator[Line]:
+    """Yield every line of ``path`` that starts in bytes ``start``..``stop``, numbered from ``first_number``.
+
+    A line longer than ``max_bytes`` is consumed in chunks and yielded with ``text=None`` and
+    problem ``line_too_long``; memory stays bounded by ``max_bytes``.
+    """
+    number = first_number - 1
+    with path.open("rb") as handle:
+        if start:
+            handle.seek(start)
+        offset = start
+        while stop is None or offset < stop:
+            raw = handle.readline(max_bytes + 1)
+            if not raw:
+                return
+            number += 1
+            if len(raw) > max_bytes and not raw.endswith(b"\n"):
+                size = len(raw)
+                while True:  # skip the rest of the oversized line without keeping it
+                    more = handle.readline(_CHUNK)
+                    size += len(more)
+                    if not more or more.endswith(b"\n"):
+                        break
+                yield Line(number, offset, None, "line_too_long",
+                           f"the line is {size:,} bytes, over the {max_bytes:,}-byte limit; not parsed", size)
+                offset += size
+                continue
+            line = _decode(raw, number, offset)
+            if not raw.endswith(b"\n") and line.problem is None and line.text is not None and not line.blank:
+                line.problem, line.detail = "no_final_newline", "the last line has no newline at the end"
+            yield line
+            offset += len(raw)
+
+
+def parse(line: Line) -> tuple[Any, str | None]:
+    """The JSON value of ``line``, or (None, message) when it is not valid JSON."""
+    assert line.text is not None
+    try:
+        return json.loads(line.text), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
+
+
+def sniff(path: Path, shown: str) -> None:
+    """Refuse a file that is clearly not JSONL, naming it; an empty file passes (it gets a finding)."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    for bom, name in ((b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if head.startswith(bom):
+            raise ToolError("wrong_encoding", f"{shown} is encoded as {name}, not UTF-8",
+                            "re-save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
+    if b"\x00" in head:
+        if head.startswith(b"PAR1"):
+            raise ToolError("not_jsonl", f"{shown} is a Parquet file, not JSONL",
+                            f"convert it first: finetune convert {shown} --out data.jsonl")
+        if len(head) >= 8 and (head[1::2].count(0) > len(head) // 3 or head[0::2].count(0) > len(head) // 3):
+            raise ToolError("wrong_encoding", f"{shown} looks like UTF-16 text without a byte-order mark, not UTF-8",
+                            "re-save it as UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8)")
+        raise ToolError("binary_file", f"{shown} is a binary file (it contains NUL bytes), not JSONL",
+                        "give a UTF-8 text file with one JSON object per line")
+    stripped = head.lstrip(BOM).lstrip()
+    if stripped.startswith(b"[") and b"\n" in stripped:
+        first_line = stripped.split(b"\n", 1)[0].strip()
+        if first_line in (b"[", b"[{"):  # a pretty-printed array; a corrupt first line gets a finding
+            raise ToolError("not_jsonl", f"{shown} looks like a JSON array spread over many lines, not JSONL",
+                            f"convert it: finetune convert {shown} --out data.jsonl")

@@ -1,0 +1,219 @@
+"""diagnose_loss: read a training log in any common format, find what is wrong, say what to change."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.core.fields import InputPath, OutputPath
+from tools.diagnose.checks import SEVERITY_RANK, Best, Hit, Severity, lr_values, run_checks
+from tools.diagnose.facts import facts
+from tools.diagnose.logs import read_log
+from tools.diagnose.series import Curves, build_curves
+from tools.core.registry import tool
+from tools.core.workspace import current, write_text_atomic
+
+
+class DiagnoseLossRequest(BaseModel):
+    """What to diagnose and where to put the report."""
+
+    path: InputPath = Field(description=(
+        "The training log: trainer_state.json, a checkpoint/output/run folder, metrics.jsonl, trainer_log.jsonl, "
+        "a console log, a W&B/TensorBoard CSV, a TensorBoard events file, an OpenAI result CSV or job events JSON."))
+    report: OutputPath | None = Field(None, description=(
+        "Markdown report to write (default: <log name>.diagnosis.md beside the log); the full JSON goes next to it "
+        "with .json."))
+    plot: OutputPath | None = Field(None, description="PNG plot of loss, eval loss, learning rate and grad norm "
+                                                      "with the findings marked (needs matplotlib).")
+
+
+class Evidence(BaseModel):
+    step: float | None
+    value: float | None
+    what: str
+
+
+class Finding(BaseModel):
+    kind: str
+    severity: Literal["info", "warning", "severe"]
+    title: str
+    summary: str
+    evidence: list[Evidence]
+    causes: list[str]
+    changes: list[str]
+    source: str
+
+
+class SeriesStats(BaseModel):
+    name: str
+    points: int
+    non_finite: int
+    first: float | None
+    last: float | None
+    min: float | None
+    min_step: float | None
+
+
+class BestCheckpoint(BaseModel):
+    step: float
+    eval_loss: float
+    epoch: float | None
+    early_stop_step: float | None = Field(
+        description="where early stopping (patience from diagnose.yaml) would have stopped")
+    patience: int = Field(description="evaluations without improvement that early stopping waits")
+    steps_saved: float | None
+
+
+class DiagnoseLossResult(BaseModel):
+    path: str
+    format: str
+    verdict: Literal["healthy", "problems", "too_short"]
+    headline: str
+    step_unit: str
+    first_step: float | None
+    last_step: float | None
+    series: list[SeriesStats]
+    best_checkpoint: BestCheckpoint | None
+    findings: list[Finding]
+    findings_total: int
+    notes: list[str]
+    warnings: list[str] = Field(description="facts in reference/data/diagnose.yaml that are due for re-checking")
+    report_md: str
+    report_json: str
+    plot: str | None
+
+
+def _stats(curves: Curves) -> list[SeriesStats]:
+    out = []
+    for name in ("loss", "eval_loss", "learning_rate", "grad_norm"):
+        s = curves.series.get(name)
+        if s is None or not len(s):
+            continue
+        fin = s.finite()
+        lo = min(range(len(fin)), key=lambda i: fin.values[i]) if len(fin) else None
+        out.append(SeriesStats(
+            name=name, points=len(s), non_finite=len(s) - len(fin),
+            first=fin.values[0] if len(fin) else None, last=fin.values[-1] if len(fin) else None,
+            min=fin.values[lo] if lo is not None else None, min_step=fin.steps[lo] if lo is not None else None))
+    return out
+
+
+class _Safe(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _finding(hit: Hit, context: dict[str, str]) -> Finding:
+    advice = facts().advice_for(hit.kind)
+    values = _Safe({**context, **hit.values})
+    return Finding(
+        kind=hit.kind, severity=hit.severity, title=advice.title, summary=hit.summary,
+        evidence=[Evidence(step=s, value=v if v is None or math.isfinite(v) else None,
+                           what=w if v is None or math.isfinite(v) else f"{w}: {v}") for s, v, w in hit.evidence],
+        causes=[c.format_map(values) for c in advice.causes],
+        changes=[c.format_map(values) for c in advice.changes],
+        source=advice.source)
+
+
+def _default_report(log: Path) -> Path:
+    if log.is_dir():
+        return log / "diagnosis.md"
+    return log.with_name(log.name + ".diagnosis.md")
+
+
+def _headline(verdict: str, findings: list[Finding], best: Best | None) -> str:
+    if verdict == "too_short":
+        return "too short to judge: " + findings[0].summary if findings else "too short to judge"
+    if verdict == "healthy":
+        tail = f"; best eval loss {best.eval_loss:.4g} at step {best.step:g}" if best else ""
+        return "no problems found" + tail
+    worst = findings[0]
+    return f"{worst.severity}: {worst.title.lower()}: {worst.summary}"
+
+
+@tool(effect="write")
+def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
+    """Read a fine-tuning training log and say what is wrong and what to change. Reads HF
+    trainer_state.json (or an output/checkpoint folder), our runs/<id>/ folder, LLaMA-Factory
+    trainer_log.jsonl, HF/TRL/Axolotl/Unsloth console logs, W&B or TensorBoard CSV, TensorBoard events,
+    HF model-card result tables, OpenAI result CSV or job events.
+
+    Finds overfitting (with the best checkpoint and what early stopping would have saved), divergence and
+    hidden NaN, loss spikes, plateaus, collapse to zero, per-epoch staircases, exploding or vanishing
+    gradient norms, learning-rate schedule problems, a large train/eval gap and forgetting of general
+    benchmarks; each finding has evidence (steps and values), likely causes and concrete changes with
+    numbers. Writes a markdown report and full JSON (and a PNG plot when asked). Use it after or during
+    training; it does not look at the dataset (use validate_jsonl for that)."""
+    ws = current()
+    resolved = ws.resolve(req.path, what="log path")
+    if resolved.is_dir():
+        log = ws.input_dir(req.path, what="log folder")
+    else:
+        log = ws.input_file(req.path, what="log file")
+    parsed = read_log(log)
+    curves = build_curves(parsed)
+    hits, best = run_checks(curves)
+    thresholds = facts().thresholds
+    context = {**lr_values(curves), "min_points": f"{thresholds.min_points.value:g}",
+               "patience": f"{thresholds.early_stopping_patience.value:g}",
+               "suggested_logging_steps": "10", "points": str(len(curves.get("loss").finite()))}
+    findings = sorted((_finding(h, context) for h in hits), key=lambda f: -SEVERITY_RANK[f.severity])
+    if any(f.kind == "too_short" for f in findings) and not any(f.severity == "severe" for f in findings):
+        verdict = "too_short"
+    elif any(SEVERITY_RANK[f.severity] >= 1 for f in findings):
+        verdict = "problems"
+    else:
+        verdict = "healthy"
+    report = ws.output_file(req.report, inputs=(log,), what="report") if req.report else _default_report(log)
+    report = ws.output_file(report, inputs=(log,), what="report")
+    report_json = ws.output_file(report.with_suffix(".json"), inputs=(log,), what="report JSON")
+    plot_path = ws.output_file(req.plot, inputs=(log,), what="plot") if req.plot else None
+    loss = curves.get("loss")
+    steps = loss.steps or curves.get("eval_loss").steps
+    result = DiagnoseLossResult(
+        path=ws.relative(parsed.path), format=parsed.format, verdict=verdict,
+        headline=_headline(verdict, findings, best), step_unit=parsed.step_unit,
+        first_step=steps[0] if steps else None, last_step=steps[-1] if steps else None,
+        series=_stats(curves),
+        best_checkpoint=BestCheckpoint(step=best.step, eval_loss=best.eval_loss, epoch=best.epoch,
+                                       early_stop_step=best.stop_step, steps_saved=best.steps_saved,
+                                       patience=int(thresholds.early_stopping_patience.value)) if best else None,
+        findings=findings, findings_total=len(findings), notes=(parsed.notes + curves.notes)[:10],
+        warnings=_fact_warnings(findings),
+        report_md=ws.relative(report) if report.is_relative_to(ws.root) else str(report),
+        report_json=ws.relative(report_json) if report_json.is_relative_to(ws.root) else str(report_json),
+        plot=None)
+    if plot_path is not None:
+        from tools.diagnose.plot import draw
+
+        draw(curves, findings, best, plot_path, title=f"{parsed.path.name} ({parsed.format})")
+        result.plot = ws.relative(plot_path)
+    full = result.model_dump(mode="json")
+    full["data"] = {name: {"steps": s.steps, "values": [v if math.isfinite(v) else str(v) for v in s.values]}
+                    for name, s in curves.series.items()}
+    write_text_atomic(report_json, json.dumps(full, indent=1, ensure_ascii=False) + "\n")
+    from tools.diagnose.report import render_markdown
+
+    write_text_atomic(report, render_markdown(result))
+    limit = int(thresholds.report_max_findings.value)
+    result.findings = [_bounded(f) for f in findings[:limit]]
+    return result
+
+
+def _fact_warnings(findings: list[Finding]) -> list[str]:
+    from tools.knowledge.core import warning_texts
+
+    known = facts()
+    rows = [row for _, row in known.thresholds] + [known.advice_for(k) for k in {f.kind for f in findings}]
+    return warning_texts(rows, file="diagnose.yaml")[:5]
+
+
+def _bounded(f: Finding) -> Finding:
+    return f.model_copy(update={"evidence": f.evidence[:3], "causes": f.causes[:3], "changes": f.changes[:3]})
+
+
+__all__ = ["DiagnoseLossRequest", "DiagnoseLossResult", "Finding", "Severity", "diagnose_loss"]

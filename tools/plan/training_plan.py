@@ -1,0 +1,179 @@
+"""The training plan: every knob of a LoRA / QLoRA SFT run, as one pydantic model.
+
+:class:`TrainingPlan` is the contract between the tool that chooses the numbers (configure_training)
+and the tool that trains with them (launch_lora). Every field has a default taken from
+``reference/data/lora_defaults.yaml`` (each number with its source and date); nothing numeric lives
+here. A plan is stored whole in ``runs/<id>/config.json``, so a run can be reproduced from it.
+
+    from tools.plan.training_plan import TrainingPlan, load_defaults
+    plan = TrainingPlan(base_model="Qwen/Qwen3-0.6B", max_steps=200)   # the rest from the defaults
+    plan.effective_batch                                               # per-device batch x accumulation
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.core.errors import ToolError
+from tools.knowledge.core import Fact, load_facts
+
+
+class DefaultRow(Fact):
+    """One default: a named number (or choice) and why, with its source."""
+
+    name: str
+    value: float | str
+    why: str
+
+
+class LoraDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    hyperparameters: list[DefaultRow]
+    choices: list[DefaultRow]
+    watchdog: list[DefaultRow]
+    throughput: list[DefaultRow]
+
+    def row(self, name: str) -> DefaultRow:
+        for section in (self.hyperparameters, self.choices, self.watchdog, self.throughput):
+            for r in section:
+                if r.name == name:
+                    return r
+        raise ToolError("unknown_default", f"lora_defaults.yaml has no row {name!r}",
+                        "add it with value, why, source and as_of")
+
+    def number(self, name: str) -> float:
+        value = self.row(name).value
+        if isinstance(value, str):
+            raise ToolError("bad_default", f"lora_defaults.yaml {name}: {value!r} is not a number", "fix the file")
+        return float(value)
+
+    def text(self, name: str) -> str:
+        return str(self.row(name).value)
+
+
+@cache
+def load_defaults() -> LoraDefaults:
+    """``reference/data/lora_defaults.yaml``, validated (cached per process)."""
+    return load_facts("lora_defaults", LoraDefaults)
+
+
+def tiny_model_learning_rate(base_model: str) -> tuple[float, str] | None:
+    """(learning rate, why) for the built-in tiny model, whose random weights want a far larger rate than any
+    real model; None for every other model. configure_training and launch_lora both default to it."""
+    from tools.local_models.tiny import is_tiny
+
+    if not is_tiny(base_model):
+        return None
+    defaults = load_defaults()
+    return defaults.number("tiny_random_llama_learning_rate"), \
+        f"built-in tiny model: {defaults.row('tiny_random_llama_learning_rate').why}"
+
+
+def _num(name: str) -> float:
+    return load_defaults().number(name)
+
+
+def _int(name: str) -> int:
+    return int(load_defaults().number(name))
+
+
+Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
+Batching = Literal["auto", "packed", "length_grouped", "padded"]
+Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
+
+
+class TrainingPlan(BaseModel):
+    """A LoRA/QLoRA supervised fine-tuning plan; unset fields take the documented defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_model: str = Field("tiny-random-llama", description=(
+        "Base model: a Hugging Face id, a local model folder inside the workspace, or the built-in "
+        "'tiny-random-llama' (random weights, trains on CPU in seconds; for demos and tests)."))
+    method: Literal["lora", "qlora"] = Field("lora", description="lora, or qlora (4-bit NF4 base; needs CUDA and bitsandbytes).")
+    lora_r: int = Field(default_factory=lambda: _int("lora_r"), ge=1, description="LoRA rank.")
+    lora_alpha: float = Field(default_factory=lambda: _num("lora_alpha"), gt=0, description="LoRA alpha (scale = alpha / r).")
+    lora_dropout: float = Field(default_factory=lambda: _num("lora_dropout"), ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] = Field(default_factory=lambda: [load_defaults().text("target_modules")], description=(
+        "Module names to adapt; ['all-linear'] adapts every linear layer except the output head."))
+    learning_rate: float = Field(default_factory=lambda: _num("learning_rate"), gt=0, description="Peak learning rate.")
+    lr_scheduler: Scheduler = Field(default_factory=lambda: load_defaults().text("lr_scheduler"),  # type: ignore[arg-type,return-value]
+                                    description="Learning-rate schedule after warm-up.")
+    warmup_ratio: float = Field(default_factory=lambda: _num("warmup_ratio"), ge=0, lt=1, description="Share of the steps spent warming up.")
+    weight_decay: float = Field(default_factory=lambda: _num("weight_decay"), ge=0, description="AdamW weight decay.")
+    max_grad_norm: float = Field(default_factory=lambda: _num("max_grad_norm"), gt=0, description="Gradient clipping norm.")
+    optimizer: Optimizer = Field(default_factory=lambda: load_defaults().text("optimizer"),  # type: ignore[arg-type,return-value]
+                                 description="Optimizer; the 8-bit ones need CUDA and bitsandbytes.")
+    num_epochs: float = Field(default_factory=lambda: _num("num_epochs"), gt=0, description="Passes over the training data (max_steps wins when set).")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides num_epochs).")
+    per_device_batch_size: int = Field(default_factory=lambda: _int("per_device_batch_size"), ge=1, description="Examples per micro-batch.")
+    gradient_accumulation_steps: int = Field(default_factory=lambda: _int("gradient_accumulation_steps"), ge=1,
+                                             description="Micro-batches per optimizer step.")
+    max_seq_len: int = Field(default_factory=lambda: _int("max_seq_len"), ge=8, description="Tokens per example; longer ones are truncated.")
+    batching: Batching = Field("auto", description=(
+        "packed: each micro-batch is one padding-free row with per-example position ids (no attention or "
+        "position leakage); length_grouped: batches of similar length, padded; padded: random batches padded "
+        "to the longest; auto: length_grouped (fastest measured on CPU and with the sdpa kernel)."))
+    eval_fraction: float = Field(default_factory=lambda: _num("eval_fraction"), ge=0, lt=0.5,
+                                 description="Held-out share of the data for eval loss when no eval file is given.")
+    eval_steps: int | None = Field(None, ge=1, description="Eval loss every N steps (default: about 8 evaluations per run).")
+    save_steps: int | None = Field(None, ge=1, description="Checkpoint every N steps (default: about 4 per run).")
+    logging_steps: int | None = Field(None, ge=1, description="Log metrics every N steps (default 10, fewer for short runs).")
+    keep_last_k: int = Field(default_factory=lambda: _int("keep_last_k"), ge=1, description="Checkpoints kept (older ones are deleted).")
+    seed: int = Field(default_factory=lambda: _int("seed"), description="Seed for the data order, split, LoRA init and dropout.")
+    precision: Precision = Field("auto", description="auto: bf16 on CUDA GPUs that support it, else fp32.")
+    watchdog: bool = Field(True, description="Stop early on NaN/inf, divergence or loss far above its start.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_mean_default(cls, data: object) -> object:
+        """Portable tool schemas make every field nullable; a null means "use the default"."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items()
+                    if v is not None or k not in cls.model_fields or cls.model_fields[k].default is None
+                    and cls.model_fields[k].default_factory is None}
+        return data
+
+    @model_validator(mode="after")
+    def _sane(self) -> TrainingPlan:
+        if not self.target_modules:
+            raise ValueError("target_modules is empty; use ['all-linear']")
+        return self
+
+    @property
+    def effective_batch(self) -> int:
+        return self.per_device_batch_size * self.gradient_accumulation_steps
+
+    def peft_targets(self) -> str | list[str]:
+        """What LoraConfig(target_modules=...) takes: the string 'all-linear' or a list of names."""
+        if [t.lower() for t in self.target_modules] == ["all-linear"]:
+            return "all-linear"
+        return list(self.target_modules)
+
+
+def default_plan(**overrides: object) -> TrainingPlan:
+    """A plan from the defaults with ``overrides`` (None values are ignored)."""
+    return TrainingPlan.model_validate({k: v for k, v in overrides.items() if v is not None})
+
+
+def watchdog_thresholds() -> dict[str, float]:
+    d = load_defaults()
+    return {r.name: float(r.value) for r in d.watchdog}
+
+
+def cadence(total_steps: int, plan: TrainingPlan) -> tuple[int, int, int]:
+    """(logging, eval, save) step intervals for a run of ``total_steps`` (plan values win when set)."""
+    d = load_defaults()
+    default_log = int(d.number("logging_steps"))
+    logging = plan.logging_steps or max(1, min(default_log, total_steps // 25 or 1))
+    evals = plan.eval_steps or max(1, total_steps // int(d.number("evals_per_run")) or 1)
+    saves = plan.save_steps or max(1, total_steps // int(d.number("saves_per_run")) or 1)
+    return logging, evals, saves
+
+
+__all__ = ["LoraDefaults", "TrainingPlan", "cadence", "default_plan", "load_defaults", "watchdog_thresholds"]
