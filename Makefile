@@ -27,7 +27,12 @@ $(STAMP_TEST): $(BIN)/python
 demo: $(STAMP_DEMO)
 	$(BIN)/finetune demo
 
-test: $(STAMP_TEST)
+lint: $(STAMP_TEST)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/python -m pytest
 
 $(STAMP_BENCH): $(STAMP_TEST)

@@ -56,16 +56,25 @@ def evaluate(seed: int = 20261124) -> dict:
             per_class[curve.label].append(ok)
             guess = naive(curve.rows)
             base[curve.label].append(guess == curve.expect if curve.expect in (None, "divergence") else False)
-            extra[curve.label] += sum(1 for f in findings if f["kind"] != curve.expect
-                                      and f["severity"] in {"warning", "severe"})
+            extra[curve.label] += sum(
+                1 for f in findings if f["kind"] != curve.expect and f["severity"] in {"warning", "severe"}
+            )
             if curve.expect is None and any(f["severity"] == "severe" for f in findings):
                 healthy_severe.append(curve.name)
             if not ok:
                 wrong.append(f"{curve.name} [{fmt}]: got {[(f['kind'], f['severity']) for f in findings]}")
     total = sum(len(v) for v in per_class.values())
     right = sum(sum(v) for v in per_class.values())
-    return {"per_class": per_class, "baseline": base, "total": total, "right": right,
-            "healthy_severe": healthy_severe, "extra": extra, "wrong": wrong, "seconds": time.perf_counter() - started}
+    return {
+        "per_class": per_class,
+        "baseline": base,
+        "total": total,
+        "right": right,
+        "healthy_severe": healthy_severe,
+        "extra": extra,
+        "wrong": wrong,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def main() -> int:
@@ -82,11 +91,14 @@ def report(seed: int) -> int:
     print(f"{'class':<15} {'curves':>6} {'right':>6} {'acc':>7} {'naive':>7} {'other warnings':>15}")
     for label, oks in r["per_class"].items():
         b = r["baseline"][label]
-        print(f"{label:<15} {len(oks):>6} {sum(oks):>6} {sum(oks) / len(oks):>7.0%} {sum(b) / len(b):>7.0%}"
-              f" {r['extra'][label]:>15}")
+        print(
+            f"{label:<15} {len(oks):>6} {sum(oks):>6} {sum(oks) / len(oks):>7.0%} {sum(b) / len(b):>7.0%}"
+            f" {r['extra'][label]:>15}"
+        )
     base_right = sum(sum(v) for v in r["baseline"].values())
-    print(f"{'all':<15} {r['total']:>6} {r['right']:>6} {r['right'] / r['total']:>7.1%} "
-          f"{base_right / r['total']:>7.1%}")
+    print(
+        f"{'all':<15} {r['total']:>6} {r['right']:>6} {r['right'] / r['total']:>7.1%} {base_right / r['total']:>7.1%}"
+    )
     print(f"healthy curves with a severe finding: {len(r['healthy_severe'])} {r['healthy_severe']}")
     print(f"time: {r['seconds']:.1f}s for {r['total']} curves (each written to a log file and read back)")
     for w in r["wrong"]:

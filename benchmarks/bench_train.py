@@ -31,8 +31,10 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-WORDS = ("the order boots jacket size return refund strap tent stove pack warranty seam zipper trail "
-         "delivery exchange measure chart layer fleece waterproof customer policy steps support").split()
+WORDS = (
+    "the order boots jacket size return refund strap tent stove pack warranty seam zipper trail "
+    "delivery exchange measure chart layer fleece waterproof customer policy steps support"
+).split()
 
 
 def make_data(path: Path, n: int, seed: int) -> None:
@@ -43,8 +45,11 @@ def make_data(path: Path, n: int, seed: int) -> None:
             q = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 30)))
             words = min(400, max(3, int(rng.lognormvariate(math.log(60), 0.8))))
             a = " ".join(rng.choice(WORDS) for _ in range(words))
-            msgs = [{"role": "system", "content": "You are the support assistant."},
-                    {"role": "user", "content": f"#{i} {q}?"}, {"role": "assistant", "content": a + "."}]
+            msgs = [
+                {"role": "system", "content": "You are the support assistant."},
+                {"role": "user", "content": f"#{i} {q}?"},
+                {"role": "assistant", "content": a + "."},
+            ]
             out.write(json.dumps({"messages": msgs}) + "\n")
 
 
@@ -57,23 +62,41 @@ def _peak_mb() -> float:
 
 
 def run_ours(data: Path, steps: int, batch: int, mode: str, seed: int, max_len: int) -> dict:
-    from tools.train.worker import Run
     from tools.plan.training_plan import TrainingPlan
     from tools.train.runs import write_json
+    from tools.train.worker import Run
 
     folder = Path(tempfile.mkdtemp(prefix="bench-run-")) / "runs" / "bench"
     folder.mkdir(parents=True)
-    plan = TrainingPlan(base_model="tiny-random-llama", max_steps=steps, per_device_batch_size=batch,
-                        gradient_accumulation_steps=1, learning_rate=5e-3, lora_dropout=0.0, batching=mode,  # type: ignore[arg-type]
-                        eval_fraction=0.0, save_steps=10_000, logging_steps=10_000, seed=seed, max_seq_len=max_len,
-                        watchdog=False)
+    plan = TrainingPlan(
+        base_model="tiny-random-llama",
+        max_steps=steps,
+        per_device_batch_size=batch,
+        gradient_accumulation_steps=1,
+        learning_rate=5e-3,
+        lora_dropout=0.0,
+        batching=mode,  # type: ignore[arg-type]
+        eval_fraction=0.0,
+        save_steps=10_000,
+        logging_steps=10_000,
+        seed=seed,
+        max_seq_len=max_len,
+        watchdog=False,
+    )
     write_json(folder / "config.json", {"plan": plan.model_dump(), "data": {"path": str(data), "label": data.name}})
     run = Run(folder)
     run.train(resume=False)
-    return {"variant": f"ours-{mode}", "steps": steps, "seconds": run.train_seconds,
-            "trained_tokens": run.trained_tokens, "tokens": run.tokens_seen, "padded_tokens": run.padded_seen,
-            "trained_tokens_per_s": run.trained_tokens / run.train_seconds,
-            "tokens_per_s": run.tokens_seen / run.train_seconds, "peak_memory_mb": _peak_mb()}
+    return {
+        "variant": f"ours-{mode}",
+        "steps": steps,
+        "seconds": run.train_seconds,
+        "trained_tokens": run.trained_tokens,
+        "tokens": run.tokens_seen,
+        "padded_tokens": run.padded_seen,
+        "trained_tokens_per_s": run.trained_tokens / run.train_seconds,
+        "tokens_per_s": run.tokens_seen / run.train_seconds,
+        "peak_memory_mb": _peak_mb(),
+    }
 
 
 def run_baseline(data: Path, steps: int, batch: int, seed: int, max_len: int) -> dict:
@@ -106,16 +129,30 @@ def run_baseline(data: Path, steps: int, batch: int, seed: int, max_len: int) ->
         counted["padded"] += int(out["input_ids"].numel())
         return out
 
-    model = get_peft_model(build_model(seed, tok), LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
-                                                               target_modules="all-linear", task_type="CAUSAL_LM"))
-    args = TrainingArguments(output_dir=tempfile.mkdtemp(prefix="bench-hf-"), max_steps=steps,
-                             per_device_train_batch_size=batch, gradient_accumulation_steps=1, learning_rate=5e-3,
-                             lr_scheduler_type="cosine", warmup_steps=0.1,  # transformers 5: a float < 1 is a ratio
-                             max_grad_norm=1.0, logging_steps=10_000,
-                             save_strategy="no", eval_strategy="no", report_to="none", seed=seed,
-                             dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
-                             bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-                             remove_unused_columns=False, disable_tqdm=True)
+    model = get_peft_model(
+        build_model(seed, tok),
+        LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"),
+    )
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="bench-hf-"),
+        max_steps=steps,
+        per_device_train_batch_size=batch,
+        gradient_accumulation_steps=1,
+        learning_rate=5e-3,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.1,  # transformers 5: a float < 1 is a ratio
+        max_grad_norm=1.0,
+        logging_steps=10_000,
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        seed=seed,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        remove_unused_columns=False,
+        disable_tqdm=True,
+    )
 
     class Clock(TrainerCallback):
         start = 0.0
@@ -127,9 +164,17 @@ def run_baseline(data: Path, steps: int, batch: int, seed: int, max_len: int) ->
     t0 = time.perf_counter()
     out = trainer.train()
     seconds = out.metrics.get("train_runtime") or (time.perf_counter() - t0)
-    return {"variant": "hf-trainer-padded", "steps": steps, "seconds": seconds, "trained_tokens": counted["trained"],
-            "tokens": counted["tokens"], "padded_tokens": counted["padded"], "trained_tokens_per_s": counted["trained"] / seconds,
-            "tokens_per_s": counted["tokens"] / seconds, "peak_memory_mb": _peak_mb()}
+    return {
+        "variant": "hf-trainer-padded",
+        "steps": steps,
+        "seconds": seconds,
+        "trained_tokens": counted["trained"],
+        "tokens": counted["tokens"],
+        "padded_tokens": counted["padded"],
+        "trained_tokens_per_s": counted["trained"] / seconds,
+        "tokens_per_s": counted["tokens"] / seconds,
+        "peak_memory_mb": _peak_mb(),
+    }
 
 
 def main() -> None:
@@ -157,8 +202,22 @@ def main() -> None:
     results: dict[str, dict] = {}
     for _ in range(a.repeats):
         for variant in ("baseline", "length_grouped", "packed"):
-            cmd = [sys.executable, __file__, "--variant", variant, "--data", str(data), "--steps", str(a.steps),
-                   "--batch", str(a.batch), "--seed", str(a.seed), "--max-len", str(a.max_len)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--data",
+                str(data),
+                "--steps",
+                str(a.steps),
+                "--batch",
+                str(a.batch),
+                "--seed",
+                str(a.seed),
+                "--max-len",
+                str(a.max_len),
+            ]
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
             if line is None:
@@ -168,9 +227,11 @@ def main() -> None:
             if variant not in results or r["trained_tokens_per_s"] > results[variant]["trained_tokens_per_s"]:
                 results[variant] = r
     for r in results.values():
-        print(f"{r['variant']:<22} {r['trained_tokens_per_s']:>8.0f} trained tok/s {r['tokens_per_s']:>8.0f} tok/s  "
-              f"{r['trained_tokens']} trained / {r['tokens']} real / {r['padded_tokens']} computed tokens "
-              f"in {r['seconds']:.1f} s, peak {r['peak_memory_mb']:.0f} MB")
+        print(
+            f"{r['variant']:<22} {r['trained_tokens_per_s']:>8.0f} trained tok/s {r['tokens_per_s']:>8.0f} tok/s  "
+            f"{r['trained_tokens']} trained / {r['tokens']} real / {r['padded_tokens']} computed tokens "
+            f"in {r['seconds']:.1f} s, peak {r['peak_memory_mb']:.0f} MB"
+        )
     base = results.get("baseline")
     if base:
         for variant in ("length_grouped", "packed"):
@@ -179,8 +240,10 @@ def main() -> None:
                 print(f"ratio ours-{variant} / hf-trainer: {ratio:.2f}x trained tokens/s")
     import torch
 
-    print(f"device: {'cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}, "
-          f"{a.steps} steps, batch {a.batch}, {a.examples} examples, torch {torch.__version__}")
+    print(
+        f"device: {'cuda ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}, "
+        f"{a.steps} steps, batch {a.batch}, {a.examples} examples, torch {torch.__version__}"
+    )
 
 
 if __name__ == "__main__":

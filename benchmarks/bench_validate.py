@@ -44,7 +44,10 @@ def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dic
         t0 = time.perf_counter()
         out = run(path, enc)
         seconds = time.perf_counter() - t0
-        extra = {"format_errors": out["format_errors"], "examples_total_tokens_median": out["num_total_tokens"]["median"]}
+        extra = {
+            "format_errors": out["format_errors"],
+            "examples_total_tokens_median": out["num_total_tokens"]["median"],
+        }
     elif kind == "floor":
         enc = get_encoding("o200k_base")
         distinct: set[str] = set()
@@ -64,16 +67,18 @@ def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dic
     else:
         # the tool function itself (what registry.call runs, minus the audit record), so the benchmark
         # does not depend on every other registered tool module importing cleanly
-        from tools.data.tokens import counter_for
-        from tools.validate.validate_jsonl import ValidateRequest, validate_jsonl
         from tools.core.workspace import Workspace, using
+        from tools.data.tokens import counter_for
+        from tools.validate.models import ValidateRequest
+        from tools.validate.validate_jsonl import validate_jsonl
 
         counter_for(model).count("warm up")
         ws = Workspace(Path(path).parent)
         t0 = time.perf_counter()
         with using(ws):
-            r = validate_jsonl(ValidateRequest(paths=[Path(path).name], model=model,
-                                               report=f"{Path(path).stem}.report.json"))
+            r = validate_jsonl(
+                ValidateRequest(paths=[Path(path).name], model=model, report=f"{Path(path).stem}.report.json")
+            )
         seconds = time.perf_counter() - t0
         extra = {"report": str(ws.root / r.report_json), "counts": {c.code: c.count for c in r.counts}}
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -82,8 +87,9 @@ def measure(kind: str, path: str, model: str = "gpt-4.1-mini-2025-04-14") -> dic
 
 def child(kind: str, path: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True,
-                         env=env, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(path)], capture_output=True, text=True, env=env, check=False
+    )
     if out.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -123,10 +129,10 @@ def near_quality(report_path: str, data: Path, planted: dict, threshold: float, 
         for number, line in enumerate(f, start=1):
             if number in wanted:
                 t = dup_text(normalise(json.loads(line), "openai_chat"))
-                texts[number] = {t[i:i + n_chars] for i in range(max(1, len(t) - n_chars + 1))}
+                texts[number] = {t[i : i + n_chars] for i in range(max(1, len(t) - n_chars + 1))}
     below = total = 0
     for g in near:
-        for a, b in zip(g, g[1:]):
+        for a, b in zip(g, g[1:], strict=False):
             sa, sb = texts[int(a)], texts[int(b)]
             total += 1
             if len(sa & sb) / max(len(sa | sb), 1) < threshold:
@@ -155,25 +161,32 @@ def main() -> None:
             runs[kind].append(child(kind, path))
     base, floor, ours = (min(runs[k], key=lambda r: r["seconds"]) for k in ("baseline", "floor", "ours"))
     if args.repeat > 1:
-        print("all runs (s): " + "; ".join(f"{k} " + ", ".join(f"{r['seconds']:.1f}" for r in v)
-                                            for k, v in runs.items()))
+        print(
+            "all runs (s): " + "; ".join(f"{k} " + ", ".join(f"{r['seconds']:.1f}" for r in v) for k, v in runs.items())
+        )
     print(f"baseline (cookbook, cl100k, every message encoded): {base['seconds']:.2f} s, peak {base['peak_mb']:.0f} MB")
     print(f"floor (o200k, {floor['distinct_strings']:,} distinct strings once): {floor['seconds']:.2f} s")
-    print(f"ours (validate_jsonl, every check): {ours['seconds']:.2f} s, peak {ours['peak_mb']:.0f} MB "
-          f"(+ forked half-file worker {ours['forked_peak_mb']:.0f} MB)")
+    print(
+        f"ours (validate_jsonl, every check): {ours['seconds']:.2f} s, peak {ours['peak_mb']:.0f} MB "
+        f"(+ forked half-file worker {ours['forked_peak_mb']:.0f} MB)"
+    )
     print(f"  speed-up vs baseline: {base['seconds'] / ours['seconds']:.2f}x (target >= 1.3x)")
     print(f"  ours / floor: {ours['seconds'] / floor['seconds']:.2f}x (target <= 1.2x)")
     quality = near_quality(ours["report"], path, planted, q.near_dup_threshold, q.shingle_chars)
     for rate, value in quality["recall"].items():
         print(f"  near-duplicate recall at {float(rate):.0%} character edits: {value:.3f}")
-    print(f"  reported near-duplicate pairs: {quality['reported_pairs']}, below the {q.near_dup_threshold} "
-          f"threshold when checked exactly: {quality['below_threshold']:.2%} (target <= 1%)")
+    print(
+        f"  reported near-duplicate pairs: {quality['reported_pairs']}, below the {q.near_dup_threshold} "
+        f"threshold when checked exactly: {quality['below_threshold']:.2%} (target <= 1%)"
+    )
     if not args.skip_4x:
         big, _ = dataset(args.n * 4)
         ours4 = child("ours", big)
-        print(f"ours on 4x ({args.n * 4:,} examples): {ours4['seconds']:.2f} s, peak {ours4['peak_mb']:.0f} MB "
-              f"(+ worker {ours4['forked_peak_mb']:.0f} MB); "
-              f"peak ratio {ours4['peak_mb'] / ours['peak_mb']:.2f}x (target < 1.2x, peak < 300 MB)")
+        print(
+            f"ours on 4x ({args.n * 4:,} examples): {ours4['seconds']:.2f} s, peak {ours4['peak_mb']:.0f} MB "
+            f"(+ worker {ours4['forked_peak_mb']:.0f} MB); "
+            f"peak ratio {ours4['peak_mb'] / ours['peak_mb']:.2f}x (target < 1.2x, peak < 300 MB)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Labelled synthetic training curves for diagnose_loss, generated deterministically.
 
-``labelled_curves()`` returns 88 curves over 11 classes (8 each, the last 3 of them hard variants), every one with its class label and
+``labelled_curves()`` returns 88 curves over 11 classes (8 each, the last 3 of them hard variants), every one with
+its class label and
 the finding kind that must be reported (None for the healthy classes, which must report nothing of
 severity warning or worse). ``write_log`` writes a curve in one of five log formats, so the
 benchmark exercises the readers as well as the checks.
@@ -109,8 +110,13 @@ def _make(rng: random.Random, label: str, k: int) -> list[dict]:
         if i in spikes:
             value = clean * (rng.uniform(2.3, 2.8) if hard else rng.uniform(2.6, 7.0))
             gn *= 5
-        row = {"epoch": epoch, "grad_norm": round(gn, 4), "learning_rate": _lr(i, n, peak), "loss": round(value, 4),
-               "step": step}
+        row = {
+            "epoch": epoch,
+            "grad_norm": round(gn, 4),
+            "learning_rate": _lr(i, n, peak),
+            "loss": round(value, 4),
+            "step": step,
+        }
         if label == "divergence" and k % 2 == 1 and not hard and i >= n - max(3, n // 10):
             row["loss"], row["grad_norm"] = float("nan"), float("inf")
         if label == "hidden_nan" and i >= (n - max(3, n // 10) if hard else onset):
@@ -172,12 +178,29 @@ def write_log(curve: Curve, folder: Path, fmt: str) -> Path:
         path = folder / "wandb_export.csv"
         buf = io.StringIO()
         w = csv.writer(buf)
-        cols = ["train/loss", "train/loss__MIN", "train/loss__MAX", "eval/loss", "train/learning_rate",
-                "train/grad_norm", "train/epoch"]
+        cols = [
+            "train/loss",
+            "train/loss__MIN",
+            "train/loss__MAX",
+            "eval/loss",
+            "train/learning_rate",
+            "train/grad_norm",
+            "train/epoch",
+        ]
         w.writerow(["Step"] + [f"run-{curve.name} - {c}" for c in cols])
         for r in rows:
-            w.writerow([r["step"], _num(r.get("loss", "")), "", "", _num(r.get("eval_loss", "")),
-                        _num(r.get("learning_rate", "")), _num(r.get("grad_norm", "")), r["epoch"]])
+            w.writerow(
+                [
+                    r["step"],
+                    _num(r.get("loss", "")),
+                    "",
+                    "",
+                    _num(r.get("eval_loss", "")),
+                    _num(r.get("learning_rate", "")),
+                    _num(r.get("grad_norm", "")),
+                    r["epoch"],
+                ]
+            )
         path.write_text(buf.getvalue())
     else:
         raise ValueError(fmt)
@@ -201,22 +224,61 @@ def example_overfit_state(seed: int = 7) -> dict:
         warm = 0.1 * total
         decay = 0.5 * (1 + math.cos(math.pi * (step - warm) / (total - warm)))
         lr = 2e-4 * step / warm if step < warm else 2e-4 * decay
-        history.append({"epoch": round(epoch, 4), "grad_norm": round(rng.uniform(0.25, 0.45) * (1 + ep * 0.3), 4),
-                        "learning_rate": lr, "loss": round(level * (1 + rng.gauss(0, 0.025)), 4), "step": step})
+        history.append(
+            {
+                "epoch": round(epoch, 4),
+                "grad_norm": round(rng.uniform(0.25, 0.45) * (1 + ep * 0.3), 4),
+                "learning_rate": lr,
+                "loss": round(level * (1 + rng.gauss(0, 0.025)), 4),
+                "step": step,
+            }
+        )
         if step % eval_every == 0:
             best = 0.9 * steps_per_epoch
             ev = 1.4446 + 0.55 * math.exp(-step / 30) + (0.0 if step <= best else 0.00045 * (step - best))
-            history.append({"epoch": round(epoch, 4), "eval_loss": round(ev * (1 + rng.gauss(0, 0.002)), 4),
-                            "eval_runtime": round(rng.uniform(41, 44), 3), "eval_samples_per_second": 11.9,
-                            "eval_steps_per_second": 1.49, "step": step})
-    history.append({"epoch": float(epochs), "step": total, "total_flos": 4.1e16, "train_loss": 1.2644,
-                    "train_runtime": 5321.4, "train_samples_per_second": 4.33, "train_steps_per_second": 0.068})
-    return {"best_global_step": None, "best_metric": None, "best_model_checkpoint": None, "epoch": float(epochs),
-            "eval_steps": eval_every, "global_step": total, "is_hyper_param_search": False,
-            "is_local_process_zero": True,
-            "is_world_process_zero": True, "log_history": history, "logging_steps": log_every, "max_steps": total,
-            "num_input_tokens_seen": 0, "num_train_epochs": epochs, "save_steps": 60, "stateful_callbacks": {},
-            "total_flos": 4.1e16, "train_batch_size": 4, "trial_name": None, "trial_params": None}
+            history.append(
+                {
+                    "epoch": round(epoch, 4),
+                    "eval_loss": round(ev * (1 + rng.gauss(0, 0.002)), 4),
+                    "eval_runtime": round(rng.uniform(41, 44), 3),
+                    "eval_samples_per_second": 11.9,
+                    "eval_steps_per_second": 1.49,
+                    "step": step,
+                }
+            )
+    history.append(
+        {
+            "epoch": float(epochs),
+            "step": total,
+            "total_flos": 4.1e16,
+            "train_loss": 1.2644,
+            "train_runtime": 5321.4,
+            "train_samples_per_second": 4.33,
+            "train_steps_per_second": 0.068,
+        }
+    )
+    return {
+        "best_global_step": None,
+        "best_metric": None,
+        "best_model_checkpoint": None,
+        "epoch": float(epochs),
+        "eval_steps": eval_every,
+        "global_step": total,
+        "is_hyper_param_search": False,
+        "is_local_process_zero": True,
+        "is_world_process_zero": True,
+        "log_history": history,
+        "logging_steps": log_every,
+        "max_steps": total,
+        "num_input_tokens_seen": 0,
+        "num_train_epochs": epochs,
+        "save_steps": 60,
+        "stateful_callbacks": {},
+        "total_flos": 4.1e16,
+        "train_batch_size": 4,
+        "trial_name": None,
+        "trial_params": None,
+    }
 
 
 if __name__ == "__main__":

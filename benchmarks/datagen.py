@@ -17,8 +17,7 @@ EDIT_RATES = (0.01, 0.03, 0.05)
 
 def _vocab(rng: random.Random, n: int = 20000) -> list[str]:
     letters = string.ascii_lowercase
-    return ["".join(rng.choice(letters) for _ in range(max(1, int(rng.lognormvariate(1.5, 0.45)))))
-            for _ in range(n)]
+    return ["".join(rng.choice(letters) for _ in range(max(1, int(rng.lognormvariate(1.5, 0.45))))) for _ in range(n)]
 
 
 def _edit(text: str, rate: float, rng: random.Random) -> str:
@@ -71,7 +70,7 @@ def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> di
             plan += [rate] * pairs_per_rate
         rng.shuffle(plan)
         pair_lines = set(rng.sample(range(1, n // 2), len(plan)))
-        pair_plan = dict(zip(sorted(pair_lines), plan))
+        pair_plan = dict(zip(sorted(pair_lines), plan, strict=False))
         while line < n:
             line += 1
             if line in pending:

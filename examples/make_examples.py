@@ -26,10 +26,18 @@ SYSTEM_OLD = "You are a helpful assistant for an outdoor gear shop."
 SIGN = "\n\n- Juniper Support"
 
 PRODUCTS = [
-    ("Ridgeline 2 tent", "tent"), ("Cascade 40L backpack", "backpack"), ("Tundra -7C sleeping bag", "sleeping bag"),
-    ("Trailhead GTX boots", "boots"), ("Summit softshell jacket", "jacket"), ("Alpine trekking poles", "poles"),
-    ("Basecamp stove", "stove"), ("Drift inflatable pad", "sleeping pad"), ("Aurora headlamp", "headlamp"),
-    ("Glacier water filter", "water filter"), ("Canyon 65L pack", "backpack"), ("Fjord rain shell", "jacket"),
+    ("Ridgeline 2 tent", "tent"),
+    ("Cascade 40L backpack", "backpack"),
+    ("Tundra -7C sleeping bag", "sleeping bag"),
+    ("Trailhead GTX boots", "boots"),
+    ("Summit softshell jacket", "jacket"),
+    ("Alpine trekking poles", "poles"),
+    ("Basecamp stove", "stove"),
+    ("Drift inflatable pad", "sleeping pad"),
+    ("Aurora headlamp", "headlamp"),
+    ("Glacier water filter", "water filter"),
+    ("Canyon 65L pack", "backpack"),
+    ("Fjord rain shell", "jacket"),
 ]
 CITIES = ["Leeds", "Bristol", "Glasgow", "Cardiff", "Belfast", "York", "Norwich", "Exeter", "Inverness", "Bath"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]
@@ -49,9 +57,11 @@ def where_is_my_order(rng: random.Random) -> tuple[str, str]:
         f"hey any update on {o}?? need it before my trip",
         f"Could you tell me when order {o} will get to {city}?",
     ]
-    answer = (f"Order {o} is with the courier and due at your {city} address on {day}.\n\n"
-              f"1. Use the tracking link in your dispatch email for live updates.\n"
-              f"2. If it has not arrived by {day} evening, reply here and we will open a courier trace.{SIGN}")
+    answer = (
+        f"Order {o} is with the courier and due at your {city} address on {day}.\n\n"
+        f"1. Use the tracking link in your dispatch email for live updates.\n"
+        f"2. If it has not arrived by {day} evening, reply here and we will open a courier trace.{SIGN}"
+    )
     return rng.choice(asks), answer
 
 
@@ -66,10 +76,12 @@ def returns(rng: random.Random) -> tuple[str, str]:
         f"Can I still return my {product}? I got it {days} days ago ({o}).",
     ]
     if days <= 30:
-        answer = (f"Yes, order {o} is inside our 30-day return window.\n\n"
-                  f"1. Open Orders > {o} > Return an item on juniper-outdoor.example.\n"
-                  f"2. Print the prepaid label and pack the {kind} with its tags.\n"
-                  f"3. Drop it at any parcel shop; the refund reaches your card 3-5 working days after it arrives.{SIGN}")
+        answer = (
+            f"Yes, order {o} is inside our 30-day return window.\n\n"
+            f"1. Open Orders > {o} > Return an item on juniper-outdoor.example.\n"
+            f"2. Print the prepaid label and pack the {kind} with its tags.\n"
+            f"3. Drop it at any parcel shop; the refund reaches your card 3-5 working days after it arrives.{SIGN}"
+        )
     else:
         answer = f"Order {o} is past the 30-day window, so it cannot be returned for a refund.{SIGN}"
     return rng.choice(asks), answer
@@ -85,13 +97,18 @@ def sizing(rng: random.Random) -> tuple[str, str]:
     ]
     size = "S" if height < 168 else "M" if height < 178 else "L" if height < 188 else "XL"
     if "boots" in product:
-        answer = (f"Go by foot length rather than height: the {product} run true to size.\n\n"
-                  f"1. Measure your foot in cm against a wall.\n"
-                  f"2. Pick the size on the chart on the product page; if you are between sizes, size up for thick socks.{SIGN}")
+        answer = (
+            f"Go by foot length rather than height: the {product} run true to size.\n\n"
+            f"1. Measure your foot in cm against a wall.\n"
+            f"2. Pick the size on the chart on the product page; if you are between sizes, size up for thick "
+            f"socks.{SIGN}"
+        )
     else:
-        answer = (f"At {height} cm most customers take a {size} in the {product}.\n\n"
-                  f"1. Check your chest measurement against the size chart on the product page.\n"
-                  f"2. Size up if you plan to layer a fleece underneath.{SIGN}")
+        answer = (
+            f"At {height} cm most customers take a {size} in the {product}.\n\n"
+            f"1. Check your chest measurement against the size chart on the product page.\n"
+            f"2. Size up if you plan to layer a fleece underneath.{SIGN}"
+        )
     return rng.choice(asks), answer
 
 
@@ -105,13 +122,17 @@ def warranty(rng: random.Random) -> tuple[str, str]:
         f"Is {fault.replace('the ', 'a ')} on a {years}-year-old {kind} covered by warranty?",
     ]
     if years <= 2:
-        answer = (f"Yes, manufacturing faults on the {product} are covered for 2 years.\n\n"
-                  f"1. Send two photos of the fault and your order number to warranty@juniper-outdoor.example.\n"
-                  f"2. We reply within 2 working days with a repair or replacement.{SIGN}")
+        answer = (
+            f"Yes, manufacturing faults on the {product} are covered for 2 years.\n\n"
+            f"1. Send two photos of the fault and your order number to warranty@juniper-outdoor.example.\n"
+            f"2. We reply within 2 working days with a repair or replacement.{SIGN}"
+        )
     else:
-        answer = (f"The 2-year warranty on the {product} has ended, but our repair service can usually fix it.\n\n"
-                  f"1. Book a repair quote on the Repairs page.\n"
-                  f"2. Post the {kind} to us with the quote number inside.{SIGN}")
+        answer = (
+            f"The 2-year warranty on the {product} has ended, but our repair service can usually fix it.\n\n"
+            f"1. Book a repair quote on the Repairs page.\n"
+            f"2. Post the {kind} to us with the quote number inside.{SIGN}"
+        )
     return rng.choice(asks), answer
 
 
@@ -122,11 +143,19 @@ def shipping(rng: random.Random) -> tuple[str, str]:
         f"Shipping times to {country}?",
         f"Can I order from {country} and how much is delivery?",
     ]
-    days = {"Ireland": "3-5", "France": "4-6", "Germany": "4-6", "the Netherlands": "4-6",
-            "Norway": "6-9", "Spain": "5-7"}[country]
-    answer = (f"Yes, we ship to {country}; delivery takes {days} working days.\n\n"
-              f"1. Shipping is calculated at checkout once you enter your address.\n"
-              f"2. Orders over 120 EUR ship free.{SIGN}")
+    days = {
+        "Ireland": "3-5",
+        "France": "4-6",
+        "Germany": "4-6",
+        "the Netherlands": "4-6",
+        "Norway": "6-9",
+        "Spain": "5-7",
+    }[country]
+    answer = (
+        f"Yes, we ship to {country}; delivery takes {days} working days.\n\n"
+        f"1. Shipping is calculated at checkout once you enter your address.\n"
+        f"2. Orders over 120 EUR ship free.{SIGN}"
+    )
     return rng.choice(asks), answer
 
 
@@ -137,35 +166,49 @@ def payment(rng: random.Random) -> tuple[str, str]:
         f"Payment failed on {o} and now I see a pending charge. What happened?",
         f"why was I charged twice for order {o}",
     ]
-    answer = (f"The charge you see for order {o} is a card authorisation hold, not a payment.\n\n"
-              f"1. Holds from declined payments drop off within 5 working days.\n"
-              f"2. If it is still there after 5 days, send us a screenshot and we will contact the bank.{SIGN}")
+    answer = (
+        f"The charge you see for order {o} is a card authorisation hold, not a payment.\n\n"
+        f"1. Holds from declined payments drop off within 5 working days.\n"
+        f"2. If it is still there after 5 days, send us a screenshot and we will contact the bank.{SIGN}"
+    )
     return rng.choice(asks), answer
 
 
 def compatibility(rng: random.Random) -> tuple[str, str]:
-    pairs = [("Basecamp stove", "screw-thread gas canisters", True),
-             ("Glacier water filter", "standard 28 mm bottles", True),
-             ("Drift inflatable pad", "the Ridgeline 2 tent floor", True),
-             ("Aurora headlamp", "AAA batteries", False)]
+    pairs = [
+        ("Basecamp stove", "screw-thread gas canisters", True),
+        ("Glacier water filter", "standard 28 mm bottles", True),
+        ("Drift inflatable pad", "the Ridgeline 2 tent floor", True),
+        ("Aurora headlamp", "AAA batteries", False),
+    ]
     item, other, ok = rng.choice(pairs)
-    asks = [f"Does the {item} work with {other}?", f"Is the {item} compatible with {other}?",
-            f"quick q: {item} + {other}, will that work?"]
+    asks = [
+        f"Does the {item} work with {other}?",
+        f"Is the {item} compatible with {other}?",
+        f"quick q: {item} + {other}, will that work?",
+    ]
     if ok:
         answer = f"Yes, the {item} works with {other}.{SIGN}"
     else:
-        answer = (f"No, the {item} uses its built-in rechargeable cell, not {other}.\n\n"
-                  f"1. Charge it over USB-C; a full charge takes about 3 hours.{SIGN}")
+        answer = (
+            f"No, the {item} uses its built-in rechargeable cell, not {other}.\n\n"
+            f"1. Charge it over USB-C; a full charge takes about 3 hours.{SIGN}"
+        )
     return rng.choice(asks), answer
 
 
 def discount(rng: random.Random) -> tuple[str, str]:
     code = rng.choice(["TRAIL10", "WINTER15", "FIRSTCAMP", "SPRING20"])
-    asks = [f"The code {code} isn't working at checkout.", f"Why won't {code} apply to my basket?",
-            f"Discount {code} says invalid??"]
-    answer = (f"Codes like {code} apply only to full-price items and cannot be combined with sale prices.\n\n"
-              f"1. Remove sale items from the basket and apply {code} again.\n"
-              f"2. If it still fails, send us a screenshot of the checkout page.{SIGN}")
+    asks = [
+        f"The code {code} isn't working at checkout.",
+        f"Why won't {code} apply to my basket?",
+        f"Discount {code} says invalid??",
+    ]
+    answer = (
+        f"Codes like {code} apply only to full-price items and cannot be combined with sale prices.\n\n"
+        f"1. Remove sale items from the basket and apply {code} again.\n"
+        f"2. If it still fails, send us a screenshot of the checkout page.{SIGN}"
+    )
     return rng.choice(asks), answer
 
 
@@ -174,8 +217,13 @@ TOPICS = [where_is_my_order, returns, sizing, warranty, shipping, payment, compa
 
 def conversation(rng: random.Random, system: str = SYSTEM) -> dict:
     user, assistant = rng.choice(TOPICS)(rng)
-    return {"messages": [{"role": "system", "content": system}, {"role": "user", "content": user},
-                         {"role": "assistant", "content": assistant}]}
+    return {
+        "messages": [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": assistant},
+        ]
+    }
 
 
 def unique_rows(rng: random.Random, n: int, seen: set[str]) -> list[dict]:
@@ -209,18 +257,27 @@ def build() -> tuple[list[str], list[str], list[tuple[int, str]]]:
     near = json.loads(train[30])
     near["messages"][1]["content"] = near["messages"][1]["content"].replace("?", "??", 1) + " "
     plant(55, dump(near), "near-duplicate of line 31 (two characters added)")
-    plant(70, '{"messages": [{"role": "system", "content": "' + SYSTEM[:40] + '"}, {"role": "user", "content": "hi"',
-          "invalid JSON (truncated line)")
+    plant(
+        70,
+        '{"messages": [{"role": "system", "content": "' + SYSTEM[:40] + '"}, {"role": "user", "content": "hi"',
+        "invalid JSON (truncated line)",
+    )
     no_answer = json.loads(train[80])
     no_answer["messages"] = no_answer["messages"][:2]
     plant(85, dump(no_answer), "conversation ends with a user turn (no assistant answer to learn)")
     empty = json.loads(train[90])
     empty["messages"][2]["content"] = ""
     plant(95, dump(empty), "empty assistant content")
-    refusal = {"messages": [{"role": "system", "content": SYSTEM},
-                            {"role": "user", "content": "Can you tell me if the Ridgeline 2 tent is good for winter camping?"},
-                            {"role": "assistant", "content": "As an AI language model, I cannot provide personal "
-                             "opinions about products."}]}
+    refusal = {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": "Can you tell me if the Ridgeline 2 tent is good for winter camping?"},
+            {
+                "role": "assistant",
+                "content": "As an AI language model, I cannot provide personal opinions about products.",
+            },
+        ]
+    }
     plant(110, dump(refusal), "refusal boilerplate in the assistant turn")
     contra = json.loads(train[120])
     contra["messages"][2]["content"] = "Please contact the store you bought it from." + SIGN
@@ -230,20 +287,39 @@ def build() -> tuple[list[str], list[str], list[tuple[int, str]]]:
         old["messages"][0]["content"] = SYSTEM_OLD
         train[index] = dump(old)
         defects.append((index, "outdated system prompt (inconsistent with the rest)"))
-    pii = {"messages": [{"role": "system", "content": SYSTEM},
-                        {"role": "user", "content": "Hi, this is Margaret Okafor, my email is margaret.okafor@example.com "
-                         "and my phone is +44 7700 900123. Order JO-552871 arrived damaged, can you help?"},
-                        {"role": "assistant", "content": "Sorry the parcel arrived damaged - order JO-552871 qualifies "
-                         "for a free replacement.\n\n1. Reply with a photo of the damage.\n2. We dispatch the "
-                         "replacement the same day." + SIGN}]}
+    pii = {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {
+                "role": "user",
+                "content": "Hi, this is Margaret Okafor, my email is margaret.okafor@example.com "
+                "and my phone is +44 7700 900123. Order JO-552871 arrived damaged, can you help?",
+            },
+            {
+                "role": "assistant",
+                "content": "Sorry the parcel arrived damaged - order JO-552871 qualifies "
+                "for a free replacement.\n\n1. Reply with a photo of the damage.\n2. We dispatch the "
+                "replacement the same day." + SIGN,
+            },
+        ]
+    }
     plant(160, dump(pii), "PII: a customer's name, email address and phone number")
-    key = {"messages": [{"role": "system", "content": SYSTEM},
-                        {"role": "user", "content": "Our shop integration fails. I'm using the key "
-                         "sk-proj-4fQ9xT2mB7vL1nR8cW3yZ6aH0dK5pE9s to call your stock API, what's wrong?"},
-                        {"role": "assistant", "content": "Stock API keys are issued per partner account, so "
-                         "please rotate that key now since it was shared in a message.\n\n1. Create a new key "
-                         "in the partner portal.\n2. Email partners@juniper-outdoor.example with the error text."
-                         + SIGN}]}
+    key = {
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {
+                "role": "user",
+                "content": "Our shop integration fails. I'm using the key "
+                "sk-proj-4fQ9xT2mB7vL1nR8cW3yZ6aH0dK5pE9s to call your stock API, what's wrong?",
+            },
+            {
+                "role": "assistant",
+                "content": "Stock API keys are issued per partner account, so "
+                "please rotate that key now since it was shared in a message.\n\n1. Create a new key "
+                "in the partner portal.\n2. Email partners@juniper-outdoor.example with the error text." + SIGN,
+            },
+        ]
+    }
     plant(175, dump(key), "secret: an API key pasted by a customer")
     evals[7] = train[12]
     defects = sorted((i + 1, what) for i, what in defects)
@@ -254,9 +330,14 @@ def main() -> None:
     train, evals, defects = build()
     (HERE / "train.jsonl").write_text("\n".join(train) + "\n", "utf-8")
     (HERE / "eval.jsonl").write_text("\n".join(evals) + "\n", "utf-8")
-    lines = ["# Planted defects in examples/train.jsonl", "",
-             "Generated by `python examples/make_examples.py`; the demo must find each of these.", "",
-             "| line | defect |", "|---|---|"]
+    lines = [
+        "# Planted defects in examples/train.jsonl",
+        "",
+        "Generated by `python examples/make_examples.py`; the demo must find each of these.",
+        "",
+        "| line | defect |",
+        "|---|---|",
+    ]
     lines += [f"| {n} | {what} |" for n, what in defects]
     lines += ["", "examples/eval.jsonl line 8 repeats a training example (train/eval leakage).", ""]
     (HERE / "DEFECTS.md").write_text("\n".join(lines), "utf-8")

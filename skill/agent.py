@@ -22,6 +22,14 @@ from typing import Any, Literal, Protocol
 import jinja2
 from pydantic import BaseModel
 
+from skill.steps import walk
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
+from tools.core.resources import prompts_dir
+from tools.core.workspace import Workspace, using, write_text_atomic
+from tools.decide.checklist import load_answers, open_questions
+from tools.facts.read_reference import available as reference_files
 from tools.llm.base import (
     AssistantMessage,
     History,
@@ -33,16 +41,7 @@ from tools.llm.base import (
     UsageLedger,
     UserMessage,
 )
-from skill.steps import walk
-from tools.core import registry
-from tools.decide.checklist import load_answers, open_questions
-from tools.core.errors import ToolError
-from tools.facts.read_reference import available as reference_files
-from tools.core.registry import Tool
-from tools.core.resources import prompts_dir
-from tools.core.workspace import Workspace, using, write_text_atomic
 
-GATED_EFFECTS = frozenset({"spend", "long"})
 Message = UserMessage | AssistantMessage | ToolResultMessage
 
 
@@ -85,8 +84,13 @@ class AgentReply:
 @cache
 def _templates() -> jinja2.Environment:
     """The prompt templates, loaded once per process (the system prompt is rendered every round)."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir()), autoescape=False,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(prompts_dir()),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def render_system_prompt(ws: Workspace, tools: Sequence[Tool]) -> SystemPrompt:
@@ -101,7 +105,7 @@ def render_system_prompt(ws: Workspace, tools: Sequence[Tool]) -> SystemPrompt:
         steps=walk().steps,
         tool_names=tool_names,
         references=[r for r in reference_files() if r.endswith(".md")],
-        gated=sorted(t.name for t in tools if t.effect in GATED_EFFECTS),
+        gated=sorted(t.name for t in tools if t.gated),
     )
     volatile = env.get_template("agent_state.md.j2").render(
         today=datetime.now(UTC).date().isoformat(),
@@ -156,32 +160,44 @@ class Agent:
                 event = self._run(call)
                 reply.events.append(event)
                 self.on_event(event)
-                self.history.append(ToolResultMessage(tool_call_id=call.id, name=call.name, content=event.content,
-                                                      is_error=event.outcome != "ok"))
+                self.history.append(
+                    ToolResultMessage(
+                        tool_call_id=call.id, name=call.name, content=event.content, is_error=event.outcome != "ok"
+                    )
+                )
             self._save()
         reply.stopped = "max_rounds"
-        reply.text = (f"Stopped after {self.limits.max_rounds} rounds of tool calls without a final answer; "
-                      "ask again to continue.")
+        reply.text = (
+            f"Stopped after {self.limits.max_rounds} rounds of tool calls without a final answer; "
+            "ask again to continue."
+        )
         self._save()
         return reply
 
     def _complete(self) -> Turn:
         system = render_system_prompt(self.ws, self.tools)
-        turn = self.backend.complete(self.history, self.tools, system=system, max_tokens=self.limits.max_tokens,
-                                     on_text=self.on_text)
+        turn = self.backend.complete(
+            self.history, self.tools, system=system, max_tokens=self.limits.max_tokens, on_text=self.on_text
+        )
         return self.ledger.add(turn)
 
     def _run(self, call: ToolCall) -> ToolEvent:
         if call.parse_error:
-            return ToolEvent(call, "error", _error_json("bad_arguments", call.parse_error,
-                                                        "send the arguments as one JSON object"))
+            return ToolEvent(
+                call, "error", _error_json("bad_arguments", call.parse_error, "send the arguments as one JSON object")
+            )
         try:
             spec = registry.get(call.name)
         except ToolError as exc:
             return ToolEvent(call, "error", _error_json(exc.code, exc.message, exc.hint))
         if needs_confirmation(spec, call.arguments) and not self.confirm(spec, call.arguments):
-            content = json.dumps({"declined": True, "message": f"The person declined to run {spec.name}. "
-                                  "Do not retry it with confirm=true unless they ask for it."})
+            content = json.dumps(
+                {
+                    "declined": True,
+                    "message": f"The person declined to run {spec.name}. "
+                    "Do not retry it with confirm=true unless they ask for it.",
+                }
+            )
             return ToolEvent(call, "declined", content)
         try:
             result = registry.call(call.name, call.arguments, workspace=self.ws, actor=self.actor)
@@ -195,12 +211,17 @@ class Agent:
             return text
         path = self.ws.state_dir / "results" / f"{call.id}-{call.name}.json"
         write_text_atomic(path, result.model_dump_json(indent=2))
-        return json.dumps(compact(result.model_dump(mode="json"), self.limits.max_result_chars,
-                                  self.ws.relative(path)), ensure_ascii=False)
+        return json.dumps(
+            compact(result.model_dump(mode="json"), self.limits.max_result_chars, self.ws.relative(path)),
+            ensure_ascii=False,
+        )
 
     def _save(self) -> None:
-        data = {"backend": self.backend.label, "usage": self.ledger.summary().model_dump(mode="json"),
-                "history": History(messages=list(self.history)).model_dump(mode="json")}
+        data = {
+            "backend": self.backend.label,
+            "usage": self.ledger.summary().model_dump(mode="json"),
+            "history": History(messages=list(self.history)).model_dump(mode="json"),
+        }
         write_text_atomic(self.transcript_path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
@@ -227,11 +248,11 @@ def compact(data: dict[str, Any], limit: int, full_result: str) -> dict[str, Any
 
 
 def needs_confirmation(spec: Tool, args: dict[str, Any]) -> bool:
-    """A spend or long call needs the person's yes, except a dry run (a tool with a confirm
-    argument called without confirm=true only says what it would do)."""
-    if spec.effect not in GATED_EFFECTS:
+    """A gated call (a tool with a ``confirm`` argument) needs the person's yes when it asks for the costly
+    part; a dry run (without confirm=true) only says what it would do."""
+    if not spec.gated:
         return False
-    return "confirm" not in spec.input_model.model_fields or args.get("confirm") is True
+    return not spec.has_confirm or args.get("confirm") is True
 
 
 def _error_json(code: str, message: str, hint: str | None) -> str:

@@ -17,8 +17,8 @@ import typer
 
 from skill import commands
 from skill.console import EXIT_BAD_INPUT, CliState, report_error
-from tools.core.errors import ToolError
 from tools import __version__
+from tools.core.errors import ToolError
 
 app = typer.Typer(
     name="finetune",
@@ -43,8 +43,12 @@ def _root(
     ] = False,
     workspace: Annotated[
         Path | None,
-        typer.Option("--workspace", "-w", envvar="FINETUNE_WORKSPACE",
-                     help="Folder that every path must stay inside (default: the current folder)."),
+        typer.Option(
+            "--workspace",
+            "-w",
+            envvar="FINETUNE_WORKSPACE",
+            help="Folder that every path must stay inside (default: the current folder).",
+        ),
     ] = None,
 ) -> None:
     ctx.obj = CliState(workspace=workspace)

@@ -29,9 +29,9 @@ from tools import __version__
 from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
-from tools.local_models.tiny import TINY_MODEL_ID as TINY_MODEL
 from tools.core.resources import examples_dir, prompts_dir
 from tools.core.workspace import Workspace, sha256_file, write_text_atomic
+from tools.local_models.tiny import TINY_MODEL_ID as TINY_MODEL
 
 MARKER = ".finetune-demo"
 TODAY_ENV = "FINETUNE_TODAY"
@@ -50,8 +50,9 @@ def _project_section(ws: Workspace, answers: dict[str, Any]) -> Section:
         if path.is_file():
             rows.append([f"`{ws.relative(path)}`", path.read_bytes().count(b"\n"), sha256_file(path)[:16]])
     detail = str(answers.get("failure_detail", "")).strip()
-    body = (f"{detail}\n\nFiles (SHA-256 prefix, as the audit log records them):\n\n"
-            + table(["file", "lines", "sha256"], rows))
+    body = f"{detail}\n\nFiles (SHA-256 prefix, as the audit log records them):\n\n" + table(
+        ["file", "lines", "sha256"], rows
+    )
     return Section(title="Sample project", status="ok", headline=f"{len(rows)} files", body=body)
 
 
@@ -72,24 +73,33 @@ def _demo_confirm(inputs: GuideInputs) -> Confirmer:
     return confirm
 
 
-def _walk_sections(ws: Workspace, answers: dict[str, Any], inputs: GuideInputs
-                   ) -> tuple[list[Section], str, str | None]:
+def _walk_sections(
+    ws: Workspace, answers: dict[str, Any], inputs: GuideInputs
+) -> tuple[list[Section], str, str | None]:
     agent = Agent(GuideBackend(answers, inputs), ws, confirm=_demo_confirm(inputs), actor="demo")
     reply = agent.send("Walk the checklist for the sample project.")
-    run_id = next((e.result.run_id for e in reply.events  # type: ignore[union-attr]
-                   if e.call.name == "launch_lora" and e.outcome == "ok" and getattr(e.result, "started", False)), None)
+    run_id = next(
+        (
+            e.result.run_id
+            for e in reply.events  # type: ignore[union-attr]
+            if e.call.name == "launch_lora" and e.outcome == "ok" and getattr(e.result, "started", False)
+        ),
+        None,
+    )
     sections = []
     for event in reply.events:
         if event.outcome == "ok" and event.result is not None:
             sections.append(render(event.call.name, event.result.model_dump(mode="json")))
         else:
-            sections.append(error_section(event.call.name, event.content,
-                                          "declined" if event.outcome == "declined" else "failed"))
+            sections.append(
+                error_section(event.call.name, event.content, "declined" if event.outcome == "declined" else "failed")
+            )
     return sections, reply.text, run_id
 
 
-def _training_sections(ws: Workspace, run_id: str, progress: Callable[[str], None],
-                       timeout_s: float = 900.0) -> list[Section]:
+def _training_sections(
+    ws: Workspace, run_id: str, progress: Callable[[str], None], timeout_s: float = 900.0
+) -> list[Section]:
     """Wait for the demo's run, then show it and the diagnosis of its own loss log."""
     deadline = time.monotonic() + timeout_s
     info: Any = None
@@ -100,31 +110,67 @@ def _training_sections(ws: Workspace, run_id: str, progress: Callable[[str], Non
         progress(f"training {run_id}: step {info.step}/{info.total_steps or '?'}")
         time.sleep(2.0)
     if info is None or info.state not in ("completed", "failed", "stopped"):
-        return [Section(title="Training run", status="failed", headline="did not finish in time",
-                        body=f"The run {run_id} was still {getattr(info, 'state', 'unknown')} after {timeout_s:.0f} s; "
-                             f"see `finetune runs status {run_id}`.")]
+        return [
+            Section(
+                title="Training run",
+                status="failed",
+                headline="did not finish in time",
+                body=f"The run {run_id} was still {getattr(info, 'state', 'unknown')} after {timeout_s:.0f} s; "
+                f"see `finetune runs status {run_id}`.",
+            )
+        ]
     latest = info.latest
-    rows = [["run", run_id], ["state", info.state], ["steps", f"{info.step} of {info.total_steps}"],
-            ["base model", info.base_model], ["final train loss", getattr(latest, "loss", None)],
-            ["best eval loss", info.best_eval_loss], ["tokens/s", getattr(latest, "tokens_per_s", None)],
-            ["peak memory MB", getattr(latest, "peak_memory_mb", None)], ["adapter", info.adapter],
-            ["report", info.report]]
-    run = Section(title="Training run", status="ok" if info.state == "completed" else "found problems",
-                  headline=f"{info.state} after {info.step} steps",
-                  body=("The built-in tiny model (random weights) trained with LoRA on CPU in its own process: "
-                        "it proves the machinery, not quality.\n\n" + table(["", ""], rows)
-                        + (f"\n\nStopped: {info.stop_reason} {info.error or ''}" if info.state != "completed" else "")))
-    diagnosis = registry.call("diagnose_loss", {"path": info.folder, "report": f"{info.folder}/demo-diagnosis.md",
-                                                "plot": f"{info.folder}/demo-loss.png"}, workspace=ws, actor="demo")
+    rows = [
+        ["run", run_id],
+        ["state", info.state],
+        ["steps", f"{info.step} of {info.total_steps}"],
+        ["base model", info.base_model],
+        ["final train loss", getattr(latest, "loss", None)],
+        ["best eval loss", info.best_eval_loss],
+        ["tokens/s", getattr(latest, "tokens_per_s", None)],
+        ["peak memory MB", getattr(latest, "peak_memory_mb", None)],
+        ["adapter", info.adapter],
+        ["report", info.report],
+    ]
+    run = Section(
+        title="Training run",
+        status="ok" if info.state == "completed" else "found problems",
+        headline=f"{info.state} after {info.step} steps",
+        body=(
+            "The built-in tiny model (random weights) trained with LoRA on CPU in its own process: "
+            "it proves the machinery, not quality.\n\n"
+            + table(["", ""], rows)
+            + (f"\n\nStopped: {info.stop_reason} {info.error or ''}" if info.state != "completed" else "")
+        ),
+    )
+    diagnosis = registry.call(
+        "diagnose_loss",
+        {"path": info.folder, "report": f"{info.folder}/demo-diagnosis.md", "plot": f"{info.folder}/demo-loss.png"},
+        workspace=ws,
+        actor="demo",
+    )
     section = render("diagnose_loss", diagnosis.model_dump(mode="json"))
     section.title = "Diagnosis of the demo's own run"
     sections = [run, section]
     if info.state == "completed" and "run_eval" in {t.name for t in registry.all_tools()}:
         progress(f"evaluating {run_id} against its base")
-        evaluation = registry.call("run_eval", {
-            "data": "examples/eval.jsonl", "run_id": run_id, "max_new_tokens": 48, "batch_size": 8, "seed": 0,
-            "forgetting_probe": True, "memorisation_probe": True, "probe_items": 20,
-            "out_dir": f"evals/{run_id}", "confirm": True}, workspace=ws, actor="demo")
+        evaluation = registry.call(
+            "run_eval",
+            {
+                "data": "examples/eval.jsonl",
+                "run_id": run_id,
+                "max_new_tokens": 48,
+                "batch_size": 8,
+                "seed": 0,
+                "forgetting_probe": True,
+                "memorisation_probe": True,
+                "probe_items": 20,
+                "out_dir": f"evals/{run_id}",
+                "confirm": True,
+            },
+            workspace=ws,
+            actor="demo",
+        )
         sections.append(render("run_eval", evaluation.model_dump(mode="json")))
     return sections
 
@@ -169,30 +215,50 @@ def _walk_findings(data: Any) -> list[dict[str, Any]]:
 def _defects_section(ws: Workspace) -> Section:
     defects = planted_defects(ws.root / "examples" / "DEFECTS.md")
     found = _found_lines(ws)
-    rows = [[line, what, ", ".join(sorted(set(found[line]))) if line in found else "**missed**"] for line, what in defects]
+    rows = [
+        [line, what, ", ".join(sorted(set(found[line]))) if line in found else "**missed**"] for line, what in defects
+    ]
     hits = sum(1 for line, _ in defects if line in found)
-    return Section(title="Planted defects found", status="ok" if hits == len(defects) else "found problems",
-                   headline=f"{hits} of {len(defects)} planted defects reported with their line",
-                   body=table(["line", "planted defect", "reported as"], rows))
+    return Section(
+        title="Planted defects found",
+        status="ok" if hits == len(defects) else "found problems",
+        headline=f"{hits} of {len(defects)} planted defects reported with their line",
+        body=table(["line", "planted defect", "reported as"], rows),
+    )
 
 
 def _audit_section(ws: Workspace) -> Section:
     report: Any = registry.call("audit_log", {"action": "show", "limit": 100}, workspace=ws, actor="demo")
-    rows = [[r.seq, r.tool, r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
-             ", ".join(f"`{f.path}` {f.sha256[:12] if f.sha256 else '-'}" for f in r.files) or "-"]
-            for r in report.latest]
-    verdict = (f"The hash chain over {report.records} records verifies (`finetune audit verify`)." if report.ok
-               else f"The chain is broken at line {report.first_bad_line}: {report.problem}")
-    return Section(title="Audit trail", status="ok" if report.ok else "found problems",
-                   headline=f"{report.records} records, chain {'intact' if report.ok else 'BROKEN'}",
-                   body=verdict + "\n\n" + table(["seq", "tool", "outcome", "files (sha256)"], rows))
+    rows = [
+        [
+            r.seq,
+            r.tool,
+            r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+            ", ".join(f"`{f.path}` {f.sha256[:12] if f.sha256 else '-'}" for f in r.files) or "-",
+        ]
+        for r in report.latest
+    ]
+    verdict = (
+        f"The hash chain over {report.records} records verifies (`finetune audit verify`)."
+        if report.ok
+        else f"The chain is broken at line {report.first_bad_line}: {report.problem}"
+    )
+    return Section(
+        title="Audit trail",
+        status="ok" if report.ok else "found problems",
+        headline=f"{report.records} records, chain {'intact' if report.ok else 'BROKEN'}",
+        body=verdict + "\n\n" + table(["seq", "tool", "outcome", "files (sha256)"], rows),
+    )
 
 
 def _prepare_workspace(out: Path, examples: Path) -> Workspace:
     if out.exists():
         if not (out / MARKER).is_file() and any(out.iterdir()):
-            raise ToolError("demo_out_not_empty", f"{out} exists and was not made by `finetune demo`",
-                            "pass --out with a new folder; nothing was deleted")
+            raise ToolError(
+                "demo_out_not_empty",
+                f"{out} exists and was not made by `finetune demo`",
+                "pass --out with a new folder; nothing was deleted",
+            )
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("made by finetune demo; deleted and rewritten on the next run\n")
@@ -200,13 +266,15 @@ def _prepare_workspace(out: Path, examples: Path) -> Workspace:
     return Workspace(out)
 
 
-def run_demo(out: Path, examples: Path | None = None,
-             progress: Callable[[str], None] = lambda _: None) -> DemoResult:
+def run_demo(out: Path, examples: Path | None = None, progress: Callable[[str], None] = lambda _: None) -> DemoResult:
     """Run the walk into ``out`` and write ``out/report.md``."""
     source = examples or examples_dir()
     if not (source / "train.jsonl").is_file():
-        raise ToolError("demo_examples_missing", f"no sample project at {source}",
-                        "run from the finetune-skill checkout, or reinstall the package")
+        raise ToolError(
+            "demo_examples_missing",
+            f"no sample project at {source}",
+            "run from the finetune-skill checkout, or reinstall the package",
+        )
     ws = _prepare_workspace(out, source)
     answers, inputs = load_answers_file(ws.root / "examples" / "answers.yaml")
     progress("sample project")
@@ -222,12 +290,20 @@ def run_demo(out: Path, examples: Path | None = None,
     sections.append(_defects_section(ws))
     progress("audit trail")
     sections.append(_audit_section(ws))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(prompts_dir()), autoescape=False,
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(prompts_dir()),
+        autoescape=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
     text = env.get_template("demo_report.md.j2").render(
         project=inputs.project or "sample project",
         generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__, workspace=out.as_posix(), sections=sections, closing=closing,
-        verdict=next((s.headline for s in sections if s.title == "Fine-tuned vs base"), None))
+        version=__version__,
+        workspace=out.as_posix(),
+        sections=sections,
+        closing=closing,
+        verdict=next((s.headline for s in sections if s.title == "Fine-tuned vs base"), None),
+    )
     report = write_text_atomic(ws.root / "report.md", text)
     return DemoResult(report=str(report), workspace=str(ws.root), sections=sections)

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
-from tools.decide.checklist import ChecklistAnswers, Question, questions
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
+from tools.decide.checklist import ChecklistAnswers, Question, questions
+from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
 
 INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project", "max_steps", "batch_size")
 DONT_KNOW = re.compile(r"\b(don'?t know|do not know|not sure|no idea|unknown|dunno|skip)\b|^\s*\?\s*$", re.I)
@@ -38,8 +38,18 @@ FAILURE_WORDS = {
     "other": ("other", "something else"),
 }
 PRIVACY_WORDS = {
-    "must_stay_on_premises": ("premises", "on-prem", "onprem", "our machines", "our own machines", "air-gapped",
-                              "air gapped", "local only", "cannot leave", "can't leave"),
+    "must_stay_on_premises": (
+        "premises",
+        "on-prem",
+        "onprem",
+        "our machines",
+        "our own machines",
+        "air-gapped",
+        "air gapped",
+        "local only",
+        "cannot leave",
+        "can't leave",
+    ),
     "health": ("health", "hipaa", "medical", "patient", "phi"),
     "eu_personal_data": ("gdpr", "personal", "eu ", "europe", "customer data", "names", "emails"),
     "none": ("no", "none", "nothing", "public"),
@@ -63,15 +73,21 @@ def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tu
     allowed = set(ChecklistAnswers.model_fields) | set(INPUT_KEYS) | {"failure_detail"}
     extra = sorted(set(data) - allowed)
     if extra:
-        raise ToolError("answers_unknown_keys", f"{source}: unknown keys {', '.join(extra)}",
-                        f"allowed keys: {', '.join(sorted(allowed))}")
+        raise ToolError(
+            "answers_unknown_keys",
+            f"{source}: unknown keys {', '.join(extra)}",
+            f"allowed keys: {', '.join(sorted(allowed))}",
+        )
     answers = {k: v for k, v in data.items() if k in ChecklistAnswers.model_fields}
     try:
         ChecklistAnswers.model_validate(answers)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
-        raise ToolError("answers_invalid", f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
-                        "fix that answer, or write unknown") from None
+        raise ToolError(
+            "answers_invalid",
+            f"{source}: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            "fix that answer, or write unknown",
+        ) from None
     return answers, GuideInputs.model_validate({k: data[k] for k in INPUT_KEYS if k in data})
 
 
@@ -118,7 +134,13 @@ def parse_answer(question: Question, text: str) -> tuple[str, Any] | None:
         value = _choice(text, PRIVACY_WORDS)
     elif annotation in (bool | None,):
         lowered = text.strip().lower()
-        value = True if lowered.startswith(("y", "true", "ja", "oui")) else False if lowered.startswith(("n", "false")) else None
+        value = (
+            True
+            if lowered.startswith(("y", "true", "ja", "oui"))
+            else False
+            if lowered.startswith(("n", "false"))
+            else None
+        )
     else:
         number = _number(text)
         value = None if number is None else int(number) if "int" in str(annotation) else number
@@ -188,9 +210,12 @@ def _plan_pii(ctx: PlanContext) -> dict[str, Any] | None:
 def _plan_compliance(ctx: PlanContext) -> dict[str, Any] | None:
     privacy = ctx.answer("privacy")
     regime = {"eu_personal_data": "gdpr", "health": "hipaa"}.get(privacy or "", "none")
-    return _present(regimes=[regime], residency=ctx.answer("region"),
-                    on_premises=True if privacy == "must_stay_on_premises" else None,
-                    pii_report=ctx.results.get("scan_pii", {}).get("report_json"))
+    return _present(
+        regimes=[regime],
+        residency=ctx.answer("region"),
+        on_premises=True if privacy == "must_stay_on_premises" else None,
+        pii_report=ctx.results.get("scan_pii", {}).get("report_json"),
+    )
 
 
 def _plan_split(ctx: PlanContext) -> dict[str, Any] | None:
@@ -199,19 +224,27 @@ def _plan_split(ctx: PlanContext) -> dict[str, Any] | None:
 
 
 def _plan_provider(ctx: PlanContext) -> dict[str, Any] | None:
-    return _present(privacy=ctx.answer("privacy"), region=ctx.answer("region"),
-                    model_family=ctx.answer("model_family"), deadline=ctx.answer("deadline"),
-                    examples=ctx.answer("quality_examples"))
+    return _present(
+        privacy=ctx.answer("privacy"),
+        region=ctx.answer("region"),
+        model_family=ctx.answer("model_family"),
+        deadline=ctx.answer("deadline"),
+        examples=ctx.answer("quality_examples"),
+    )
 
 
 def _plan_cost(ctx: PlanContext) -> dict[str, Any] | None:
     if not ctx.inputs.dataset:
         return None
-    return _present(dataset=_train_split(ctx), family=ctx.answer("model_family"),
-                    open_weight_model=ctx.inputs.base_model, monthly_requests=ctx.answer("monthly_requests"),
-                    base_prompt_tokens=ctx.answer("current_prompt_tokens"),
-                    training_budget_usd=ctx.answer("training_budget_usd"),
-                    monthly_inference_budget_usd=ctx.answer("monthly_inference_budget_usd"))
+    return _present(
+        dataset=_train_split(ctx),
+        family=ctx.answer("model_family"),
+        open_weight_model=ctx.inputs.base_model,
+        monthly_requests=ctx.answer("monthly_requests"),
+        base_prompt_tokens=ctx.answer("current_prompt_tokens"),
+        training_budget_usd=ctx.answer("training_budget_usd"),
+        monthly_inference_budget_usd=ctx.answer("monthly_inference_budget_usd"),
+    )
 
 
 def _plan_config(ctx: PlanContext) -> dict[str, Any] | None:
@@ -229,9 +262,15 @@ def _plan_launch(ctx: PlanContext) -> dict[str, Any] | None:
     if not config or not config.get("plan_file"):
         return None
     batch = ctx.inputs.batch_size
-    return _present(data=_train_split(ctx), eval_data=_split_path(ctx, "val"), plan_file=config["plan_file"],
-                    max_steps=ctx.inputs.max_steps, per_device_batch_size=batch,
-                    gradient_accumulation_steps=1 if batch else None, confirm=True)
+    return _present(
+        data=_train_split(ctx),
+        eval_data=_split_path(ctx, "val"),
+        plan_file=config["plan_file"],
+        max_steps=ctx.inputs.max_steps,
+        per_device_batch_size=batch,
+        gradient_accumulation_steps=1 if batch else None,
+        confirm=True,
+    )
 
 
 def _plan_diagnose(ctx: PlanContext) -> dict[str, Any] | None:
@@ -273,8 +312,15 @@ class GuideBackend(LLMBackend):
         self.prefill = {k: v for k, v in (answers or {}).items() if v is not None}
         self.inputs = inputs or GuideInputs()
 
-    def complete(self, messages: Sequence[Any], tools: Sequence[Tool] = (), *, system: Any = "",
-                 max_tokens: int = 4096, on_text: Callable[[str], None] | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[Any],
+        tools: Sequence[Tool] = (),
+        *,
+        system: Any = "",
+        max_tokens: int = 4096,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Turn:
         available = {t.name for t in tools}
         called = _called(messages)
         if self.prefill and "record_answers" not in called:
@@ -330,5 +376,11 @@ class GuideBackend(LLMBackend):
         return Turn(tool_calls=[call], stop_reason="tool_use", model=self.model, backend=self.name, cost_usd=0.0)
 
     def _text(self, text: str, content: list[dict[str, Any]] | None = None) -> Turn:
-        return Turn(text=text, stop_reason="end_turn", model=self.model, backend=self.name, cost_usd=0.0,
-                    provider_content=content)
+        return Turn(
+            text=text,
+            stop_reason="end_turn",
+            model=self.model,
+            backend=self.name,
+            cost_usd=0.0,
+            provider_content=content,
+        )

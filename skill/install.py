@@ -3,8 +3,10 @@
 | client | skill folder (project / user) | MCP config (project / user) |
 |---|---|---|
 | claude-code | .claude/skills/fine-tuning / ~/.claude/skills/fine-tuning | .mcp.json / ~/.claude.json (`mcpServers`) |
-| cursor | .agents/skills/fine-tuning / ~/.agents/skills/fine-tuning | .cursor/mcp.json / ~/.cursor/mcp.json (`mcpServers`) |
-| vscode | .agents/skills/fine-tuning / ~/.agents/skills/fine-tuning | .vscode/mcp.json / the user mcp.json (`servers`, type stdio) |
+| cursor | .agents/skills/fine-tuning / ~/.agents/skills/fine-tuning | .cursor/mcp.json / ~/.cursor/mcp.json
+(`mcpServers`) |
+| vscode | .agents/skills/fine-tuning / ~/.agents/skills/fine-tuning | .vscode/mcp.json / the user mcp.json
+(`servers`, type stdio) |
 | agents | .agents/skills/fine-tuning / ~/.agents/skills/fine-tuning | none |
 
 Config files are merged, never replaced: other servers and keys stay; a changed file is first
@@ -71,8 +73,11 @@ def mcp_config(client: Client, scope: Scope, project: Path, home: Path) -> tuple
     if client == "cursor":
         base = project if scope == "project" else home
         return base / ".cursor" / "mcp.json", "mcpServers"
-    return (project / ".vscode" / "mcp.json", "servers") if scope == "project" else (
-        _vscode_user_dir(home) / "mcp.json", "servers")
+    return (
+        (project / ".vscode" / "mcp.json", "servers")
+        if scope == "project"
+        else (_vscode_user_dir(home) / "mcp.json", "servers")
+    )
 
 
 def server_entry(client: Client, scope: Scope, project: Path) -> dict[str, Any]:
@@ -96,11 +101,17 @@ def _load_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ToolError("config_not_json", f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); it was left unchanged",
-                        "fix or move the file, then run the install again") from None
+        raise ToolError(
+            "config_not_json",
+            f"{path} line {exc.lineno}: not valid JSON ({exc.msg}); it was left unchanged",
+            "fix or move the file, then run the install again",
+        ) from None
     if not isinstance(data, dict):
-        raise ToolError("config_not_object", f"{path}: the top level is not a JSON object; it was left unchanged",
-                        "fix or move the file, then run the install again")
+        raise ToolError(
+            "config_not_object",
+            f"{path}: the top level is not a JSON object; it was left unchanged",
+            "fix or move the file, then run the install again",
+        )
     return data
 
 
@@ -116,15 +127,21 @@ def _set_server(path: Path, key: str, entry: dict[str, Any]) -> Action:
     data = _load_json(path)
     servers = data.setdefault(key, {})
     if not isinstance(servers, dict):
-        raise ToolError("config_unexpected", f"{path}: `{key}` is not an object; it was left unchanged",
-                        f"make `{key}` an object of servers")
+        raise ToolError(
+            "config_unexpected",
+            f"{path}: `{key}` is not an object; it was left unchanged",
+            f"make `{key}` an object of servers",
+        )
     if servers.get(SERVER_KEY) == entry:
         return Action(path=str(path), what="unchanged")
     what = "updated" if existed else "created"
     servers[SERVER_KEY] = entry
     _write_config(path, data, existed)
-    return Action(path=str(path), what=what, note=f"server `{SERVER_KEY}` under `{key}`" +
-                  (f"; previous file kept as {path.name}.bak" if existed else ""))
+    return Action(
+        path=str(path),
+        what=what,
+        note=f"server `{SERVER_KEY}` under `{key}`" + (f"; previous file kept as {path.name}.bak" if existed else ""),
+    )
 
 
 def _remove_server(path: Path, key: str) -> Action:
@@ -144,8 +161,11 @@ def _is_our_skill(folder: Path) -> bool:
 
 def _install_skill(target: Path) -> Action:
     if target.exists() and not _is_our_skill(target):
-        raise ToolError("skill_folder_taken", f"{target} exists and is not the fine-tuning skill; it was left alone",
-                        "move it aside, then run the install again")
+        raise ToolError(
+            "skill_folder_taken",
+            f"{target} exists and is not the fine-tuning skill; it was left alone",
+            "move it aside, then run the install again",
+        )
     with tempfile.TemporaryDirectory() as tmp:
         built = build_skill(Path(tmp))
         if target.exists() and _same_tree(built, target):
@@ -164,8 +184,14 @@ def _same_tree(a: Path, b: Path) -> bool:
     return files_a.keys() == files_b.keys() and all(files_a[k].read_bytes() == files_b[k].read_bytes() for k in files_a)
 
 
-def install(client: Client, scope: Scope = "project", *, project: Path | None = None, home: Path | None = None,
-            uninstall: bool = False) -> InstallReport:
+def install(
+    client: Client,
+    scope: Scope = "project",
+    *,
+    project: Path | None = None,
+    home: Path | None = None,
+    uninstall: bool = False,
+) -> InstallReport:
     """Install (or with ``uninstall`` remove) the skill and the MCP entry for one client."""
     if client not in CLIENTS:
         raise ToolError("unknown_client", f"unknown client {client!r}", f"use one of {', '.join(CLIENTS)}")

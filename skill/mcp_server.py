@@ -21,13 +21,12 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
 
-from tools.core.schemas import mcp_tool
 from skill.steps import walk
 from tools import __version__
-from tools.core import progress
-from tools.core import registry
+from tools.core import progress, registry
 from tools.core.errors import ToolError
 from tools.core.resources import reference_dir
+from tools.core.schemas import mcp_tool
 from tools.core.workspace import Workspace
 
 SERVER_NAME = "fine-tuning"
@@ -45,19 +44,28 @@ def _tool_list() -> list[types.Tool]:
     for spec in registry.all_tools():
         data = mcp_tool(spec)
         hints = data["annotations"]
-        tools.append(types.Tool(
-            name=data["name"], description=data["description"], input_schema=data["inputSchema"],
-            annotations=types.ToolAnnotations(
-                title=hints["title"], read_only_hint=hints["readOnlyHint"], destructive_hint=hints["destructiveHint"],
-                idempotent_hint=hints["idempotentHint"], open_world_hint=hints["openWorldHint"]),
-        ))
+        tools.append(
+            types.Tool(
+                name=data["name"],
+                description=data["description"],
+                input_schema=data["inputSchema"],
+                annotations=types.ToolAnnotations(
+                    title=hints["title"],
+                    read_only_hint=hints["readOnlyHint"],
+                    destructive_hint=hints["destructiveHint"],
+                    idempotent_hint=hints["idempotentHint"],
+                    open_world_hint=hints["openWorldHint"],
+                ),
+            )
+        )
     return tools
 
 
 def _error_result(exc: ToolError) -> types.CallToolResult:
     payload = {"error": exc.info().model_dump()}
-    return types.CallToolResult(content=[types.TextContent(text=json.dumps(payload))],
-                                structured_content=payload, is_error=True)
+    return types.CallToolResult(
+        content=[types.TextContent(text=json.dumps(payload))], structured_content=payload, is_error=True
+    )
 
 
 def _reference_files() -> list[Path]:
@@ -70,8 +78,9 @@ def _uri(path: Path) -> str:
 
 
 def build_server(workspace: Workspace) -> Server[Any]:
-    async def list_tools(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-                         ) -> types.ListToolsResult:
+    async def list_tools(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=_tool_list())
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -87,55 +96,92 @@ def build_server(workspace: Workspace) -> Server[Any]:
         except ToolError as exc:
             return _error_result(exc)
         data = result.model_dump(mode="json")
-        return types.CallToolResult(content=[types.TextContent(text=json.dumps(data, ensure_ascii=False))],
-                                    structured_content=data)
+        return types.CallToolResult(
+            content=[types.TextContent(text=json.dumps(data, ensure_ascii=False))], structured_content=data
+        )
 
-    async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-                           ) -> types.ListPromptsResult:
-        prompts = [types.Prompt(name=WALK_PROMPT, title="Fine-tuning: the whole checklist",
-                                description="Walk the whole decision checklist, step by step, with the tools.")]
+    async def list_prompts(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        prompts = [
+            types.Prompt(
+                name=WALK_PROMPT,
+                title="Fine-tuning: the whole checklist",
+                description="Walk the whole decision checklist, step by step, with the tools.",
+            )
+        ]
         for step in walk().steps:
-            prompts.append(types.Prompt(
-                name=f"ft-{step.name}", title=step.title, description=" ".join(step.body.split())[:200],
-                arguments=[types.PromptArgument(name=step.argument, description=f"the {step.argument}", required=False)],
-            ))
+            prompts.append(
+                types.Prompt(
+                    name=f"ft-{step.name}",
+                    title=step.title,
+                    description=" ".join(step.body.split())[:200],
+                    arguments=[
+                        types.PromptArgument(name=step.argument, description=f"the {step.argument}", required=False)
+                    ],
+                )
+            )
         return types.ListPromptsResult(prompts=prompts)
 
     async def get_prompt(ctx: ServerRequestContext[Any], params: types.GetPromptRequestParams) -> types.GetPromptResult:
         args = params.arguments or {}
         if params.name == WALK_PROMPT:
-            text = "\n\n".join(f"Step {i}. " + s.instructions().removeprefix("# ")
-                               for i, s in enumerate(walk().steps, start=1))
-            return types.GetPromptResult(description="The fine-tuning checklist",
-                                         messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))])
+            text = "\n\n".join(
+                f"Step {i}. " + s.instructions().removeprefix("# ") for i, s in enumerate(walk().steps, start=1)
+            )
+            return types.GetPromptResult(
+                description="The fine-tuning checklist",
+                messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))],
+            )
         step = walk().get(params.name.removeprefix("ft-"))
         if step is None:
             raise ValueError(f"no prompt named {params.name!r}")
         text = step.instructions(args.get(step.argument))
-        return types.GetPromptResult(description=step.title,
-                                     messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))])
+        return types.GetPromptResult(
+            description=step.title, messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))]
+        )
 
-    async def list_resources(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
-                             ) -> types.ListResourcesResult:
-        return types.ListResourcesResult(resources=[
-            types.Resource(uri=_uri(p), name=p.relative_to(reference_dir()).as_posix(),
-                           mime_type="text/markdown" if p.suffix == ".md" else "application/yaml")
-            for p in _reference_files()])
+    async def list_resources(
+        ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        return types.ListResourcesResult(
+            resources=[
+                types.Resource(
+                    uri=_uri(p),
+                    name=p.relative_to(reference_dir()).as_posix(),
+                    mime_type="text/markdown" if p.suffix == ".md" else "application/yaml",
+                )
+                for p in _reference_files()
+            ]
+        )
 
-    async def read_resource(ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
-                            ) -> types.ReadResourceResult:
+    async def read_resource(
+        ctx: ServerRequestContext[Any], params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
         by_uri = {_uri(p): p for p in _reference_files()}
         path = by_uri.get(str(params.uri))
         if path is None:
             raise ValueError(f"no resource {params.uri}; list them with resources/list")
-        return types.ReadResourceResult(contents=[types.TextResourceContents(
-            uri=str(params.uri), text=path.read_text("utf-8"),
-            mime_type="text/markdown" if path.suffix == ".md" else "application/yaml")])
+        return types.ReadResourceResult(
+            contents=[
+                types.TextResourceContents(
+                    uri=str(params.uri),
+                    text=path.read_text("utf-8"),
+                    mime_type="text/markdown" if path.suffix == ".md" else "application/yaml",
+                )
+            ]
+        )
 
     return Server(
-        SERVER_NAME, version=__version__, instructions=INSTRUCTIONS,
-        on_list_tools=list_tools, on_call_tool=call_tool, on_list_prompts=list_prompts, on_get_prompt=get_prompt,
-        on_list_resources=list_resources, on_read_resource=read_resource,
+        SERVER_NAME,
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+        on_list_prompts=list_prompts,
+        on_get_prompt=get_prompt,
+        on_list_resources=list_resources,
+        on_read_resource=read_resource,
     )
 
 

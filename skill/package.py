@@ -9,8 +9,9 @@ works on a machine without the package; with the dependencies installed, plain `
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 import tools
 from skill import __file__ as skill_init
@@ -71,8 +72,11 @@ def build_skill(out_dir: Path) -> Path:
     target = out_dir / SKILL_NAME
     if target.exists():
         if not (target / "SKILL.md").is_file():
-            raise ToolError("skill_target_not_ours", f"{target} exists and is not a built skill folder",
-                            "choose another --out folder; nothing was deleted")
+            raise ToolError(
+                "skill_target_not_ours",
+                f"{target} exists and is not a built skill folder",
+                "choose another --out folder; nothing was deleted",
+            )
         shutil.rmtree(target)
     target.mkdir(parents=True)
     shutil.copy2(src / "SKILL.md", target / "SKILL.md")

@@ -25,7 +25,13 @@ class Section(BaseModel):
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     def cell(value: Any) -> str:
-        text = "" if value is None else f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+        text = (
+            ""
+            if value is None
+            else f"{value:,}"
+            if isinstance(value, int) and not isinstance(value, bool)
+            else str(value)
+        )
         return text.replace("|", "\\|").replace("\n", " ")
 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -51,25 +57,38 @@ def _status(data: dict[str, Any]) -> Status:
 def render_record_answers(data: dict[str, Any]) -> Section:
     answers = {k: v for k, v in data["answers"].items() if v is not None}
     rows = [[k, v] for k, v in answers.items() if k not in ("failure_detail",)]
-    return Section(title="Checklist answers", status="ok",
-                   headline=f"{len(data['answered'])} answered" + ("" if data["complete"] else ", core questions open"),
-                   body=table(["question", "answer"], rows))
+    return Section(
+        title="Checklist answers",
+        status="ok",
+        headline=f"{len(data['answered'])} answered" + ("" if data["complete"] else ", core questions open"),
+        body=table(["question", "answer"], rows),
+    )
 
 
 def render_validate(data: dict[str, Any]) -> Section:
-    files = table(["file", "format", "target", "lines", "examples", "errors", "warnings"],
-                  [[f["path"], f["format"], f.get("target"), f["lines"], f["examples"], f["errors"], f["warnings"]]
-                   for f in data["files"]])
+    files = table(
+        ["file", "format", "target", "lines", "examples", "errors", "warnings"],
+        [
+            [f["path"], f["format"], f.get("target"), f["lines"], f["examples"], f["errors"], f["warnings"]]
+            for f in data["files"]
+        ],
+    )
     counts = table(["finding", "severity", "count"], [[c["code"], c["severity"], c["count"]] for c in data["counts"]])
-    findings = table(["file", "line", "severity", "finding"],
-                     [[f["file"], f.get("line"), f["severity"], f["message"]] for f in data["findings"]])
+    findings = table(
+        ["file", "line", "severity", "finding"],
+        [[f["file"], f.get("line"), f["severity"], f["message"]] for f in data["findings"]],
+    )
     errors = sum(f["errors"] for f in data["files"])
     tokens = ""
     if data.get("tokens"):
         tokens = "\n\nTokens per example:\n\n" + _token_table(data["tokens"])
-    body = (f"{files}\n\n{counts}\n\nTop findings (full report: `{data['report_markdown']}`):\n\n{findings}{tokens}")
-    return Section(title="Dataset validation", status=_status(data),
-                   headline=f"{errors} errors, {data['findings_total']} findings", body=body)
+    body = f"{files}\n\n{counts}\n\nTop findings (full report: `{data['report_markdown']}`):\n\n{findings}{tokens}"
+    return Section(
+        title="Dataset validation",
+        status=_status(data),
+        headline=f"{errors} errors, {data['findings_total']} findings",
+        body=body,
+    )
 
 
 def _token_table(tokens: Any) -> str:
@@ -87,10 +106,16 @@ def render_split(data: dict[str, Any]) -> Section:
     rows = [[p["split"], p["path"], p["examples"], p["sha256"][:12]] for p in data["parts"]]
     skipped = data.get("skipped_lines") or []
     note = f"\n\nLines left out (not usable examples): {', '.join(map(str, skipped))}." if skipped else ""
-    body = (table(["split", "file", "examples", "sha256"], rows) +
-            f"\n\n{data['groups']} groups of near-duplicates kept within one split; manifest `{data['manifest']}`.{note}")
-    return Section(title="Train / validation / test split", status="ok",
-                   headline=" / ".join(f"{p['examples']}" for p in data["parts"]) + " examples", body=body)
+    body = (
+        table(["split", "file", "examples", "sha256"], rows)
+        + f"\n\n{data['groups']} groups of near-duplicates kept within one split; manifest `{data['manifest']}`.{note}"
+    )
+    return Section(
+        title="Train / validation / test split",
+        status="ok",
+        headline=" / ".join(f"{p['examples']}" for p in data["parts"]) + " examples",
+        body=body,
+    )
 
 
 def render_diagnose(data: dict[str, Any]) -> Section:
@@ -99,8 +124,10 @@ def render_diagnose(data: dict[str, Any]) -> Section:
     if best:
         line = f"Best checkpoint: step {best['step']:g} (eval loss {best['eval_loss']})"
         if best.get("early_stop_step") is not None:
-            line += (f"; early stopping with patience {best['patience']} would have stopped at step "
-                     f"{best['early_stop_step']:g}, saving {best['steps_saved']:g} steps")
+            line += (
+                f"; early stopping with patience {best['patience']} would have stopped at step "
+                f"{best['early_stop_step']:g}, saving {best['steps_saved']:g} steps"
+            )
         parts += [line + ".", ""]
     for finding in data["findings"]:
         parts.append(f"- **{finding['severity']}: {finding['title']}**: {finding['summary']}")
@@ -109,15 +136,23 @@ def render_diagnose(data: dict[str, Any]) -> Section:
     if data.get("plot"):
         parts += ["", f"![loss curves]({data['plot']})"]
     parts += ["", f"Full report: `{data['report_md']}`."]
-    return Section(title="Loss curve diagnosis", status=_status(data), headline=data["headline"][:160],
-                   body="\n".join(parts))
+    return Section(
+        title="Loss curve diagnosis", status=_status(data), headline=data["headline"][:160], body="\n".join(parts)
+    )
 
 
 def render_facts(data: dict[str, Any]) -> Section:
-    body = (f"Checked {data['rows_checked']} dated facts against {data['today']}:\n\n" + _bullets(data["headline"], 20)
-            + f"\n\n{data['stale_total']} facts are older than {data['max_age_days']} days and due for review.")
-    return Section(title="Dated facts", status="ok" if not data.get("invalid") else "found problems",
-                   headline=f"{len(data['ended'])} ended, {len(data['closing'])} closing", body=body)
+    body = (
+        f"Checked {data['rows_checked']} dated facts against {data['today']}:\n\n"
+        + _bullets(data["headline"], 20)
+        + f"\n\n{data['stale_total']} facts are older than {data['max_age_days']} days and due for review."
+    )
+    return Section(
+        title="Dated facts",
+        status="ok" if not data.get("invalid") else "found problems",
+        headline=f"{len(data['ended'])} ended, {len(data['closing'])} closing",
+        body=body,
+    )
 
 
 def render_generic(name: str, data: dict[str, Any]) -> Section:
@@ -132,57 +167,115 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
 
 def render_decide(data: dict[str, Any]) -> Section:
     rules = table(["rule", "verdict", "why"], [[r["id"], r["verdict"], r["reason"]] for r in data["rules_fired"]])
-    change = _bullets([f"{w['field']} = {w['would_need']} (now {w['now']}): {w['verdict']}, {w['reason']}"
-                       for w in data["what_would_change"]], 6)
+    change = _bullets(
+        [
+            f"{w['field']} = {w['would_need']} (now {w['now']}): {w['verdict']}, {w['reason']}"
+            for w in data["what_would_change"]
+        ],
+        6,
+    )
     steps = _bullets([s["step"] + (f" (`{s['tool']}`)" if s.get("tool") else "") for s in data["next_steps"]], 8)
     notes = _bullets(data.get("warnings", []) + data.get("findings", []) + data.get("assumptions", []), 6)
-    body = (f"**{data['recommendation']}** (confidence {data['confidence']}). {data['summary']}\n\n{rules}\n\n"
-            f"What would change the verdict:\n\n{change}\n\nNext steps:\n\n{steps}" + (f"\n\nNotes:\n\n{notes}" if notes else ""))
+    body = (
+        f"**{data['recommendation']}** (confidence {data['confidence']}). {data['summary']}\n\n{rules}\n\n"
+        f"What would change the verdict:\n\n{change}\n\nNext steps:\n\n{steps}"
+        + (f"\n\nNotes:\n\n{notes}" if notes else "")
+    )
     return Section(title="Decision", status="ok", headline=data["recommendation"], body=body)
 
 
 def render_pii(data: dict[str, Any]) -> Section:
-    entities = table(["entity", "kind", "count", "lines"],
-                     [[e["label"], e["kind"], e["count"], e["lines"]] for e in data["entities"]])
-    samples = table(["line", "role", "entity", "masked sample"],
-                    [[f["line"], f["role"], f["entity"], f["sample"]] for f in data["findings"]
-                     if f["entity"] not in ("LOCATION",)][:10])
+    entities = table(
+        ["entity", "kind", "count", "lines"],
+        [[e["label"], e["kind"], e["count"], e["lines"]] for e in data["entities"]],
+    )
+    samples = table(
+        ["line", "role", "entity", "masked sample"],
+        [
+            [f["line"], f["role"], f["entity"], f["sample"]]
+            for f in data["findings"]
+            if f["entity"] not in ("LOCATION",)
+        ][:10],
+    )
     redaction = data.get("redaction")
-    red = (f"Redacted copy `{redaction['path']}` ({redaction['mode']}): {redaction['replaced']} replacements on "
-           f"{redaction['lines_changed']} lines; a re-scan finds {redaction['rescan_found']} of the redacted types."
-           if redaction else "No redacted copy was asked for.")
+    red = (
+        f"Redacted copy `{redaction['path']}` ({redaction['mode']}): {redaction['replaced']} replacements on "
+        f"{redaction['lines_changed']} lines; a re-scan finds {redaction['rescan_found']} of the redacted types."
+        if redaction
+        else "No redacted copy was asked for."
+    )
     template = data.get("template_findings") or []
-    tmpl = ("\n\nNames in the shared system prompt, reported once and not redacted: "
-            + ", ".join(f"{t['entity']} {t['sample']} on {t['lines']} lines" for t in template)) if template else ""
-    body = (f"{data['found_total']} findings on {data['lines_with_findings']} of {data['lines']} lines "
-            f"(spaCy model `{data['nlp_model']}`; samples are masked).\n\n{entities}\n\nFirst findings other than "
-            f"places:\n\n{samples}\n\n{red}{tmpl}")
-    return Section(title="Personal data and secrets", status="ok" if data["ok"] else "found problems",
-                   headline=f"{data['found_total']} findings; " + ("clean copy written" if redaction else "no copy"),
-                   body=body)
+    tmpl = (
+        (
+            "\n\nNames in the shared system prompt, reported once and not redacted: "
+            + ", ".join(f"{t['entity']} {t['sample']} on {t['lines']} lines" for t in template)
+        )
+        if template
+        else ""
+    )
+    body = (
+        f"{data['found_total']} findings on {data['lines_with_findings']} of {data['lines']} lines "
+        f"(spaCy model `{data['nlp_model']}`; samples are masked).\n\n{entities}\n\nFirst findings other than "
+        f"places:\n\n{samples}\n\n{red}{tmpl}"
+    )
+    return Section(
+        title="Personal data and secrets",
+        status="ok" if data["ok"] else "found problems",
+        headline=f"{data['found_total']} findings; " + ("clean copy written" if redaction else "no copy"),
+        body=body,
+    )
 
 
 def render_compliance(data: dict[str, Any]) -> Section:
-    rows = [[p["provider"], p["verdict"], "; ".join(p.get("reasons", []) + p.get("conditions", []))]
-            for p in data["providers"]]
-    actions = _bullets([("**required** " if a["required"] else "recommended ") + f"{a['title']}: {a['detail']}"
-                        for a in data["actions"]], 10)
-    body = (f"Regimes: {', '.join(data['regimes'])}.\n\n{table(['provider path', 'verdict', 'why'], rows)}\n\n"
-            f"Before training:\n\n{actions}")
-    return Section(title="Compliance", status="ok" if data["ok"] else "found problems",
-                   headline=f"{len(data['allowed'])} allowed, {len(data['conditional'])} conditional, "
-                            f"{len(data['not_allowed'])} not allowed", body=body)
+    rows = [
+        [p["provider"], p["verdict"], "; ".join(p.get("reasons", []) + p.get("conditions", []))]
+        for p in data["providers"]
+    ]
+    actions = _bullets(
+        [
+            ("**required** " if a["required"] else "recommended ") + f"{a['title']}: {a['detail']}"
+            for a in data["actions"]
+        ],
+        10,
+    )
+    body = (
+        f"Regimes: {', '.join(data['regimes'])}.\n\n{table(['provider path', 'verdict', 'why'], rows)}\n\n"
+        f"Before training:\n\n{actions}"
+    )
+    return Section(
+        title="Compliance",
+        status="ok" if data["ok"] else "found problems",
+        headline=f"{len(data['allowed'])} allowed, {len(data['conditional'])} conditional, "
+        f"{len(data['not_allowed'])} not allowed",
+        body=body,
+    )
 
 
 def render_providers(data: dict[str, Any]) -> Section:
-    rows = [[o["rank"], o["provider"], o["model"], o["method"], o.get("cost_class"), "; ".join(o.get("fits", [])[:2]),
-             "; ".join(o.get("concerns", [])[:2])] for o in data["options"][:8]]
+    rows = [
+        [
+            o["rank"],
+            o["provider"],
+            o["model"],
+            o["method"],
+            o.get("cost_class"),
+            "; ".join(o.get("fits", [])[:2]),
+            "; ".join(o.get("concerns", [])[:2]),
+        ]
+        for o in data["options"][:8]
+    ]
     excluded = _bullets([f"{e['provider']} {e['model']}: {e['reason']}" for e in data["excluded"]], 8)
-    body = (table(["rank", "provider", "model", "method", "cost", "fits", "concerns"], rows)
-            + f"\n\nExcluded:\n\n{excluded}\n\nRanking: {data['ranking']}")
+    body = (
+        table(["rank", "provider", "model", "method", "cost", "fits", "concerns"], rows)
+        + f"\n\nExcluded:\n\n{excluded}\n\nRanking: {data['ranking']}"
+    )
     top = data["options"][0] if data["options"] else None
-    return Section(title="Where to train", status="ok" if top else "found problems",
-                   headline=f"top: {top['provider']} {top['model']}" if top else "no option fits", body=body)
+    return Section(
+        title="Where to train",
+        status="ok" if top else "found problems",
+        headline=f"top: {top['provider']} {top['model']}" if top else "no option fits",
+        body=body,
+    )
 
 
 def _usd(value: Any) -> str:
@@ -199,49 +292,99 @@ def render_cost(data: dict[str, Any]) -> Section:
         training = o.get("training") or {}
         inference = o.get("inference") or {}
         be = o.get("break_even") or {}
-        rows.append([o["provider"], o["model"], _usd(training.get("cost_usd")),
-                     _usd(inference.get("base_usd_per_month")) if inference else "n/a",
-                     _usd(inference.get("ft_usd_per_month")) if inference else "n/a",
-                     be.get("statement") or "no inference price for this path"])
+        rows.append(
+            [
+                o["provider"],
+                o["model"],
+                _usd(training.get("cost_usd")),
+                _usd(inference.get("base_usd_per_month")) if inference else "n/a",
+                _usd(inference.get("ft_usd_per_month")) if inference else "n/a",
+                be.get("statement") or "no inference price for this path",
+            ]
+        )
     dataset = data.get("dataset") or {}
     assumptions = _bullets([f"{a['what']}: {a['value']} ({a['source']}, {a['as_of']})" for a in data["assumptions"]], 8)
-    body = (f"Dataset `{dataset.get('path')}`: {dataset.get('examples')} examples, {dataset.get('tokens_per_epoch')} "
-            f"tokens per epoch ({dataset.get('counter')}).\n\n"
-            + table(["provider", "model", "training", "base / month", "fine-tuned / month", "break-even"], rows)
-            + f"\n\nAssumptions:\n\n{assumptions}")
-    return Section(title="Cost and break-even", status="ok", headline=f"{len(data['options'])} options priced", body=body)
+    body = (
+        f"Dataset `{dataset.get('path')}`: {dataset.get('examples')} examples, {dataset.get('tokens_per_epoch')} "
+        f"tokens per epoch ({dataset.get('counter')}).\n\n"
+        + table(["provider", "model", "training", "base / month", "fine-tuned / month", "break-even"], rows)
+        + f"\n\nAssumptions:\n\n{assumptions}"
+    )
+    return Section(
+        title="Cost and break-even", status="ok", headline=f"{len(data['options'])} options priced", body=body
+    )
 
 
 def render_config(data: dict[str, Any]) -> Section:
     plan = data["plan"]
-    keys = ("base_model", "method", "lora_r", "lora_alpha", "lora_dropout", "learning_rate", "lr_scheduler",
-            "warmup_ratio", "num_epochs", "max_seq_len", "precision")
+    keys = (
+        "base_model",
+        "method",
+        "lora_r",
+        "lora_alpha",
+        "lora_dropout",
+        "learning_rate",
+        "lr_scheduler",
+        "warmup_ratio",
+        "num_epochs",
+        "max_seq_len",
+        "precision",
+    )
     rows = [[k, plan.get(k)] for k in keys if k in plan]
     choices = _bullets([f"{c['name']} = {c['value']}: {c['reason']}" for c in data["choices"]], 8)
-    exports = table(["export", "file"], [[e["kind"] + (" (legacy)" if e.get("legacy") else ""), e["path"]]
-                                         for e in data["exports"]])
-    body = (table(["setting", "value"], rows) + f"\n\n{data['total_steps']} steps. Why:\n\n{choices}\n\n{exports}")
-    return Section(title="Training configuration", status="ok",
-                   headline=f"{plan.get('method')} r={plan.get('lora_r')} lr={plan.get('learning_rate')}", body=body)
+    exports = table(
+        ["export", "file"], [[e["kind"] + (" (legacy)" if e.get("legacy") else ""), e["path"]] for e in data["exports"]]
+    )
+    body = table(["setting", "value"], rows) + f"\n\n{data['total_steps']} steps. Why:\n\n{choices}\n\n{exports}"
+    return Section(
+        title="Training configuration",
+        status="ok",
+        headline=f"{plan.get('method')} r={plan.get('lora_r')} lr={plan.get('learning_rate')}",
+        body=body,
+    )
 
 
 def render_launch(data: dict[str, Any]) -> Section:
     plan = data["plan"]
-    rows = [["run", data.get("run_id") or "(not started)"], ["base model", plan.get("base_model")],
-            ["device / precision", f"{data['device']} / {data['precision']}"],
-            ["examples (train / eval)", f"{data['train_examples']} / {data['eval_examples']}"],
-            ["estimated steps", data["estimated_steps"]], ["estimated seconds", data.get("estimated_seconds")]]
-    body = f"{data['message']}\n\n" + table(["", ""], rows) + ("\n\n" + _bullets(data["warnings"], 5) if data["warnings"] else "")
-    return Section(title="Training launch", status="ok",
-                   headline=f"started {data['run_id']}" if data["started"] else "dry run: nothing started", body=body)
+    rows = [
+        ["run", data.get("run_id") or "(not started)"],
+        ["base model", plan.get("base_model")],
+        ["device / precision", f"{data['device']} / {data['precision']}"],
+        ["examples (train / eval)", f"{data['train_examples']} / {data['eval_examples']}"],
+        ["estimated steps", data["estimated_steps"]],
+        ["estimated seconds", data.get("estimated_seconds")],
+    ]
+    body = (
+        f"{data['message']}\n\n"
+        + table(["", ""], rows)
+        + ("\n\n" + _bullets(data["warnings"], 5) if data["warnings"] else "")
+    )
+    return Section(
+        title="Training launch",
+        status="ok",
+        headline=f"started {data['run_id']}" if data["started"] else "dry run: nothing started",
+        body=body,
+    )
 
 
 def render_eval(data: dict[str, Any]) -> Section:
-    systems = table(["role", "system", "generations"], [[x["role"], x["label"], x["generations"]] for x in data["systems"]])
-    metrics = table(["metric", "base", "fine-tuned", "delta (95% CI)", "test", "verdict"],
-                    [[m["metric"], f"{m['baseline']:.3f}", f"{m['candidate']:.3f}",
-                      f"{m['delta']:+.3f} ({m['ci_low']:+.3f}, {m['ci_high']:+.3f})", m["test"], m["verdict"]]
-                     for m in data["metrics"]])
+    systems = table(
+        ["role", "system", "generations"], [[x["role"], x["label"], x["generations"]] for x in data["systems"]]
+    )
+    metrics = table(
+        ["metric", "base", "fine-tuned", "delta (95% CI)", "test", "verdict"],
+        [
+            [
+                m["metric"],
+                f"{m['baseline']:.3f}",
+                f"{m['candidate']:.3f}",
+                f"{m['delta']:+.3f} ({m['ci_low']:+.3f}, {m['ci_high']:+.3f})",
+                m["test"],
+                m["verdict"],
+            ]
+            for m in data["metrics"]
+        ],
+    )
     probes = [p for p in (data.get("forgetting"), data.get("memorisation")) if p]
     probe_lines = _bullets([("**flagged** " if p["flagged"] else "") + f"{p['name']}: {p['message']}" for p in probes])
     parts = [f"**{data.get('verdict') or data['message']}**", "", systems, "", metrics]
@@ -254,8 +397,12 @@ def render_eval(data: dict[str, Any]) -> Section:
     if data.get("report"):
         parts += ["", f"Full report: `{data['report']}`; per-item scores: `{data.get('samples')}`."]
     flagged = any(p["flagged"] for p in probes) or any(m["verdict"] == "regression" for m in data["metrics"])
-    return Section(title="Fine-tuned vs base", status="found problems" if flagged else "ok",
-                   headline=(data.get("verdict") or data["message"])[:160], body="\n".join(parts))
+    return Section(
+        title="Fine-tuned vs base",
+        status="found problems" if flagged else "ok",
+        headline=(data.get("verdict") or data["message"])[:160],
+        body="\n".join(parts),
+    )
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
@@ -287,5 +434,6 @@ def error_section(name: str, content: str, status: Status = "failed") -> Section
         error = {}
     message = error.get("message", content[:300])
     hint = f"\n\nfix: {error['hint']}" if error.get("hint") else ""
-    return Section(title=name.replace("_", " "), status=status, headline=error.get("code", status),
-                   body=f"{message}{hint}")
+    return Section(
+        title=name.replace("_", " "), status=status, headline=error.get("code", status), body=f"{message}{hint}"
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,17 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(key, raising=False)
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(REPO / ".venv" / "tiktoken-cache"))
+
+
+@pytest.fixture
+def test_tools() -> Iterator[list[str]]:
+    """The test-only tools of tests/support/tooldefs.py, registered for one test and removed after it."""
+    from tests.support import tooldefs
+    from tools.core import registry
+
+    names = tooldefs.register()
+    try:
+        yield names
+    finally:
+        for name in names:
+            registry.unregister(name)

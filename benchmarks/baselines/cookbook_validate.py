@@ -66,9 +66,14 @@ def run(data_path: str, encoding) -> dict:  # encoding: a tiktoken Encoding (cl1
         return num_tokens
 
     def distribution(values):
-        return {"min": min(values), "max": max(values), "mean": float(np.mean(values)),
-                "median": float(np.median(values)), "p5": float(np.quantile(values, 0.1)),
-                "p95": float(np.quantile(values, 0.9))}
+        return {
+            "min": min(values),
+            "max": max(values),
+            "mean": float(np.mean(values)),
+            "median": float(np.median(values)),
+            "p5": float(np.quantile(values, 0.1)),
+            "p95": float(np.quantile(values, 0.9)),
+        }
 
     # Warnings and tokens counts
     n_missing_system = 0

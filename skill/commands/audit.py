@@ -12,8 +12,9 @@ from skill.console import JsonFlag, run
 from tools.audit.audit_log import AuditLogReport
 from tools.audit.audit_report import AuditReportResult
 
-audit_app = typer.Typer(help="Read and verify the tamper-evident audit log (.finetune/audit.jsonl).",
-                        no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Read and verify the tamper-evident audit log (.finetune/audit.jsonl).", no_args_is_help=True
+)
 
 
 def _render_verify(report: AuditLogReport, console: Console) -> None:
@@ -41,8 +42,7 @@ def _render_show(report: AuditLogReport, console: Console) -> None:
 @audit_app.command("verify")
 def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """Check the hash chain; exit 1 and name the first bad line if anything was changed."""
-    run(ctx, "audit_log", {"action": "verify"}, json_out=json_out, render=_render_verify,
-        problems=lambda r: not r.ok)
+    run(ctx, "audit_log", {"action": "verify"}, json_out=json_out, render=_render_verify, problems=lambda r: not r.ok)
 
 
 @audit_app.command("show")
@@ -52,8 +52,14 @@ def show(
     json_out: JsonFlag = False,
 ) -> None:
     """List the latest tool calls recorded in the audit log."""
-    run(ctx, "audit_log", {"action": "show", "limit": limit}, json_out=json_out, render=_render_show,
-        problems=lambda r: not r.ok)
+    run(
+        ctx,
+        "audit_log",
+        {"action": "show", "limit": limit},
+        json_out=json_out,
+        render=_render_show,
+        problems=lambda r: not r.ok,
+    )
 
 
 def _render_report(result: AuditReportResult, console: Console) -> None:
@@ -61,8 +67,9 @@ def _render_report(result: AuditReportResult, console: Console) -> None:
         console.print(f"[green]chain ok[/]: {result.records} records")
     else:
         console.print(f"[bold red]TAMPERED[/]: line {result.first_bad_line}: {result.problem}")
-    console.print(f"{result.datasets} input files by SHA-256, {result.pii_scans} PII scans, "
-                  f"{result.errors} failed calls")
+    console.print(
+        f"{result.datasets} input files by SHA-256, {result.pii_scans} PII scans, {result.errors} failed calls"
+    )
     console.print(f"report: [bold]{result.path}[/]")
 
 
@@ -74,8 +81,14 @@ def report(
     json_out: JsonFlag = False,
 ) -> None:
     """Write the audit trail as a markdown report for an auditor; exit 1 if the chain is broken."""
-    run(ctx, "audit_report", {"out": out, "max_calls": limit}, json_out=json_out, render=_render_report,
-        problems=lambda r: not r.chain_ok)
+    run(
+        ctx,
+        "audit_report",
+        {"out": out, "max_calls": limit},
+        json_out=json_out,
+        render=_render_report,
+        problems=lambda r: not r.chain_ok,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,10 @@ from skill.guide import GuideBackend, GuideInputs, load_answers_file
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
 
-NO_TTY_HELP = ("no terminal to ask questions in: pass the checklist answers with --answers FILE.yaml "
-               "(see examples/answers.yaml), or run `finetune chat` in a terminal")
+NO_TTY_HELP = (
+    "no terminal to ask questions in: pass the checklist answers with --answers FILE.yaml "
+    "(see examples/answers.yaml), or run `finetune chat` in a terminal"
+)
 
 
 def _show(event: ToolEvent) -> None:
@@ -33,10 +35,16 @@ def _ask_person(spec: Tool, args: dict[str, Any]) -> bool:
 
 def chat(
     ctx: typer.Context,
-    backend: Annotated[str | None, typer.Option("--backend", help="anthropic | openai | guide (default: by API key)")] = None,
+    backend: Annotated[
+        str | None, typer.Option("--backend", help="anthropic | openai | guide (default: by API key)")
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model id for the backend.")] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible server (vLLM, Ollama, llama.cpp).")] = None,
-    answers: Annotated[Path | None, typer.Option("--answers", help="Checklist answers (YAML) for a non-interactive run.")] = None,
+    base_url: Annotated[
+        str | None, typer.Option("--base-url", help="OpenAI-compatible server (vLLM, Ollama, llama.cpp).")
+    ] = None,
+    answers: Annotated[
+        Path | None, typer.Option("--answers", help="Checklist answers (YAML) for a non-interactive run.")
+    ] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="Send one message and stop.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Approve spend/long tool calls without asking (scripts).")] = False,
 ) -> None:
@@ -77,8 +85,10 @@ def chat(
         fail(exc, json_out=False)
     summary = agent.ledger.summary()
     cost = f", about ${summary.cost_usd:.4f}" if summary.cost_usd else ""
-    err.print(f"[dim]{summary.requests} model requests, {summary.usage.input_tokens} in / "
-              f"{summary.usage.output_tokens} out tokens{cost}; transcript {agent.transcript_path}[/]")
+    err.print(
+        f"[dim]{summary.requests} model requests, {summary.usage.input_tokens} in / "
+        f"{summary.usage.output_tokens} out tokens{cost}; transcript {agent.transcript_path}[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:

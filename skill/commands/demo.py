@@ -14,7 +14,8 @@ from tools.core.errors import ToolError
 
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the demo workspace and report.md.")] = Path(
-        "finetune-demo"),
+        "finetune-demo"
+    ),
     json_out: JsonFlag = False,
 ) -> None:
     """Run the sample project (examples/) through the tools and write finetune-demo/report.md."""

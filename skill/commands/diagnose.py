@@ -8,15 +8,18 @@ import typer
 from rich.console import Console
 
 from skill.console import JsonFlag, run
-from tools.diagnose.diagnose_loss import DiagnoseLossResult
+from tools.diagnose.models import DiagnoseLossResult
 
 _STYLE = {"severe": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def _render(r: DiagnoseLossResult, console: Console) -> None:
     style = {"healthy": "green", "too_short": "yellow", "problems": "bold red"}[r.verdict]
-    console.print(f"[{style}]{r.verdict}[/]: {r.path} ({r.format}, steps {r.first_step:g}-{r.last_step:g})"
-                  if r.first_step is not None and r.last_step is not None else f"[{style}]{r.verdict}[/]: {r.path}")
+    console.print(
+        f"[{style}]{r.verdict}[/]: {r.path} ({r.format}, steps {r.first_step:g}-{r.last_step:g})"
+        if r.first_step is not None and r.last_step is not None
+        else f"[{style}]{r.verdict}[/]: {r.path}"
+    )
     if r.best_checkpoint:
         b = r.best_checkpoint
         saved = f"; early stopping would have saved {b.steps_saved:g} steps" if b.steps_saved else ""
@@ -40,8 +43,14 @@ def diagnose(
     json_out: JsonFlag = False,
 ) -> None:
     """Diagnose a training log: overfitting, divergence, spikes, plateau, collapse... and what to change."""
-    run(ctx, "diagnose_loss", {"path": path, "plot": plot, "report": report}, json_out=json_out,
-        render=_render, problems=lambda r: r.verdict == "problems")
+    run(
+        ctx,
+        "diagnose_loss",
+        {"path": path, "plot": plot, "report": report},
+        json_out=json_out,
+        render=_render,
+        problems=lambda r: r.verdict == "problems",
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -11,19 +11,21 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, fail, out, run, workspace_of
-from tools.facts import tables as fact_tables
 from tools.core.errors import ToolError
-from tools.facts.facts_check import FactsCheckReport
 from tools.core.resources import reference_data_dir, reference_dir
 from tools.core.workspace import write_text_atomic
+from tools.facts import tables as fact_tables
+from tools.facts.facts_check import FactsCheckReport
 
 facts_app = typer.Typer(help="Check, render and refresh the dated facts in reference/data.", no_args_is_help=True)
 
 
 def _render_check(report: FactsCheckReport, console: Console) -> None:
-    console.print(f"[bold]facts check[/] on {report.today}: {report.rows_checked} rows in {len(report.files)} files "
-                  f"(age limit {report.max_age_days} days, horizon {report.horizon_days} days; "
-                  f"{report.secondary_rows} rows from secondary sources)")
+    console.print(
+        f"[bold]facts check[/] on {report.today}: {report.rows_checked} rows in {len(report.files)} files "
+        f"(age limit {report.max_age_days} days, horizon {report.horizon_days} days; "
+        f"{report.secondary_rows} rows from secondary sources)"
+    )
     for line in report.headline:
         console.print(f"  - {line}")
     if report.closing:
@@ -31,8 +33,9 @@ def _render_check(report: FactsCheckReport, console: Console) -> None:
         for column in ("date", "in days", "what", "file"):
             table.add_column(column)
         for w in (w for w in report.closing if w.file == "providers.yaml"):
-            table.add_row(str(w.date), str(w.days), w.row + (" (inference)" if w.kind == "serving_closing" else ""),
-                          w.file or "-")
+            table.add_row(
+                str(w.date), str(w.days), w.row + (" (inference)" if w.kind == "serving_closing" else ""), w.file or "-"
+            )
         console.print(table)
     if report.ended:
         table = Table(title="ended (providers.yaml)")
@@ -57,8 +60,12 @@ def _render_check(report: FactsCheckReport, console: Console) -> None:
 def check_command(
     ctx: typer.Context,
     today: Annotated[str | None, typer.Option("--today", help="Check as of this date (YYYY-MM-DD).")] = None,
-    max_age_days: Annotated[int | None, typer.Option("--max-age-days", help="Stale after this many days (120).")] = None,
-    horizon_days: Annotated[int | None, typer.Option("--horizon-days", help="List offerings ending within (90).")] = None,
+    max_age_days: Annotated[
+        int | None, typer.Option("--max-age-days", help="Stale after this many days (120).")
+    ] = None,
+    horizon_days: Annotated[
+        int | None, typer.Option("--horizon-days", help="List offerings ending within (90).")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """List stale facts and offerings that ended or close soon; exit 1 when a fact is stale or a file invalid."""
@@ -96,7 +103,9 @@ def render_command(
 @facts_app.command("refresh")
 def refresh_command(
     ctx: typer.Context,
-    litellm: Annotated[str, typer.Option("--litellm", help="LiteLLM model_prices_and_context_window.json: path or URL.")],
+    litellm: Annotated[
+        str, typer.Option("--litellm", help="LiteLLM model_prices_and_context_window.json: path or URL.")
+    ],
     out_path: Annotated[str, typer.Option("--out", help="Where to write the diff for review.")] = "facts-refresh.diff",
     apply: Annotated[bool, typer.Option("--apply", help="Also write the updated reference/data/pricing.yaml.")] = False,
     today: Annotated[str | None, typer.Option("--today", help="as_of date for changed rows (YYYY-MM-DD).")] = None,
@@ -119,8 +128,13 @@ def refresh_command(
         source = litellm if is_url else str(ws.input_file(litellm, what="LiteLLM price map"))
         data = load_litellm(source)
         pricing_path = reference_data_dir() / "pricing.yaml"
-        result = refresh_pricing(data, pricing_path, on, source_url=litellm if is_url else LITELLM_URL,
-                                 providers_path=reference_data_dir() / "providers.yaml")
+        result = refresh_pricing(
+            data,
+            pricing_path,
+            on,
+            source_url=litellm if is_url else LITELLM_URL,
+            providers_path=reference_data_dir() / "providers.yaml",
+        )
         diff_path = ws.output_file(out_path, what="diff file")
         write_text_atomic(diff_path, result.diff or "# no changes\n")
         if apply and result.changes:
@@ -128,8 +142,10 @@ def refresh_command(
     except ToolError as exc:
         fail(exc, json_out=json_out)
     summary = {
-        "changes": [{"row": c.row, "field": c.field, "old": str(c.old) if c.old is not None else None,
-                     "new": str(c.new)} for c in result.changes],
+        "changes": [
+            {"row": c.row, "field": c.field, "old": str(c.old) if c.old is not None else None, "new": str(c.new)}
+            for c in result.changes
+        ],
         "diff": ws.relative(diff_path),
         "applied": bool(apply and result.changes),
         "missing_keys": result.missing_keys,
@@ -140,8 +156,10 @@ def refresh_command(
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        out.print(f"{len(result.changes)} changes proposed; diff written to {summary['diff']}"
-                  + (" and applied to pricing.yaml" if summary["applied"] else " (review it, then rerun with --apply)"))
+        out.print(
+            f"{len(result.changes)} changes proposed; diff written to {summary['diff']}"
+            + (" and applied to pricing.yaml" if summary["applied"] else " (review it, then rerun with --apply)")
+        )
         for c in result.changes:
             out.print(f"  {c.row}: {c.field} {c.old} -> {c.new}")
         for line in result.missing_keys:
@@ -149,13 +167,12 @@ def refresh_command(
         for line in result.serving_mismatches:
             out.print(f"  [yellow]check[/]: {line}")
         if result.unlisted_ft_keys:
-            out.print(f"  LiteLLM prices {len(result.unlisted_ft_keys)} fine-tuned models pricing.yaml does not list: "
-                      + ", ".join(result.unlisted_ft_keys[:8]))
+            out.print(
+                f"  LiteLLM prices {len(result.unlisted_ft_keys)} fine-tuned models pricing.yaml does not list: "
+                + ", ".join(result.unlisted_ft_keys[:8])
+            )
     raise typer.Exit(EXIT_OK)
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(facts_app, name="facts")
-
-
-

@@ -31,8 +31,9 @@ def install_command(
 ) -> None:
     """Install the skill and the MCP server for Claude Code, Cursor, VS Code or any .agents client."""
     if scope not in ("project", "user"):
-        fail(ToolError("bad_scope", f"unknown scope {scope!r}", "use --scope project or --scope user"),
-             json_out=json_out)
+        fail(
+            ToolError("bad_scope", f"unknown scope {scope!r}", "use --scope project or --scope user"), json_out=json_out
+        )
     try:
         report = install(client, scope, project=project, uninstall=uninstall)  # type: ignore[arg-type]
     except ToolError as exc:

@@ -12,8 +12,11 @@ def mcp(ctx: typer.Context) -> None:
     try:
         from skill.mcp_server import main
     except ModuleNotFoundError as exc:
-        typer.echo(f"error: the MCP server needs the 'mcp' package ({exc.name} is missing).\n"
-                   "  fix: pip install 'finetune-skill[mcp]'", err=True)
+        typer.echo(
+            f"error: the MCP server needs the 'mcp' package ({exc.name} is missing).\n"
+            "  fix: pip install 'finetune-skill[mcp]'",
+            err=True,
+        )
         raise typer.Exit(2) from None
     main(workspace_of(ctx))
 

@@ -16,32 +16,49 @@ def render_scan(result: ScanPiiResult, console: Console) -> None:
     for warning in result.warnings:
         style = "bold red" if warning.startswith("NO NAME DETECTION") else "yellow"
         console.print(f"[{style}]warning[/]: {warning}", markup=True, highlight=False)
-    console.print(f"[bold]{result.path}[/]: {result.format or 'unknown format'}, {result.lines} lines, "
-                  f"{result.texts_scanned} texts ({result.unique_texts} distinct); model {result.nlp_model}; "
-                  f"{result.seconds:.1f} s")
+    console.print(
+        f"[bold]{result.path}[/]: {result.format or 'unknown format'}, {result.lines} lines, "
+        f"{result.texts_scanned} texts ({result.unique_texts} distinct); model {result.nlp_model}; "
+        f"{result.seconds:.1f} s"
+    )
     if not result.found_total:
-        console.print("[green]no personal data or secrets found[/] (detection is statistical: this lowers the "
-                      "risk, it does not prove absence)")
+        console.print(
+            "[green]no personal data or secrets found[/] (detection is statistical: this lowers the "
+            "risk, it does not prove absence)"
+        )
     else:
         table = Table(title=f"{result.found_total} findings in {result.lines_with_findings} lines")
         for col in ("entity", "kind", "found", "lines", "by role"):
             table.add_column(col, justify="right" if col in ("found", "lines") else "left")
         for e in result.entities:
             style = "bold red" if e.kind == "secret" else ""
-            table.add_row(f"[{style}]{e.entity}[/]" if style else e.entity, e.kind, str(e.count), str(e.lines),
-                          ", ".join(f"{r.role} {r.count}" for r in e.by_role))
+            table.add_row(
+                f"[{style}]{e.entity}[/]" if style else e.entity,
+                e.kind,
+                str(e.count),
+                str(e.lines),
+                ", ".join(f"{r.role} {r.count}" for r in e.by_role),
+            )
         console.print(table)
         for f in result.findings:
-            console.print(f"  line {f.line:>6} {f.role:<10} {f.entity:<18} {f.score:.2f}  {f.sample}",
-                          markup=False, highlight=False)
+            console.print(
+                f"  line {f.line:>6} {f.role:<10} {f.entity:<18} {f.score:.2f}  {f.sample}",
+                markup=False,
+                highlight=False,
+            )
     for t in result.template_findings:
-        console.print(f"[dim]not counted: {t.entity} {t.sample} in a system prompt shared by {t.lines} lines "
-                      "(brand/product name?)[/]", highlight=False)
+        console.print(
+            f"[dim]not counted: {t.entity} {t.sample} in a system prompt shared by {t.lines} lines "
+            "(brand/product name?)[/]",
+            highlight=False,
+        )
     if result.redaction:
         r = result.redaction
         state = "[green]clean[/]" if r.rescan_found == 0 else f"[bold red]{r.rescan_found} still found[/]"
-        console.print(f"redacted copy: [bold]{r.path}[/] (mode {r.mode}): {r.replaced} replacements in "
-                      f"{r.lines_changed} lines; re-scan {state}")
+        console.print(
+            f"redacted copy: [bold]{r.path}[/] (mode {r.mode}): {r.replaced} replacements in "
+            f"{r.lines_changed} lines; re-scan {state}"
+        )
     console.print(f"full report: {result.report_markdown} (JSON: {result.report_json})")
 
 
@@ -64,10 +81,26 @@ def pii(
 
     Exit 1 when something was found and no clean redacted copy was written.
     """
-    run(ctx, "scan_pii",
-        {"path": path, "redact": redact, "mode": mode, "entities": entities or None, "threshold": threshold,
-         "language": language, "model": model, "format": fmt, "seed": seed, "report": report, "max_findings": top},
-        json_out=json_out, render=render_scan, problems=lambda r: not r.ok)
+    run(
+        ctx,
+        "scan_pii",
+        {
+            "path": path,
+            "redact": redact,
+            "mode": mode,
+            "entities": entities or None,
+            "threshold": threshold,
+            "language": language,
+            "model": model,
+            "format": fmt,
+            "seed": seed,
+            "report": report,
+            "max_findings": top,
+        },
+        json_out=json_out,
+        render=render_scan,
+        problems=lambda r: not r.ok,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,15 +10,20 @@ from rich.console import Console
 
 from skill.console import JsonFlag, call_tool, finish, out, run
 
-job_app = typer.Typer(help="Fine-tuning jobs at a provider (OpenAI, Together), kept in runs/<id>/.", no_args_is_help=True)
+job_app = typer.Typer(
+    help="Fine-tuning jobs at a provider (OpenAI, Together), kept in runs/<id>/.", no_args_is_help=True
+)
 
 _STYLE = {"completed": "green", "running": "cyan", "queued": "cyan", "stopped": "yellow", "failed": "bold red"}
 
 
 def _render_job(j: Any, console: Console) -> None:
     style = _STYLE.get(j.state, "white")
-    console.print(f"[{style}]{j.state}[/] {j.run_id}: {j.provider} job {j.job_id or '(not created)'} "
-                  f"({j.provider_state or '-'}) - {j.model} {j.method}", highlight=False)
+    console.print(
+        f"[{style}]{j.state}[/] {j.run_id}: {j.provider} job {j.job_id or '(not created)'} "
+        f"({j.provider_state or '-'}) - {j.model} {j.method}",
+        highlight=False,
+    )
     if j.step:
         loss = f"{j.latest_loss:.4f}" if j.latest_loss is not None else "-"
         console.print(f"  step {j.step}/{j.total_steps or '?'}  loss {loss}", highlight=False)
@@ -59,21 +64,38 @@ def launch(
     method: Annotated[str, typer.Option("--method", help="supervised or dpo.")] = "supervised",
     epochs: Annotated[int | None, typer.Option("--epochs", help="Passes over the data.")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per batch.")] = None,
-    lr_multiplier: Annotated[float | None, typer.Option("--lr-multiplier", help="OpenAI: learning-rate multiplier.")] = None,
+    lr_multiplier: Annotated[
+        float | None, typer.Option("--lr-multiplier", help="OpenAI: learning-rate multiplier.")
+    ] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Together: learning rate.")] = None,
     lora_r: Annotated[int | None, typer.Option("--lora-r", help="Together: LoRA rank.")] = None,
     dpo_beta: Annotated[float | None, typer.Option("--dpo-beta", help="dpo: beta.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="OpenAI: seed.")] = None,
     suffix: Annotated[str | None, typer.Option("--suffix", help="Name part of the output model.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="A short name for the run id.")] = None,
-    confirm: Annotated[bool, typer.Option("--confirm", help="Upload and start the paid job (without it: plan and cost).")] = False,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Upload and start the paid job (without it: plan and cost).")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Start a fine-tuning job at OpenAI or Together (dry run with the cost estimate unless --confirm)."""
-    args = {"provider": provider, "model": model, "data": data, "validation_data": validation_data, "method": method,
-            "epochs": epochs, "batch_size": batch_size, "learning_rate_multiplier": lr_multiplier,
-            "learning_rate": learning_rate, "lora_r": lora_r, "dpo_beta": dpo_beta, "seed": seed, "suffix": suffix,
-            "run_name": name, "confirm": confirm}
+    args = {
+        "provider": provider,
+        "model": model,
+        "data": data,
+        "validation_data": validation_data,
+        "method": method,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate_multiplier": lr_multiplier,
+        "learning_rate": learning_rate,
+        "lora_r": lora_r,
+        "dpo_beta": dpo_beta,
+        "seed": seed,
+        "suffix": suffix,
+        "run_name": name,
+        "confirm": confirm,
+    }
     run(ctx, "launch_provider_job", args, json_out=json_out, render=_render_launch)
 
 
@@ -81,8 +103,12 @@ def launch(
 def status(
     ctx: typer.Context,
     run_id: Annotated[str | None, typer.Argument(help="Run id (empty: every provider run).")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Poll until the job ends (interval from provider_jobs.yaml).")] = False,
-    offline: Annotated[bool, typer.Option("--offline", help="Read the run folder only; do not ask the provider.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Poll until the job ends (interval from provider_jobs.yaml).")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Read the run folder only; do not ask the provider.")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Refresh and show a provider job: state, output model, error, loss, recent events (exit 1 if it failed)."""
@@ -97,12 +123,25 @@ def status(
             if job.state in {"completed", "failed", "stopped"}:
                 break
             if not json_out:
-                out.print(f"[dim]{job.state} ({job.provider_state}) step {job.step}; next poll in {interval:g} s[/]",
-                          highlight=False)
+                out.print(
+                    f"[dim]{job.state} ({job.provider_state}) step {job.step}; next poll in {interval:g} s[/]",
+                    highlight=False,
+                )
             time.sleep(interval)
-        finish(result, json_out=json_out, render=_render_status, problems=lambda r: any(j.state == "failed" for j in r.jobs))
-    run(ctx, "provider_job_status", args, json_out=json_out, render=_render_status,
-        problems=lambda r: any(j.state == "failed" for j in r.jobs))
+        finish(
+            result,
+            json_out=json_out,
+            render=_render_status,
+            problems=lambda r: any(j.state == "failed" for j in r.jobs),
+        )
+    run(
+        ctx,
+        "provider_job_status",
+        args,
+        json_out=json_out,
+        render=_render_status,
+        problems=lambda r: any(j.state == "failed" for j in r.jobs),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -21,8 +21,15 @@ def render_ranking(result: ProviderRanking, console: Console) -> None:
         table.add_column(column)
     for o in result.options:
         why = "; ".join(o.fits[:2]) + (" | [yellow]" + "; ".join(o.concerns[:2]) + "[/]" if o.concerns else "")
-        table.add_row(str(o.rank), f"{o.provider} / {o.model}", o.method, str(o.score), o.cost_class,
-                      str(o.available_until or "-"), why)
+        table.add_row(
+            str(o.rank),
+            f"{o.provider} / {o.model}",
+            o.method,
+            str(o.score),
+            o.cost_class,
+            str(o.available_until or "-"),
+            why,
+        )
     console.print(table)
     console.print(f"[dim]{result.ranking}[/]")
     if result.excluded:
@@ -35,7 +42,9 @@ def render_ranking(result: ProviderRanking, console: Console) -> None:
 def providers(
     ctx: typer.Context,
     on_premises: Annotated[bool, typer.Option("--on-premises", help="The data may not leave our machines.")] = False,
-    privacy: Annotated[str | None, typer.Option("--privacy", help="none, eu_personal_data, health, must_stay_on_premises")] = None,
+    privacy: Annotated[
+        str | None, typer.Option("--privacy", help="none, eu_personal_data, health, must_stay_on_premises")
+    ] = None,
     region: Annotated[str | None, typer.Option("--region", help="e.g. eu, us, us-east-1")] = None,
     zero_retention: Annotated[bool, typer.Option("--zero-retention", help="Require zero data retention.")] = False,
     hipaa: Annotated[bool, typer.Option("--hipaa", help="Require a HIPAA BAA.")] = False,
@@ -46,7 +55,9 @@ def providers(
     method: Annotated[str | None, typer.Option("--method", help="sft, lora, full, dpo, rft")] = None,
     tools: Annotated[bool, typer.Option("--tool-calling", help="The model must call tools.")] = False,
     vision: Annotated[bool, typer.Option("--vision", help="The model must read images.")] = False,
-    deadline: Annotated[str | None, typer.Option("--deadline", help="YYYY-MM-DD the model must be in production.")] = None,
+    deadline: Annotated[
+        str | None, typer.Option("--deadline", help="YYYY-MM-DD the model must be in production.")
+    ] = None,
     examples: Annotated[int | None, typer.Option("--examples", help="Training examples we have.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -58,13 +69,23 @@ def providers(
         except ValueError:
             err.print(f"[red]error[/]: --deadline must be YYYY-MM-DD, got {deadline!r}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
-    args = {"data_may_leave": False if on_premises else None, "privacy": privacy, "region": region,
-            "zero_retention": zero_retention or None, "hipaa_baa": hipaa or None, "training_budget_usd": budget,
-            "training_tokens": tokens, "model_family": family, "model_size_b": size, "method": method,
-            "needs_tool_calling": tools or None, "needs_vision": vision or None,
-            "deadline": when.isoformat() if when else None, "examples": examples}
-    run(ctx, "select_provider", args, json_out=json_out, render=render_ranking,
-        problems=lambda r: not r.options)
+    args = {
+        "data_may_leave": False if on_premises else None,
+        "privacy": privacy,
+        "region": region,
+        "zero_retention": zero_retention or None,
+        "hipaa_baa": hipaa or None,
+        "training_budget_usd": budget,
+        "training_tokens": tokens,
+        "model_family": family,
+        "model_size_b": size,
+        "method": method,
+        "needs_tool_calling": tools or None,
+        "needs_vision": vision or None,
+        "deadline": when.isoformat() if when else None,
+        "examples": examples,
+    }
+    run(ctx, "select_provider", args, json_out=json_out, render=render_ranking, problems=lambda r: not r.options)
 
 
 def register(app: typer.Typer) -> None:

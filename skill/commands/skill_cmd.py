@@ -26,8 +26,14 @@ def build(
     except ToolError as exc:
         fail(exc, json_out=json_out)
     except OSError as exc:
-        fail(ToolError("skill_build_failed", f"cannot write {out_dir / SKILL_NAME}: {exc.strerror}",
-                       "choose a writable --out folder"), json_out=json_out)
+        fail(
+            ToolError(
+                "skill_build_failed",
+                f"cannot write {out_dir / SKILL_NAME}: {exc.strerror}",
+                "choose a writable --out folder",
+            ),
+            json_out=json_out,
+        )
     files = sorted(p for p in target.rglob("*") if p.is_file())
     if json_out:
         typer.echo(json.dumps({"path": str(target), "files": len(files)}))

@@ -14,8 +14,10 @@ from tools.split.split_dataset import SplitResult
 def render_split(result: SplitResult, console: Console) -> None:
     for p in result.parts:
         console.print(f"{p.split:5} {p.examples:6d} examples -> [bold]{p.path}[/] [dim](sha256 {p.sha256[:12]})[/]")
-    console.print(f"{result.examples} examples in {result.groups} groups; {result.grouped_examples} examples "
-                  f"share a group with a duplicate or near-duplicate and stay in one split (seed {result.seed})")
+    console.print(
+        f"{result.examples} examples in {result.groups} groups; {result.grouped_examples} examples "
+        f"share a group with a duplicate or near-duplicate and stay in one split (seed {result.seed})"
+    )
     if result.skipped_lines:
         console.print(f"[yellow]skipped unusable lines[/]: {', '.join(map(str, result.skipped_lines[:20]))}")
     console.print(f"manifest: {result.manifest}")
@@ -27,8 +29,9 @@ def split(
     ratios: Annotated[str, typer.Option("--ratios", help="train,val[,test] shares.")] = "0.8,0.1,0.1",
     seed: Annotated[int, typer.Option("--seed")] = 0,
     stratify: Annotated[str | None, typer.Option("--stratify", help="Field to stratify by (dotted path).")] = None,
-    no_group: Annotated[bool, typer.Option("--no-near-duplicate-groups",
-                                           help="Do not keep near-duplicates together.")] = False,
+    no_group: Annotated[
+        bool, typer.Option("--no-near-duplicate-groups", help="Do not keep near-duplicates together.")
+    ] = False,
     train_out: Annotated[str | None, typer.Option("--train-out")] = None,
     val_out: Annotated[str | None, typer.Option("--val-out")] = None,
     test_out: Annotated[str | None, typer.Option("--test-out")] = None,
@@ -40,10 +43,22 @@ def split(
     except ValueError:
         err.print(f"[red]error[/]: --ratios must be numbers like 0.8,0.1,0.1, got {ratios!r}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    run(ctx, "split_dataset",
-        {"path": path, "ratios": shares, "seed": seed, "stratify": stratify, "group_near_duplicates": not no_group,
-         "train_out": train_out, "val_out": val_out, "test_out": test_out},
-        json_out=json_out, render=render_split)
+    run(
+        ctx,
+        "split_dataset",
+        {
+            "path": path,
+            "ratios": shares,
+            "seed": seed,
+            "stratify": stratify,
+            "group_near_duplicates": not no_group,
+            "train_out": train_out,
+            "val_out": val_out,
+            "test_out": test_out,
+        },
+        json_out=json_out,
+        render=render_split,
+    )
 
 
 def register(app: typer.Typer) -> None:

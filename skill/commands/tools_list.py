@@ -10,16 +10,16 @@ import typer
 from rich.table import Table
 
 from skill.console import JsonFlag, fail, out, run
-from tools.core.schemas import portable_schema
 from tools.core import registry
 from tools.core.errors import ToolError
+from tools.core.schemas import portable_schema
 
 
 def tools_command(
     schema: Annotated[str | None, typer.Option("--schema", help="Print the portable JSON schema of one tool.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """List every tool with its effect (read / write / spend / long) and what it does."""
+    """List every tool with its stage, effect (read / write / spend), duration and what it does."""
     if schema:
         try:
             spec = registry.get(schema)
@@ -29,15 +29,32 @@ def tools_command(
         return
     specs = registry.all_tools()
     if json_out:
-        rows = [{"name": t.name, "effect": t.effect, "description": t.description} for t in specs]
+        rows = [
+            {
+                "name": t.name,
+                "stage": t.stage,
+                "effect": t.effect,
+                "duration": t.duration,
+                "destructive": t.destructive,
+                "needs_confirm": t.gated,
+                "description": t.description,
+            }
+            for t in specs
+        ]
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"{len(specs)} tools")
+    table.add_column("stage")
     table.add_column("tool", style="bold")
     table.add_column("effect")
     table.add_column("what it does")
     for spec in specs:
-        table.add_row(spec.name, spec.effect, spec.summary)
+        effect = (
+            spec.effect
+            + (", minutes" if spec.duration == "minutes" else "")
+            + (", destructive" if spec.destructive else "")
+        )
+        table.add_row(spec.stage, spec.name, effect, spec.summary)
     out.print(table)
     out.print("effects: " + "; ".join(f"[bold]{k}[/] {v}" for k, v in registry.EFFECTS.items()))
 
@@ -50,16 +67,23 @@ def _load_args(raw: str) -> dict[str, Any]:
         try:
             text = Path(source).read_text("utf-8")
         except OSError as exc:
-            raise ToolError("args_unreadable", f"cannot read {source}: {exc.strerror}",
-                            "give --args '{...}' or --args @file.json") from exc
+            raise ToolError(
+                "args_unreadable", f"cannot read {source}: {exc.strerror}", "give --args '{...}' or --args @file.json"
+            ) from exc
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ToolError("args_not_json", f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-                        "arguments are one JSON object, e.g. --args '{\"action\": \"verify\"}'") from exc
+        raise ToolError(
+            "args_not_json",
+            f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            'arguments are one JSON object, e.g. --args \'{"action": "verify"}\'',
+        ) from exc
     if not isinstance(value, dict):
-        raise ToolError("args_not_object", f"{source}: arguments must be a JSON object, got {type(value).__name__}",
-                        "wrap them in {...}")
+        raise ToolError(
+            "args_not_object",
+            f"{source}: arguments must be a JSON object, got {type(value).__name__}",
+            "wrap them in {...}",
+        )
     return value
 
 
@@ -79,4 +103,3 @@ def call_command(
 def register(app: typer.Typer) -> None:
     app.command("tools")(tools_command)
     app.command("call")(call_command)
-

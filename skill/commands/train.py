@@ -25,12 +25,18 @@ def _render_launch(r: Any, console: Console) -> None:
     p = r.plan
     style = "green" if r.started else "yellow"
     console.print(f"[{style}]{'started' if r.started else 'dry run'}[/]: {r.message}", highlight=False)
-    console.print(f"  model {p.base_model} ({p.method}, r={p.lora_r}, alpha={p.lora_alpha:g}, dropout={p.lora_dropout:g}, "
-                  f"targets {','.join(p.target_modules)}); lr {p.learning_rate:g} {p.lr_scheduler}, warm-up {p.warmup_ratio:g}",
-                  highlight=False)
-    console.print(f"  data {r.data.path} ({r.data.format}): {r.data.usable} usable of {r.data.lines} lines; "
-                  f"{r.train_examples} train / {r.eval_examples} eval; batch {p.per_device_batch_size} x {p.gradient_accumulation_steps}, "
-                  f"{r.estimated_steps} steps, {r.precision} on {r.device}", highlight=False)
+    console.print(
+        f"  model {p.base_model} ({p.method}, r={p.lora_r}, alpha={p.lora_alpha:g}, dropout={p.lora_dropout:g}, "
+        f"targets {','.join(p.target_modules)}); lr {p.learning_rate:g} {p.lr_scheduler}, warm-up {p.warmup_ratio:g}",
+        highlight=False,
+    )
+    console.print(
+        f"  data {r.data.path} ({r.data.format}): {r.data.usable} usable of {r.data.lines} lines; "
+        f"{r.train_examples} train / {r.eval_examples} eval; batch {p.per_device_batch_size} x "
+        f"{p.gradient_accumulation_steps}, "
+        f"{r.estimated_steps} steps, {r.precision} on {r.device}",
+        highlight=False,
+    )
     for w in r.warnings[:5]:
         console.print(f"  [yellow]warning[/]: {w}", highlight=False)
     if r.started:
@@ -39,13 +45,19 @@ def _render_launch(r: Any, console: Console) -> None:
 
 def _render_run(info: Any, console: Console) -> None:
     style = _STATE_STYLE.get(info.state, "white")
-    console.print(f"[{style}]{info.state}[/] {info.run_id}: step {info.step}/{info.total_steps or '?'} "
-                  f"({info.progress:.0%}) - {info.base_model}", highlight=False)
+    console.print(
+        f"[{style}]{info.state}[/] {info.run_id}: step {info.step}/{info.total_steps or '?'} "
+        f"({info.progress:.0%}) - {info.base_model}",
+        highlight=False,
+    )
     m = info.latest
     if m:
-        console.print(f"  loss {_fmt(m.loss)}  eval loss {_fmt(m.eval_loss)}  lr {_fmt(m.learning_rate, '.3g')}  "
-                      f"grad norm {_fmt(m.grad_norm, '.3g')}  {_fmt(m.tokens_per_s, '.0f')} tokens/s  "
-                      f"peak memory {_fmt(m.peak_memory_mb, '.0f')} MB", highlight=False)
+        console.print(
+            f"  loss {_fmt(m.loss)}  eval loss {_fmt(m.eval_loss)}  lr {_fmt(m.learning_rate, '.3g')}  "
+            f"grad norm {_fmt(m.grad_norm, '.3g')}  {_fmt(m.tokens_per_s, '.0f')} tokens/s  "
+            f"peak memory {_fmt(m.peak_memory_mb, '.0f')} MB",
+            highlight=False,
+        )
     if info.best_eval_loss is not None:
         console.print(f"  best eval loss {info.best_eval_loss:.4f}", highlight=False)
     if info.error:
@@ -70,9 +82,14 @@ def _render_status(r: Any, console: Console) -> None:
         for col in ("run", "state", "step", "loss", "eval loss", "model"):
             table.add_column(col)
         for i in r.runs:
-            table.add_row(i.run_id, f"[{_STATE_STYLE.get(i.state, 'white')}]{i.state}[/]", f"{i.step}/{i.total_steps or '?'}",
-                          _fmt(i.latest.loss if i.latest else None), _fmt(i.latest.eval_loss if i.latest else None),
-                          i.base_model or "-")
+            table.add_row(
+                i.run_id,
+                f"[{_STATE_STYLE.get(i.state, 'white')}]{i.state}[/]",
+                f"{i.step}/{i.total_steps or '?'}",
+                _fmt(i.latest.loss if i.latest else None),
+                _fmt(i.latest.eval_loss if i.latest else None),
+                i.base_model or "-",
+            )
         console.print(table)
     for line in r.log_tail:
         console.print(line, markup=False, highlight=False)
@@ -90,14 +107,21 @@ def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
     folder = run_dir(ws, run_id)
     terminal = {"completed", "failed", "stopped"}
     try:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                      console=Console(stderr=True) if json_out else out, transient=False) as bar:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True) if json_out else out,
+            transient=False,
+        ) as bar:
             task = bar.add_task(run_id, total=None, metrics="starting")
             while True:
                 info = run_info(ws, folder)
                 m = info.latest
-                metrics = (f"loss {_fmt(m.loss)} eval {_fmt(m.eval_loss)}" if m else info.state)
+                metrics = f"loss {_fmt(m.loss)} eval {_fmt(m.eval_loss)}" if m else info.state
                 bar.update(task, total=info.total_steps, completed=info.step, metrics=metrics)
                 if info.state in terminal:
                     break
@@ -105,16 +129,22 @@ def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
     except KeyboardInterrupt:
         out.print(f"\nthe run goes on in the background; stop it with `finetune runs stop {run_id}`")
         raise typer.Exit(EXIT_OK) from None
-    result = call_tool(ctx, "run_status", {"run_id": run_id, "log_lines": 0 if not json_out else None}, json_out=json_out)
+    result = call_tool(
+        ctx, "run_status", {"run_id": run_id, "log_lines": 0 if not json_out else None}, json_out=json_out
+    )
     finish(result, json_out=json_out, render=_render_status, problems=lambda r: any(_failed(i) for i in r.runs))
 
 
 def train(
     ctx: typer.Context,
     data: Annotated[str, typer.Argument(help="Training data (JSONL in any supported format).")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Base model: HF id, local folder, or tiny-random-llama.")] = "tiny-random-llama",
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Base model: HF id, local folder, or tiny-random-llama.")
+    ] = "tiny-random-llama",
     eval_data: Annotated[str | None, typer.Option("--eval-data", help="Held-out data for eval loss.")] = None,
-    plan_file: Annotated[str | None, typer.Option("--plan-file", help="A JSON training plan (or a run's config.json).")] = None,
+    plan_file: Annotated[
+        str | None, typer.Option("--plan-file", help="A JSON training plan (or a run's config.json).")
+    ] = None,
     max_steps: Annotated[int | None, typer.Option("--max-steps", help="Stop after N optimizer steps.")] = None,
     epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the data.")] = None,
     learning_rate: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
@@ -123,20 +153,47 @@ def train(
     grad_accum: Annotated[int | None, typer.Option("--grad-accum", help="Micro-batches per optimizer step.")] = None,
     max_seq_len: Annotated[int | None, typer.Option("--max-seq-len", help="Tokens per example.")] = None,
     batching: Annotated[str | None, typer.Option("--batching", help="packed, length_grouped, padded or auto.")] = None,
-    processes: Annotated[int | None, typer.Option("--processes", help="Train with N processes through accelerate launch (DDP).")] = None,
-    sharding: Annotated[str, typer.Option("--sharding", help="With --processes: ddp (each holds the model) or fsdp (the model is split over them).")] = "ddp",
+    processes: Annotated[
+        int | None, typer.Option("--processes", help="Train with N processes through accelerate launch (DDP).")
+    ] = None,
+    sharding: Annotated[
+        str,
+        typer.Option(
+            "--sharding", help="With --processes: ddp (each holds the model) or fsdp (the model is split over them)."
+        ),
+    ] = "ddp",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
     merge: Annotated[bool, typer.Option("--merge", help="Also write merged weights.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="A short name for the run id.")] = None,
-    confirm: Annotated[bool, typer.Option("--confirm", help="Start training (without it: show the plan and estimate).")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until the run ends, then its summary.")] = False,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Start training (without it: show the plan and estimate).")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Show a progress bar until the run ends, then its summary.")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Fine-tune a LoRA adapter locally on DATA (dry run unless --confirm; --wait to watch it)."""
-    args = {"data": data, "model": model, "eval_data": eval_data, "plan_file": plan_file, "max_steps": max_steps,
-            "num_epochs": epochs, "learning_rate": learning_rate, "lora_r": lora_r, "per_device_batch_size": batch_size,
-            "gradient_accumulation_steps": grad_accum, "max_seq_len": max_seq_len, "batching": batching, "seed": seed, "num_processes": processes,
-            "sharding": sharding, "merge": merge, "run_name": name, "confirm": confirm}
+    args = {
+        "data": data,
+        "model": model,
+        "eval_data": eval_data,
+        "plan_file": plan_file,
+        "max_steps": max_steps,
+        "num_epochs": epochs,
+        "learning_rate": learning_rate,
+        "lora_r": lora_r,
+        "per_device_batch_size": batch_size,
+        "gradient_accumulation_steps": grad_accum,
+        "max_seq_len": max_seq_len,
+        "batching": batching,
+        "seed": seed,
+        "num_processes": processes,
+        "sharding": sharding,
+        "merge": merge,
+        "run_name": name,
+        "confirm": confirm,
+    }
     result: Any = call_tool(ctx, "launch_lora", args, json_out=json_out)
     if not (wait and result.started):
         finish(result, json_out=json_out, render=_render_launch)
@@ -152,28 +209,43 @@ def list_runs(ctx: typer.Context, json_out: JsonFlag = False) -> None:
 
 
 @runs_app.command("status")
-def status(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.")],
-           wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
-           json_out: JsonFlag = False) -> None:
+def status(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
     """State, progress, latest metrics, checkpoint and adapter of one run (exit 1 if it failed)."""
     if wait:
         _wait(ctx, run_id, json_out)
-    run(ctx, "run_status", {"run_id": run_id}, json_out=json_out, render=_render_status,
-        problems=lambda r: any(_failed(i) for i in r.runs))
+    run(
+        ctx,
+        "run_status",
+        {"run_id": run_id},
+        json_out=json_out,
+        render=_render_status,
+        problems=lambda r: any(_failed(i) for i in r.runs),
+    )
 
 
 @runs_app.command("logs")
-def logs(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.")],
-         lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines of train.log.")] = 40,
-         json_out: JsonFlag = False) -> None:
+def logs(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines of train.log.")] = 40,
+    json_out: JsonFlag = False,
+) -> None:
     """The last lines of the run's train.log."""
     run(ctx, "run_status", {"run_id": run_id, "log_lines": lines}, json_out=json_out, render=_render_status)
 
 
 @runs_app.command("stop")
-def stop(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.")],
-         wait_s: Annotated[float, typer.Option("--wait", help="Seconds to wait for the clean stop.")] = 60.0,
-         json_out: JsonFlag = False) -> None:
+def stop(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    wait_s: Annotated[float, typer.Option("--wait", help="Seconds to wait for the clean stop.")] = 60.0,
+    json_out: JsonFlag = False,
+) -> None:
     """Stop a run cleanly (checkpoint + adapter so far); resume it later."""
 
     def render(r: Any, console: Console) -> None:
@@ -184,10 +256,13 @@ def stop(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.
 
 
 @runs_app.command("resume")
-def resume(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.")],
-           confirm: Annotated[bool, typer.Option("--confirm", help="Start the process (without it: say from where).")] = False,
-           wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until the run ends.")] = False,
-           json_out: JsonFlag = False) -> None:
+def resume(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Run id.")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="Start the process (without it: say from where).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until the run ends.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
 
     def render(r: Any, console: Console) -> None:

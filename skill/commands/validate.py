@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import JsonFlag, run
-from tools.validate.validate_jsonl import ValidateResult
+from tools.validate.models import ValidateResult
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -17,8 +17,10 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 def render_validation(result: ValidateResult, console: Console) -> None:
     for f in result.files:
         state = "[green]ok[/]" if f.errors == 0 else f"[bold red]{f.errors} errors[/]"
-        console.print(f"[bold]{f.path}[/]: {f.format or 'unknown format'} -> {f.target}; {f.examples} examples "
-                      f"in {f.lines} lines; {state}, {f.warnings} warnings")
+        console.print(
+            f"[bold]{f.path}[/]: {f.format or 'unknown format'} -> {f.target}; {f.examples} examples "
+            f"in {f.lines} lines; {state}, {f.warnings} warnings"
+        )
     t = result.tokens
     if t is not None:
         table = Table(title=f"tokens per example ({t.method}{', approximate' if t.approximate else ''})")
@@ -34,17 +36,24 @@ def render_validation(result: ValidateResult, console: Console) -> None:
         console.print(f"\n[bold]top findings[/] ({len(result.findings)} of {result.findings_total}):")
         for f in result.findings:
             where = f"{f.file}:{f.line}" if f.line and not f.lines else f.file
-            console.print(f"  [{_STYLE[f.severity]}]{f.severity:7}[/] {where} [dim]{f.code}[/] {f.message}",
-                          markup=True, highlight=False)
+            console.print(
+                f"  [{_STYLE[f.severity]}]{f.severity:7}[/] {where} [dim]{f.code}[/] {f.message}",
+                markup=True,
+                highlight=False,
+            )
     console.print(f"\nfull report: {result.report_markdown} (JSON: {result.report_json})")
 
 
 def validate(
     ctx: typer.Context,
-    paths: Annotated[list[str], typer.Argument(help="JSONL files; give train, val and test together to check leakage.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="JSONL files; give train, val and test together to check leakage.")
+    ],
     format: Annotated[str | None, typer.Option("--format", help="Force a format instead of detecting it.")] = None,
-    target: Annotated[str | None, typer.Option("--target", help="openai, together, mistral, bedrock-nova, "
-                                                                 "bedrock-haiku, vertex-gemini, trl.")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="openai, together, mistral, bedrock-nova, bedrock-haiku, vertex-gemini, trl."),
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Model id for token counts and limits.")] = None,
     no_near: Annotated[bool, typer.Option("--no-near-duplicates", help="Skip the near-duplicate search.")] = False,
     report: Annotated[str | None, typer.Option("--report", help="Where to write the JSON report.")] = None,
@@ -52,10 +61,22 @@ def validate(
     json_out: JsonFlag = False,
 ) -> None:
     """Check training files: format rules with line numbers, duplicates, leakage, token statistics."""
-    run(ctx, "validate_jsonl",
-        {"paths": paths, "format": format, "target": target, "model": model, "near_duplicates": not no_near,
-         "report": report, "max_findings": top},
-        json_out=json_out, render=render_validation, problems=lambda r: not r.ok)
+    run(
+        ctx,
+        "validate_jsonl",
+        {
+            "paths": paths,
+            "format": format,
+            "target": target,
+            "model": model,
+            "near_duplicates": not no_near,
+            "report": report,
+            "max_findings": top,
+        },
+        json_out=json_out,
+        render=render_validation,
+        problems=lambda r: not r.ok,
+    )
 
 
 def register(app: typer.Typer) -> None:

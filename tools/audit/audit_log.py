@@ -18,7 +18,9 @@ class AuditLogRequest(BaseModel):
         description="verify: check the hash chain and name the first bad line; show: the latest records"
     )
     limit: int | None = Field(
-        default=None, ge=1, le=1000,
+        default=None,
+        ge=1,
+        le=1000,
         description="how many of the latest records to return with action=show (default 20)",
     )
 
@@ -34,7 +36,7 @@ class AuditLogReport(BaseModel):
 
 # Not audited itself: a verify must never append to the log it is judging (a record written after a
 # line cut short would glue onto it and destroy the evidence).
-@tool(effect="read", audited=False)
+@tool(effect="read", stage="audit", audited=False)
 def audit_log(req: AuditLogRequest) -> AuditLogReport:
     """Reads and verifies the tamper-evident audit trail of every tool call in this workspace.
 

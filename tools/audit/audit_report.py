@@ -17,15 +17,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tools.core import registry
 from tools.core.audit_log import AuditLog, AuditRecord, verify_log
+from tools.core.errors import ToolError
 from tools.core.fields import OutputPath
 from tools.core.registry import tool
 from tools.core.workspace import Workspace, current, write_text_atomic
 
-DECISION_TOOLS = ("decide_fit", "check_compliance", "select_provider", "estimate_cost", "checklist")
-CONFIG_TOOLS = ("configure_training", "prepare_data", "split_dataset")
-RUN_TOOLS = ("launch_lora", "run_status", "run_eval", "runs", "diagnose_loss")
-DATA_TOOLS = ("validate_jsonl", "prepare_data", "split_dataset", "scan_pii")
+DECISION_STAGES = ("decide", "provider", "cost")
+CONFIG_STAGES = ("data", "configure")
+RUN_STAGES = ("train", "evaluate", "diagnose", "migrate", "export")
 
 
 class AuditReportRequest(BaseModel):
@@ -55,13 +56,22 @@ def _files(rec: AuditRecord, role: str) -> str:
     return ", ".join(f"{f.path} {_short(f.sha256)}" for f in rec.files if f.role == role) or "-"
 
 
-def _effect(name: str) -> str:
-    from tools.core import registry
-
+def _declared(name: str) -> registry.Tool | None:
+    """What a recorded tool declares; None for a tool that no longer exists (its records still count)."""
     try:
-        return registry.get(name).effect
-    except Exception:  # a tool that no longer exists: its records still count
-        return "?"
+        return registry.get(name)
+    except ToolError:
+        return None
+
+
+def _effect(name: str) -> str:
+    spec = _declared(name)
+    return spec.effect if spec else "?"
+
+
+def _stage(name: str) -> str:
+    spec = _declared(name)
+    return spec.stage if spec else "?"
 
 
 def _pii_summary(ws: Workspace, rec: AuditRecord) -> str:
@@ -106,16 +116,26 @@ def build_report(ws: Workspace, max_calls: int = 200) -> tuple[str, AuditReportR
         if check.problem:
             lines.append(f"\n> warning: {check.problem}")
     else:
-        lines.append(f"**Chain verification: FAILED at line {check.first_bad_line}** - {check.problem}. "
-                     f"{check.records} records before it verify; treat everything after it as untrusted.")
-    lines += ["", f"- workspace: `{ws.root}`", f"- log: `{ws.relative(log.path)}`",
-              f"- generated: {datetime.now(UTC).isoformat(timespec='seconds')}"]
+        lines.append(
+            f"**Chain verification: FAILED at line {check.first_bad_line}** - {check.problem}. "
+            f"{check.records} records before it verify; treat everything after it as untrusted."
+        )
+    lines += [
+        "",
+        f"- workspace: `{ws.root}`",
+        f"- log: `{ws.relative(log.path)}`",
+        f"- generated: {datetime.now(UTC).isoformat(timespec='seconds')}",
+    ]
     if records:
         lines.append(f"- period: {records[0].time} .. {records[-1].time}; last record hash {_short(records[-1].hash)}")
         actors = Counter(r.actor for r in records)
         lines.append("- actors: " + ", ".join(f"{a} ({n})" for a, n in actors.most_common()))
-    lines += ["", "The log stores no argument values (only their SHA-256 and which were given), no file contents "
-                  "and no secrets; files are identified by path and SHA-256 of their bytes.", ""]
+    lines += [
+        "",
+        "The log stores no argument values (only their SHA-256 and which were given), no file contents "
+        "and no secrets; files are identified by path and SHA-256 of their bytes.",
+        "",
+    ]
     sections: list[str] = []
 
     def section(title: str, header: list[str], rows: list[list[str]], empty: str) -> None:
@@ -130,9 +150,15 @@ def build_report(ws: Workspace, max_calls: int = 200) -> tuple[str, AuditReportR
         lines.append("")
 
     per_tool = Counter(r.tool for r in records)
-    section("Calls by tool", ["tool", "effect", "calls", "errors"],
-            [[t, _effect(t), str(n), str(sum(1 for r in records if r.tool == t and r.outcome == "error"))]
-             for t, n in per_tool.most_common()], "No calls recorded.")
+    section(
+        "Calls by tool",
+        ["tool", "stage", "effect", "calls", "errors"],
+        [
+            [t, _stage(t), _effect(t), str(n), str(sum(1 for r in records if r.tool == t and r.outcome == "error"))]
+            for t, n in per_tool.most_common()
+        ],
+        "No calls recorded.",
+    )
 
     datasets: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
@@ -140,66 +166,137 @@ def build_report(ws: Workspace, max_calls: int = 200) -> tuple[str, AuditReportR
             if f.role == "input" and f.sha256:
                 entry = datasets.setdefault((f.path, f.sha256), {"bytes": f.bytes, "first": r.time, "tools": set()})
                 entry["tools"].add(r.tool)
-    section("Datasets and input files (by SHA-256)", ["path", "sha256", "bytes", "first seen", "read by"],
-            [[p, f"`{s}`", str(e["bytes"]), e["first"], ", ".join(sorted(e["tools"]))]
-             for (p, s), e in sorted(datasets.items(), key=lambda kv: kv[1]["first"])],
-            "No input files recorded.")
+    section(
+        "Datasets and input files (by SHA-256)",
+        ["path", "sha256", "bytes", "first seen", "read by"],
+        [
+            [p, f"`{s}`", str(e["bytes"]), e["first"], ", ".join(sorted(e["tools"]))]
+            for (p, s), e in sorted(datasets.items(), key=lambda kv: kv[1]["first"])
+        ],
+        "No input files recorded.",
+    )
 
-    outputs = [[r.time, r.tool, f.path, f"`{f.sha256}`"] for r in records for f in r.files
-               if f.role == "output" and f.sha256]
+    outputs = [
+        [r.time, r.tool, f.path, f"`{f.sha256}`"] for r in records for f in r.files if f.role == "output" and f.sha256
+    ]
     section("Files written", ["time", "tool", "path", "sha256"], outputs, "No files written by tools.")
 
     scans = [r for r in records if r.tool == "scan_pii"]
-    section("PII scans and redactions", ["seq", "time", "dataset", "redacted copy", "outcome", "result"],
-            [[str(r.seq), r.time, _files(r, "input"), _files(r, "output"),
-              r.outcome if r.outcome == "ok" else f"error: {r.error_code}", _pii_summary(ws, r)] for r in scans],
-            "**No PII scan recorded.** Run `finetune pii DATA.jsonl` before training.")
+    section(
+        "PII scans and redactions",
+        ["seq", "time", "dataset", "redacted copy", "outcome", "result"],
+        [
+            [
+                str(r.seq),
+                r.time,
+                _files(r, "input"),
+                _files(r, "output"),
+                r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+                _pii_summary(ws, r),
+            ]
+            for r in scans
+        ],
+        "**No PII scan recorded.** Run `finetune pii DATA.jsonl` before training.",
+    )
 
-    def simple(tools: tuple[str, ...]) -> list[list[str]]:
-        return [[str(r.seq), r.time, r.tool, r.actor, ", ".join(r.args_given) or "-", _files(r, "input"),
-                 _files(r, "output"), r.outcome if r.outcome == "ok" else f"error: {r.error_code}"]
-                for r in records if r.tool in tools]
+    def simple(stages: tuple[str, ...]) -> list[list[str]]:
+        return [
+            [
+                str(r.seq),
+                r.time,
+                r.tool,
+                r.actor,
+                ", ".join(r.args_given) or "-",
+                _files(r, "input"),
+                _files(r, "output"),
+                r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+            ]
+            for r in records
+            if _stage(r.tool) in stages
+        ]
 
     head = ["seq", "time", "tool", "actor", "arguments given", "inputs", "outputs", "outcome"]
-    section("Decisions, compliance checks and provider/region choices", head, simple(DECISION_TOOLS),
-            "No decision, compliance check or provider choice recorded.")
-    section("Data preparation and training configurations", head, simple(CONFIG_TOOLS),
-            "No configuration recorded.")
+    section(
+        "Decisions, compliance checks and provider/region choices",
+        head,
+        simple(DECISION_STAGES),
+        "No decision, compliance check or provider choice recorded.",
+    )
+    section("Data preparation and training configurations", head, simple(CONFIG_STAGES), "No configuration recorded.")
     spend = [r for r in records if _effect(r.tool) == "spend"]
-    section("Confirmations (calls that cost money or send data to a third party)",
-            ["seq", "time", "tool", "actor", "confirm given", "outcome"],
-            [[str(r.seq), r.time, r.tool, r.actor, "yes" if "confirm" in r.args_given else "no",
-              r.outcome if r.outcome == "ok" else f"error: {r.error_code}"] for r in spend],
-            "No spend-effect call recorded.")
-    section("Training runs and evaluations", head, simple(RUN_TOOLS), "No training run or evaluation recorded.")
+    section(
+        "Confirmations (calls that cost money or send data to a third party)",
+        ["seq", "time", "tool", "actor", "confirm given", "outcome"],
+        [
+            [
+                str(r.seq),
+                r.time,
+                r.tool,
+                r.actor,
+                "yes" if "confirm" in r.args_given else "no",
+                r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+            ]
+            for r in spend
+        ],
+        "No spend-effect call recorded.",
+    )
+    section("Training runs and evaluations", head, simple(RUN_STAGES), "No training run or evaluation recorded.")
     errors = [r for r in records if r.outcome == "error"]
-    section("Errors", ["seq", "time", "tool", "error code"],
-            [[str(r.seq), r.time, r.tool, str(r.error_code)] for r in errors], "No failed calls.")
+    section(
+        "Errors",
+        ["seq", "time", "tool", "error code"],
+        [[str(r.seq), r.time, r.tool, str(r.error_code)] for r in errors],
+        "No failed calls.",
+    )
     latest = records[-max_calls:]
-    section(f"Latest calls ({len(latest)} of {len(records)})",
-            ["seq", "time", "tool", "actor", "args sha256", "files", "outcome", "ms"],
-            [[str(r.seq), r.time, r.tool, r.actor, _short(r.args_sha256),
-              "; ".join(f"{'in' if f.role == 'input' else 'out'} {f.path} {_short(f.sha256)}" for f in r.files) or "-",
-              r.outcome if r.outcome == "ok" else f"error: {r.error_code}", str(r.duration_ms)] for r in latest],
-            "No calls recorded.")
-    scans_with_input = {f.sha256 for r in scans for f in r.files if f.role == "input"}
+    section(
+        f"Latest calls ({len(latest)} of {len(records)})",
+        ["seq", "time", "tool", "actor", "args sha256", "files", "outcome", "ms"],
+        [
+            [
+                str(r.seq),
+                r.time,
+                r.tool,
+                r.actor,
+                _short(r.args_sha256),
+                "; ".join(f"{'in' if f.role == 'input' else 'out'} {f.path} {_short(f.sha256)}" for f in r.files)
+                or "-",
+                r.outcome if r.outcome == "ok" else f"error: {r.error_code}",
+                str(r.duration_ms),
+            ]
+            for r in latest
+        ],
+        "No calls recorded.",
+    )
+    scans_with_input = {f.sha256 for r in scans if r.outcome == "ok" for f in r.files}
     trained = defaultdict(list)
     for r in records:
-        if r.tool in ("launch_lora",):
+        if _stage(r.tool) == "train":
             for f in r.files:
                 if f.role == "input" and f.sha256 not in scans_with_input:
                     trained[f.path].append(r.seq)
     if trained:
-        lines += ["> **warning:** training read files that no recorded PII scan covered: "
-                  + ", ".join(f"{p} (seq {', '.join(map(str, s))})" for p, s in trained.items()), ""]
-    result = AuditReportResult(path="", chain_ok=check.ok, records=check.records, first_bad_line=check.first_bad_line,
-                               problem=check.problem, datasets=len(datasets), pii_scans=len(scans),
-                               errors=len(errors), sections=sections)
+        lines += [
+            "> **warning:** training read files that no recorded PII scan covered: "
+            + ", ".join(f"{p} (seq {', '.join(map(str, s))})" for p, s in trained.items()),
+            "",
+        ]
+    result = AuditReportResult(
+        path="",
+        chain_ok=check.ok,
+        records=check.records,
+        first_bad_line=check.first_bad_line,
+        problem=check.problem,
+        datasets=len(datasets),
+        pii_scans=len(scans),
+        errors=len(errors),
+        sections=sections,
+    )
     return "\n".join(lines) + "\n", result
 
 
 # Not audited: like `audit_log`, a report on the log must not append to the log it describes.
-@tool(effect="write", audited=False)
+@tool(effect="write", stage="audit", audited=False)
 def audit_report(req: AuditReportRequest) -> AuditReportResult:
     """Writes the audit trail of this workspace as a markdown report an auditor can read.
 

@@ -1,2 +1,1 @@
-"""The compliance family: ``check_compliance``, which fine-tuning paths a set of legal and data constraints allows.
-"""
+"""The compliance family: ``check_compliance``, which fine-tuning paths a set of legal and data constraints allows."""

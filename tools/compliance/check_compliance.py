@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
-from tools.knowledge.core import Fact, load_facts, warning_texts
 from tools.core.registry import tool
 from tools.core.workspace import current
+from tools.knowledge.core import Fact, load_facts, warning_texts
 
 Regime = Literal["gdpr", "hipaa", "none"]
 VerdictKind = Literal["allowed", "conditional", "not_allowed"]
@@ -73,8 +73,11 @@ class ComplianceRequest(BaseModel):
     residency: str | None = Field(None, description="region the data must stay in, e.g. eu, us, us-east-1")
     zero_retention: bool = Field(False, description="the provider must keep nothing after the job")
     on_premises: bool = Field(False, description="the data must never leave machines you control")
-    personal_data: bool | None = Field(None, description="does the data hold personal data? (default: from the "
-                                                         "PII scan; true when no scan is given and gdpr/hipaa apply)")
+    personal_data: bool | None = Field(
+        None,
+        description="does the data hold personal data? (default: from the "
+        "PII scan; true when no scan is given and gdpr/hipaa apply)",
+    )
     pii_report: InputPath | None = Field(None, description="the JSON report of `finetune pii` for the dataset")
     providers: list[str] | None = Field(None, description="only judge these provider ids")
     eu_ai_act: bool | None = Field(None, description="the model is placed on the EU market (default: gdpr given)")
@@ -128,8 +131,9 @@ def _provider_facts(wanted: list[str] | None) -> tuple[list[Any], list[str]]:
         known = {p.id for p in rows}
         missing = [w for w in wanted if w not in known]
         if missing:
-            raise ToolError("unknown_provider", f"unknown provider ids: {', '.join(missing)}",
-                            "known: " + ", ".join(sorted(known)))
+            raise ToolError(
+                "unknown_provider", f"unknown provider ids: {', '.join(missing)}", "known: " + ", ".join(sorted(known))
+            )
         rows = [p for p in rows if p.id in wanted]
     return rows, warning_texts(rows, file="providers.yaml")
 
@@ -144,8 +148,11 @@ def _read_pii(raw: str | None) -> PiiStatus:
         found = int(data["found_total"])
         secrets = sum(int(e["count"]) for e in data.get("entities", []) if e.get("kind") == "secret")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise ToolError("bad_pii_report", f"{raw} is not a report written by `finetune pii`",
-                        "pass the .json report path that `finetune pii` printed") from None
+        raise ToolError(
+            "bad_pii_report",
+            f"{raw} is not a report written by `finetune pii`",
+            "pass the .json report path that `finetune pii` printed",
+        ) from None
     red = data.get("redaction") or {}
     clean = bool(red) and red.get("rescan_found") == 0 and not data.get("unreadable_total")
     return PiiStatus(scanned=True, found=found, secrets=secrets, redacted_clean=clean, report=ws.relative(path))
@@ -184,8 +191,9 @@ def _judge(p: Any, req: ComplianceRequest, rules: list[FieldRule], personal: boo
         reasons.append(f"the service has ended{f' ({p.available_until})' if p.available_until else ''}")
     elif p.status in ("closing", "deprecated"):
         worse("conditional")
-        conditions.append(f"the service is {p.status}" + (f" (no new jobs from {p.available_until})"
-                                                          if p.available_until else ""))
+        conditions.append(
+            f"the service is {p.status}" + (f" (no new jobs from {p.available_until})" if p.available_until else "")
+        )
     if req.on_premises and p.data_leaves_your_machines:
         worse("not_allowed")
         reasons.append("the data would leave your machines")
@@ -217,13 +225,17 @@ def _ai_act(req: ComplianceRequest, cf: ComplianceFacts) -> str | None:
         raise ToolError("bad_compute", "finetune_flop must be >= 0 and base_model_flop > 0", "give FLOP counts")
     ratio = req.finetune_flop / req.base_model_flop
     if ratio > share:
-        return (f"your fine-tuning compute is {ratio:.2%} of the base model's, above one third: you become the "
-                "provider of a new general-purpose AI model (Art. 53 duties limited to your modification)")
-    return (f"your fine-tuning compute is {ratio:.4%} of the base model's, below one third: you do not become "
-            "the provider of a new GPAI model; keep this estimate as evidence")
+        return (
+            f"your fine-tuning compute is {ratio:.2%} of the base model's, above one third: you become the "
+            "provider of a new general-purpose AI model (Art. 53 duties limited to your modification)"
+        )
+    return (
+        f"your fine-tuning compute is {ratio:.4%} of the base model's, below one third: you do not become "
+        "the provider of a new GPAI model; keep this estimate as evidence"
+    )
 
 
-@tool(effect="read")
+@tool(effect="read", stage="provider")
 def check_compliance(req: ComplianceRequest) -> ComplianceResult:
     """Says which fine-tuning provider paths GDPR/HIPAA, residency, zero-retention and on-premises constraints
     allow, and what must be done before training.
@@ -238,22 +250,35 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
     rows, warnings = _provider_facts(req.providers)
     regimes = [r for r in dict.fromkeys(req.regimes) if r != "none"]
     pii = _read_pii(req.pii_report)
-    personal = req.personal_data if req.personal_data is not None else (
-        pii.found > 0 if pii.scanned else bool(regimes))
+    personal = req.personal_data if req.personal_data is not None else (pii.found > 0 if pii.scanned else bool(regimes))
     gdpr, hipaa = "gdpr" in regimes, "hipaa" in regimes
     eu_ai_act = req.eu_ai_act if req.eu_ai_act is not None else gdpr
     verdicts = [_judge(p, req.model_copy(update={"regimes": regimes}), cf.field_rules, personal) for p in rows]
     usable = [v for v in verdicts if v.verdict != "not_allowed"]
-    leaves = any(next(p for p in rows if p.id == v.provider).data_leaves_your_machines for v in usable) \
-        if usable else not req.on_premises
+    leaves = (
+        any(next(p for p in rows if p.id == v.provider).data_leaves_your_machines for v in usable)
+        if usable
+        else not req.on_premises
+    )
     pii_unresolved = pii.scanned and pii.found > 0 and not pii.redacted_clean
     conditions = {
-        "always": True, "gdpr": gdpr, "hipaa": hipaa, "eu_ai_act": eu_ai_act, "personal_data": personal,
-        "pii_found": pii.found > 0, "pii_unresolved": pii_unresolved, "secrets_found": pii.secrets > 0,
-        "no_scan": not pii.scanned, "data_leaves": leaves and not req.on_premises, "on_premises": req.on_premises,
+        "always": True,
+        "gdpr": gdpr,
+        "hipaa": hipaa,
+        "eu_ai_act": eu_ai_act,
+        "personal_data": personal,
+        "pii_found": pii.found > 0,
+        "pii_unresolved": pii_unresolved,
+        "secrets_found": pii.secrets > 0,
+        "no_scan": not pii.scanned,
+        "data_leaves": leaves and not req.on_premises,
+        "on_premises": req.on_premises,
     }
-    actions = [Action(id=a.id, required=a.required, title=a.title, detail=a.detail, source=a.source)
-               for a in cf.actions if all(conditions.get(c, False) for c in a.applies)]
+    actions = [
+        Action(id=a.id, required=a.required, title=a.title, detail=a.detail, source=a.source)
+        for a in cf.actions
+        if all(conditions.get(c, False) for c in a.applies)
+    ]
     ai_act = _ai_act(req, cf) if eu_ai_act else None
     warnings += warning_texts(cf.actions + cf.field_rules + cf.constants, file="compliance.yaml")
     if pii.scanned and pii.found and pii.redacted_clean:
@@ -263,5 +288,10 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
         allowed=[v.provider for v in verdicts if v.verdict == "allowed"],
         conditional=[v.provider for v in verdicts if v.verdict == "conditional"],
         not_allowed=[v.provider for v in verdicts if v.verdict == "not_allowed"],
-        providers=verdicts, actions=actions, pii=pii, ai_act=ai_act, warnings=warnings,
-        ok=bool(usable) and not pii_unresolved)
+        providers=verdicts,
+        actions=actions,
+        pii=pii,
+        ai_act=ai_act,
+        warnings=warnings,
+        ok=bool(usable) and not pii_unresolved,
+    )

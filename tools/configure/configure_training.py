@@ -9,93 +9,18 @@ so ``launch_lora(plan=...)`` or ``launch_lora(plan_file=...)`` trains exactly wh
 from __future__ import annotations
 
 import math
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from tools.configure import exports as cx
 from tools import knowledge
-from tools.plan import plan_math as pm
+from tools.configure import exports as cx
 from tools.configure.files import write_exports
+from tools.configure.models import Choice, ConfigRequest, ConfigResult, MemoryFit, SequenceStats
 from tools.core.errors import ToolError
-from tools.core.fields import InputPath
 from tools.core.registry import tool
-from tools.plan.training_plan import TrainingPlan, cadence, load_defaults, tiny_model_learning_rate
 from tools.core.workspace import current
+from tools.plan import plan_math as pm
+from tools.plan.training_plan import TrainingPlan, cadence, load_defaults, tiny_model_learning_rate
 
-ExportKind = Literal["trl_python", "trl_yaml", "axolotl", "llamafactory", "unsloth", "together_job", "openai_job"]
 MAX_MICRO_BATCH = 8
-
-
-class ConfigRequest(BaseModel):
-    """What to configure; everything is optional and has a documented default."""
-
-    dataset: InputPath | None = Field(None, description="training JSONL: sets epochs, batch and max sequence length from its size and token statistics")
-    base_model: str | None = Field(None, description="Hugging Face id or local folder of the base model (default: the built-in tiny-random-llama)")
-    model_params_b: float | None = Field(None, description="model size in billions (default: read from the name, else 8)")
-    method: Literal["lora", "qlora", "full"] | None = Field(None, description="default: LoRA, QLoRA when LoRA does not fit the GPU")
-    gpu: str | None = Field(None, description="gpus.yaml id of the GPU to train on (a100-80gb, h100-sxm, l4, rtx-4090...)")
-    gpu_memory_gb: float | None = Field(None, description="memory of the GPU, when it is not in gpus.yaml")
-    examples: int | None = Field(None, ge=1, description="number of training examples, when no dataset is given")
-    epochs: float | None = Field(None, gt=0, description="override: passes over the data")
-    learning_rate: float | None = Field(None, gt=0, description="override: peak learning rate")
-    lora_r: int | None = Field(None, ge=1, description="override: LoRA rank (alpha stays 2 x r)")
-    max_seq_len: int | None = Field(None, ge=8, description="override: tokens per example")
-    effective_batch_size: int | None = Field(None, ge=1, description="override: examples per optimizer step")
-    seed: int | None = Field(None, description="override: random seed")
-    provider_model: str | None = Field(None, description="model id for the provider job exports (Together model name; OpenAI snapshot)")
-    exports: list[ExportKind] | None = Field(None, description="which files to write (default: all)")
-    out_dir: str | None = Field(None, description="folder for the plan and the exports (default: finetune-config)")
-
-
-class Choice(BaseModel):
-    name: str
-    value: str
-    reason: str
-    source: str
-
-
-class SequenceStats(BaseModel):
-    examples: int
-    p50: int
-    p95: int
-    p99: int
-    max: int
-    max_seq_len: int
-    truncated_examples: int
-    truncated_lines: list[int]
-    counter: str
-
-
-class MemoryFit(BaseModel):
-    need_gb: float
-    breakdown: str
-    gpu: str | None
-    gpu_memory_gb: float | None
-    fits: bool | None = Field(description="null when no GPU was named (CPU or unknown hardware)")
-    gpus_needed: int | None
-    note: str
-
-
-class ExportFile(BaseModel):
-    kind: str
-    path: str
-    sha256: str
-    note: str | None = None
-    legacy: bool = False
-
-
-class ConfigResult(BaseModel):
-    method: str
-    plan: TrainingPlan | None = Field(description="what launch_lora takes (null for full fine-tuning, which launch_lora does not run)")
-    plan_file: str | None
-    choices: list[Choice]
-    memory: MemoryFit
-    sequence: SequenceStats | None
-    steps_per_epoch: int | None
-    total_steps: int | None
-    exports: list[ExportFile]
-    warnings: list[str]
 
 
 def _gpu(req: ConfigRequest) -> tuple[str | None, float | None]:
@@ -106,18 +31,28 @@ def _gpu(req: ConfigRequest) -> tuple[str | None, float | None]:
         return g.id, g.memory_gb
     if req.gpu_memory_gb is not None:
         if not 0 < req.gpu_memory_gb <= 4096:
-            raise ToolError("bad_gpu_memory", f"gpu_memory_gb={req.gpu_memory_gb} is not a plausible GPU memory", "e.g. 24 or 80")
+            raise ToolError(
+                "bad_gpu_memory", f"gpu_memory_gb={req.gpu_memory_gb} is not a plausible GPU memory", "e.g. 24 or 80"
+            )
         return f"{req.gpu_memory_gb:g} GB GPU", req.gpu_memory_gb
     return None, None
 
 
-def _sequence(req: ConfigRequest, base_model: str, choices: list[Choice]) -> tuple[SequenceStats | None, int, int | None]:
+def _sequence(
+    req: ConfigRequest, base_model: str, choices: list[Choice]
+) -> tuple[SequenceStats | None, int, int | None]:
     d = load_defaults()
     row = d.row("max_seq_len")
     if not req.dataset:
         value = req.max_seq_len or int(d.number("max_seq_len"))
-        choices.append(Choice(name="max_seq_len", value=str(value), reason="given" if req.max_seq_len else
-                              f"no dataset to measure: {row.why}", source=row.source))
+        choices.append(
+            Choice(
+                name="max_seq_len",
+                value=str(value),
+                reason="given" if req.max_seq_len else f"no dataset to measure: {row.why}",
+                source=row.source,
+            )
+        )
         return None, value, req.examples
     ws = current()
     path = ws.input_file(req.dataset, what="dataset")
@@ -131,18 +66,38 @@ def _sequence(req: ConfigRequest, base_model: str, choices: list[Choice]) -> tup
         value = max(step, math.ceil(p99 / step) * step)
         why = f"covers the 99th percentile ({p99} tokens) rounded up to a multiple of {step}; {row.why}"
     long_lines = [line for line, n in zip(counted.lines, lengths, strict=True) if n > value]
-    stats = SequenceStats(examples=counted.examples, p50=pm.percentile(lengths, 50), p95=pm.percentile(lengths, 95), p99=p99,
-                          max=max(lengths), max_seq_len=value, truncated_examples=len(long_lines),
-                          truncated_lines=long_lines[:10], counter=counted.counter)
-    choices.append(Choice(name="max_seq_len", value=str(value), reason=why
-                          + (f"; {len(long_lines)} example(s) longer would be truncated" if long_lines else "; nothing is truncated"),
-                          source=row.source))
+    stats = SequenceStats(
+        examples=counted.examples,
+        p50=pm.percentile(lengths, 50),
+        p95=pm.percentile(lengths, 95),
+        p99=p99,
+        max=max(lengths),
+        max_seq_len=value,
+        truncated_examples=len(long_lines),
+        truncated_lines=long_lines[:10],
+        counter=counted.counter,
+    )
+    choices.append(
+        Choice(
+            name="max_seq_len",
+            value=str(value),
+            reason=why
+            + (f"; {len(long_lines)} example(s) longer would be truncated" if long_lines else "; nothing is truncated"),
+            source=row.source,
+        )
+    )
     return stats, value, counted.examples
 
 
-@tool(effect="write")
+@tool(effect="write", stage="configure")
 def configure_training(req: ConfigRequest) -> ConfigResult:
-    """Recommends a LoRA / QLoRA / full fine-tuning configuration with a reason and source for every value (method, rank, alpha, dropout, target modules, learning rate by method and model size, epochs by dataset size, effective batch and gradient accumulation for the GPU memory, max sequence length from the dataset's token percentiles with what would be truncated, warmup, scheduler, clipping, eval cadence, precision, seed), estimates the memory and whether it fits the GPU, and writes the same plan as a launch_lora plan file, TRL SFTConfig + peft LoraConfig (Python and YAML), Axolotl YAML, LLaMA-Factory YAML, an Unsloth script, a Together job request and an OpenAI job request (legacy).
+    """Recommends a LoRA / QLoRA / full fine-tuning configuration with a reason and source for every value (method,
+    rank, alpha, dropout, target modules, learning rate by method and model size, epochs by dataset size, effective
+    batch and gradient accumulation for the GPU memory, max sequence length from the dataset's token percentiles
+    with what would be truncated, warmup, scheduler, clipping, eval cadence, precision, seed), estimates the memory
+    and whether it fits the GPU, and writes the same plan as a launch_lora plan file, TRL SFTConfig + peft
+    LoraConfig (Python and YAML), Axolotl YAML, LLaMA-Factory YAML, an Unsloth script, a Together job request and an
+    OpenAI job request (legacy).
 
     Use after decide_fit says fine-tune and the data is validated; the plan file goes straight to
     launch_lora. It does not train or upload anything. Memory figures are planning estimates; a short
@@ -167,12 +122,26 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
         q = pm.training_memory("qlora", params, micro * max_seq)
         if q.total_gb <= gpu_mem or q.total_gb < need.total_gb:
             method, need = "qlora", q
-    choices.append(Choice(name="method", value=method, reason=("given" if req.method else
-                          lora_first.text if method == "lora" else
-                          f"LoRA needs about {pm.training_memory('lora', params, micro * max_seq).total_gb:.1f} GB, more than the "
-                          f"{gpu_mem:g} GB GPU; 4-bit QLoRA trades speed for memory"), source=lora_first.source))
+    choices.append(
+        Choice(
+            name="method",
+            value=method,
+            reason=(
+                "given"
+                if req.method
+                else lora_first.text
+                if method == "lora"
+                else f"LoRA needs about {pm.training_memory('lora', params, micro * max_seq).total_gb:.1f} GB, more "
+                f"than the "
+                f"{gpu_mem:g} GB GPU; 4-bit QLoRA trades speed for memory"
+            ),
+            source=lora_first.source,
+        )
+    )
     if method == "full":
-        warnings.append("full fine-tuning: launch_lora runs LoRA/QLoRA only; use the TRL, Axolotl or LLaMA-Factory export")
+        warnings.append(
+            "full fine-tuning: launch_lora runs LoRA/QLoRA only; use the TRL, Axolotl or LLaMA-Factory export"
+        )
 
     # micro-batch for the memory at hand, then gradient accumulation for the effective batch
     eff_row = train.hyper("sft_lora", "effective_batch_size")
@@ -186,15 +155,29 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
     if gpu_mem is not None:
         while micro > 1 and pm.training_memory(method, params, micro * max_seq).total_gb > gpu_mem:
             micro //= 2
-        while micro * 2 <= min(MAX_MICRO_BATCH, eff) and pm.training_memory(method, params, micro * 2 * max_seq).total_gb <= gpu_mem * 0.9:
+        while (
+            micro * 2 <= min(MAX_MICRO_BATCH, eff)
+            and pm.training_memory(method, params, micro * 2 * max_seq).total_gb <= gpu_mem * 0.9
+        ):
             micro *= 2
     micro = min(micro, eff)
     accum = max(1, math.ceil(eff / micro))
     eff = micro * accum
-    choices.append(Choice(name="effective_batch_size", value=f"{eff} = {micro} per device x {accum} accumulation",
-                          reason=("given; " if req.effective_batch_size else "") + f"{eff_row.note} (range {eff_row.low:g}-{eff_row.high:g})"
-                          + (f"; halved so an epoch has at least {min_steps.value:g} steps" if train_examples and eff < 16 and not req.effective_batch_size else "")
-                          + ("; micro-batch sized to the GPU memory" if gpu_mem is not None else ""), source=eff_row.source))
+    choices.append(
+        Choice(
+            name="effective_batch_size",
+            value=f"{eff} = {micro} per device x {accum} accumulation",
+            reason=("given; " if req.effective_batch_size else "")
+            + f"{eff_row.note} (range {eff_row.low:g}-{eff_row.high:g})"
+            + (
+                f"; halved so an epoch has at least {min_steps.value:g} steps"
+                if train_examples and eff < 16 and not req.effective_batch_size
+                else ""
+            )
+            + ("; micro-batch sized to the GPU memory" if gpu_mem is not None else ""),
+            source=eff_row.source,
+        )
+    )
     if eff > eff_row.high:
         warnings.append(f"effective batch {eff} is above {eff_row.high:g}: {eff_row.note}")
     need = pm.training_memory(method, params, micro * max_seq)
@@ -221,73 +204,147 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
         epochs, why = req.epochs, "given"
     else:
         epochs, why = pm.epochs_for(examples)
-    choices.append(Choice(name="num_epochs", value=f"{epochs:g}", reason=why, source=train.hyper("any", "epochs").source))
+    choices.append(
+        Choice(name="num_epochs", value=f"{epochs:g}", reason=why, source=train.hyper("any", "epochs").source)
+    )
 
     r = req.lora_r or int(d.number("lora_r"))
     ratio = d.number("lora_alpha") / d.number("lora_r")
-    for name, value, row in (("lora_r", r, d.row("lora_r")), ("lora_alpha", r * ratio, d.row("lora_alpha")),
-                             ("lora_dropout", d.number("lora_dropout"), d.row("lora_dropout")),
-                             ("target_modules", d.text("target_modules"), d.row("target_modules")),
-                             ("lr_scheduler", d.text("lr_scheduler"), d.row("lr_scheduler")),
-                             ("warmup_ratio", d.number("warmup_ratio"), d.row("warmup_ratio")),
-                             ("max_grad_norm", d.number("max_grad_norm"), d.row("max_grad_norm")),
-                             ("weight_decay", d.number("weight_decay"), d.row("weight_decay")),
-                             ("seed", req.seed if req.seed is not None else int(d.number("seed")), d.row("seed"))):
+    for name, value, row in (
+        ("lora_r", r, d.row("lora_r")),
+        ("lora_alpha", r * ratio, d.row("lora_alpha")),
+        ("lora_dropout", d.number("lora_dropout"), d.row("lora_dropout")),
+        ("target_modules", d.text("target_modules"), d.row("target_modules")),
+        ("lr_scheduler", d.text("lr_scheduler"), d.row("lr_scheduler")),
+        ("warmup_ratio", d.number("warmup_ratio"), d.row("warmup_ratio")),
+        ("max_grad_norm", d.number("max_grad_norm"), d.row("max_grad_norm")),
+        ("weight_decay", d.number("weight_decay"), d.row("weight_decay")),
+        ("seed", req.seed if req.seed is not None else int(d.number("seed")), d.row("seed")),
+    ):
         if method == "full" and name.startswith(("lora", "target")):
             continue
         shown = f"{value:g}" if isinstance(value, float) else str(value)
-        choices.append(Choice(name=name, value=shown, reason=row.why if not (name == "lora_r" and req.lora_r) else "given",
-                              source=row.source))
+        choices.append(
+            Choice(
+                name=name,
+                value=shown,
+                reason=row.why if not (name == "lora_r" and req.lora_r) else "given",
+                source=row.source,
+            )
+        )
     optimizer = "paged_adamw_8bit" if method == "qlora" else d.text("optimizer")
     opt_row = next(c for c in train.choices if c.name == "optimizer_lora")
-    choices.append(Choice(name="optimizer", value=optimizer, reason=opt_row.note or d.row("optimizer").why, source=opt_row.source))
+    choices.append(
+        Choice(name="optimizer", value=optimizer, reason=opt_row.note or d.row("optimizer").why, source=opt_row.source)
+    )
     prec = next(c for c in train.choices if c.name == "precision")
     same = next(p for p in knowledge.decision().principles if p.id == "same_precision")
     precision = "bf16" if gpu_mem is not None else "auto"
-    choices.append(Choice(name="precision", value=precision, reason=f"{prec.note}; {same.text}"
-                          + ("" if gpu_mem is not None else " (auto: bf16 on a GPU that has it, fp32 on CPU)"), source=prec.source))
+    choices.append(
+        Choice(
+            name="precision",
+            value=precision,
+            reason=f"{prec.note}; {same.text}"
+            + ("" if gpu_mem is not None else " (auto: bf16 on a GPU that has it, fp32 on CPU)"),
+            source=prec.source,
+        )
+    )
 
     steps_per_epoch = math.ceil(train_examples / eff) if train_examples else None
     total = math.ceil(steps_per_epoch * epochs) if steps_per_epoch else None
     seed = req.seed if req.seed is not None else int(d.number("seed"))
     plan = None
     if method != "full":
-        plan = TrainingPlan(base_model=base_model, method=method, lora_r=r, lora_alpha=r * ratio, learning_rate=lr,
-                            num_epochs=epochs, per_device_batch_size=micro, gradient_accumulation_steps=accum,
-                            max_seq_len=max_seq, seed=seed, optimizer=optimizer,  # type: ignore[arg-type]
-                            precision="bf16" if gpu_mem is not None else "auto")
+        plan = TrainingPlan(
+            base_model=base_model,
+            method=method,
+            lora_r=r,
+            lora_alpha=r * ratio,
+            learning_rate=lr,
+            num_epochs=epochs,
+            per_device_batch_size=micro,
+            gradient_accumulation_steps=accum,
+            max_seq_len=max_seq,
+            seed=seed,
+            optimizer=optimizer,  # type: ignore[arg-type]
+            precision="bf16" if gpu_mem is not None else "auto",
+        )
     log_steps, eval_steps, save_steps = cadence(total or 100, plan or TrainingPlan())
-    choices.append(Choice(name="eval cadence", value=f"eval every {eval_steps}, save every {save_steps}, log every {log_steps} steps",
-                          reason=f"{d.row('evals_per_run').why}; {d.row('saves_per_run').why}", source=d.row("evals_per_run").source))
+    choices.append(
+        Choice(
+            name="eval cadence",
+            value=f"eval every {eval_steps}, save every {save_steps}, log every {log_steps} steps",
+            reason=f"{d.row('evals_per_run').why}; {d.row('saves_per_run').why}",
+            source=d.row("evals_per_run").source,
+        )
+    )
 
     fits = None if gpu_mem is None else need.total_gb <= gpu_mem
     memory = MemoryFit(
         need_gb=round(need.total_gb, 1),
-        breakdown=(f"{need.weights_gb:.1f} GB weights/optimizer ({need.bytes_per_param:g} B/param x {params:g}B, {params_from}) + "
-                   f"{need.overhead_gb:.1f} GB overhead + {need.activations_gb:.1f} GB activations ({micro} x {max_seq} tokens)"),
-        gpu=gpu_name, gpu_memory_gb=gpu_mem, fits=fits,
+        breakdown=(
+            f"{need.weights_gb:.1f} GB weights/optimizer ({need.bytes_per_param:g} B/param x {params:g}B, "
+            f"{params_from}) + "
+            f"{need.overhead_gb:.1f} GB overhead + {need.activations_gb:.1f} GB activations ({micro} x {max_seq} "
+            f"tokens)"
+        ),
+        gpu=gpu_name,
+        gpu_memory_gb=gpu_mem,
+        fits=fits,
         gpus_needed=pm.gpus_needed(need.total_gb, gpu_mem) if gpu_mem else None,
         note="planning estimate (training.yaml memory rules); measure with a short run"
-             + ("" if fits is not False else "; does not fit: shorten max_seq_len, use QLoRA, or shard over GPUs (FSDP/DeepSpeed)"))
+        + (
+            ""
+            if fits is not False
+            else "; does not fit: shorten max_seq_len, use QLoRA, or shard over GPUs (FSDP/DeepSpeed)"
+        ),
+    )
     if fits is False:
         warnings.append(f"about {need.total_gb:.1f} GB needed, the GPU has {gpu_mem:g} GB")
     if seq_stats and seq_stats.truncated_examples:
-        warnings.append(f"{seq_stats.truncated_examples} example(s) exceed max_seq_len {max_seq} and would be truncated")
+        warnings.append(
+            f"{seq_stats.truncated_examples} example(s) exceed max_seq_len {max_seq} and would be truncated"
+        )
 
     out_dir = ws.resolve(req.out_dir or "finetune-config", what="out_dir")
     view = cx.PlanView(
-        base_model=base_model, method=method, lora_r=r, lora_alpha=r * ratio, lora_dropout=d.number("lora_dropout"),
-        target_modules=[d.text("target_modules")], learning_rate=lr, lr_scheduler=d.text("lr_scheduler"),
-        warmup_ratio=d.number("warmup_ratio"), weight_decay=d.number("weight_decay"), max_grad_norm=d.number("max_grad_norm"),
-        optimizer=optimizer, num_epochs=epochs, per_device_batch_size=micro, gradient_accumulation_steps=accum,
-        max_seq_len=max_seq, eval_fraction=eval_fraction, eval_steps=eval_steps, save_steps=save_steps,
-        logging_steps=log_steps, keep_last_k=int(d.number("keep_last_k")), seed=seed, bf16=gpu_mem is not None,
+        base_model=base_model,
+        method=method,
+        lora_r=r,
+        lora_alpha=r * ratio,
+        lora_dropout=d.number("lora_dropout"),
+        target_modules=[d.text("target_modules")],
+        learning_rate=lr,
+        lr_scheduler=d.text("lr_scheduler"),
+        warmup_ratio=d.number("warmup_ratio"),
+        weight_decay=d.number("weight_decay"),
+        max_grad_norm=d.number("max_grad_norm"),
+        optimizer=optimizer,
+        num_epochs=epochs,
+        per_device_batch_size=micro,
+        gradient_accumulation_steps=accum,
+        max_seq_len=max_seq,
+        eval_fraction=eval_fraction,
+        eval_steps=eval_steps,
+        save_steps=save_steps,
+        logging_steps=log_steps,
+        keep_last_k=int(d.number("keep_last_k")),
+        seed=seed,
+        bf16=gpu_mem is not None,
         dataset=ws.relative(ws.input_file(req.dataset)) if req.dataset else "train.jsonl",
-        output_dir="outputs/" + (base_model.split("/")[-1] or "model") + f"-{method}")
+        output_dir="outputs/" + (base_model.split("/")[-1] or "model") + f"-{method}",
+    )
     exports, plan_file, export_warnings = write_exports(ws, out_dir, view, plan, req, examples)
     warnings += export_warnings
-    return ConfigResult(method=method, plan=plan, plan_file=plan_file, choices=choices, memory=memory, sequence=seq_stats,
-                        steps_per_epoch=steps_per_epoch, total_steps=total, exports=exports, warnings=warnings)
-
-
-__all__ = ["ConfigRequest", "ConfigResult", "ExportFile", "configure_training"]
+    return ConfigResult(
+        method=method,
+        plan=plan,
+        plan_file=plan_file,
+        choices=choices,
+        memory=memory,
+        sequence=seq_stats,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total,
+        exports=exports,
+        warnings=warnings,
+    )

@@ -17,11 +17,23 @@ import yaml
 
 LINEAR_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 EXPORT_KINDS = ("trl_python", "trl_yaml", "axolotl", "llamafactory", "unsloth", "together_job", "openai_job")
-LLAMAFACTORY_TEMPLATES = (("qwen3", "qwen3_nothink"), ("qwen2.5", "qwen"), ("qwen", "qwen"), ("llama-3", "llama3"),
-                          ("llama3", "llama3"), ("mistral", "mistral"), ("gemma", "gemma"), ("phi", "phi"))
+LLAMAFACTORY_TEMPLATES = (
+    ("qwen3", "qwen3_nothink"),
+    ("qwen2.5", "qwen"),
+    ("qwen", "qwen"),
+    ("llama-3", "llama3"),
+    ("llama3", "llama3"),
+    ("mistral", "mistral"),
+    ("gemma", "gemma"),
+    ("phi", "phi"),
+)
 SFT_ONLY_KEYS = ("max_length", "packing", "assistant_only_loss", "completion_only_loss", "dataset_text_field")
-PEFT_KEYS = {"lora_r": "r", "lora_alpha": "lora_alpha", "lora_dropout": "lora_dropout",
-             "lora_target_modules": "target_modules"}
+PEFT_KEYS = {
+    "lora_r": "r",
+    "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout",
+    "lora_target_modules": "target_modules",
+}
 
 
 @dataclass
@@ -91,8 +103,15 @@ def trl_config(p: PlanView) -> dict[str, Any]:
         "assistant_only_loss": True,
     }
     if p.method != "full":
-        cfg.update({"use_peft": True, "lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout,
-                    "lora_target_modules": "all-linear" if p.all_linear else p.modules})
+        cfg.update(
+            {
+                "use_peft": True,
+                "lora_r": p.lora_r,
+                "lora_alpha": p.lora_alpha,
+                "lora_dropout": p.lora_dropout,
+                "lora_target_modules": "all-linear" if p.all_linear else p.modules,
+            }
+        )
     if p.method == "qlora":
         cfg.update({"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "use_bnb_nested_quant": True})
     return cfg
@@ -100,9 +119,20 @@ def trl_config(p: PlanView) -> dict[str, Any]:
 
 def trl_python(p: PlanView) -> str:
     cfg = trl_config(p)
-    training = {k: v for k, v in cfg.items() if k not in ("model_name_or_path", "dataset_name", "use_peft", "load_in_4bit",
-                                                           "bnb_4bit_quant_type", "use_bnb_nested_quant")
-                and k not in PEFT_KEYS}
+    training = {
+        k: v
+        for k, v in cfg.items()
+        if k
+        not in (
+            "model_name_or_path",
+            "dataset_name",
+            "use_peft",
+            "load_in_4bit",
+            "bnb_4bit_quant_type",
+            "use_bnb_nested_quant",
+        )
+        and k not in PEFT_KEYS
+    }
     args = ",\n    ".join(f"{k}={v!r}" for k, v in training.items())
     lines = [
         '"""TRL SFT run written by finetune-skill configure_training. Run: python trl_sft.py"""',
@@ -119,13 +149,18 @@ def trl_python(p: PlanView) -> str:
         lines.append("peft_config = None  # full fine-tuning")
     else:
         targets = "all-linear" if p.all_linear else p.modules
-        lines.append(f"peft_config = LoraConfig(\n    r={p.lora_r!r},\n    lora_alpha={p.lora_alpha!r},\n    lora_dropout={p.lora_dropout!r},\n"
-                     f"    target_modules={targets!r},\n    task_type='CAUSAL_LM',\n)")
+        lines.append(
+            f"peft_config = LoraConfig(\n    r={p.lora_r!r},\n    lora_alpha={p.lora_alpha!r},\n    "
+            f"lora_dropout={p.lora_dropout!r},\n"
+            f"    target_modules={targets!r},\n    task_type='CAUSAL_LM',\n)"
+        )
     model_kwargs = ""
     if p.method == "qlora":
         lines.insert(4, "from transformers import BitsAndBytesConfig")
-        lines.append("training_args.model_init_kwargs = {'quantization_config': BitsAndBytesConfig(load_in_4bit=True, "
-                     "bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype='bfloat16')}")
+        lines.append(
+            "training_args.model_init_kwargs = {'quantization_config': BitsAndBytesConfig(load_in_4bit=True, "
+            "bnb_4bit_quant_type='nf4', bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype='bfloat16')}"
+        )
     lines += [
         "",
         "if __name__ == '__main__':",
@@ -165,7 +200,9 @@ def axolotl(p: PlanView) -> dict[str, Any]:
         "seed": p.seed,
     }
     if p.method != "full":
-        cfg.update({"adapter": p.method, "lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout})
+        cfg.update(
+            {"adapter": p.method, "lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout}
+        )
         if p.all_linear:
             cfg["lora_target_linear"] = True
         else:
@@ -209,8 +246,14 @@ def llamafactory(p: PlanView) -> dict[str, Any]:
         "seed": p.seed,
     }
     if p.method != "full":
-        cfg.update({"lora_rank": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout,
-                    "lora_target": "all" if p.all_linear else ",".join(p.modules)})
+        cfg.update(
+            {
+                "lora_rank": p.lora_r,
+                "lora_alpha": p.lora_alpha,
+                "lora_dropout": p.lora_dropout,
+                "lora_target": "all" if p.all_linear else ",".join(p.modules),
+            }
+        )
     if p.method == "qlora":
         cfg.update({"quantization_bit": 4, "quantization_method": "bnb"})
     return cfg
@@ -218,48 +261,66 @@ def llamafactory(p: PlanView) -> dict[str, Any]:
 
 def llamafactory_dataset_info(dataset: str) -> dict[str, Any]:
     """The data/dataset_info.json entry LLaMA-Factory needs for an OpenAI-style messages file."""
-    return {"finetune_train": {"file_name": dataset, "formatting": "sharegpt", "columns": {"messages": "messages"},
-                               "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                                        "assistant_tag": "assistant", "system_tag": "system"}}}
+    return {
+        "finetune_train": {
+            "file_name": dataset,
+            "formatting": "sharegpt",
+            "columns": {"messages": "messages"},
+            "tags": {
+                "role_tag": "role",
+                "content_tag": "content",
+                "user_tag": "user",
+                "assistant_tag": "assistant",
+                "system_tag": "system",
+            },
+        }
+    }
 
 
 def unsloth(p: PlanView) -> str:
-    return "\n".join([
-        '"""Unsloth LoRA run written by finetune-skill configure_training. Run: python unsloth_train.py"""',
-        "from unsloth import FastLanguageModel",
-        "from unsloth.chat_templates import train_on_responses_only",
-        "from datasets import load_dataset",
-        "from trl import SFTConfig, SFTTrainer",
-        "",
-        f"model, tokenizer = FastLanguageModel.from_pretrained(model_name={p.base_model!r}, max_seq_length={p.max_seq_len!r},"
-        f" load_in_4bit={p.method == 'qlora'!r})",
-        f"model = FastLanguageModel.get_peft_model(model, r={p.lora_r!r}, lora_alpha={p.lora_alpha!r}, "
-        f"lora_dropout={p.lora_dropout!r}, target_modules={p.modules!r}, use_gradient_checkpointing='unsloth', "
-        f"random_state={p.seed!r})",
-        f"dataset = load_dataset('json', data_files={p.dataset!r}, split='train')",
-        "dataset = dataset.map(lambda row: {'text': tokenizer.apply_chat_template(row['messages'], tokenize=False)})",
-        "trainer = SFTTrainer(model=model, tokenizer=tokenizer, train_dataset=dataset, args=SFTConfig(",
-        "    dataset_text_field='text',",
-        f"    max_length={p.max_seq_len!r},",
-        f"    per_device_train_batch_size={p.per_device_batch_size!r},",
-        f"    gradient_accumulation_steps={p.gradient_accumulation_steps!r},",
-        f"    num_train_epochs={p.num_epochs!r},",
-        f"    learning_rate={p.learning_rate!r},",
-        f"    lr_scheduler_type={p.lr_scheduler!r},",
-        f"    warmup_steps={p.warmup_ratio!r},  # transformers >= 5: a float below 1 is a warm-up ratio",
-        f"    weight_decay={p.weight_decay!r},",
-        f"    max_grad_norm={p.max_grad_norm!r},",
-        f"    logging_steps={p.logging_steps!r},",
-        f"    seed={p.seed!r},",
-        f"    output_dir={p.output_dir!r},",
-        "    report_to='none',",
-        "))",
-        "trainer = train_on_responses_only(trainer)  # loss on the assistant turns only",
-        "",
-        "if __name__ == '__main__':",
-        "    trainer.train()",
-        f"    model.save_pretrained({p.output_dir + '/adapter'!r})",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                '"""Unsloth LoRA run written by finetune-skill configure_training. Run: python unsloth_train.py"""',
+                "from unsloth import FastLanguageModel",
+                "from unsloth.chat_templates import train_on_responses_only",
+                "from datasets import load_dataset",
+                "from trl import SFTConfig, SFTTrainer",
+                "",
+                f"model, tokenizer = FastLanguageModel.from_pretrained(model_name={p.base_model!r}, "
+                f"max_seq_length={p.max_seq_len!r},"
+                f" load_in_4bit={p.method == 'qlora'!r})",
+                f"model = FastLanguageModel.get_peft_model(model, r={p.lora_r!r}, lora_alpha={p.lora_alpha!r}, "
+                f"lora_dropout={p.lora_dropout!r}, target_modules={p.modules!r}, use_gradient_checkpointing='unsloth', "
+                f"random_state={p.seed!r})",
+                f"dataset = load_dataset('json', data_files={p.dataset!r}, split='train')",
+                "dataset = dataset.map(lambda row: {'text': tokenizer.apply_chat_template("
+                "row['messages'], tokenize=False)})",
+                "trainer = SFTTrainer(model=model, tokenizer=tokenizer, train_dataset=dataset, args=SFTConfig(",
+                "    dataset_text_field='text',",
+                f"    max_length={p.max_seq_len!r},",
+                f"    per_device_train_batch_size={p.per_device_batch_size!r},",
+                f"    gradient_accumulation_steps={p.gradient_accumulation_steps!r},",
+                f"    num_train_epochs={p.num_epochs!r},",
+                f"    learning_rate={p.learning_rate!r},",
+                f"    lr_scheduler_type={p.lr_scheduler!r},",
+                f"    warmup_steps={p.warmup_ratio!r},  # transformers >= 5: a float below 1 is a warm-up ratio",
+                f"    weight_decay={p.weight_decay!r},",
+                f"    max_grad_norm={p.max_grad_norm!r},",
+                f"    logging_steps={p.logging_steps!r},",
+                f"    seed={p.seed!r},",
+                f"    output_dir={p.output_dir!r},",
+                "    report_to='none',",
+                "))",
+                "trainer = train_on_responses_only(trainer)  # loss on the assistant turns only",
+                "",
+                "if __name__ == '__main__':",
+                "    trainer.train()",
+                f"    model.save_pretrained({p.output_dir + '/adapter'!r})",
+            ]
+        )
+        + "\n"
+    )
 
 
 def together_job(p: PlanView, model: str) -> dict[str, Any]:
@@ -280,8 +341,14 @@ def together_job(p: PlanView, model: str) -> dict[str, Any]:
         "suffix": "finetune-skill",
     }
     if p.method != "full":
-        job.update({"lora_r": p.lora_r, "lora_alpha": p.lora_alpha, "lora_dropout": p.lora_dropout,
-                    "lora_trainable_modules": "all-linear" if p.all_linear else ",".join(p.modules)})
+        job.update(
+            {
+                "lora_r": p.lora_r,
+                "lora_alpha": p.lora_alpha,
+                "lora_dropout": p.lora_dropout,
+                "lora_trainable_modules": "all-linear" if p.all_linear else ",".join(p.modules),
+            }
+        )
     return job
 
 
@@ -290,8 +357,12 @@ def openai_job(p: PlanView, model: str, epochs: int | str) -> dict[str, Any]:
     return {
         "model": model,
         "training_file": "<file-id from: POST /v1/files purpose=fine-tune " + p.dataset + ">",
-        "method": {"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": epochs, "batch_size": "auto", "learning_rate_multiplier": "auto"}}},
+        "method": {
+            "type": "supervised",
+            "supervised": {
+                "hyperparameters": {"n_epochs": epochs, "batch_size": "auto", "learning_rate_multiplier": "auto"}
+            },
+        },
         "seed": p.seed,
         "suffix": "finetune-skill",
     }

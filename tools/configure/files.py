@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from tools.configure import exports as cx
 from tools import knowledge
-from tools.plan import plan_math as pm
+from tools.configure import exports as cx
+from tools.configure.models import ConfigRequest, ExportFile
 from tools.core.errors import ToolError
-from tools.plan.training_plan import TrainingPlan
 from tools.core.workspace import Workspace, sha256_file, write_text_atomic
-
-if TYPE_CHECKING:
-    from tools.configure.configure_training import ConfigRequest, ExportFile
+from tools.plan import plan_math as pm
+from tools.plan.training_plan import TrainingPlan
 
 FILES = {
     "trl_python": "trl_sft.py",
@@ -33,15 +30,15 @@ def _openai_model(req: ConfigRequest) -> tuple[str, knowledge.Provider]:
         return pm.match_model_id([m.id for m in prov.models], req.provider_model) or "", prov
     live = [m for m in prov.models if "sft" in m.methods and (prov.model_until(m) or today) > today]
     if not live:
-        raise ToolError("no_openai_model", "no OpenAI model takes new fine-tuning jobs any more",
-                        "leave openai_job out of exports")
+        raise ToolError(
+            "no_openai_model", "no OpenAI model takes new fine-tuning jobs any more", "leave openai_job out of exports"
+        )
     return live[0].id, prov
 
 
-def write_exports(ws: Workspace, out_dir: Path, view: cx.PlanView, plan: TrainingPlan | None, req: ConfigRequest,
-                  examples: int | None) -> tuple[list[ExportFile], str | None, list[str]]:
-    from tools.configure.configure_training import ExportFile
-
+def write_exports(
+    ws: Workspace, out_dir: Path, view: cx.PlanView, plan: TrainingPlan | None, req: ConfigRequest, examples: int | None
+) -> tuple[list[ExportFile], str | None, list[str]]:
     if out_dir.exists() and not out_dir.is_dir():
         raise ToolError("out_dir_is_file", f"out_dir {ws.relative(out_dir)!r} is a file", "give a folder name")
     inputs = tuple(p for p in (ws.input_file(req.dataset),) if req.dataset) if req.dataset else ()
@@ -57,8 +54,12 @@ def write_exports(ws: Workspace, out_dir: Path, view: cx.PlanView, plan: Trainin
 
     plan_file = None
     if plan is not None:
-        plan_file = put("launch_lora_plan", "plan.json", plan.model_dump_json(indent=2) + "\n",
-                        "launch_lora(plan_file=...) trains exactly this plan")
+        plan_file = put(
+            "launch_lora_plan",
+            "plan.json",
+            plan.model_dump_json(indent=2) + "\n",
+            "launch_lora(plan_file=...) trains exactly this plan",
+        )
     kinds = req.exports or list(FILES)
     for kind in kinds:
         name = FILES[kind]
@@ -70,12 +71,23 @@ def write_exports(ws: Workspace, out_dir: Path, view: cx.PlanView, plan: Trainin
             put(kind, name, cx.dump_yaml(cx.axolotl(view)), "for `axolotl train axolotl.yaml`")
         elif kind == "llamafactory":
             template = cx.llamafactory_template(view.base_model)
-            put(kind, name, cx.dump_yaml(cx.llamafactory(view)),
-                "for `llamafactory-cli train llamafactory.yaml`; register the dataset with llamafactory_dataset_info.json")
-            put("llamafactory_dataset_info", "llamafactory_dataset_info.json",
-                cx.dump_json(cx.llamafactory_dataset_info(view.dataset)), "merge into LLaMA-Factory's data/dataset_info.json")
+            put(
+                kind,
+                name,
+                cx.dump_yaml(cx.llamafactory(view)),
+                "for `llamafactory-cli train llamafactory.yaml`; register the dataset with "
+                "llamafactory_dataset_info.json",
+            )
+            put(
+                "llamafactory_dataset_info",
+                "llamafactory_dataset_info.json",
+                cx.dump_json(cx.llamafactory_dataset_info(view.dataset)),
+                "merge into LLaMA-Factory's data/dataset_info.json",
+            )
             if template is None:
-                warnings.append(f"LLaMA-Factory template for {view.base_model!r} unknown: set `template` to the model's")
+                warnings.append(
+                    f"LLaMA-Factory template for {view.base_model!r} unknown: set `template` to the model's"
+                )
         elif kind == "unsloth":
             if view.method == "full":
                 warnings.append("unsloth export skipped: the script is written for LoRA/QLoRA")
@@ -83,13 +95,18 @@ def write_exports(ws: Workspace, out_dir: Path, view: cx.PlanView, plan: Trainin
             put(kind, name, cx.unsloth(view), "needs unsloth on a CUDA GPU")
         elif kind == "together_job":
             model = req.provider_model or view.base_model
-            note = "POST https://api.together.xyz/v1/fine-tunes after uploading the file; check the model is in Together's catalog"
+            note = (
+                "POST https://api.together.xyz/v1/fine-tunes after uploading the file; "
+                "check the model is in Together's catalog"
+            )
             put(kind, name, cx.dump_json(cx.together_job(view, model)), note)
         elif kind == "openai_job":
             model, prov = _openai_model(req)
             epochs: int | str = pm.openai_auto_epochs(examples)[0] if examples else "auto"
-            note = (f"LEGACY: {prov.name} takes no new fine-tuning jobs after {prov.available_until}; "
-                    f"{prov.until_note or ''}").strip()
+            note = (
+                f"LEGACY: {prov.name} takes no new fine-tuning jobs after {prov.available_until}; "
+                f"{prov.until_note or ''}"
+            ).strip()
             put(kind, name, cx.dump_json(cx.openai_job(view, model, epochs)), note, legacy=True)
             warnings.append(note)
     return written, plan_file, warnings

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from filelock import FileLock
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tools import __version__
 from tools.core.errors import ToolError
@@ -188,8 +188,12 @@ def verify_log(log: AuditLog) -> VerifyResult:
     """Walk the chain and name the first line that breaks it."""
     if not log.path.is_file():
         if log.head_path.is_file():
-            return VerifyResult(ok=False, records=0, first_bad_line=1,
-                                problem="the audit file is missing but its head says records were written")
+            return VerifyResult(
+                ok=False,
+                records=0,
+                first_bad_line=1,
+                problem="the audit file is missing but its head says records were written",
+            )
         return VerifyResult(ok=True, records=0)
 
     def bad(line_no: int, count: int, problem: str) -> VerifyResult:
@@ -209,25 +213,37 @@ def verify_log(log: AuditLog) -> VerifyResult:
             if record_hash(fields) != record.hash:
                 return bad(line_no, count, "the record's content does not match its hash (edited)")
             if record.seq != line_no:
-                kind = ("a record before it was deleted" if record.seq > line_no
-                        else "a record was inserted or records were reordered")
+                kind = (
+                    "a record before it was deleted"
+                    if record.seq > line_no
+                    else "a record was inserted or records were reordered"
+                )
                 return bad(line_no, count, f"sequence number {record.seq} where {line_no} was expected: {kind}")
             if record.prev != prev_hash:
-                return bad(line_no, count, "the record does not chain to the one before it "
-                                           "(inserted, deleted or reordered)")
+                return bad(
+                    line_no, count, "the record does not chain to the one before it (inserted, deleted or reordered)"
+                )
             prev_hash = record.hash
             count += 1
 
     if not log.head_path.is_file():
-        return VerifyResult(ok=True, records=count, head_present=False,
-                            problem="the head file is missing, so records cut off the end cannot be detected")
+        return VerifyResult(
+            ok=True,
+            records=count,
+            head_present=False,
+            problem="the head file is missing, so records cut off the end cannot be detected",
+        )
     try:
         head = Head.model_validate_json(log.head_path.read_text("utf-8"))
     except ValueError:
         return bad(count + 1, count, f"the head file {log.head_path.name} is not valid")
     if head.seq > count:
-        return bad(count + 1, count, f"the head says {head.seq} records were written but the file ends "
-                                     f"after {count}: records were removed from the end")
+        return bad(
+            count + 1,
+            count,
+            f"the head says {head.seq} records were written but the file ends "
+            f"after {count}: records were removed from the end",
+        )
     if head.seq != count or head.hash != prev_hash:
         return bad(count, count, "the last record does not match the head file (the end of the log was replaced)")
     return VerifyResult(ok=True, records=count)

@@ -61,8 +61,4 @@ def path_fields(model: type[BaseModel]) -> dict[str, str]:
 
 
 def secret_fields(model: type[BaseModel]) -> set[str]:
-    return {
-        name
-        for name in model.model_fields
-        if any(isinstance(m, SecretMarker) for m in field_markers(model, name))
-    }
+    return {name for name in model.model_fields if any(isinstance(m, SecretMarker) for m in field_markers(model, name))}

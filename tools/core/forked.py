@@ -24,8 +24,12 @@ B = TypeVar("B")
 
 
 def can_fork() -> bool:
-    return (hasattr(os, "fork") and (os.cpu_count() or 1) >= 2 and not os.environ.get("FINETUNE_NO_FORK")
-            and threading.active_count() == 1)
+    return (
+        hasattr(os, "fork")
+        and (os.cpu_count() or 1) >= 2
+        and not os.environ.get("FINETUNE_NO_FORK")
+        and threading.active_count() == 1
+    )
 
 
 def in_parallel(here: Callable[[], A], there: Callable[[], B], *, tmp: Path, what: str) -> tuple[A, B]:

@@ -1,7 +1,10 @@
 """Every tool, with its metadata, and the one path through which surfaces call them.
 
-A tool module decorates its function with :func:`tool`; the decorator reads the input and output
-models from the type hints and the description from the docstring. :func:`call` validates the
+A tool module decorates its function with :func:`tool`, declaring its effect, duration, stage and
+whether it is destructive; the decorator reads the input and output models from the type hints and the
+description from the docstring. Modules are found by scanning the ``tools`` packages for ``@tool(``
+(and an entry-point group for other distributions): there is no list of tools to keep in step. :func:`call`
+validates the
 arguments, runs the tool inside its workspace, turns any failure into a :class:`ToolError`, and
 appends an audit record. Surfaces (CLI, agent, MCP) use :func:`all_tools`, :func:`get` and
 :func:`call`, never the tool modules.
@@ -15,12 +18,17 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import re
+import sys
 import time
 import traceback
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -29,48 +37,75 @@ from tools.core.errors import ToolError
 from tools.core.fields import path_fields, secret_fields
 from tools.core.workspace import STATE_DIR, Workspace, sha256_file, using, write_text_atomic
 
-Effect = Literal["read", "write", "spend", "long"]
+Effect = Literal["read", "write", "spend"]
+Duration = Literal["seconds", "minutes"]
+Stage = Literal[
+    "decide",
+    "data",
+    "pii",
+    "provider",
+    "cost",
+    "configure",
+    "train",
+    "evaluate",
+    "diagnose",
+    "migrate",
+    "export",
+    "audit",
+    "reference",
+]
 
 EFFECTS: dict[str, str] = {
     "read": "reads files, changes nothing",
-    "write": "writes new files in the workspace",
-    "spend": "costs money or sends data to a third party; needs confirm=true",
-    "long": "runs for minutes (training, evaluation)",
+    "write": "writes new files in the workspace (or starts local work)",
+    "spend": "costs money or sends data to a third party",
 }
 
-TOOL_MODULES: tuple[str, ...] = (
-    "tools.decide.checklist",
-    "tools.facts.read_reference",
-    "tools.decide.decide_fit",
-    "tools.diagnose.diagnose_loss",
-    "tools.validate.validate_jsonl",
-    "tools.prepare.prepare_data",
-    "tools.split.split_dataset",
-    "tools.pii.scan_pii",
-    "tools.compliance.check_compliance",
-    "tools.providers.select_provider",
-    "tools.cost.estimate_cost",
-    "tools.configure.configure_training",
-    "tools.facts.facts_check",
-    "tools.train.launch_lora",
-    "tools.train.runs",
-    "tools.evaluate.run_eval",
-    "tools.jobs.provider_jobs",
-    "tools.audit.audit_log",
-    "tools.audit.audit_report",
-)
-"""Modules whose import registers tools, in the order surfaces list them."""
+DURATIONS: dict[str, str] = {
+    "seconds": "answers in seconds",
+    "minutes": "runs for minutes (training, evaluation): returns an id to poll, or reports progress",
+}
+
+STAGES: tuple[str, ...] = typing.get_args(Stage)
+"""The workflow order. Every surface lists tools by stage in this order; ``prompts/steps.yaml`` holds the
+prose of each stage the guide walks (``audit`` and ``reference`` are used at any time)."""
+
+ENTRY_POINT_GROUP = "finetune_skill.tools"
+"""Other distributions add tools by naming, in this entry-point group, a module that defines them."""
+
+_TOOL_DECORATOR = re.compile(rb"^@tool\(", re.M)
 
 
 @dataclass(frozen=True)
 class Tool:
+    """A registered tool and what it declares about itself."""
+
     name: str
     func: Callable[[Any], BaseModel]
     input_model: type[BaseModel]
     output_model: type[BaseModel]
     effect: Effect
+    duration: Duration
+    stage: Stage
+    destructive: bool
     description: str
     audited: bool = True
+
+    @property
+    def module(self) -> str:
+        return self.func.__module__
+
+    @property
+    def has_confirm(self) -> bool:
+        return "confirm" in self.input_model.model_fields
+
+    @property
+    def gated(self) -> bool:
+        """True when a call can cost money, send data out or start long work: it needs the person's yes.
+
+        A tool with a ``confirm`` argument does only a dry run without ``confirm=true``; a spend tool
+        without one needs the yes for every call."""
+        return self.has_confirm or self.effect == "spend"
 
     @property
     def summary(self) -> str:
@@ -89,10 +124,25 @@ def _first_paragraph(doc: str | None, name: str) -> str:
     return " ".join(paragraph.split())
 
 
-def tool(*, effect: Effect, audited: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``func(req: InputModel) -> OutputModel`` as a tool named after the function."""
+def tool(
+    *,
+    effect: Effect,
+    stage: Stage,
+    duration: Duration = "seconds",
+    destructive: bool = False,
+    audited: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``func(req: InputModel) -> OutputModel`` as a tool named after the function.
+
+    ``effect``: what it touches (read / write / spend). ``duration``: seconds or minutes.
+    ``stage``: where it sits in the workflow. ``destructive``: it can end or overwrite something that
+    exists (a running process, a file a person made). Every surface derives its listing, MCP hints,
+    confirmation rules and audit sections from these.
+    """
 
     def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        if stage not in STAGES:
+            raise TypeError(f"tool {func.__name__}: unknown stage {stage!r}; one of {', '.join(STAGES)}")
         hints = typing.get_type_hints(func)
         params = [p for p in inspect.signature(func).parameters]
         if len(params) != 1:
@@ -109,6 +159,9 @@ def tool(*, effect: Effect, audited: bool = True) -> Callable[[Callable[..., Any
             input_model=input_model,
             output_model=output_model,
             effect=effect,
+            duration=duration,
+            stage=stage,
+            destructive=destructive,
             description=_first_paragraph(func.__doc__, func.__name__),
             audited=audited,
         )
@@ -121,22 +174,56 @@ def tool(*, effect: Effect, audited: bool = True) -> Callable[[Callable[..., Any
     return register
 
 
+def unregister(name: str) -> None:
+    """Remove a tool (tests register their own and take them away afterwards)."""
+    _TOOLS.pop(name, None)
+
+
+@cache
+def tool_modules() -> tuple[str, ...]:
+    """Every module that defines a tool: the ``tools`` packages scanned for ``@tool(``, then entry points.
+
+    Scanning the source (not importing every module) keeps start-up fast and lets a module with an
+    optional dependency exist without being imported until it is needed.
+    """
+    root = Path(__file__).resolve().parent.parent
+    found: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root.parent)
+        if "_bundle" in rel.parts or "__pycache__" in rel.parts:
+            continue
+        try:
+            source = path.read_bytes()
+        except OSError:
+            continue
+        if _TOOL_DECORATOR.search(source):
+            found.append(".".join(rel.with_suffix("").parts))
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry.value not in found:
+            found.append(entry.value)
+    return tuple(found)
+
+
 def _load() -> None:
-    for module in TOOL_MODULES:
+    for module in tool_modules():
+        if module in sys.modules:
+            continue
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            raise ToolError("registry_broken", f"tool module {module} is listed in TOOL_MODULES but missing",
-                            "reinstall finetune-skill; in a checkout, add the module or remove it from the list") from exc
+        except ImportError as exc:
+            raise ToolError(
+                "registry_broken",
+                f"tool module {module} cannot be imported ({type(exc).__name__}: {exc})",
+                "reinstall finetune-skill; a tool module may import only the base dependencies at the top "
+                "(optional ones inside the function, through tools.core.extras.require)",
+            ) from exc
 
 
 def all_tools() -> list[Tool]:
-    """Every registered tool, in the order of TOOL_MODULES."""
+    """Every registered tool, in workflow order (stage, then module, then definition)."""
     _load()
-    rank = {module: i for i, module in enumerate(TOOL_MODULES)}
-    return sorted(_TOOLS.values(), key=lambda t: rank.get(t.func.__module__, len(rank)))
+    rank = {stage: i for i, stage in enumerate(STAGES)}
+    return sorted(_TOOLS.values(), key=lambda t: (rank[t.stage], t.module))
 
 
 def get(name: str) -> Tool:
@@ -146,6 +233,11 @@ def get(name: str) -> Tool:
     except KeyError:
         known = ", ".join(sorted(_TOOLS))
         raise ToolError("unknown_tool", f"no tool named {name!r}", f"known tools: {known}") from None
+
+
+def by_stage(*stages: str) -> list[Tool]:
+    """The registered tools of the given stages, in workflow order."""
+    return [t for t in all_tools() if t.stage in stages]
 
 
 def format_validation_error(exc: ValidationError, tool_name: str) -> str:
@@ -239,8 +331,11 @@ def call(
     try:
         req = spec.input_model.model_validate(apply_defaults(spec.input_model, args or {}))
     except ValidationError as exc:
-        error = ToolError("invalid_arguments", format_validation_error(exc, name),
-                          f"see the schema with `finetune tools --schema {name}`")
+        error = ToolError(
+            "invalid_arguments",
+            format_validation_error(exc, name),
+            f"see the schema with `finetune tools --schema {name}`",
+        )
         if spec.audited:
             _audit(ws, spec, None, [], "error", error.code, 0, actor)
         raise error from None
@@ -264,8 +359,9 @@ def call(
         raise ToolError(
             "internal_error",
             f"{name} failed unexpectedly ({type(exc).__name__})",
-            f"this is a bug in finetune-skill; the traceback is in {where}" if where else
-            "this is a bug in finetune-skill; rerun with FINETUNE_DEBUG=1 to see the traceback",
+            f"this is a bug in finetune-skill; the traceback is in {where}"
+            if where
+            else "this is a bug in finetune-skill; rerun with FINETUNE_DEBUG=1 to see the traceback",
         ) from exc
     finally:
         if spec.audited:
@@ -304,4 +400,3 @@ def _audit(
             f"could not append to the audit log in {ws.state_dir}: {exc.strerror}",
             f"make {STATE_DIR}/ writable; every tool call must be recorded",
         ) from exc
-

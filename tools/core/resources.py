@@ -31,9 +31,7 @@ def bundle_root() -> Path:
     checkout = package_root.parent
     if (checkout / "SKILL.md").is_file():
         return checkout
-    raise FileNotFoundError(
-        f"finetune-skill data files not found in {packaged} or {checkout}; reinstall the package"
-    )
+    raise FileNotFoundError(f"finetune-skill data files not found in {packaged} or {checkout}; reinstall the package")
 
 
 def reference_dir() -> Path:

@@ -22,8 +22,17 @@ from tools.core.registry import Tool
 
 PORTABLE_FORMATS = frozenset({"date-time", "time", "date", "duration", "email", "hostname", "ipv4", "ipv6", "uuid"})
 MOVED_TO_DESCRIPTION = (
-    "default", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minLength", "maxLength", "maxItems", "pattern", "uniqueItems",
+    "default",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "maxItems",
+    "pattern",
+    "uniqueItems",
 )
 DROPPED = ("title", "discriminator", "examples", "readOnly", "writeOnly", "deprecated")
 ANTHROPIC_MAX_STRICT_TOOLS = 20
@@ -98,8 +107,9 @@ class _Converter:
         if node.get("type") == "object" or "properties" in node:
             extra = node.get("additionalProperties")
             if extra not in (None, False):
-                raise SchemaError(f"{self.where}: a free-form mapping (dict field) is not portable; "
-                                  "use a list of key/value models")
+                raise SchemaError(
+                    f"{self.where}: a free-form mapping (dict field) is not portable; use a list of key/value models"
+                )
             if "properties" not in node:
                 raise SchemaError(f"{self.where}: an object without declared properties is not portable")
             node["type"] = "object"
@@ -136,11 +146,16 @@ def count_unions(schema: Any) -> int:
 
 def tool_description(spec: Tool) -> str:
     text = spec.description
-    if spec.effect == "spend":
-        text += (" This tool costs money or sends data to a third party: call it first without confirm to see "
-                 "what it would do and cost, and pass confirm=true only after the person said yes.")
-    elif spec.effect == "long":
-        text += " It runs for minutes and returns an id to poll at once."
+    if spec.gated:
+        what = (
+            "costs money or sends data to a third party" if spec.effect == "spend" else "uses this machine for minutes"
+        )
+        text += (
+            f" This tool {what}: call it first without confirm to see what it would do and cost, and pass "
+            "confirm=true only after the person said yes."
+        )
+    if spec.duration == "minutes":
+        text += " It runs for minutes: it returns an id to poll at once, or reports progress."
     return text
 
 
@@ -160,23 +175,36 @@ def anthropic_tools(specs: Iterable[Tool]) -> list[dict[str, Any]]:
         if strict:
             unions += cost
             strict_count += 1
-        rendered.append({"name": spec.name, "description": tool_description(spec),
-                         "input_schema": schema, "strict": strict})
+        rendered.append(
+            {"name": spec.name, "description": tool_description(spec), "input_schema": schema, "strict": strict}
+        )
     return rendered
 
 
 def openai_chat_tool(spec: Tool) -> dict[str, Any]:
-    return {"type": "function", "function": {"name": spec.name, "description": tool_description(spec),
-                                             "parameters": portable_schema(spec.input_model), "strict": True}}
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": tool_description(spec),
+            "parameters": portable_schema(spec.input_model),
+            "strict": True,
+        },
+    }
 
 
 def openai_responses_tool(spec: Tool) -> dict[str, Any]:
-    return {"type": "function", "name": spec.name, "description": tool_description(spec),
-            "parameters": portable_schema(spec.input_model), "strict": True}
+    return {
+        "type": "function",
+        "name": spec.name,
+        "description": tool_description(spec),
+        "parameters": portable_schema(spec.input_model),
+        "strict": True,
+    }
 
 
 def mcp_tool(spec: Tool) -> dict[str, Any]:
-    """The MCP ``Tool`` fields, with hints derived from the tool's effect."""
+    """The MCP ``Tool`` fields, with hints derived from what the tool declares."""
     return {
         "name": spec.name,
         "description": tool_description(spec),
@@ -184,9 +212,8 @@ def mcp_tool(spec: Tool) -> dict[str, Any]:
         "annotations": {
             "title": spec.name.replace("_", " "),
             "readOnlyHint": spec.effect == "read",
-            "destructiveHint": False,
+            "destructiveHint": spec.destructive,
             "idempotentHint": spec.effect == "read",
             "openWorldHint": spec.effect == "spend",
         },
     }
-

@@ -31,6 +31,7 @@ def _default_file_mode() -> int:
 FILE_MODE = _default_file_mode()
 """Mode for files we write: what open() would give, not mkstemp's private 0600."""
 
+
 class Workspace:
     """A root folder; every path argument must resolve inside it."""
 
@@ -73,8 +74,9 @@ class Workspace:
         try:
             resolved = candidate.resolve(strict=False)
         except (OSError, RuntimeError) as exc:
-            raise ToolError("path_invalid", f"{what} {text!r} cannot be resolved: {exc}",
-                            "check for symlink loops") from exc
+            raise ToolError(
+                "path_invalid", f"{what} {text!r} cannot be resolved: {exc}", "check for symlink loops"
+            ) from exc
         if resolved != self.root and not resolved.is_relative_to(self.root):
             raise ToolError(
                 "path_outside_workspace",
@@ -87,18 +89,25 @@ class Workspace:
         """An existing regular file inside the workspace, for reading."""
         path = self.resolve(raw, what=what)
         if not path.exists():
-            raise ToolError("file_not_found", f"{what} {os.fspath(raw)!r} does not exist",
-                            f"check the path; it is resolved against {str(self.root)!r}")
+            raise ToolError(
+                "file_not_found",
+                f"{what} {os.fspath(raw)!r} does not exist",
+                f"check the path; it is resolved against {str(self.root)!r}",
+            )
         if not path.is_file():
-            raise ToolError("not_a_file", f"{what} {os.fspath(raw)!r} is not a regular file",
-                            "give a file, not a folder")
+            raise ToolError(
+                "not_a_file", f"{what} {os.fspath(raw)!r} is not a regular file", "give a file, not a folder"
+            )
         return path
 
     def input_dir(self, raw: str | os.PathLike[str], *, what: str = "input folder") -> Path:
         path = self.resolve(raw, what=what)
         if not path.is_dir():
-            raise ToolError("dir_not_found", f"{what} {os.fspath(raw)!r} is not an existing folder",
-                            f"check the path; it is resolved against {str(self.root)!r}")
+            raise ToolError(
+                "dir_not_found",
+                f"{what} {os.fspath(raw)!r} is not an existing folder",
+                f"check the path; it is resolved against {str(self.root)!r}",
+            )
         return path
 
     def output_file(
@@ -111,17 +120,17 @@ class Workspace:
         """A path to write a new file at; never one of ``inputs`` and never a folder."""
         path = self.resolve(raw, what=what)
         if path in {p.resolve() for p in inputs}:
-            raise ToolError("output_is_input", f"{what} {os.fspath(raw)!r} is also an input",
-                            "inputs are never changed in place; choose a new file name")
+            raise ToolError(
+                "output_is_input",
+                f"{what} {os.fspath(raw)!r} is also an input",
+                "inputs are never changed in place; choose a new file name",
+            )
         if path.is_dir():
-            raise ToolError("output_is_dir", f"{what} {os.fspath(raw)!r} is a folder",
-                            "give a file name inside it")
+            raise ToolError("output_is_dir", f"{what} {os.fspath(raw)!r} is a folder", "give a file name inside it")
         return path
 
 
-_current: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar(
-    "finetune_workspace", default=None
-)
+_current: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar("finetune_workspace", default=None)
 
 
 def current() -> Workspace:

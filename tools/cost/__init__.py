@@ -1,2 +1,1 @@
-"""The cost family: ``estimate_cost`` (training, inference, hosting, break-even) with its models and arithmetic.
-"""
+"""The cost family: ``estimate_cost`` (training, inference, hosting, break-even) with its models and arithmetic."""

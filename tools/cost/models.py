@@ -1,15 +1,10 @@
-"""Output models of estimate_cost and its markdown report (tools/cost/parts.py does the arithmetic)."""
+"""The request and result models of estimate_cost (tools/cost/parts.py does the arithmetic, report.py the markdown)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:
-    from tools.cost.estimate_cost import CostEstimate
-
-DIGITS = 6
+from tools.core.fields import InputPath, OutputPath
 
 
 class Assumption(BaseModel):
@@ -20,7 +15,9 @@ class Assumption(BaseModel):
 
 
 class TrainingCost(BaseModel):
-    unit: str | None = Field(None, description="per_1m_tokens, per_hour, per_gpu_hour, free, or gpu (computed from GPU hours)")
+    unit: str | None = Field(
+        None, description="per_1m_tokens, per_hour, per_gpu_hour, free, or gpu (computed from GPU hours)"
+    )
     price_usd: float | None = Field(None, description="the rate in that unit; null: no trusted price in our data")
     epochs: float = 1
     epochs_reason: str = ""
@@ -92,49 +89,105 @@ class Sensitivity(BaseModel):
     break_even_months: float | None
 
 
-def money(x: float) -> str:
-    if x == 0:
-        return f"${x:.0f}"
-    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.6f}".rstrip("0")
+class CostRequest(BaseModel):
+    """What to price. Give a dataset (tokens are counted) or token totals; leave provider empty to compare paths."""
+
+    dataset: InputPath | None = Field(
+        None, description="training JSONL; its tokens are counted with the target's billing rules"
+    )
+    validation_dataset: InputPath | None = Field(
+        None, description="validation JSONL (billed by Together, free on OpenAI)"
+    )
+    training_tokens: int | None = Field(None, ge=0, description="tokens per epoch, when no dataset is given")
+    validation_tokens: int | None = Field(
+        None, ge=0, description="validation tokens per evaluation, when no validation_dataset"
+    )
+    examples: int | None = Field(None, ge=0, description="number of training examples, when no dataset is given")
+    provider: str | None = Field(
+        None,
+        description="providers.yaml id (openai, together, fireworks, self-hosted, rented-gpu...); empty: compare "
+        "every live path",
+    )
+    model: str | None = Field(
+        None, description="the provider's model id or alias (gpt-4.1-mini); size classes for open-weight APIs"
+    )
+    method: str | None = Field(
+        None, description="sft, sft_lora, sft_qlora, sft_full, dpo, rft...; default: the path's SFT method"
+    )
+    family: str | None = Field(
+        None, description="when comparing: only paths of this family (open-weight, gpt, nova, gemini)"
+    )
+    epochs: float | None = Field(None, gt=0, description="default: OpenAI's auto rule for OpenAI, else by dataset size")
+    n_evals: int | None = Field(
+        None, ge=0, description="evaluations during training (Together bills validation tokens each time)"
+    )
+    training_hours: float | None = Field(None, ge=0, description="wall-clock hours for hourly-billed methods (RFT)")
+    open_weight_model: str | None = Field(
+        None, description="Hugging Face id of the open-weight base (its size is read from the name)"
+    )
+    model_params_b: float | None = Field(
+        None, description="open-weight model size in billions (default: from the name, else 8)"
+    )
+    gpu: str | None = Field(None, description="gpus.yaml id to price GPU training on (default: every GPU that fits)")
+    mfu: float | None = Field(
+        None, description="model FLOPs utilisation for GPU time (default: training.yaml mfu_planning)"
+    )
+    monthly_requests: int | None = Field(None, ge=0, description="expected requests per month")
+    base_prompt_tokens: int | None = Field(
+        None,
+        ge=0,
+        description="prompt tokens per request today (instructions + few-shots); default: the dataset's mean prompt",
+    )
+    ft_prompt_tokens: int | None = Field(
+        None,
+        ge=0,
+        description="prompt tokens per request after fine-tuning; default: the dataset's mean prompt without the "
+        "system prompt",
+    )
+    output_tokens: int | None = Field(
+        None, ge=0, description="output tokens per request; default: the dataset's mean answer"
+    )
+    base_model: str | None = Field(
+        None, description="the model serving today if not the one being tuned (distillation), e.g. gpt-4.1"
+    )
+    base_provider: str | None = Field(None, description="provider of base_model (default: provider)")
+    inference_model: str | None = Field(
+        None, description="pricing row that serves the fine-tune, when its id differs from model"
+    )
+    tier: str | None = Field(None, description="inference tier: standard (default), batch, serverless...")
+    hosting: str | None = Field(
+        None, description="fixed hosting fee as provider/deployment, e.g. azure-openai/standard"
+    )
+    hosting_units: int | None = Field(None, ge=1, description="model units for per-unit hosting (default 1)")
+    training_budget_usd: float | None = Field(None, ge=0, description="flag options whose training costs more")
+    monthly_inference_budget_usd: float | None = Field(
+        None, ge=0, description="flag options whose monthly inference costs more"
+    )
+    report: OutputPath | None = Field(None, description="write the full estimate as markdown here")
 
 
-def _round(x: float) -> float:
-    return round(x, DIGITS)
+class DatasetSummary(BaseModel):
+    path: str
+    examples: int
+    skipped_lines: list[int]
+    tokens_per_epoch: int
+    mean_prompt_tokens: float
+    mean_system_tokens: float
+    mean_output_tokens: float
+    counter: str
+    approximate: bool
 
 
-def assumption(what: str, value: Any, row: Any) -> Assumption:
-    return Assumption(what=what, value=str(value), source=getattr(row, "source", ""), as_of=str(getattr(row, "as_of", "")))
-
-
-def write_report(result: CostEstimate) -> str:
-    lines = ["# Cost estimate", ""]
-    if result.dataset:
-        d = result.dataset
-        lines += [f"Dataset `{d.path}`: {d.examples} examples, {d.tokens_per_epoch:,} tokens per epoch ({d.counter}).", ""]
-    lines += ["| provider | model | method | epochs | training | base/request | ft/request | fixed/month | break-even |",
-              "|---|---|---|---|---|---|---|---|---|"]
-    for o in result.options:
-        t, i, b = o.training, o.inference, o.break_even
-        lines.append("| " + " | ".join([
-            o.provider, o.model, o.method, f"{t.epochs:g}",
-            money(t.cost_usd) if t.cost_usd is not None else "unknown",
-            money(i.base_usd_per_request) if i else "-", money(i.ft_usd_per_request) if i else "-",
-            money(i.fixed_usd_per_month) if i else "-",
-            ("never" if b.never else f"{b.requests:,.0f} req" if b.requests is not None else "-") if b else "-"]) + " |")
-    for o in result.options:
-        if o.break_even:
-            lines += ["", f"**{o.provider} / {o.model}**: {o.break_even.statement}"]
-        for g in o.gpu_options:
-            lines.append(f"- {g.gpus}x {g.gpu}: need {g.memory_need_gb} GB, {g.hours} h"
-                         + (f", {money(g.cost_usd)} at {g.vendor}" if g.cost_usd is not None else ""))
-    if result.sensitivity:
-        lines += ["", "## Sensitivity", "", "| variable | value | training | break-even requests | months |", "|---|---|---|---|---|"]
-        for s in result.sensitivity:
-            lines.append(f"| {s.variable} | {s.value} | {money(s.training_cost_usd) if s.training_cost_usd is not None else '-'} | "
-                         f"{s.break_even_requests if s.break_even_requests is not None else '-'} | "
-                         f"{s.break_even_months if s.break_even_months is not None else '-'} |")
-    lines += ["", "## Assumptions", ""] + [f"- {a.what}: {a.value} ({a.source}, as of {a.as_of})" for a in result.assumptions]
-    for title, items in (("Excluded", result.excluded), ("Notes", result.notes), ("Warnings", result.warnings)):
-        if items:
-            lines += ["", f"## {title}", ""] + [f"- {x}" for x in items]
-    return "\n".join(lines) + "\n"
+class CostEstimate(BaseModel):
+    dataset: DatasetSummary | None
+    options: list[CostOption] = Field(description="one per provider path, cheapest known training first")
+    excluded: list[str] = Field(description="paths left out of the comparison, with the reason and date")
+    sensitivity: list[Sensitivity] = Field(
+        description="how the numbers of the first priced option with inference move with epochs, volume and prompt "
+        "length"
+    )
+    sensitivity_option: str | None = None
+    assumptions: list[Assumption]
+    notes: list[str]
+    warnings: list[str]
+    report: str | None

@@ -16,8 +16,18 @@ from tools.data.formats import Conversation, TargetFact
 Issue = tuple[str, str, str]  # (code, severity, message)
 
 _KNOWN_MESSAGE_KEYS = {
-    "openai_chat": {"role", "content", "name", "tool_calls", "tool_call_id", "function_call", "weight", "refusal",
-                    "reasoning_content", "thinking"},
+    "openai_chat": {
+        "role",
+        "content",
+        "name",
+        "tool_calls",
+        "tool_call_id",
+        "function_call",
+        "weight",
+        "refusal",
+        "reasoning_content",
+        "thinking",
+    },
     "bedrock_nova": {"role", "content", "reasoningContent"},
     "bedrock_haiku": {"role", "content"},
     "vertex_gemini": {"role", "parts"},
@@ -35,8 +45,13 @@ _FORMAT_KEYS = {
     "alpaca": {"instruction", "input", "output", "response", "system"},
     "sharegpt": {"conversations"},
 }
-_MESSAGE_LIST = {"openai_chat": "messages", "bedrock_nova": "messages", "bedrock_haiku": "messages",
-                 "vertex_gemini": "contents", "sharegpt": "conversations"}
+_MESSAGE_LIST = {
+    "openai_chat": "messages",
+    "bedrock_nova": "messages",
+    "bedrock_haiku": "messages",
+    "vertex_gemini": "contents",
+    "sharegpt": "conversations",
+}
 
 
 def _short(names: Any, limit: int = 5) -> str:
@@ -49,9 +64,14 @@ def _check_keys(obj: dict[str, Any], fmt: str, target: TargetFact, out: list[Iss
     unknown = [k for k in obj if k not in known]
     if unknown:
         strict = target.allowed_keys is not None
-        out.append(("unknown_key", "error" if strict else "warning",
-                    f"unknown top-level key(s) for {fmt}: {_short(unknown)}"
-                    + ("; the target rejects extra keys" if strict else "")))
+        out.append(
+            (
+                "unknown_key",
+                "error" if strict else "warning",
+                f"unknown top-level key(s) for {fmt}: {_short(unknown)}"
+                + ("; the target rejects extra keys" if strict else ""),
+            )
+        )
 
 
 def _check_content(idx: int, role: str, m: dict[str, Any], fmt: str, out: list[Issue]) -> None:
@@ -80,8 +100,9 @@ def _check_content(idx: int, role: str, m: dict[str, Any], fmt: str, out: list[I
     elif isinstance(content, list) and fmt == "openai_chat":
         for part in content:
             if not isinstance(part, dict) or part.get("type") not in ("text", "image_url", "input_audio", "file"):
-                out.append(("bad_content_part", "error",
-                            f"{where}: content parts must be objects with type text or image_url"))
+                out.append(
+                    ("bad_content_part", "error", f"{where}: content parts must be objects with type text or image_url")
+                )
                 return
             if part.get("type") == "image_url" and role == "assistant":
                 out.append(("image_in_assistant", "error", f"{where}: images are only allowed in user messages"))
@@ -90,8 +111,9 @@ def _check_content(idx: int, role: str, m: dict[str, Any], fmt: str, out: list[I
         out.append(("non_string_content", "error", f"{where}: content must be a string, not {type(content).__name__}"))
 
 
-def _check_tool_calls(idx: int, m: dict[str, Any], target: TargetFact, open_calls: dict[str, int],
-                      out: list[Issue]) -> None:
+def _check_tool_calls(
+    idx: int, m: dict[str, Any], target: TargetFact, open_calls: dict[str, int], out: list[Issue]
+) -> None:
     calls = m.get("tool_calls")
     where = f"message {idx + 1} (assistant)"
     if not isinstance(calls, list):
@@ -106,8 +128,13 @@ def _check_tool_calls(idx: int, m: dict[str, Any], target: TargetFact, open_call
             out.append(("bad_tool_call", "error", f"{where}: a tool call has no function name"))
         args = fn.get("arguments")
         if not isinstance(args, str):
-            out.append(("tool_arguments_not_string", "error",
-                        f"{where}: `arguments` must be a JSON-encoded string, not {type(args).__name__}"))
+            out.append(
+                (
+                    "tool_arguments_not_string",
+                    "error",
+                    f"{where}: `arguments` must be a JSON-encoded string, not {type(args).__name__}",
+                )
+            )
         else:
             try:
                 json.loads(args)
@@ -118,13 +145,19 @@ def _check_tool_calls(idx: int, m: dict[str, Any], target: TargetFact, open_call
             out.append(("tool_call_missing_id", "error", f"{where}: a tool call has no `id`"))
             continue
         if target.tool_call_id_length and len(call_id) != target.tool_call_id_length:
-            out.append(("tool_call_id_length", "error",
-                        f"{where}: tool call id must be exactly {target.tool_call_id_length} characters for {target.id}"))
+            out.append(
+                (
+                    "tool_call_id_length",
+                    "error",
+                    f"{where}: tool call id must be exactly {target.tool_call_id_length} characters for {target.id}",
+                )
+            )
         open_calls[call_id] = idx
 
 
-def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str], out: list[Issue],
-                    conv: Conversation) -> None:
+def _check_messages(
+    msgs: Any, fmt: str, target: TargetFact, reserved: list[str], out: list[Issue], conv: Conversation
+) -> None:
     key = _MESSAGE_LIST.get(fmt, "messages")
     if not isinstance(msgs, list) or not msgs:
         out.append(("missing_messages", "error", f"`{key}` must be a non-empty list"))
@@ -142,12 +175,22 @@ def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str]
             out.append(("missing_role", "error", f"message {idx + 1} has no `{role_key}`"))
             role = "?"
         elif fmt != "sharegpt" and role not in allowed_roles:
-            out.append(("unknown_role", "error",
-                        f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}"))
+            out.append(
+                (
+                    "unknown_role",
+                    "error",
+                    f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}",
+                )
+            )
         extra = [k for k in m if k not in known_keys]
         if extra:
-            out.append(("unknown_message_key", "error" if target.allowed_keys is not None else "warning",
-                        f"message {idx + 1}: unknown key(s) {_short(extra)}"))
+            out.append(
+                (
+                    "unknown_message_key",
+                    "error" if target.allowed_keys is not None else "warning",
+                    f"message {idx + 1}: unknown key(s) {_short(extra)}",
+                )
+            )
         _check_content(idx, role, m, fmt, out)
         if "weight" in m:
             w = m["weight"]
@@ -156,7 +199,9 @@ def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str]
             elif isinstance(w, bool) or w not in (0, 1):
                 out.append(("invalid_weight", "error", f"message {idx + 1}: `weight` must be 0 or 1"))
             elif role != "assistant":
-                out.append(("invalid_weight", "error", f"message {idx + 1}: `weight` is only allowed on assistant messages"))
+                out.append(
+                    ("invalid_weight", "error", f"message {idx + 1}: `weight` is only allowed on assistant messages")
+                )
         if "tool_calls" in m and m["tool_calls"] is not None:
             if role != "assistant":
                 out.append(("bad_tool_call", "error", f"message {idx + 1}: only assistant messages carry tool_calls"))
@@ -165,28 +210,50 @@ def _check_messages(msgs: Any, fmt: str, target: TargetFact, reserved: list[str]
         if role == "tool" and fmt == "openai_chat":
             tcid = m.get("tool_call_id")
             if not isinstance(tcid, str) or not tcid:
-                out.append(("tool_result_missing_id", "error", f"message {idx + 1}: tool message has no `tool_call_id`"))
+                out.append(
+                    ("tool_result_missing_id", "error", f"message {idx + 1}: tool message has no `tool_call_id`")
+                )
             elif tcid not in open_calls:
-                out.append(("tool_result_mismatch", "error",
-                            f"message {idx + 1}: tool result {tcid[:30]!r} answers no earlier tool call"))
+                out.append(
+                    (
+                        "tool_result_mismatch",
+                        "error",
+                        f"message {idx + 1}: tool result {tcid[:30]!r} answers no earlier tool call",
+                    )
+                )
             else:
                 del open_calls[tcid]
     if open_calls:
-        out.append(("tool_call_unanswered", "warning",
-                    f"{len(open_calls)} tool call(s) have no tool result (message {min(open_calls.values()) + 1})"))
+        out.append(
+            (
+                "tool_call_unanswered",
+                "warning",
+                f"{len(open_calls)} tool call(s) have no tool result (message {min(open_calls.values()) + 1})",
+            )
+        )
     check_order(conv, fmt, target, out)
     if target.reserved_strings and reserved:
         for i, msg in enumerate(conv.messages):
             if msg.role in ("user", "system"):
                 hit = next((s for s in reserved if s in msg.content), None)
                 if hit:
-                    out.append(("reserved_string", "error",
-                                f"{msg.role} text (message {i + 1}) contains the reserved string {hit!r}"))
+                    out.append(
+                        (
+                            "reserved_string",
+                            "error",
+                            f"{msg.role} text (message {i + 1}) contains the reserved string {hit!r}",
+                        )
+                    )
     if target.max_images_per_example is not None:
         images = sum(m.images for m in conv.messages)
         if images > target.max_images_per_example:
-            out.append(("too_many_images", "error",
-                        f"{images} images; {target.id} allows {target.max_images_per_example} per example"))
+            out.append(
+                (
+                    "too_many_images",
+                    "error",
+                    f"{images} images; {target.id} allows {target.max_images_per_example} per example",
+                )
+            )
         if any(m.images for m in conv.messages if m.role == "assistant"):
             out.append(("image_in_assistant", "error", "images are only allowed in user messages"))
 
@@ -200,13 +267,24 @@ def check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issu
         out.append(("no_assistant", "error", "no user or assistant turn"))
         return
     if "assistant" not in roles:
-        out.append(("missing_final_assistant", "error",
-                    f"the conversation ends with a {roles[-1]} turn and has no assistant turn to train on"))
+        out.append(
+            (
+                "missing_final_assistant",
+                "error",
+                f"the conversation ends with a {roles[-1]} turn and has no assistant turn to train on",
+            )
+        )
     elif roles[-1] != "assistant":
-        out.append(("missing_final_assistant", target.final_assistant,
-                    f"the conversation ends with a {roles[-1]} turn, not an assistant turn"
-                    + (" (nothing after the last assistant turn is trained)" if target.final_assistant == "warning"
-                       else "")))
+        out.append(
+            (
+                "missing_final_assistant",
+                target.final_assistant,
+                f"the conversation ends with a {roles[-1]} turn, not an assistant turn"
+                + (
+                    " (nothing after the last assistant turn is trained)" if target.final_assistant == "warning" else ""
+                ),
+            )
+        )
     if target.alternation == "strict":
         if len(roles) < 2:
             out.append(("too_few_messages", "error", "at least one user and one assistant turn are needed"))
@@ -214,8 +292,13 @@ def check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issu
             out.append(("role_order", "error", f"the first turn must be user, not {roles[0]}"))
         for i in range(1, len(roles)):
             if roles[i] == roles[i - 1]:
-                out.append(("role_order", "error",
-                            f"turns {i} and {i + 1} are both {roles[i]}; {target.id} needs user and assistant to alternate"))
+                out.append(
+                    (
+                        "role_order",
+                        "error",
+                        f"turns {i} and {i + 1} are both {roles[i]}; {target.id} needs user and assistant to alternate",
+                    )
+                )
                 break
     elif target.alternation == "no_repeat":
         for i in range(1, len(roles)):
@@ -224,8 +307,9 @@ def check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issu
                 break
 
 
-def _string_field(obj: dict[str, Any], name: str, out: list[Issue], *, required: bool = True,
-                  role: str = "user") -> None:
+def _string_field(
+    obj: dict[str, Any], name: str, out: list[Issue], *, required: bool = True, role: str = "user"
+) -> None:
     value = obj.get(name)
     if value is None:
         if required:
@@ -259,15 +343,26 @@ def check_line(obj: Any, fmt: str, target: TargetFact, conv: Conversation | None
             out.append(("missing_field", "error", "`input` must be an object with `messages`"))
         else:
             sub: list[Issue] = []
-            _check_messages(inp.get("messages"), "openai_chat", target, reserved, sub,
-                            Conversation(conv.messages[:-1] if conv.messages else []))
+            _check_messages(
+                inp.get("messages"),
+                "openai_chat",
+                target,
+                reserved,
+                sub,
+                Conversation(conv.messages[:-1] if conv.messages else []),
+            )
             out += [i for i in sub if i[0] not in ("missing_final_assistant", "no_assistant")]
         for name in ("preferred_output", "non_preferred_output"):
             value = obj.get(name)
-            if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], dict) \
-                    or value[0].get("role") != "assistant":
-                out.append(("bad_preference_output", "error",
-                            f"`{name}` must be a list with exactly one assistant message"))
+            if (
+                not isinstance(value, list)
+                or len(value) != 1
+                or not isinstance(value[0], dict)
+                or value[0].get("role") != "assistant"
+            ):
+                out.append(
+                    ("bad_preference_output", "error", f"`{name}` must be a list with exactly one assistant message")
+                )
             elif not isinstance(value[0].get("content"), str) or not value[0]["content"].strip():
                 out.append(("empty_content", "error", f"`{name}` has empty content"))
     elif fmt == "prompt_completion":

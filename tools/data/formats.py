@@ -34,7 +34,10 @@ from tools.knowledge.core import Fact, load_facts
 FORMATS: dict[str, str] = {
     "openai_chat": '{"messages": [{"role", "content"}...], "tools"?} (OpenAI, Together, Mistral, TRL conversational)',
     "openai_preference": '{"input": {"messages"}, "preferred_output", "non_preferred_output"} (OpenAI DPO)',
-    "bedrock_nova": '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text"}], "messages": [{"role", "content": [{"text"}]}]}',
+    "bedrock_nova": (
+        '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text"}], '
+        '"messages": [{"role", "content": [{"text"}]}]}'
+    ),
     "bedrock_haiku": '{"system": "...", "messages": [{"role", "content": "..."}]} (Bedrock Claude 3 Haiku)',
     "vertex_gemini": '{"systemInstruction": {"parts"}, "contents": [{"role": "user"|"model", "parts": [{"text"}]}]}',
     "prompt_completion": '{"prompt", "completion"} (Together instruction, TRL prompt-completion, Bedrock)',
@@ -43,11 +46,22 @@ FORMATS: dict[str, str] = {
     "alpaca": '{"instruction", "input"?, "output"}',
     "sharegpt": '{"conversations": [{"from": "human"|"gpt"|"system", "value"}]}',
 }
-FormatName = Literal["openai_chat", "openai_preference", "bedrock_nova", "bedrock_haiku", "vertex_gemini",
-                     "prompt_completion", "text", "preference", "alpaca", "sharegpt"]
+FormatName = Literal[
+    "openai_chat",
+    "openai_preference",
+    "bedrock_nova",
+    "bedrock_haiku",
+    "vertex_gemini",
+    "prompt_completion",
+    "text",
+    "preference",
+    "alpaca",
+    "sharegpt",
+]
 
 
 # ---------------------------------------------------------------- facts (reference/data/formats.yaml)
+
 
 class TargetFact(Fact):
     id: str
@@ -158,6 +172,7 @@ def facts() -> FormatFacts:
 
 # ---------------------------------------------------------------- the normalised shape
 
+
 @dataclass(slots=True)
 class ToolCall:
     id: str | None
@@ -203,6 +218,7 @@ class Conversation:
 
 # ---------------------------------------------------------------- detection
 
+
 def detect(obj: Any) -> str | None:
     """The format of one parsed line, or None when no supported format matches."""
     if not isinstance(obj, dict):
@@ -238,9 +254,19 @@ def detect(obj: Any) -> str | None:
 
 # ---------------------------------------------------------------- reading into the normalised shape
 
-_ROLE_ALIASES = {"model": "assistant", "human": "user", "gpt": "assistant", "bot": "assistant",
-                 "developer": "system", "function": "tool", "observation": "tool", "user": "user",
-                 "assistant": "assistant", "system": "system", "tool": "tool"}
+_ROLE_ALIASES = {
+    "model": "assistant",
+    "human": "user",
+    "gpt": "assistant",
+    "bot": "assistant",
+    "developer": "system",
+    "function": "tool",
+    "observation": "tool",
+    "user": "user",
+    "assistant": "assistant",
+    "system": "system",
+    "tool": "tool",
+}
 
 
 def _text_of(content: Any) -> tuple[str, int]:
@@ -274,8 +300,13 @@ def _tool_calls(raw: Any) -> list[ToolCall] | None:
             continue
         fn = call.get("function") if isinstance(call.get("function"), dict) else {}
         args = fn.get("arguments", "")
-        calls.append(ToolCall(call.get("id"), str(fn.get("name", "")),
-                              args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)))
+        calls.append(
+            ToolCall(
+                call.get("id"),
+                str(fn.get("name", "")),
+                args if isinstance(args, str) else json.dumps(args, ensure_ascii=False),
+            )
+        )
     return calls or None
 
 
@@ -285,9 +316,15 @@ def _openai_message(m: Any) -> Message:
     content, images = _text_of(m.get("content"))
     role = _ROLE_ALIASES.get(str(m.get("role")), str(m.get("role")))
     weight = m.get("weight") if isinstance(m.get("weight"), int) else None
-    return Message(role, content, images, _tool_calls(m.get("tool_calls")),
-                   m.get("tool_call_id") if isinstance(m.get("tool_call_id"), str) else None,
-                   m.get("name") if isinstance(m.get("name"), str) else None, weight)
+    return Message(
+        role,
+        content,
+        images,
+        _tool_calls(m.get("tool_calls")),
+        m.get("tool_call_id") if isinstance(m.get("tool_call_id"), str) else None,
+        m.get("name") if isinstance(m.get("name"), str) else None,
+        weight,
+    )
 
 
 def _messages_or_string(value: Any, role: str) -> list[Message]:
@@ -302,9 +339,11 @@ def normalise(obj: dict[str, Any], fmt: str) -> Conversation:
     """Read one parsed line of format ``fmt`` into a :class:`Conversation` (best effort, never raises)."""
     if fmt == "openai_chat":
         msgs = obj.get("messages")
-        return Conversation([_openai_message(m) for m in msgs] if isinstance(msgs, list) else [],
-                            obj.get("tools") if isinstance(obj.get("tools"), list) else None,
-                            obj.get("parallel_tool_calls") if isinstance(obj.get("parallel_tool_calls"), bool) else None)
+        return Conversation(
+            [_openai_message(m) for m in msgs] if isinstance(msgs, list) else [],
+            obj.get("tools") if isinstance(obj.get("tools"), list) else None,
+            obj.get("parallel_tool_calls") if isinstance(obj.get("parallel_tool_calls"), bool) else None,
+        )
     if fmt == "openai_preference":
         inp = obj.get("input") if isinstance(obj.get("input"), dict) else {}
         base = normalise(inp, "openai_chat")
@@ -338,12 +377,15 @@ def normalise(obj: dict[str, Any], fmt: str) -> Conversation:
                 out.append(Message("?"))
         return Conversation(out, obj.get("tools") if isinstance(obj.get("tools"), list) else None)
     if fmt == "prompt_completion":
-        return Conversation(_messages_or_string(obj.get("prompt"), "user")
-                            + _messages_or_string(obj.get("completion"), "assistant"))
+        return Conversation(
+            _messages_or_string(obj.get("prompt"), "user") + _messages_or_string(obj.get("completion"), "assistant")
+        )
     if fmt == "preference":
         prompt = _messages_or_string(obj["prompt"], "user") if "prompt" in obj else []
-        return Conversation(prompt + _messages_or_string(obj.get("chosen"), "assistant"),
-                            rejected=_messages_or_string(obj.get("rejected"), "assistant"))
+        return Conversation(
+            prompt + _messages_or_string(obj.get("chosen"), "assistant"),
+            rejected=_messages_or_string(obj.get("rejected"), "assistant"),
+        )
     if fmt == "alpaca":
         out = []
         if isinstance(obj.get("system"), str) and obj["system"]:
@@ -424,13 +466,16 @@ def read_conversations(path: Path, format: str | None = None) -> Iterator[Record
 
 # ---------------------------------------------------------------- writing (conversion)
 
+
 def _openai_msg(m: Message, dropped: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"role": m.role, "content": m.content}
     if m.name:
         out["name"] = m.name
     if m.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                             for c in m.tool_calls]
+        out["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in m.tool_calls
+        ]
         if not m.content:
             out["content"] = None
     if m.tool_call_id:
@@ -480,8 +525,11 @@ def render(conv: Conversation, fmt: str) -> tuple[dict[str, Any], list[str]]:
         inp: dict[str, Any] = {"messages": [_openai_msg(m, dropped) for m in prompt]}
         if conv.tools:
             inp["tools"] = conv.tools
-        obj = {"input": inp, "preferred_output": [_openai_msg(m, dropped) for m in chosen],
-               "non_preferred_output": [_openai_msg(m, dropped) for m in (conv.rejected or [])]}
+        obj = {
+            "input": inp,
+            "preferred_output": [_openai_msg(m, dropped) for m in chosen],
+            "non_preferred_output": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
+        }
     elif fmt == "bedrock_nova":
         system, turns = _plain_turns(conv, fmt, dropped)
         obj = {"schemaVersion": "bedrock-conversation-2024"}
@@ -495,8 +543,9 @@ def render(conv: Conversation, fmt: str) -> tuple[dict[str, Any], list[str]]:
     elif fmt == "vertex_gemini":
         system, turns = _plain_turns(conv, fmt, dropped)
         obj = {"systemInstruction": {"role": "system", "parts": [{"text": system}]}} if system else {}
-        obj["contents"] = [{"role": "model" if m.role == "assistant" else m.role, "parts": [{"text": m.content}]}
-                           for m in turns]
+        obj["contents"] = [
+            {"role": "model" if m.role == "assistant" else m.role, "parts": [{"text": m.content}]} for m in turns
+        ]
     elif fmt in ("prompt_completion", "alpaca"):
         system, turns = _plain_turns(conv, fmt, dropped)
         last = turns[-1].content if turns and turns[-1].role == "assistant" else ""
@@ -516,9 +565,11 @@ def render(conv: Conversation, fmt: str) -> tuple[dict[str, Any], list[str]]:
     elif fmt == "preference":
         msgs = conv.messages
         prompt_msgs, chosen = (msgs[:-1], msgs[-1:]) if msgs and msgs[-1].role == "assistant" else (msgs, [])
-        obj = {"prompt": [_openai_msg(m, dropped) for m in prompt_msgs],
-               "chosen": [_openai_msg(m, dropped) for m in chosen],
-               "rejected": [_openai_msg(m, dropped) for m in (conv.rejected or [])]}
+        obj = {
+            "prompt": [_openai_msg(m, dropped) for m in prompt_msgs],
+            "chosen": [_openai_msg(m, dropped) for m in chosen],
+            "rejected": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
+        }
     elif fmt == "sharegpt":
         _, turns = _plain_turns(conv, fmt, dropped)
         names = {"user": "human", "assistant": "gpt", "system": "system"}

@@ -48,13 +48,20 @@ def _decode(raw: bytes, number: int, offset: int) -> Line:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Line(number, offset, None, "invalid_utf8",
-                    f"invalid UTF-8 at byte {exc.start} of the line ({raw[exc.start:exc.start + 4]!r})", size)
+        return Line(
+            number,
+            offset,
+            None,
+            "invalid_utf8",
+            f"invalid UTF-8 at byte {exc.start} of the line ({raw[exc.start : exc.start + 4]!r})",
+            size,
+        )
     return Line(number, offset, text.rstrip("\r\n"), problem, detail, size)
 
 
-def read_lines(path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: int | None = None,
-               first_number: int = 1) -> Iterator[Line]:
+def read_lines(
+    path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: int | None = None, first_number: int = 1
+) -> Iterator[Line]:
     """Yield every line of ``path`` that starts in bytes ``start``..``stop``, numbered from ``first_number``.
 
     A line longer than ``max_bytes`` is consumed in chunks and yielded with ``text=None`` and
@@ -77,8 +84,14 @@ def read_lines(path: Path, *, max_bytes: int = 16 << 20, start: int = 0, stop: i
                     size += len(more)
                     if not more or more.endswith(b"\n"):
                         break
-                yield Line(number, offset, None, "line_too_long",
-                           f"the line is {size:,} bytes, over the {max_bytes:,}-byte limit; not parsed", size)
+                yield Line(
+                    number,
+                    offset,
+                    None,
+                    "line_too_long",
+                    f"the line is {size:,} bytes, over the {max_bytes:,}-byte limit; not parsed",
+                    size,
+                )
                 offset += size
                 continue
             line = _decode(raw, number, offset)
@@ -105,20 +118,35 @@ def sniff(path: Path, shown: str) -> None:
         head = handle.read(8192)
     for bom, name in ((b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
         if head.startswith(bom):
-            raise ToolError("wrong_encoding", f"{shown} is encoded as {name}, not UTF-8",
-                            "re-save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)")
+            raise ToolError(
+                "wrong_encoding",
+                f"{shown} is encoded as {name}, not UTF-8",
+                "re-save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8)",
+            )
     if b"\x00" in head:
         if head.startswith(b"PAR1"):
-            raise ToolError("not_jsonl", f"{shown} is a Parquet file, not JSONL",
-                            f"convert it first: finetune convert {shown} --out data.jsonl")
+            raise ToolError(
+                "not_jsonl",
+                f"{shown} is a Parquet file, not JSONL",
+                f"convert it first: finetune convert {shown} --out data.jsonl",
+            )
         if len(head) >= 8 and (head[1::2].count(0) > len(head) // 3 or head[0::2].count(0) > len(head) // 3):
-            raise ToolError("wrong_encoding", f"{shown} looks like UTF-16 text without a byte-order mark, not UTF-8",
-                            "re-save it as UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8)")
-        raise ToolError("binary_file", f"{shown} is a binary file (it contains NUL bytes), not JSONL",
-                        "give a UTF-8 text file with one JSON object per line")
+            raise ToolError(
+                "wrong_encoding",
+                f"{shown} looks like UTF-16 text without a byte-order mark, not UTF-8",
+                "re-save it as UTF-8 (e.g. iconv -f UTF-16LE -t UTF-8)",
+            )
+        raise ToolError(
+            "binary_file",
+            f"{shown} is a binary file (it contains NUL bytes), not JSONL",
+            "give a UTF-8 text file with one JSON object per line",
+        )
     stripped = head.lstrip(BOM).lstrip()
     if stripped.startswith(b"[") and b"\n" in stripped:
         first_line = stripped.split(b"\n", 1)[0].strip()
         if first_line in (b"[", b"[{"):  # a pretty-printed array; a corrupt first line gets a finding
-            raise ToolError("not_jsonl", f"{shown} looks like a JSON array spread over many lines, not JSONL",
-                            f"convert it: finetune convert {shown} --out data.jsonl")
+            raise ToolError(
+                "not_jsonl",
+                f"{shown} looks like a JSON array spread over many lines, not JSONL",
+                f"convert it: finetune convert {shown} --out data.jsonl",
+            )

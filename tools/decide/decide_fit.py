@@ -15,10 +15,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools import knowledge
-from tools.decide.checklist import ChecklistAnswers
 from tools.core.errors import ToolError
-from tools.knowledge.decision import Condition, Rule
 from tools.core.registry import tool
+from tools.decide.checklist import ChecklistAnswers
+from tools.knowledge.decision import Condition, Rule
 
 VERDICT_LABELS = {
     "prompt_engineering": "prompt engineering",
@@ -28,15 +28,41 @@ VERDICT_LABELS = {
     "rag_plus_fine_tune": "RAG + fine-tune",
     "not_yet": "not yet",
 }
-CORE = ("failure_mode", "quality_examples", "monthly_requests", "privacy", "training_budget_usd",
-        "monthly_inference_budget_usd")
+CORE = (
+    "failure_mode",
+    "quality_examples",
+    "monthly_requests",
+    "privacy",
+    "training_budget_usd",
+    "monthly_inference_budget_usd",
+)
 FORMAT_WORDS = re.compile(r"\b(format|json|schema|structure[d]?|template|fields?|numbered steps|sign-?off)\b", re.I)
-FRESH_WORDS = re.compile(r"\b(latest|up[- ]to[- ]date|changes? (daily|weekly|often)|fresh|real[- ]time|new products?)\b", re.I)
+FRESH_WORDS = re.compile(
+    r"\b(latest|up[- ]to[- ]date|changes? (daily|weekly|often)|fresh|real[- ]time|new products?)\b", re.I
+)
 PRINCIPLES_BY_VERDICT = {
-    "fine_tune": ("evals_first", "baseline_first", "quality_over_quantity", "held_out_split", "lora_first",
-                  "same_precision", "expect_iterations", "pii_before_training", "portable_paths"),
-    "rag_plus_fine_tune": ("evals_first", "baseline_first", "quality_over_quantity", "held_out_split", "lora_first",
-                           "same_precision", "expect_iterations", "pii_before_training", "portable_paths"),
+    "fine_tune": (
+        "evals_first",
+        "baseline_first",
+        "quality_over_quantity",
+        "held_out_split",
+        "lora_first",
+        "same_precision",
+        "expect_iterations",
+        "pii_before_training",
+        "portable_paths",
+    ),
+    "rag_plus_fine_tune": (
+        "evals_first",
+        "baseline_first",
+        "quality_over_quantity",
+        "held_out_split",
+        "lora_first",
+        "same_precision",
+        "expect_iterations",
+        "pii_before_training",
+        "portable_paths",
+    ),
     "not_yet": ("evals_first", "baseline_first", "quality_over_quantity", "held_out_split"),
     "few_shot": ("evals_first", "baseline_first", "quality_over_quantity"),
     "prompt_engineering": ("evals_first", "baseline_first"),
@@ -47,10 +73,19 @@ PRINCIPLES_BY_VERDICT = {
 class DecideFitRequest(ChecklistAnswers):
     """The checklist answers (as record_answers keeps them) plus two optional details."""
 
-    format_also_fails: bool | None = Field(None, description=(
-        "with failure_mode knowledge: does the output format or style fail too? (default: read from failure_detail)"))
-    needs_fresh_facts: bool | None = Field(None, description=(
-        "must answers use facts that change after training (prices, stock, news)? (default: read from failure_detail)"))
+    format_also_fails: bool | None = Field(
+        None,
+        description=(
+            "with failure_mode knowledge: does the output format or style fail too? (default: read from failure_detail)"
+        ),
+    )
+    needs_fresh_facts: bool | None = Field(
+        None,
+        description=(
+            "must answers use facts that change after training (prices, stock, news)? (default: read from "
+            "failure_detail)"
+        ),
+    )
 
 
 class FiredRule(BaseModel):
@@ -84,7 +119,9 @@ class PrincipleOut(BaseModel):
 
 
 class DecideFitResult(BaseModel):
-    recommendation: str = Field(description="what to do: prompt engineering, few-shot prompting, RAG, fine-tune, RAG + fine-tune or not yet")
+    recommendation: str = Field(
+        description="what to do: prompt engineering, few-shot prompting, RAG, fine-tune, RAG + fine-tune or not yet"
+    )
     verdict: str = Field(description="the verdict id from decision.yaml")
     summary: str
     rules_fired: list[FiredRule]
@@ -95,7 +132,9 @@ class DecideFitResult(BaseModel):
     principles: list[PrincipleOut]
     unknown: list[str] = Field(description="checklist fields not answered or answered 'unknown'")
     assumptions: list[str]
-    findings: list[str] = Field(description="problems with the answers themselves (contradictions, implausible numbers)")
+    findings: list[str] = Field(
+        description="problems with the answers themselves (contradictions, implausible numbers)"
+    )
     warnings: list[str]
 
 
@@ -106,12 +145,18 @@ def _values(req: DecideFitRequest) -> tuple[dict[str, Any], list[str], list[str]
     said_unknown = list(req.unknown or [])
     bad = sorted(set(said_unknown) - fields - {"format_also_fails", "needs_fresh_facts"})
     if bad:
-        raise ToolError("unknown_field", f"unknown lists {', '.join(bad)}, which are not checklist questions",
-                        "use field names from: " + ", ".join(sorted(fields)))
+        raise ToolError(
+            "unknown_field",
+            f"unknown lists {', '.join(bad)}, which are not checklist questions",
+            "use field names from: " + ", ".join(sorted(fields)),
+        )
     both = sorted(f for f in said_unknown if data.get(f) is not None)
     if both:
-        raise ToolError("contradicting_answers", f"{', '.join(both)} answered and also listed as unknown",
-                        "give the answer or list the field under unknown, not both")
+        raise ToolError(
+            "contradicting_answers",
+            f"{', '.join(both)} answered and also listed as unknown",
+            "give the answer or list the field under unknown, not both",
+        )
     values = {k: v for k, v in data.items() if k != "unknown"}
     for key in ("failure_mode", "privacy"):
         if values.get(key) == "unknown":
@@ -125,8 +170,11 @@ def _values(req: DecideFitRequest) -> tuple[dict[str, Any], list[str], list[str]
     if values["needs_fresh_facts"] is None and detail and FRESH_WORDS.search(detail):
         values["needs_fresh_facts"] = True
         assumptions.append("needs_fresh_facts=true: the failure detail mentions facts that change")
-    unknown = [f for f in CORE + ("requirements_change_often", "eval_set_in_place", "current_prompt_tokens")
-               if values.get(f) is None]
+    unknown = [
+        f
+        for f in CORE + ("requirements_change_often", "eval_set_in_place", "current_prompt_tokens")
+        if values.get(f) is None
+    ]
     return values, unknown, assumptions
 
 
@@ -157,8 +205,16 @@ def _describe(cond: Condition) -> str:
     want = _operand(cond)
     if isinstance(want, float) and want.is_integer():
         want = int(want)
-    words = {"eq": "=", "ne": "!=", "in": "one of", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=",
-             "unknown": "unknown"}
+    words = {
+        "eq": "=",
+        "ne": "!=",
+        "in": "one of",
+        "lt": "<",
+        "lte": "<=",
+        "gt": ">",
+        "gte": ">=",
+        "unknown": "unknown",
+    }
     if cond.op == "in":
         return f"{words['in']} {', '.join(map(str, want))}"
     if isinstance(want, bool):
@@ -175,18 +231,27 @@ def _now(value: Any) -> str:
 def _findings(req: DecideFitRequest) -> list[str]:
     dec = knowledge.decision()
     found: list[str] = []
-    checks = (("monthly_requests", "absurd_monthly_requests"), ("quality_examples", "absurd_examples"),
-              ("current_prompt_tokens", "absurd_prompt_tokens"))
+    checks = (
+        ("monthly_requests", "absurd_monthly_requests"),
+        ("quality_examples", "absurd_examples"),
+        ("current_prompt_tokens", "absurd_prompt_tokens"),
+    )
     for field, threshold in checks:
         value = getattr(req, field)
         limit = dec.threshold(threshold)
         if value is not None and value > limit.value:
-            found.append(f"{field}={value:,} is implausible ({limit.rationale}); the verdict treats it as given - check it")
+            found.append(
+                f"{field}={value:,} is implausible ({limit.rationale}); the verdict treats it as given - check it"
+            )
     if req.privacy == "must_stay_on_premises" and req.region:
-        found.append(f"region={req.region!r} with privacy=must_stay_on_premises: the data stays on your machines, "
-                     "so only self-hosted paths apply and the region is where those machines are")
+        found.append(
+            f"region={req.region!r} with privacy=must_stay_on_premises: the data stays on your machines, "
+            "so only self-hosted paths apply and the region is where those machines are"
+        )
     if req.training_budget_usd == 0 and req.failure_mode in ("format", "style", "cost", "latency"):
-        found.append("training_budget_usd=0: only free paths (self-hosted GPUs you own, free small-model tuning) remain")
+        found.append(
+            "training_budget_usd=0: only free paths (self-hosted GPUs you own, free small-model tuning) remain"
+        )
     if req.quality_examples is not None and req.quality_examples == 0 and req.eval_set_in_place:
         found.append("eval_set_in_place=true but quality_examples=0: an eval set needs checked examples too")
     return found
@@ -196,27 +261,40 @@ def _next_steps(verdict: str, decisive: Rule, values: dict[str, Any]) -> list[Ne
     steps = [NextStep(step=decisive.next_step)]
     if verdict == "not_yet":
         if values.get("eval_set_in_place") is not True:
-            steps.append(NextStep(step="split off a held-out eval set (near-duplicates kept together)", tool="split_dataset"))
+            steps.append(
+                NextStep(step="split off a held-out eval set (near-duplicates kept together)", tool="split_dataset")
+            )
         steps.append(NextStep(step="score the current prompt (and few-shot) on it: that is the baseline to beat"))
     elif verdict in ("fine_tune", "rag_plus_fine_tune"):
         steps += [
             NextStep(step="check the training data: format, duplicates, token lengths", tool="validate_jsonl"),
             NextStep(step="scan for personal data and secrets before anything leaves your machines", tool="scan_pii"),
             NextStep(step="split 80/10/10 with near-duplicates in one split", tool="split_dataset"),
-            NextStep(step="rank where to train under your privacy, region and deadline constraints", tool="select_provider"),
-            NextStep(step="price training, inference and the break-even from the real token counts", tool="estimate_cost"),
+            NextStep(
+                step="rank where to train under your privacy, region and deadline constraints", tool="select_provider"
+            ),
+            NextStep(
+                step="price training, inference and the break-even from the real token counts", tool="estimate_cost"
+            ),
             NextStep(step="choose LoRA hyperparameters and export the config", tool="configure_training"),
         ]
     else:
         steps.append(NextStep(step="measure the change on the held-out eval set against the current prompt"))
     if values.get("privacy") == "must_stay_on_premises" and verdict in ("fine_tune", "rag_plus_fine_tune"):
-        steps.append(NextStep(step="train on your own GPUs only (select_provider with data_may_leave=false)", tool="select_provider"))
+        steps.append(
+            NextStep(
+                step="train on your own GPUs only (select_provider with data_may_leave=false)", tool="select_provider"
+            )
+        )
     return steps
 
 
-@tool(effect="read")
+@tool(effect="read", stage="decide")
 def decide_fit(req: DecideFitRequest) -> DecideFitResult:
-    """Decides from the checklist answers whether to fine-tune: returns one recommendation (prompt engineering, few-shot prompting, RAG, fine-tune, RAG + fine-tune, or "not yet: build an eval set / collect data"), the decision rules that fired with their reasons and sources, a confidence, the questions whose answers would change the verdict, and the next steps with the tool for each.
+    """Decides from the checklist answers whether to fine-tune: returns one recommendation (prompt engineering,
+    few-shot prompting, RAG, fine-tune, RAG + fine-tune, or "not yet: build an eval set / collect data"), the
+    decision rules that fired with their reasons and sources, a confidence, the questions whose answers would change
+    the verdict, and the next steps with the tool for each.
 
     Call it once the core checklist questions are answered (record_answers says when); "unknown" is a
     valid answer and lowers the confidence. It computes only with reference/data/decision.yaml. Do not
@@ -228,7 +306,7 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
     rules = sorted(dec.rules, key=lambda r: (-r.priority, r.id))
     fired: list[Rule] = []
     pending: list[tuple[Rule, list[Condition]]] = []  # rules ruled out by nothing, held by unknowns
-    near: list[tuple[Rule, Condition]] = []           # rules one known answer away
+    near: list[tuple[Rule, Condition]] = []  # rules one known answer away
     for rule in rules:
         results = [(c, _holds(c, values.get(c.field))) for c in rule.conditions]
         if all(r is True for _, r in results):
@@ -245,26 +323,59 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
     label = VERDICT_LABELS[verdict]
     if verdict == "not_yet":
         label = "not yet: build an eval set first" if decisive.id == "no_eval_set" else "not yet: collect data first"
-    rules_fired = [FiredRule(id=r.id, verdict=r.verdict, priority=r.priority, decisive=r is decisive,
-                             reason=r.reason, next_step=r.next_step, source=r.source) for r in fired]
+    rules_fired = [
+        FiredRule(
+            id=r.id,
+            verdict=r.verdict,
+            priority=r.priority,
+            decisive=r is decisive,
+            reason=r.reason,
+            next_step=r.next_step,
+            source=r.source,
+        )
+        for r in fired
+    ]
 
     changes: list[Change] = []
     for rule, open_ in pending:
         if rule.priority > decisive.priority and rule.verdict != verdict:
             for cond in open_:
-                changes.append(Change(field=cond.field, now="unknown", would_need=_describe(cond),
-                                      verdict=rule.verdict, rule=rule.id, reason=rule.reason))
+                changes.append(
+                    Change(
+                        field=cond.field,
+                        now="unknown",
+                        would_need=_describe(cond),
+                        verdict=rule.verdict,
+                        rule=rule.id,
+                        reason=rule.reason,
+                    )
+                )
     for rule, cond in near:
         if rule.priority > decisive.priority and rule.verdict != verdict:
-            changes.append(Change(field=cond.field, now=_now(values.get(cond.field)), would_need=_describe(cond),
-                                  verdict=rule.verdict, rule=rule.id, reason=rule.reason))
+            changes.append(
+                Change(
+                    field=cond.field,
+                    now=_now(values.get(cond.field)),
+                    would_need=_describe(cond),
+                    verdict=rule.verdict,
+                    rule=rule.id,
+                    reason=rule.reason,
+                )
+            )
     if len(fired) > 1:
         runner = next((r for r in fired[1:] if r.verdict != verdict and r.conditions), None)
         if runner is not None:
             for cond in decisive.conditions:
-                changes.append(Change(field=cond.field, now=_now(values.get(cond.field)),
-                                      would_need=f"not {_describe(cond)}", verdict=runner.verdict, rule=runner.id,
-                                      reason=f"without {decisive.id}, {runner.id} decides: {runner.reason}"))
+                changes.append(
+                    Change(
+                        field=cond.field,
+                        now=_now(values.get(cond.field)),
+                        would_need=f"not {_describe(cond)}",
+                        verdict=runner.verdict,
+                        rule=runner.id,
+                        reason=f"without {decisive.id}, {runner.id} decides: {runner.reason}",
+                    )
+                )
 
     details = ("format_also_fails", "needs_fresh_facts")  # optional details: listed, but they do not lower confidence
     blocking = [c for c in changes if c.now == "unknown" and c.field not in details]
@@ -273,8 +384,10 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
     if core_unknown:
         reasons.append(f"{len(core_unknown)} core answer(s) unknown: {', '.join(core_unknown)}")
     if blocking:
-        reasons.append("unknown answers could change the verdict: "
-                       + ", ".join(sorted({f"{c.field} ({VERDICT_LABELS[c.verdict]})" for c in blocking})))
+        reasons.append(
+            "unknown answers could change the verdict: "
+            + ", ".join(sorted({f"{c.field} ({VERDICT_LABELS[c.verdict]})" for c in blocking}))
+        )
     if not decisive.conditions:
         reasons.append("no rule points clearly anywhere; this is the default")
     support = [r for r in fired[1:] if r.verdict == verdict]
@@ -290,8 +403,10 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
 
     wanted = PRINCIPLES_BY_VERDICT[verdict]
     principles = [PrincipleOut(id=p.id, text=p.text, source=p.source) for p in dec.principles if p.id in wanted]
-    warnings = knowledge.warning_texts(list(fired) + [dec.threshold(c.threshold) for r in fired for c in r.conditions
-                                                      if c.threshold], file="decision.yaml")
+    warnings = knowledge.warning_texts(
+        list(fired) + [dec.threshold(c.threshold) for r in fired for c in r.conditions if c.threshold],
+        file="decision.yaml",
+    )
     summary = f"{label[0].upper()}{label[1:]}: {decisive.reason}"
     return DecideFitResult(
         recommendation=label,

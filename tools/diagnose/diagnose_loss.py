@@ -5,86 +5,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from tools.core.fields import InputPath, OutputPath
+from tools.core.registry import tool
+from tools.core.workspace import current, write_text_atomic
 from tools.diagnose.checks import SEVERITY_RANK, Best, Hit, Severity, lr_values, run_checks
 from tools.diagnose.facts import facts
 from tools.diagnose.logs import read_log
+from tools.diagnose.models import (
+    BestCheckpoint,
+    DiagnoseLossRequest,
+    DiagnoseLossResult,
+    Evidence,
+    Finding,
+    SeriesStats,
+)
 from tools.diagnose.series import Curves, build_curves
-from tools.core.registry import tool
-from tools.core.workspace import current, write_text_atomic
-
-
-class DiagnoseLossRequest(BaseModel):
-    """What to diagnose and where to put the report."""
-
-    path: InputPath = Field(description=(
-        "The training log: trainer_state.json, a checkpoint/output/run folder, metrics.jsonl, trainer_log.jsonl, "
-        "a console log, a W&B/TensorBoard CSV, a TensorBoard events file, an OpenAI result CSV or job events JSON."))
-    report: OutputPath | None = Field(None, description=(
-        "Markdown report to write (default: <log name>.diagnosis.md beside the log); the full JSON goes next to it "
-        "with .json."))
-    plot: OutputPath | None = Field(None, description="PNG plot of loss, eval loss, learning rate and grad norm "
-                                                      "with the findings marked (needs matplotlib).")
-
-
-class Evidence(BaseModel):
-    step: float | None
-    value: float | None
-    what: str
-
-
-class Finding(BaseModel):
-    kind: str
-    severity: Literal["info", "warning", "severe"]
-    title: str
-    summary: str
-    evidence: list[Evidence]
-    causes: list[str]
-    changes: list[str]
-    source: str
-
-
-class SeriesStats(BaseModel):
-    name: str
-    points: int
-    non_finite: int
-    first: float | None
-    last: float | None
-    min: float | None
-    min_step: float | None
-
-
-class BestCheckpoint(BaseModel):
-    step: float
-    eval_loss: float
-    epoch: float | None
-    early_stop_step: float | None = Field(
-        description="where early stopping (patience from diagnose.yaml) would have stopped")
-    patience: int = Field(description="evaluations without improvement that early stopping waits")
-    steps_saved: float | None
-
-
-class DiagnoseLossResult(BaseModel):
-    path: str
-    format: str
-    verdict: Literal["healthy", "problems", "too_short"]
-    headline: str
-    step_unit: str
-    first_step: float | None
-    last_step: float | None
-    series: list[SeriesStats]
-    best_checkpoint: BestCheckpoint | None
-    findings: list[Finding]
-    findings_total: int
-    notes: list[str]
-    warnings: list[str] = Field(description="facts in reference/data/diagnose.yaml that are due for re-checking")
-    report_md: str
-    report_json: str
-    plot: str | None
 
 
 def _stats(curves: Curves) -> list[SeriesStats]:
@@ -95,10 +30,17 @@ def _stats(curves: Curves) -> list[SeriesStats]:
             continue
         fin = s.finite()
         lo = min(range(len(fin)), key=lambda i: fin.values[i]) if len(fin) else None
-        out.append(SeriesStats(
-            name=name, points=len(s), non_finite=len(s) - len(fin),
-            first=fin.values[0] if len(fin) else None, last=fin.values[-1] if len(fin) else None,
-            min=fin.values[lo] if lo is not None else None, min_step=fin.steps[lo] if lo is not None else None))
+        out.append(
+            SeriesStats(
+                name=name,
+                points=len(s),
+                non_finite=len(s) - len(fin),
+                first=fin.values[0] if len(fin) else None,
+                last=fin.values[-1] if len(fin) else None,
+                min=fin.values[lo] if lo is not None else None,
+                min_step=fin.steps[lo] if lo is not None else None,
+            )
+        )
     return out
 
 
@@ -111,12 +53,22 @@ def _finding(hit: Hit, context: dict[str, str]) -> Finding:
     advice = facts().advice_for(hit.kind)
     values = _Safe({**context, **hit.values})
     return Finding(
-        kind=hit.kind, severity=hit.severity, title=advice.title, summary=hit.summary,
-        evidence=[Evidence(step=s, value=v if v is None or math.isfinite(v) else None,
-                           what=w if v is None or math.isfinite(v) else f"{w}: {v}") for s, v, w in hit.evidence],
+        kind=hit.kind,
+        severity=hit.severity,
+        title=advice.title,
+        summary=hit.summary,
+        evidence=[
+            Evidence(
+                step=s,
+                value=v if v is None or math.isfinite(v) else None,
+                what=w if v is None or math.isfinite(v) else f"{w}: {v}",
+            )
+            for s, v, w in hit.evidence
+        ],
         causes=[c.format_map(values) for c in advice.causes],
         changes=[c.format_map(values) for c in advice.changes],
-        source=advice.source)
+        source=advice.source,
+    )
 
 
 def _default_report(log: Path) -> Path:
@@ -135,7 +87,7 @@ def _headline(verdict: str, findings: list[Finding], best: Best | None) -> str:
     return f"{worst.severity}: {worst.title.lower()}: {worst.summary}"
 
 
-@tool(effect="write")
+@tool(effect="write", stage="diagnose")
 def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
     """Read a fine-tuning training log and say what is wrong and what to change. Reads HF
     trainer_state.json (or an output/checkpoint folder), our runs/<id>/ folder, LLaMA-Factory
@@ -158,9 +110,13 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
     curves = build_curves(parsed)
     hits, best = run_checks(curves)
     thresholds = facts().thresholds
-    context = {**lr_values(curves), "min_points": f"{thresholds.min_points.value:g}",
-               "patience": f"{thresholds.early_stopping_patience.value:g}",
-               "suggested_logging_steps": "10", "points": str(len(curves.get("loss").finite()))}
+    context = {
+        **lr_values(curves),
+        "min_points": f"{thresholds.min_points.value:g}",
+        "patience": f"{thresholds.early_stopping_patience.value:g}",
+        "suggested_logging_steps": "10",
+        "points": str(len(curves.get("loss").finite())),
+    }
     findings = sorted((_finding(h, context) for h in hits), key=lambda f: -SEVERITY_RANK[f.severity])
     if any(f.kind == "too_short" for f in findings) and not any(f.severity == "severe" for f in findings):
         verdict = "too_short"
@@ -175,26 +131,42 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
     loss = curves.get("loss")
     steps = loss.steps or curves.get("eval_loss").steps
     result = DiagnoseLossResult(
-        path=ws.relative(parsed.path), format=parsed.format, verdict=verdict,
-        headline=_headline(verdict, findings, best), step_unit=parsed.step_unit,
-        first_step=steps[0] if steps else None, last_step=steps[-1] if steps else None,
+        path=ws.relative(parsed.path),
+        format=parsed.format,
+        verdict=verdict,
+        headline=_headline(verdict, findings, best),
+        step_unit=parsed.step_unit,
+        first_step=steps[0] if steps else None,
+        last_step=steps[-1] if steps else None,
         series=_stats(curves),
-        best_checkpoint=BestCheckpoint(step=best.step, eval_loss=best.eval_loss, epoch=best.epoch,
-                                       early_stop_step=best.stop_step, steps_saved=best.steps_saved,
-                                       patience=int(thresholds.early_stopping_patience.value)) if best else None,
-        findings=findings, findings_total=len(findings), notes=(parsed.notes + curves.notes)[:10],
+        best_checkpoint=BestCheckpoint(
+            step=best.step,
+            eval_loss=best.eval_loss,
+            epoch=best.epoch,
+            early_stop_step=best.stop_step,
+            steps_saved=best.steps_saved,
+            patience=int(thresholds.early_stopping_patience.value),
+        )
+        if best
+        else None,
+        findings=findings,
+        findings_total=len(findings),
+        notes=(parsed.notes + curves.notes)[:10],
         warnings=_fact_warnings(findings),
         report_md=ws.relative(report) if report.is_relative_to(ws.root) else str(report),
         report_json=ws.relative(report_json) if report_json.is_relative_to(ws.root) else str(report_json),
-        plot=None)
+        plot=None,
+    )
     if plot_path is not None:
         from tools.diagnose.plot import draw
 
         draw(curves, findings, best, plot_path, title=f"{parsed.path.name} ({parsed.format})")
         result.plot = ws.relative(plot_path)
     full = result.model_dump(mode="json")
-    full["data"] = {name: {"steps": s.steps, "values": [v if math.isfinite(v) else str(v) for v in s.values]}
-                    for name, s in curves.series.items()}
+    full["data"] = {
+        name: {"steps": s.steps, "values": [v if math.isfinite(v) else str(v) for v in s.values]}
+        for name, s in curves.series.items()
+    }
     write_text_atomic(report_json, json.dumps(full, indent=1, ensure_ascii=False) + "\n")
     from tools.diagnose.report import render_markdown
 

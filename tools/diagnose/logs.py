@@ -9,106 +9,13 @@ numeric metric keeps its own name. The text and CSV readers live in :mod:`tools.
 from __future__ import annotations
 
 import json
-import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-
-EXPECTED = (
-    "an HF Trainer trainer_state.json (or a checkpoint/output folder), a run folder with metrics.jsonl, "
-    "LLaMA-Factory trainer_log.jsonl, a console log with {'loss': ...} lines, a W&B or TensorBoard CSV "
-    "export, a TensorBoard events file, an OpenAI result CSV or job events JSON, or Together job events"
-)
-
-KEY_ALIASES: dict[str, str] = {
-    "loss": "loss", "train_loss": "loss", "training_loss": "loss", "train/loss": "loss",
-    "training loss": "loss", "train/train_loss": "loss",
-    "eval_loss": "eval_loss", "valid_loss": "eval_loss", "validation_loss": "eval_loss",
-    "eval/loss": "eval_loss", "val_loss": "eval_loss", "validation loss": "eval_loss", "val/loss": "eval_loss",
-    "learning_rate": "learning_rate", "lr": "learning_rate", "train/learning_rate": "learning_rate",
-    "learning rate": "learning_rate",
-    "grad_norm": "grad_norm", "train/grad_norm": "grad_norm", "gradient_norm": "grad_norm",
-    "epoch": "epoch", "train/epoch": "epoch",
-    "step": "step", "current_steps": "step", "global_step": "step", "train/global_step": "step",
-    "_step": "step", "steps": "step", "iteration": "step",
-}
-SKIP_ROW_KEYS = ("train_runtime", "total_flos")  # HF end-of-training summary rows
-
-
-@dataclass
-class Row:
-    line: int
-    step: float | None
-    values: dict[str, float]
-
-
-@dataclass
-class Parsed:
-    path: Path
-    format: str
-    rows: list[Row]
-    notes: list[str] = field(default_factory=list)
-    step_unit: str = "step"
-    runs: list[list[Row]] = field(default_factory=list)
-    total_steps: float | None = None  # the planned number of steps, where the log says
-
-
-def to_number(value: Any) -> float | None:
-    """A float (NaN/inf kept) for numbers and numeric strings; None for null/blank/bool/other."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if not text or text in {"none", "null", "-"}:
-            return None
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
-class _Bad:
-    """Counts values that should have been numbers; the first one is named in notes/errors."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.first: str | None = None
-
-    def add(self, where: str) -> None:
-        self.count += 1
-        if self.first is None:
-            self.first = where
-
-
-def normalise(raw: dict[str, Any], line: int, path: Path, bad: _Bad) -> Row | None:
-    """One raw log record -> Row; None for summary rows and rows without any metric."""
-    if any(k in raw for k in SKIP_ROW_KEYS) and "loss" not in raw:
-        return None
-    values: dict[str, float] = {}
-    step: float | None = None
-    for key, value in raw.items():
-        name = KEY_ALIASES.get(str(key).strip().lower(), str(key).strip())
-        if isinstance(value, (dict, list)):
-            continue
-        number = to_number(value)
-        if number is None:
-            if isinstance(value, str) and value.strip().lower() not in {"", "none", "null", "-", "no log"} \
-                    and name in {"loss", "eval_loss", "learning_rate", "grad_norm", "epoch", "step"}:
-                bad.add(f"{path.name} line {line}: {key}={value[:30]!r} is not a number")
-            continue
-        if name == "step":
-            step = number if math.isfinite(number) else None
-        elif name not in values:
-            values[name] = number
-    if not values:
-        return None
-    return Row(line=line, step=step, values=values)
+from tools.diagnose import tb_events, text_logs
+from tools.diagnose.rows import EXPECTED, BadValues, Parsed, Row, message_row, normalise, to_number
 
 
 def _json_error(path: Path, exc: json.JSONDecodeError, what: str = "JSON") -> ToolError:
@@ -120,11 +27,14 @@ def _json_error(path: Path, exc: json.JSONDecodeError, what: str = "JSON") -> To
     )
 
 
-def read_hf_state(path: Path, data: dict[str, Any], text: str, bad: _Bad) -> Parsed:
+def read_hf_state(path: Path, data: dict[str, Any], text: str, bad: BadValues) -> Parsed:
     history = data.get("log_history")
     if not isinstance(history, list):
-        raise ToolError("log_format_unknown", f"{path.name}: 'log_history' is not a list",
-                        "give the trainer_state.json that HF Trainer writes")
+        raise ToolError(
+            "log_format_unknown",
+            f"{path.name}: 'log_history' is not a list",
+            "give the trainer_state.json that HF Trainer writes",
+        )
     # log_history entries start on their own lines in the indented file HF writes; map them to lines.
     starts = [m.start() for m in re.finditer(r"^\s{4}\{", text, re.M)]
     line_of = [text.count("\n", 0, s) + 1 for s in starts] if len(starts) == len(history) else []
@@ -138,14 +48,20 @@ def read_hf_state(path: Path, data: dict[str, Any], text: str, bad: _Bad) -> Par
     planned = data.get("max_steps") or data.get("global_step")
     parsed.total_steps = float(planned) if isinstance(planned, (int, float)) and planned > 0 else None
     logging_steps, max_steps = data.get("logging_steps"), data.get("max_steps")
-    if not any("loss" in r.values for r in rows) and isinstance(logging_steps, (int, float)) \
-            and isinstance(max_steps, (int, float)) and logging_steps > max_steps > 0:
-        parsed.notes.append(f"logging_steps ({logging_steps:g}) is larger than max_steps ({max_steps:g}): "
-                            "only the end-of-training summary was logged")
+    if (
+        not any("loss" in r.values for r in rows)
+        and isinstance(logging_steps, (int, float))
+        and isinstance(max_steps, (int, float))
+        and logging_steps > max_steps > 0
+    ):
+        parsed.notes.append(
+            f"logging_steps ({logging_steps:g}) is larger than max_steps ({max_steps:g}): "
+            "only the end-of-training summary was logged"
+        )
     return parsed
 
 
-def read_openai_events(path: Path, events: list[Any], bad: _Bad) -> Parsed:
+def read_openai_events(path: Path, events: list[Any], bad: BadValues) -> Parsed:
     """OpenAI fine_tuning.job.event objects (newest first from the API); metrics in event['data']."""
     rows = []
     for i, ev in enumerate(events):
@@ -155,7 +71,7 @@ def read_openai_events(path: Path, events: list[Any], bad: _Bad) -> Parsed:
         if data and ("train_loss" in data or "valid_loss" in data):
             row = normalise(_openai_keys(data), i + 1, path, bad)
         else:
-            row = _message_row(str(ev.get("message", "")), i + 1, path, bad)
+            row = message_row(str(ev.get("message", "")), i + 1, path, bad)
         if row is not None:
             rows.append(row)
     rows.sort(key=lambda r: (r.step is None, r.step or 0.0))
@@ -172,21 +88,7 @@ def _openai_keys(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_MSG = re.compile(r"step\s*:?\s*(\d+)(?:\s*/\s*\d+)?[^0-9]*?(?:training|train)?[ _]?loss\s*[=:]\s*([-\w.+]+)"
-                  r"(?:.*?(?:validation|valid|eval)[ _]?loss\s*[=:]\s*([-\w.+]+))?", re.I)
-
-
-def _message_row(message: str, line: int, path: Path, bad: _Bad) -> Row | None:
-    m = _MSG.search(message)
-    if not m:
-        return None
-    raw: dict[str, Any] = {"step": m.group(1), "loss": m.group(2).rstrip(",.")}
-    if m.group(3):
-        raw["eval_loss"] = m.group(3).rstrip(",.")
-    return normalise(raw, line, path, bad)
-
-
-def read_json_file(path: Path, text: str, bad: _Bad) -> Parsed | None:
+def read_json_file(path: Path, text: str, bad: BadValues) -> Parsed | None:
     """Whole-file JSON formats; None when the file is not one JSON document."""
     try:
         data = json.loads(text)
@@ -213,8 +115,7 @@ def read_json_file(path: Path, text: str, bad: _Bad) -> Parsed | None:
         row = normalise(data, 1, path, bad)
         if row is not None and ("loss" in row.values or "eval_loss" in row.values):
             return Parsed(path, "json_records", [row])
-    raise ToolError("log_format_unknown", f"{path.name}: JSON, but not a training log",
-                    f"expected {EXPECTED}")
+    raise ToolError("log_format_unknown", f"{path.name}: JSON, but not a training log", f"expected {EXPECTED}")
 
 
 def _looks_like_one_document(text: str) -> bool:
@@ -223,7 +124,7 @@ def _looks_like_one_document(text: str) -> bool:
     return first_line in {"{", "["}
 
 
-def read_jsonl(path: Path, text: str, bad: _Bad) -> Parsed:
+def read_jsonl(path: Path, text: str, bad: BadValues) -> Parsed:
     rows: list[Row] = []
     fmt = "jsonl"
     broken: list[int] = []
@@ -248,7 +149,7 @@ def read_jsonl(path: Path, text: str, bad: _Bad) -> Parsed:
         if "object" in obj and "fine_tuning.job.event" in str(obj.get("object")):
             fmt = "openai_job_events"
             data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
-            row = normalise(data, n, path, bad) if data else _message_row(str(obj.get("message", "")), n, path, bad)
+            row = normalise(data, n, path, bad) if data else message_row(str(obj.get("message", "")), n, path, bad)
         else:
             row = normalise({k: v for k, v in obj.items() if k != "total_steps"}, n, path, bad)
         if row is not None:
@@ -259,8 +160,11 @@ def read_jsonl(path: Path, text: str, bad: _Bad) -> Parsed:
         if broken == [n for n in broken if n >= last] and rows:
             notes.append(f"line {broken[0]} is cut off (a live log is still being written); it was skipped")
         elif not rows:
-            raise ToolError("log_invalid_json", f"{path.name} line {broken[0]}: not valid JSON",
-                            "each line of a .jsonl log must be one JSON object")
+            raise ToolError(
+                "log_invalid_json",
+                f"{path.name} line {broken[0]}: not valid JSON",
+                "each line of a .jsonl log must be one JSON object",
+            )
         else:
             notes.append(f"{len(broken)} lines are not valid JSON and were skipped (first: line {broken[0]})")
     if fmt == "openai_job_events":
@@ -292,34 +196,31 @@ def pick_in_folder(folder: Path) -> tuple[Path, str | None]:
     if events:
         where = events[-1].relative_to(folder).as_posix()
         return events[-1], f"folder: read the newest TensorBoard events file, {where}"
-    raise ToolError("log_not_found", f"folder {folder.name!r} holds no training log",
-                    f"expected {EXPECTED}")
+    raise ToolError("log_not_found", f"folder {folder.name!r} holds no training log", f"expected {EXPECTED}")
 
 
 def read_log(path: Path) -> Parsed:
     """Detect the format of ``path`` (a file or folder) and read it into rows."""
-    from tools.diagnose import text_logs as loss_text
-
     note = None
     if path.is_dir():
         path, note = pick_in_folder(path)
     if "tfevents" in path.name:
-        from tools.diagnose.tb_events import read_events
-
-        parsed = read_events(path)
+        parsed = tb_events.read_events(path)
     else:
         try:
             raw = path.read_bytes()
         except OSError as exc:
-            raise ToolError("log_unreadable", f"{path.name}: cannot be read ({exc.strerror})",
-                            "check the file permissions") from None
+            raise ToolError(
+                "log_unreadable", f"{path.name}: cannot be read ({exc.strerror})", "check the file permissions"
+            ) from None
         if not raw.strip():
             raise ToolError("log_empty", f"{path.name} is empty", f"nothing was logged yet; expected {EXPECTED}")
         if b"\x00" in raw[:4096]:
-            raise ToolError("log_format_unknown", f"{path.name}: a binary file, not a training log",
-                            f"expected {EXPECTED}")
+            raise ToolError(
+                "log_format_unknown", f"{path.name}: a binary file, not a training log", f"expected {EXPECTED}"
+            )
         text = raw.decode("utf-8", errors="replace").lstrip("\ufeff")
-        bad = _Bad()
+        bad = BadValues()
         stripped = text.lstrip()
         parsed = None
         if stripped[:1] in "{[":
@@ -327,15 +228,20 @@ def read_log(path: Path) -> Parsed:
             if parsed is None:
                 parsed = read_jsonl(path, text, bad)
         if parsed is None:
-            parsed = loss_text.read_text_log(path, text, bad)
+            parsed = text_logs.read_text_log(path, text, bad)
         if bad.count:
             parsed.notes.append(f"{bad.count} values where numbers belong were not numbers (first: {bad.first})")
             if not any("loss" in r.values or "eval_loss" in r.values for r in parsed.rows):
-                raise ToolError("log_bad_values", f"no usable loss values; {bad.first}",
-                                "loss, eval_loss, learning_rate and grad_norm must be numbers")
+                raise ToolError(
+                    "log_bad_values",
+                    f"no usable loss values; {bad.first}",
+                    "loss, eval_loss, learning_rate and grad_norm must be numbers",
+                )
     if note:
         parsed.notes.insert(0, note)
     if not parsed.rows:
-        parsed.notes.append(f"{path.name} was read as {parsed.format} but holds no loss values yet "
-                            "(nothing logged: check logging_steps against the number of steps)")
+        parsed.notes.append(
+            f"{path.name} was read as {parsed.format} but holds no loss values yet "
+            "(nothing logged: check logging_steps against the number of steps)"
+        )
     return parsed

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tools.core.errors import ToolError
-from tools.diagnose.series import rolling_median, window_for
 from tools.core.workspace import write_bytes_atomic
+from tools.diagnose.series import rolling_median, window_for
 
 if TYPE_CHECKING:
-    from tools.diagnose.diagnose_loss import Finding
     from tools.diagnose.checks import Best
+    from tools.diagnose.models import Finding
     from tools.diagnose.series import Curves
 
 _COLOURS = {"severe": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
@@ -26,12 +26,20 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ToolError("plot_unavailable", "--plot needs matplotlib, which is not installed",
-                        "pip install matplotlib (or drop --plot; the report is written without it)") from None
+        raise ToolError(
+            "plot_unavailable",
+            "--plot needs matplotlib, which is not installed",
+            "pip install matplotlib (or drop --plot; the report is written without it)",
+        ) from None
     lr, gn = curves.get("learning_rate").finite(), curves.get("grad_norm").finite()
     panels = 1 + (len(lr) > 0) + (len(gn) > 0)
-    fig, axes = plt.subplots(panels, 1, figsize=(9, 3 + 1.8 * (panels - 1)), sharex=True,
-                             gridspec_kw={"height_ratios": [3] + [1.3] * (panels - 1)})
+    fig, axes = plt.subplots(
+        panels,
+        1,
+        figsize=(9, 3 + 1.8 * (panels - 1)),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3] + [1.3] * (panels - 1)},
+    )
     axes = list(axes) if panels > 1 else [axes]
     ax = axes[0]
     loss, ev = curves.get("loss"), curves.get("eval_loss")
@@ -41,7 +49,7 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         if len(fin) >= 5:
             smooth = rolling_median(fin.values, window_for(len(fin), 0.08))
             ax.plot(fin.steps, smooth, color="#37474f", lw=1.6, label="train loss (rolling median)")
-        for s, v in zip(loss.steps, loss.values):
+        for s, v in zip(loss.steps, loss.values, strict=False):
             if not math.isfinite(v):
                 ax.axvline(s, color=_COLOURS["severe"], lw=0.6, alpha=0.5)
     if len(ev):
@@ -49,8 +57,14 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         ax.plot(fin.steps, fin.values, "o-", color="#2e7d32", ms=3, lw=1.4, label="eval loss")
     if best is not None:
         ax.axvline(best.step, color="#2e7d32", ls="--", lw=1)
-        ax.annotate(f"best {best.eval_loss:.3g}", (best.step, best.eval_loss), textcoords="offset points",
-                    xytext=(4, -12), fontsize=8, color="#2e7d32")
+        ax.annotate(
+            f"best {best.eval_loss:.3g}",
+            (best.step, best.eval_loss),
+            textcoords="offset points",
+            xytext=(4, -12),
+            fontsize=8,
+            color="#2e7d32",
+        )
     labelled: dict[tuple[float, float], int] = {}
     for f in findings:
         marked = [e for e in f.evidence[:3] if e.step is not None and e.value is not None and math.isfinite(e.value)]
@@ -61,8 +75,16 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
             key = (e0.step, e0.value)
             stack = labelled.get(key, 0)
             labelled[key] = stack + 1
-            ax.annotate(f.kind, key, fontsize=8, color=_COLOURS[f.severity], xytext=(-6, 8 + 11 * stack),
-                        textcoords="offset points", ha="right", annotation_clip=True)
+            ax.annotate(
+                f.kind,
+                key,
+                fontsize=8,
+                color=_COLOURS[f.severity],
+                xytext=(-6, 8 + 11 * stack),
+                textcoords="offset points",
+                ha="right",
+                annotation_clip=True,
+            )
     ax.set_ylabel("loss")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")

@@ -6,7 +6,7 @@ import posixpath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tools.diagnose.diagnose_loss import DiagnoseLossResult
+    from tools.diagnose.models import DiagnoseLossResult
 
 _ICON = {"severe": "SEVERE", "warning": "WARNING", "info": "info"}
 
@@ -21,37 +21,61 @@ def _num(x: float | None) -> str:
 
 
 def render_markdown(r: DiagnoseLossResult) -> str:
-    out = [f"# Loss diagnosis: {r.path}", "",
-           f"- format: `{r.format}`; steps {_num(r.first_step)} to {_num(r.last_step)} ({r.step_unit})",
-           f"- verdict: **{r.verdict}**: {r.headline}", ""]
+    out = [
+        f"# Loss diagnosis: {r.path}",
+        "",
+        f"- format: `{r.format}`; steps {_num(r.first_step)} to {_num(r.last_step)} ({r.step_unit})",
+        f"- verdict: **{r.verdict}**: {r.headline}",
+        "",
+    ]
     if r.plot:
         out += [f"![loss curves]({_relative(r.plot, r.report_md)})", ""]
     if r.series:
         out += ["| series | points | non-finite | first | last | min (step) |", "|---|---|---|---|---|---|"]
         for s in r.series:
-            out.append(f"| {s.name} | {s.points} | {s.non_finite} | {_num(s.first)} | {_num(s.last)} | "
-                       f"{_num(s.min)} ({_num(s.min_step)}) |")
+            out.append(
+                f"| {s.name} | {s.points} | {s.non_finite} | {_num(s.first)} | {_num(s.last)} | "
+                f"{_num(s.min)} ({_num(s.min_step)}) |"
+            )
         out.append("")
     if r.best_checkpoint:
         b = r.best_checkpoint
-        stop = (f"; early stopping (patience {b.patience} evals) would have stopped at step {b.early_stop_step:g} "
+        stop = (
+            (
+                f"; early stopping (patience {b.patience} evals) would have stopped at step {b.early_stop_step:g} "
                 f"and saved "
-                f"{b.steps_saved:g} steps") if b.early_stop_step is not None and b.steps_saved else ""
-        out += [f"**Best checkpoint:** step {b.step:g} (eval loss {b.eval_loss:.4g}"
-                f"{'' if b.epoch is None else f', epoch {b.epoch:.3g}'}){stop}.", ""]
+                f"{b.steps_saved:g} steps"
+            )
+            if b.early_stop_step is not None and b.steps_saved
+            else ""
+        )
+        out += [
+            f"**Best checkpoint:** step {b.step:g} (eval loss {b.eval_loss:.4g}"
+            f"{'' if b.epoch is None else f', epoch {b.epoch:.3g}'}){stop}.",
+            "",
+        ]
     out += ["## Findings", ""]
     if not r.findings:
         out += ["No problems found.", ""]
     for f in r.findings:
         out += [f"### {_ICON[f.severity]}: {f.title}", "", f.summary, ""]
         if f.evidence:
-            out.append("Evidence: " + "; ".join(
-                f"step {_num(e.step)}: {_num(e.value)} ({e.what})" for e in f.evidence))
+            out.append("Evidence: " + "; ".join(f"step {_num(e.step)}: {_num(e.value)} ({e.what})" for e in f.evidence))
             out.append("")
-        out += ["Likely causes:", *[f"- {c}" for c in f.causes], "", "What to change:",
-                *[f"- {c}" for c in f.changes], "", f"Source: {f.source}", ""]
+        out += [
+            "Likely causes:",
+            *[f"- {c}" for c in f.causes],
+            "",
+            "What to change:",
+            *[f"- {c}" for c in f.changes],
+            "",
+            f"Source: {f.source}",
+            "",
+        ]
     if r.notes:
         out += ["## Notes on the log", "", *[f"- {n}" for n in r.notes], ""]
-    out += ["Thresholds: reference/data/diagnose.yaml. Background: reference/training.md and "
-            "reference/evaluation.md.", ""]
+    out += [
+        "Thresholds: reference/data/diagnose.yaml. Background: reference/training.md and reference/evaluation.md.",
+        "",
+    ]
     return "\n".join(out)

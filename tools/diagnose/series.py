@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from statistics import median
 
-from tools.diagnose.logs import Parsed, Row
+from tools.diagnose.rows import Parsed, Row
 
 
 @dataclass
@@ -19,7 +19,7 @@ class Series:
 
     def finite(self) -> Series:
         out = Series(self.name)
-        for s, v, ln, e in zip(self.steps, self.values, self.lines, self.epochs):
+        for s, v, ln, e in zip(self.steps, self.values, self.lines, self.epochs, strict=False):
             if math.isfinite(v):
                 out.steps.append(s)
                 out.values.append(v)
@@ -85,8 +85,10 @@ def split_runs(parsed: Parsed) -> tuple[list[Row], list[str]]:
         prev_step = r.step
     runs = [run for run in runs if run]
     if resumes:
-        notes.append(f"the log restarts {resumes} time(s) from an earlier step (resume from checkpoint); "
-                     "the superseded rows were dropped")
+        notes.append(
+            f"the log restarts {resumes} time(s) from an earlier step (resume from checkpoint); "
+            "the superseded rows were dropped"
+        )
     chosen = runs[-1] if runs else []
     if len(runs) > 1:
         sizes = ", ".join(f"lines {run[0].line}-{run[-1].line}" for run in runs[:5])
@@ -128,18 +130,20 @@ def build_curves(parsed: Parsed) -> Curves:
         s = series.get(name)
         if s is None:
             continue
-        bad = [(st, v) for st, v in zip(s.steps, s.values) if not math.isfinite(v)]
+        bad = [(st, v) for st, v in zip(s.steps, s.values, strict=False) if not math.isfinite(v)]
         if bad:
             notes.append(f"{len(bad)} {name} values are NaN/inf (first at step {bad[0][0]:g})")
     loss = series.get("loss")
     if loss is not None and len(loss) >= 4:
-        deltas = sorted(b - a for a, b in zip(loss.steps, loss.steps[1:]))
+        deltas = sorted(b - a for a, b in zip(loss.steps, loss.steps[1:], strict=False))
         typical = deltas[len(deltas) // 2]
-        gaps = [(a, b) for a, b in zip(loss.steps, loss.steps[1:]) if typical > 0 and b - a > 5 * typical]
+        gaps = [(a, b) for a, b in zip(loss.steps, loss.steps[1:], strict=False) if typical > 0 and b - a > 5 * typical]
         if gaps:
             a, b = gaps[0]
-            notes.append(f"{len(gaps)} gap(s) in the train-loss log (e.g. nothing between step {a:g} and {b:g}; "
-                         f"usually every {typical:g})")
+            notes.append(
+                f"{len(gaps)} gap(s) in the train-loss log (e.g. nothing between step {a:g} and {b:g}; "
+                f"usually every {typical:g})"
+            )
     lines = [r.line for r in rows] or [0]
     return Curves(series, notes, min(lines), max(lines), parsed.total_steps)
 
@@ -148,7 +152,7 @@ def rolling_median(values: list[float], window: int) -> list[float]:
     """Centred rolling median (shrinking at the ends)."""
     half = window // 2
     n = len(values)
-    return [median(values[max(0, i - half):min(n, i + half + 1)]) for i in range(n)]
+    return [median(values[max(0, i - half) : min(n, i + half + 1)]) for i in range(n)]
 
 
 def window_for(n: int, fraction: float) -> int:

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 from tools.core.errors import ToolError
-from tools.diagnose.logs import Parsed, Row, _Bad, normalise
+from tools.diagnose.rows import BadValues, Parsed, normalise
 
 
 def _varint(buf: bytes, i: int) -> tuple[int, int]:
@@ -36,12 +36,12 @@ def _fields(buf: bytes):
         if wire == 0:
             val, i = _varint(buf, i)
         elif wire == 1:
-            val, i = buf[i:i + 8], i + 8
+            val, i = buf[i : i + 8], i + 8
         elif wire == 2:
             size, i = _varint(buf, i)
-            val, i = buf[i:i + size], i + size
+            val, i = buf[i : i + size], i + size
         elif wire == 5:
-            val, i = buf[i:i + 4], i + 4
+            val, i = buf[i : i + 4], i + 4
         else:
             raise ValueError(f"unsupported wire type {wire}")
         yield num, wire, val
@@ -75,8 +75,8 @@ def read_events(path: Path) -> Parsed:
     i = records = 0
     truncated = False
     while i + 12 <= len(data):
-        (length,) = struct.unpack("<Q", data[i:i + 8])
-        body = data[i + 12:i + 12 + length]
+        (length,) = struct.unpack("<Q", data[i : i + 8])
+        body = data[i + 12 : i + 12 + length]
         if len(body) < length:
             truncated = True
             break
@@ -112,9 +112,12 @@ def read_events(path: Path) -> Parsed:
     if i < len(data):
         truncated = True
     if records == 0:
-        raise ToolError("log_format_unknown", f"{path.name}: not a TensorBoard events file",
-                        "give the events.out.tfevents.* file that TensorBoard writes")
-    bad = _Bad()
+        raise ToolError(
+            "log_format_unknown",
+            f"{path.name}: not a TensorBoard events file",
+            "give the events.out.tfevents.* file that TensorBoard writes",
+        )
+    bad = BadValues()
     rows = []
     for step in sorted(by_step):
         row = normalise({**by_step[step], "step": step}, 0, path, bad)

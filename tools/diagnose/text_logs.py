@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-from tools.diagnose.logs import EXPECTED, KEY_ALIASES, Parsed, Row, _Bad, _message_row, normalise
+from tools.diagnose.rows import EXPECTED, KEY_ALIASES, BadValues, Parsed, Row, message_row, normalise
 
 _NUM = r"-?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|-?nan|-?inf(?:inity)?|NaN|None"
 _DICT = re.compile(r"\{[^{}]*?['\"](?:loss|eval_loss|train_loss|train/loss|eval/loss)['\"]\s*:[^{}]*\}")
@@ -21,7 +21,7 @@ _KV = re.compile(r"([A-Za-z_/]+)\s*:\s*(" + _NUM + r")", re.I)
 _TABLE_HEAD = re.compile(r"^\s*Step\s+Training Loss(\s+Validation Loss)?", re.I)
 
 
-def read_text_log(path: Path, text: str, bad: _Bad) -> Parsed:
+def read_text_log(path: Path, text: str, bad: BadValues) -> Parsed:
     first = text.lstrip().split("\n", 1)[0]
     if "," in first and not _DICT.search(first):
         parsed = read_csv(path, text, bad)
@@ -30,7 +30,7 @@ def read_text_log(path: Path, text: str, bad: _Bad) -> Parsed:
     return read_console(path, text, bad)
 
 
-def read_console(path: Path, text: str, bad: _Bad) -> Parsed:
+def read_console(path: Path, text: str, bad: BadValues) -> Parsed:
     rows: list[Row] = []
     fmt = "console"
     saw_step = False
@@ -74,7 +74,7 @@ def read_console(path: Path, text: str, bad: _Bad) -> Parsed:
                     md_cols, fmt, saw_step = low, "model_card_table", True
                     continue
                 if md_cols and len(cells) == len(md_cols) and not set("".join(cells)) <= set(":- "):
-                    raw = {c: v for c, v in zip(md_cols, cells) if v.lower() != "no log"}
+                    raw = {c: v for c, v in zip(md_cols, cells, strict=False) if v.lower() != "no log"}
                     row = normalise(raw, n, path, bad)
                     if row is not None:
                         rows.append(row)
@@ -98,13 +98,12 @@ def read_console(path: Path, text: str, bad: _Bad) -> Parsed:
                     continue
                 if chunk.strip():
                     in_table = False
-            msg = _message_row(chunk, n, path, bad) if "loss" in chunk.lower() else None
+            msg = message_row(chunk, n, path, bad) if "loss" in chunk.lower() else None
             if msg is not None:
                 rows.append(msg)
                 fmt, saw_step = "provider_messages", True
     if not rows:
-        raise ToolError("log_format_unknown", f"{path.name}: no training-log lines found",
-                        f"expected {EXPECTED}")
+        raise ToolError("log_format_unknown", f"{path.name}: no training-log lines found", f"expected {EXPECTED}")
     parsed = Parsed(path, fmt, rows)
     if fmt == "console" and any(r.step is None for r in rows if "loss" in r.values):
         saw_step = False  # progress-bar steps on only some lines cannot be trusted
@@ -132,7 +131,7 @@ def _col_name(header: str) -> tuple[str | None, str]:
     return None, header.strip()
 
 
-def read_csv(path: Path, text: str, bad: _Bad) -> Parsed | None:
+def read_csv(path: Path, text: str, bad: BadValues) -> Parsed | None:
     try:
         reader = csv.reader(io.StringIO(text))
         header = next(reader)
@@ -186,15 +185,21 @@ def read_csv(path: Path, text: str, bad: _Bad) -> Parsed | None:
     if not ordered:
         return None
     parsed = Parsed(path, fmt, ordered[-1])
-    if fmt == "openai_results_csv" and any("eval_loss" in r.values for r in parsed.rows) \
-            and "full_valid_loss" not in lower:
-        parsed.notes.append("valid_loss in an OpenAI result file is measured on one batch per step: a noisy "
-                            "eval curve; judge the best checkpoint with care")
+    if (
+        fmt == "openai_results_csv"
+        and any("eval_loss" in r.values for r in parsed.rows)
+        and "full_valid_loss" not in lower
+    ):
+        parsed.notes.append(
+            "valid_loss in an OpenAI result file is measured on one batch per step: a noisy "
+            "eval curve; judge the best checkpoint with care"
+        )
     if len(ordered) > 1:
         labels = [str(r) for r in per_run if per_run[r]]
         parsed.runs = ordered
-        parsed.notes.append(f"{len(ordered)} runs in one export ({', '.join(labels[:4])}); "
-                            f"analysed the last, {labels[-1]!r}")
+        parsed.notes.append(
+            f"{len(ordered)} runs in one export ({', '.join(labels[:4])}); analysed the last, {labels[-1]!r}"
+        )
     if shared_step is None and not step_cols:
         for k, row in enumerate(parsed.rows, 1):
             row.step = float(k)
@@ -202,7 +207,7 @@ def read_csv(path: Path, text: str, bad: _Bad) -> Parsed | None:
     return parsed
 
 
-def _tensorboard_csv(path: Path, reader: Any, bad: _Bad) -> Parsed:
+def _tensorboard_csv(path: Path, reader: Any, bad: BadValues) -> Parsed:
     stem = path.stem.lower()
     if "grad" in stem:
         metric = "grad_norm"
@@ -218,5 +223,6 @@ def _tensorboard_csv(path: Path, reader: Any, bad: _Bad) -> Parsed:
             row = normalise({"step": record[1], metric: record[2]}, n, path, bad)
             if row is not None:
                 rows.append(row)
-    return Parsed(path, "tensorboard_csv", rows,
-                  notes=[f"TensorBoard scalar export: read as {metric} (from the file name)"])
+    return Parsed(
+        path, "tensorboard_csv", rows, notes=[f"TensorBoard scalar export: read as {metric} (from the file name)"]
+    )

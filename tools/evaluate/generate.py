@@ -63,13 +63,18 @@ def read_items(path: Path, label: str) -> tuple[list[EvalItem], list[int], str |
         else:
             items.append(item)
     if not items:
-        raise ToolError("no_eval_items", f"{label}: no usable eval items ({len(skipped)} lines without a prompt and an assistant answer)",
-                        "each line needs at least one user turn followed by an assistant answer (the reference); run validate_jsonl")
+        raise ToolError(
+            "no_eval_items",
+            f"{label}: no usable eval items ({len(skipped)} lines without a prompt and an assistant answer)",
+            "each line needs at least one user turn followed by an assistant answer (the reference); run "
+            "validate_jsonl",
+        )
     return items, skipped, fmt
 
 
 def read_predictions(path: Path, label: str, n: int) -> list[str]:
-    """Predictions, one per line in eval-set order: a string field (prediction/output/...) or a chat line's last assistant turn."""
+    """Predictions, one per line in eval-set order: a string field (prediction/output/...) or a chat line's last
+    assistant turn."""
     preds: list[str] = []
     for number, raw in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not raw.strip():
@@ -77,23 +82,35 @@ def read_predictions(path: Path, label: str, n: int) -> list[str]:
         try:
             obj = json.loads(raw)
         except ValueError as exc:
-            raise ToolError("predictions_invalid", f"{label} line {number}: not JSON ({exc.msg})",
-                            "write one JSON object per line with a 'prediction' string") from None
+            raise ToolError(
+                "predictions_invalid",
+                f"{label} line {number}: not JSON ({exc.msg})",
+                "write one JSON object per line with a 'prediction' string",
+            ) from None
         text = None
         if isinstance(obj, str):
             text = obj
         elif isinstance(obj, dict):
             text = next((obj[k] for k in PREDICTION_KEYS if isinstance(obj.get(k), str)), None)
             if text is None and isinstance(obj.get("messages"), list):
-                answers = [m.get("content") for m in obj["messages"] if isinstance(m, dict) and m.get("role") == "assistant"]
+                answers = [
+                    m.get("content") for m in obj["messages"] if isinstance(m, dict) and m.get("role") == "assistant"
+                ]
                 text = answers[-1] if answers and isinstance(answers[-1], str) else None
         if text is None:
-            raise ToolError("predictions_invalid", f"{label} line {number}: no prediction text",
-                            f"give one of the keys {', '.join(PREDICTION_KEYS)}, or a chat line whose last assistant turn is the output")
+            raise ToolError(
+                "predictions_invalid",
+                f"{label} line {number}: no prediction text",
+                f"give one of the keys {', '.join(PREDICTION_KEYS)}, or a chat line whose last assistant turn is the "
+                f"output",
+            )
         preds.append(text)
     if len(preds) < n:
-        raise ToolError("predictions_short", f"{label} has {len(preds)} predictions for {n} eval items",
-                        "predictions are matched to eval items by order; write one per eval item")
+        raise ToolError(
+            "predictions_short",
+            f"{label} has {len(preds)} predictions for {n} eval items",
+            "predictions are matched to eval items by order; write one per eval item",
+        )
     return preds[:n]
 
 
@@ -127,8 +144,11 @@ def load_local(name: str, seed: int) -> LocalModel:
             dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
             model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
         except (OSError, ValueError) as exc:
-            raise ToolError("model_not_available", f"cannot load model {name!r}: {str(exc).splitlines()[0][:200]}",
-                            f"give a local model folder, a Hugging Face id in the local cache, or '{TINY_MODEL_ID}'") from None
+            raise ToolError(
+                "model_not_available",
+                f"cannot load model {name!r}: {str(exc).splitlines()[0][:200]}",
+                f"give a local model folder, a Hugging Face id in the local cache, or '{TINY_MODEL_ID}'",
+            ) from None
     ensure_chat_template(tok)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
@@ -140,8 +160,11 @@ def add_adapter(local: LocalModel, adapter_dir: Path) -> LocalModel:
     from peft import PeftModel
 
     if not (adapter_dir / "adapter_config.json").is_file():
-        raise ToolError("adapter_missing", f"{adapter_dir} has no adapter_config.json",
-                        "point at the adapter folder save_pretrained wrote (runs/<id>/adapter once the run completed)")
+        raise ToolError(
+            "adapter_missing",
+            f"{adapter_dir} has no adapter_config.json",
+            "point at the adapter folder save_pretrained wrote (runs/<id>/adapter once the run completed)",
+        )
     model = PeftModel.from_pretrained(local.model, str(adapter_dir))
     model.eval()
     return LocalModel(model, local.tokenizer, local.device, str(adapter_dir))
@@ -151,8 +174,16 @@ def chat_prompt(tokenizer: Any, messages: list[dict[str, Any]]) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def generate(local: LocalModel, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int, seed: int,
-             max_prompt_tokens: int, progress: Callable[[int], None] | None = None) -> list[str]:
+def generate(
+    local: LocalModel,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+    max_prompt_tokens: int,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
     """Greedy continuations of rendered prompts, in input order."""
     import torch
 
@@ -165,18 +196,24 @@ def generate(local: LocalModel, prompts: Sequence[str], *, max_new_tokens: int, 
     done = 0
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
+            chunk = order[start : start + batch_size]
             width = max(len(encoded[i]) for i in chunk)
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for r, i in enumerate(chunk):
                 seq = encoded[i]
                 if seq:
-                    ids[r, width - len(seq):] = torch.tensor(seq)
-                    mask[r, width - len(seq):] = 1
-            out = model.generate(input_ids=ids.to(local.device), attention_mask=mask.to(local.device),
-                                 max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
-                                 pad_token_id=pad, eos_token_id=tok.eos_token_id)
+                    ids[r, width - len(seq) :] = torch.tensor(seq)
+                    mask[r, width - len(seq) :] = 1
+            out = model.generate(
+                input_ids=ids.to(local.device),
+                attention_mask=mask.to(local.device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=pad,
+                eos_token_id=tok.eos_token_id,
+            )
             for r, i in enumerate(chunk):
                 outputs[i] = tok.decode(out[r, width:].tolist(), skip_special_tokens=True).strip()
             done += len(chunk)
@@ -185,8 +222,17 @@ def generate(local: LocalModel, prompts: Sequence[str], *, max_new_tokens: int, 
     return outputs
 
 
-__all__ = ["EvalItem", "LocalModel", "add_adapter", "chat_prompt", "generate", "item_from", "load_local",
-           "read_items", "read_predictions"]
+__all__ = [
+    "EvalItem",
+    "LocalModel",
+    "add_adapter",
+    "chat_prompt",
+    "generate",
+    "item_from",
+    "load_local",
+    "read_items",
+    "read_predictions",
+]
 
 
 # ----------------------------------------------------------------------------- API models
@@ -203,7 +249,9 @@ def api_backend(provider: str, model: str | None, base_url: str | None) -> Any:
     return OpenAIBackend(model, base_url=base_url)
 
 
-def api_generate(backend: Any, prompts: Sequence[list[dict[str, Any]]], *, max_new_tokens: int) -> tuple[list[str], float | None]:
+def api_generate(
+    backend: Any, prompts: Sequence[list[dict[str, Any]]], *, max_new_tokens: int
+) -> tuple[list[str], float | None]:
     """One request per prompt (system prompt apart, tool turns as user text); (outputs, total cost in USD or None)."""
     from tools.llm.base import AssistantMessage, UserMessage
 

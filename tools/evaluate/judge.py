@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from tools.evaluate.generate import EvalItem, api_generate
 from tools.core.resources import prompts_dir
+from tools.evaluate.generate import EvalItem, api_generate
 
 _VERDICT = re.compile(r"VERDICT:\s*\**\s*(A|B|TIE)\b", re.I)
 
@@ -35,10 +35,14 @@ def judge_prompts(items: Sequence[EvalItem], base: Sequence[str], cand: Sequence
     """Two prompts per item: (A = baseline, B = candidate) then (A = candidate, B = baseline)."""
     template = rubric()
     out = []
-    for it, b, c in zip(items, base, cand):
+    for it, b, c in zip(items, base, cand, strict=False):
         for a_text, b_text in ((b, c), (c, b)):
-            text = (template.replace("{question}", _question(it)).replace("{reference}", it.reference)
-                    .replace("{answer_a}", a_text or "(empty)").replace("{answer_b}", b_text or "(empty)"))
+            text = (
+                template.replace("{question}", _question(it))
+                .replace("{reference}", it.reference)
+                .replace("{answer_a}", a_text or "(empty)")
+                .replace("{answer_b}", b_text or "(empty)")
+            )
             out.append([{"role": "user", "content": text}])
     return out
 
@@ -58,8 +62,9 @@ def item_scores(verdicts: Sequence[str | None]) -> tuple[list[float], int, int]:
     return scores, unreadable, inconsistent
 
 
-def run_judge(backend: Any, items: Sequence[EvalItem], base: Sequence[str], cand: Sequence[str],
-              max_tokens: int = 400) -> tuple[list[float], int, int, float | None]:
+def run_judge(
+    backend: Any, items: Sequence[EvalItem], base: Sequence[str], cand: Sequence[str], max_tokens: int = 400
+) -> tuple[list[float], int, int, float | None]:
     outputs, cost = api_generate(backend, judge_prompts(items, base, cand), max_new_tokens=max_tokens)
     scores, unreadable, inconsistent = item_scores([parse_verdict(o) for o in outputs])
     return scores, unreadable, inconsistent, cost

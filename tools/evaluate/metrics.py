@@ -132,9 +132,9 @@ def macro_f1(golds: Sequence[str | None], preds: Sequence[str | None], labels: S
     """Macro-averaged F1 over ``labels`` (labels absent from both golds and preds are left out)."""
     scores = []
     for lab in labels:
-        tp = sum(1 for g, p in zip(golds, preds) if g == lab and p == lab)
-        fp = sum(1 for g, p in zip(golds, preds) if g != lab and p == lab)
-        fn = sum(1 for g, p in zip(golds, preds) if g == lab and p != lab)
+        tp = sum(1 for g, p in zip(golds, preds, strict=False) if g == lab and p == lab)
+        fp = sum(1 for g, p in zip(golds, preds, strict=False) if g != lab and p == lab)
+        fn = sum(1 for g, p in zip(golds, preds, strict=False) if g == lab and p != lab)
         if tp + fp + fn == 0:
             continue
         scores.append(2 * tp / (2 * tp + fp + fn))
@@ -172,19 +172,25 @@ class Scorer:
     json_refs: bool = False
 
     def specs(self) -> list[MetricSpec]:
-        specs = [MetricSpec("exact_match", "binary", "output equals the reference (whitespace-trimmed)"),
-                 MetricSpec("normalised_exact_match", "binary", "equal after lower case, no punctuation/articles"),
-                 MetricSpec("token_f1", "continuous", "SQuAD token F1 with the reference"),
-                 MetricSpec("rouge_l", "continuous", "ROUGE-L F1 (LCS of tokens) with the reference")]
+        specs = [
+            MetricSpec("exact_match", "binary", "output equals the reference (whitespace-trimmed)"),
+            MetricSpec("normalised_exact_match", "binary", "equal after lower case, no punctuation/articles"),
+            MetricSpec("token_f1", "continuous", "SQuAD token F1 with the reference"),
+            MetricSpec("rouge_l", "continuous", "ROUGE-L F1 (LCS of tokens) with the reference"),
+        ]
         specs += [MetricSpec(n, "continuous", f"sentence {n} (sacrebleu)") for n in sacrebleu_metrics()]
         if self.json_refs or self.json_schema is not None:
             specs.append(MetricSpec("json_valid", "binary", "output parses as JSON"))
         if self.json_schema is not None:
             specs.append(MetricSpec("schema_valid", "binary", "output is JSON that satisfies the given schema"))
         if self.labels:
-            specs.append(MetricSpec("label_accuracy", "binary", "the label the output names equals the reference label"))
+            specs.append(
+                MetricSpec("label_accuracy", "binary", "the label the output names equals the reference label")
+            )
         if self.contains:
-            specs.append(MetricSpec("contains_all", "binary", "output contains every required string (case-insensitive)"))
+            specs.append(
+                MetricSpec("contains_all", "binary", "output contains every required string (case-insensitive)")
+            )
         if self.regex is not None:
             specs.append(MetricSpec("regex_match", "binary", "output matches the required regular expression"))
         specs.append(MetricSpec("length_chars", "info", "output length in characters", higher_is_better=False))
@@ -192,8 +198,11 @@ class Scorer:
 
     def score(self, pred: str, ref: str) -> dict[str, float | str | None]:
         row: dict[str, float | str | None] = {
-            "exact_match": exact_match(pred, ref), "normalised_exact_match": normalised_exact_match(pred, ref),
-            "token_f1": round(token_f1(pred, ref), 6), "rouge_l": round(rouge_l(pred, ref), 6)}
+            "exact_match": exact_match(pred, ref),
+            "normalised_exact_match": normalised_exact_match(pred, ref),
+            "token_f1": round(token_f1(pred, ref), 6),
+            "rouge_l": round(rouge_l(pred, ref), 6),
+        }
         for name, fn in sacrebleu_metrics().items():
             row[name] = round(fn(pred, ref), 6)
         if self.json_refs or self.json_schema is not None:
@@ -212,6 +221,21 @@ class Scorer:
         return row
 
 
-__all__ = ["MetricSpec", "Scorer", "contains_all", "exact_match", "json_valid", "lcs_length", "macro_f1",
-           "normalise", "normalised_exact_match", "parse_json", "predicted_label", "regex_match", "rouge_l",
-           "sacrebleu_metrics", "schema_valid", "token_f1"]
+__all__ = [
+    "MetricSpec",
+    "Scorer",
+    "contains_all",
+    "exact_match",
+    "json_valid",
+    "lcs_length",
+    "macro_f1",
+    "normalise",
+    "normalised_exact_match",
+    "parse_json",
+    "predicted_label",
+    "regex_match",
+    "rouge_l",
+    "sacrebleu_metrics",
+    "schema_valid",
+    "token_f1",
+]

@@ -16,17 +16,16 @@ import random
 import re
 from collections import defaultdict
 from pathlib import Path
-
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.core.resources import reference_dir
+from tools.data.formats import read_conversations
 from tools.evaluate.generate import EvalItem, item_from
 from tools.evaluate.metrics import normalise, rouge_l
 from tools.evaluate.stats import REGRESSION, compare_binary
-from tools.data.formats import read_conversations
 from tools.knowledge.core import Fact, load_facts
-from tools.core.resources import reference_dir
 
 
 class Threshold(Fact):
@@ -86,7 +85,9 @@ def read_train_items(path: Path) -> list[EvalItem]:
     return out
 
 
-def overlap(eval_items: list[EvalItem], train_items: list[EvalItem], threshold: float) -> tuple[list[tuple[int, int]], list[tuple[int, int, float]]]:
+def overlap(
+    eval_items: list[EvalItem], train_items: list[EvalItem], threshold: float
+) -> tuple[list[tuple[int, int]], list[tuple[int, int, float]]]:
     """(exact pairs, near pairs with similarity) as (eval line, train line[, jaccard])."""
     from tools.data.neardup import MinHasher, jaccard, shingles
 
@@ -156,7 +157,9 @@ def probe_pass(output: str, accept: list[str]) -> float:
 # ----------------------------------------------------------------------------- memorisation probe
 
 
-def memorisation_items(train_items: list[EvalItem], n: int, fraction: float, seed: int) -> list[tuple[EvalItem, str, str]]:
+def memorisation_items(
+    train_items: list[EvalItem], n: int, fraction: float, seed: int
+) -> list[tuple[EvalItem, str, str]]:
     """(item, answer prefix shown, true rest) for up to n training examples with answers long enough to split."""
     pool = [t for t in train_items if len(t.reference.split()) >= 8]
     random.Random(seed).shuffle(pool)
@@ -183,47 +186,107 @@ class ProbeResult(BaseModel):
     message: str
 
 
-
-def forgetting_result(probe_set: list, out: dict[str, list[str]], f: Any, alpha: float, resamples: int, seed: int) -> ProbeResult:
-    score = {role: [probe_pass(o, acc) for o, (_, acc) in zip(outs, probe_set)] for role, outs in out.items()}
+def forgetting_result(
+    probe_set: list, out: dict[str, list[str]], f: Any, alpha: float, resamples: int, seed: int
+) -> ProbeResult:
+    score = {
+        role: [probe_pass(o, acc) for o, (_, acc) in zip(outs, probe_set, strict=False)] for role, outs in out.items()
+    }
     cand = score["candidate"]
     if "baseline" not in score:
         rate = sum(cand) / len(cand)
-        return ProbeResult(name="forgetting", items=len(cand), baseline=None, candidate=round(rate, 4), delta=None, ci_low=None,
-                           ci_high=None, flagged=False, message=f"general probe: candidate passes {rate:.0%} (no local baseline to compare)")
-    c = compare_binary("general_probe", score["baseline"], cand, alpha=alpha, resamples=resamples, seed=seed,
-                       exact_below=int(f.mcnemar_exact_below.value))
+        return ProbeResult(
+            name="forgetting",
+            items=len(cand),
+            baseline=None,
+            candidate=round(rate, 4),
+            delta=None,
+            ci_low=None,
+            ci_high=None,
+            flagged=False,
+            message=f"general probe: candidate passes {rate:.0%} (no local baseline to compare)",
+        )
+    c = compare_binary(
+        "general_probe",
+        score["baseline"],
+        cand,
+        alpha=alpha,
+        resamples=resamples,
+        seed=seed,
+        exact_below=int(f.mcnemar_exact_below.value),
+    )
     significant = c.verdict == REGRESSION
     possible = c.delta <= -f.forgetting_margin.value
-    msg = (f"general probe: {c.base_mean:.0%} -> {c.cand_mean:.0%} ({c.delta:+.0%}, {1 - alpha:.0%} CI {c.ci_low:+.0%}..{c.ci_high:+.0%}, "
-           f"p={c.p_value:.3g})")
+    msg = (
+        f"general probe: {c.base_mean:.0%} -> {c.cand_mean:.0%} ({c.delta:+.0%}, {1 - alpha:.0%} CI "
+        f"{c.ci_low:+.0%}..{c.ci_high:+.0%}, "
+        f"p={c.p_value:.3g})"
+    )
     if significant:
-        msg = "forgetting: " + msg + "; the fine-tune lost general ability (lower the learning rate, epochs or rank, or mix in general data)"
+        msg = (
+            "forgetting: "
+            + msg
+            + "; the fine-tune lost general ability (lower the learning rate, epochs or rank, or mix in general data)"
+        )
     elif possible:
         msg = "possible forgetting (not significant): " + msg
-    return ProbeResult(name="forgetting", items=len(cand), baseline=round(c.base_mean, 4), candidate=round(c.cand_mean, 4),
-                       delta=round(c.delta, 4), ci_low=round(c.ci_low, 4), ci_high=round(c.ci_high, 4),
-                       flagged=significant or possible, message=msg)
+    return ProbeResult(
+        name="forgetting",
+        items=len(cand),
+        baseline=round(c.base_mean, 4),
+        candidate=round(c.cand_mean, 4),
+        delta=round(c.delta, 4),
+        ci_low=round(c.ci_low, 4),
+        ci_high=round(c.ci_high, 4),
+        flagged=significant or possible,
+        message=msg,
+    )
 
 
 def memorisation_result(mem_set: list, out: dict[str, list[str]], f: Any) -> ProbeResult:
     thr = f.memorisation_similarity.value
     rates = {}
     for role, outs in out.items():
-        hits = [rouge_l(o, " ".join(rest.split()[:max(1, len(o.split()))])) >= thr if o.strip() else False
-                for o, (_, _, rest) in zip(outs, mem_set)]
+        hits = [
+            rouge_l(o, " ".join(rest.split()[: max(1, len(o.split()))])) >= thr if o.strip() else False
+            for o, (_, _, rest) in zip(outs, mem_set, strict=False)
+        ]
         rates[role] = sum(hits) / max(1, len(hits))
     cand, base = rates["candidate"], rates.get("baseline")
     flagged = cand > f.memorisation_rate_flag.value and (base is None or cand > base)
-    msg = (f"memorisation probe: {cand:.0%} of {len(mem_set)} training-answer prefixes were continued near-verbatim "
-           f"(ROUGE-L >= {thr:g})" + (f"; base {base:.0%}" if base is not None else ""))
+    msg = (
+        f"memorisation probe: {cand:.0%} of {len(mem_set)} training-answer prefixes were continued near-verbatim "
+        f"(ROUGE-L >= {thr:g})" + (f"; base {base:.0%}" if base is not None else "")
+    )
     if flagged:
-        msg = "memorisation: " + msg + "; the model regurgitates training data (compliance risk if it holds personal data: fewer epochs, dedupe)"
-    return ProbeResult(name="memorisation", items=len(mem_set), baseline=None if base is None else round(base, 4),
-                       candidate=round(cand, 4), delta=None if base is None else round(cand - base, 4), ci_low=None,
-                       ci_high=None, flagged=flagged, message=msg)
+        msg = (
+            "memorisation: "
+            + msg
+            + "; the model regurgitates training data (compliance risk if it holds personal data: fewer epochs, dedupe)"
+        )
+    return ProbeResult(
+        name="memorisation",
+        items=len(mem_set),
+        baseline=None if base is None else round(base, 4),
+        candidate=round(cand, 4),
+        delta=None if base is None else round(cand - base, 4),
+        ci_low=None,
+        ci_high=None,
+        flagged=flagged,
+        message=msg,
+    )
 
 
-
-__all__ = ["EvalFacts", "EvalThresholds", "ProbeResult", "facts", "forgetting_result", "load_probe", "memorisation_items",
-           "memorisation_result", "overlap", "probe_pass", "read_train_items"]
+__all__ = [
+    "EvalFacts",
+    "EvalThresholds",
+    "ProbeResult",
+    "facts",
+    "forgetting_result",
+    "load_probe",
+    "memorisation_items",
+    "memorisation_result",
+    "overlap",
+    "probe_pass",
+    "read_train_items",
+]

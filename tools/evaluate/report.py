@@ -27,24 +27,39 @@ def report_markdown(result: Any, items: list[Any], outputs: dict[str, list[str]]
     cand = next(s for s in result.systems if s.role == "candidate")
     base = next(s for s in result.systems if s.role == "baseline")
     level = f"{1 - alpha:.0%}"
-    lines = [f"# Evaluation: {cand.label} vs {base.label}", "",
-             f"- candidate: {cand.source}" + (f" (API cost about ${cand.cost_usd:.4f})" if cand.cost_usd else ""),
-             f"- baseline: {base.source}" + (f" (API cost about ${base.cost_usd:.4f})" if base.cost_usd else ""),
-             f"- items: {result.items}" + (f" ({len(result.skipped_lines)} unusable lines skipped)" if result.skipped_lines else ""),
-             f"- overlap with training data: {result.overlap_exact} exact, {result.overlap_near} near"
-             if result.overlap_exact is not None else "- overlap with training data: not checked (no training data given)",
-             f"- LLM judge: {result.judge_calls} pairwise requests (both answer orders per item)" if result.judge_calls else "",
-             "", "## Verdict", "", result.verdict or "-", "",
-             "## Metrics", "",
-             f"Differences are candidate minus baseline with a {level} paired-bootstrap interval; pass/fail metrics are "
-             "tested with McNemar's test on the items where the two disagree, rates carry Wilson intervals.", "",
-             f"| metric | baseline | candidate | delta | {level} interval | p | test | verdict |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Evaluation: {cand.label} vs {base.label}",
+        "",
+        f"- candidate: {cand.source}" + (f" (API cost about ${cand.cost_usd:.4f})" if cand.cost_usd else ""),
+        f"- baseline: {base.source}" + (f" (API cost about ${base.cost_usd:.4f})" if base.cost_usd else ""),
+        f"- items: {result.items}"
+        + (f" ({len(result.skipped_lines)} unusable lines skipped)" if result.skipped_lines else ""),
+        f"- overlap with training data: {result.overlap_exact} exact, {result.overlap_near} near"
+        if result.overlap_exact is not None
+        else "- overlap with training data: not checked (no training data given)",
+        f"- LLM judge: {result.judge_calls} pairwise requests (both answer orders per item)"
+        if result.judge_calls
+        else "",
+        "",
+        "## Verdict",
+        "",
+        result.verdict or "-",
+        "",
+        "## Metrics",
+        "",
+        f"Differences are candidate minus baseline with a {level} paired-bootstrap interval; pass/fail metrics are "
+        "tested with McNemar's test on the items where the two disagree, rates carry Wilson intervals.",
+        "",
+        f"| metric | baseline | candidate | delta | {level} interval | p | test | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for m in result.metrics:
         bi = f" [{m.baseline_interval[0]:.2f}, {m.baseline_interval[1]:.2f}]" if m.baseline_interval else ""
         ci = f" [{m.candidate_interval[0]:.2f}, {m.candidate_interval[1]:.2f}]" if m.candidate_interval else ""
-        lines.append(f"| {m.metric} | {m.baseline:.3f}{bi} | {m.candidate:.3f}{ci} | {m.delta:+.3f} | "
-                     f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}] | {_fmt(m.p_value, '.3g')} | {m.test} | **{m.verdict}** |")
+        lines.append(
+            f"| {m.metric} | {m.baseline:.3f}{bi} | {m.candidate:.3f}{ci} | {m.delta:+.3f} | "
+            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}] | {_fmt(m.p_value, '.3g')} | {m.test} | **{m.verdict}** |"
+        )
     if result.forgetting or result.memorisation:
         lines += ["", "## Probes", ""]
         for p in (result.forgetting, result.memorisation):
@@ -54,8 +69,10 @@ def report_markdown(result: Any, items: list[Any], outputs: dict[str, list[str]]
         lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
     lines += ["", "## Examples", "", "| line | reference | baseline | candidate |", "|---|---|---|---|"]
     for i, it in enumerate(items[:5]):
-        lines.append(f"| {it.line} | {_md_cell(_clip(it.reference))} | {_md_cell(_clip(outputs['baseline'][i]))} | "
-                     f"{_md_cell(_clip(outputs['candidate'][i]))} |")
+        lines.append(
+            f"| {it.line} | {_md_cell(_clip(it.reference))} | {_md_cell(_clip(outputs['baseline'][i]))} | "
+            f"{_md_cell(_clip(outputs['candidate'][i]))} |"
+        )
     lines += ["", "Every item's outputs and scores are in samples.jsonl.", ""]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
@@ -75,13 +92,17 @@ def chart(path: Path, result: Any, alpha: float) -> Path | None:
     colours = {"improvement": "#2a9d3f", "regression": "#c0392b"}
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.4))
     ys = list(range(len(rows)))[::-1]
-    for y, m in zip(ys, rows):
+    for y, m in zip(ys, rows, strict=False):
         ax.barh(y, m.delta, color=colours.get(m.verdict, "#8c8c8c"))
-        ax.errorbar(m.delta, y, xerr=[[m.delta - m.ci_low], [m.ci_high - m.delta]], fmt="none", ecolor="black", capsize=3)
+        ax.errorbar(
+            m.delta, y, xerr=[[m.delta - m.ci_low], [m.ci_high - m.delta]], fmt="none", ecolor="black", capsize=3
+        )
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(ys, [m.metric for m in rows])
     ax.set_xlabel(f"candidate - baseline ({1 - alpha:.0%} paired bootstrap interval)")
-    ax.set_title("candidate vs baseline (green: improvement, red: regression, grey: no detectable difference)", fontsize=8)
+    ax.set_title(
+        "candidate vs baseline (green: improvement, red: regression, grey: no detectable difference)", fontsize=8
+    )
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -89,7 +110,9 @@ def chart(path: Path, result: Any, alpha: float) -> Path | None:
     return write_bytes_atomic(path, buf.getvalue())
 
 
-def write_outputs(folder: Path, result: Any, items: list[Any], outputs: dict[str, list[str]], alpha: float) -> tuple[Path, Path | None]:
+def write_outputs(
+    folder: Path, result: Any, items: list[Any], outputs: dict[str, list[str]], alpha: float
+) -> tuple[Path, Path | None]:
     report = write_text_atomic(folder / "report.md", report_markdown(result, items, outputs, alpha))
     return report, chart(folder / "deltas.png", result, alpha)
 

@@ -57,7 +57,12 @@ def mcnemar(b: int, c: int, exact_below: int) -> tuple[float, str]:
 
 
 def paired_bootstrap(
-    base: Sequence[float], cand: Sequence[float], *, resamples: int, alpha: float, seed: int,
+    base: Sequence[float],
+    cand: Sequence[float],
+    *,
+    resamples: int,
+    alpha: float,
+    seed: int,
     statistic: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
 ) -> tuple[float, float, float, float]:
     """(observed delta, low, high, two-sided p) of cand - base, resampling item ids with replacement.
@@ -138,31 +143,84 @@ def verdict(p: float | None, delta: float, alpha: float, higher_is_better: bool 
     return IMPROVEMENT if better else REGRESSION
 
 
-def compare_binary(metric: str, base: Sequence[float], cand: Sequence[float], *, alpha: float, resamples: int,
-                   seed: int, exact_below: int) -> Comparison:
+def compare_binary(
+    metric: str,
+    base: Sequence[float],
+    cand: Sequence[float],
+    *,
+    alpha: float,
+    resamples: int,
+    seed: int,
+    exact_below: int,
+) -> Comparison:
     a = [int(round(x)) for x in base]
     c = [int(round(x)) for x in cand]
     n = len(a)
-    only_base = sum(1 for x, y in zip(a, c) if x == 1 and y == 0)
-    only_cand = sum(1 for x, y in zip(a, c) if x == 0 and y == 1)
+    only_base = sum(1 for x, y in zip(a, c, strict=False) if x == 1 and y == 0)
+    only_cand = sum(1 for x, y in zip(a, c, strict=False) if x == 0 and y == 1)
     p, test = mcnemar(only_base, only_cand, exact_below)
     delta, low, high, _ = paired_bootstrap(a, c, resamples=resamples, alpha=alpha, seed=seed)
-    return Comparison(metric, "binary", sum(a) / n if n else 0.0, sum(c) / n if n else 0.0, delta, low, high, p, test,
-                      verdict(p, delta, alpha), wilson(sum(a), n, alpha), wilson(sum(c), n, alpha), (only_base, only_cand))
+    return Comparison(
+        metric,
+        "binary",
+        sum(a) / n if n else 0.0,
+        sum(c) / n if n else 0.0,
+        delta,
+        low,
+        high,
+        p,
+        test,
+        verdict(p, delta, alpha),
+        wilson(sum(a), n, alpha),
+        wilson(sum(c), n, alpha),
+        (only_base, only_cand),
+    )
 
 
-def compare_continuous(metric: str, base: Sequence[float], cand: Sequence[float], *, alpha: float, resamples: int,
-                       seed: int, higher_is_better: bool = True,
-                       statistic: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
-                       means: tuple[float, float] | None = None) -> Comparison:
+def compare_continuous(
+    metric: str,
+    base: Sequence[float],
+    cand: Sequence[float],
+    *,
+    alpha: float,
+    resamples: int,
+    seed: int,
+    higher_is_better: bool = True,
+    statistic: Callable[[np.ndarray, np.ndarray, np.ndarray], float] | None = None,
+    means: tuple[float, float] | None = None,
+) -> Comparison:
     delta, low, high, p = paired_bootstrap(base, cand, resamples=resamples, alpha=alpha, seed=seed, statistic=statistic)
     excludes_zero = low > 0 or high < 0
     p_eff = p if excludes_zero or p >= alpha else alpha  # the interval decides; keep p consistent with it
-    bm, cm = means if means else (float(np.mean(base)) if len(base) else 0.0, float(np.mean(cand)) if len(cand) else 0.0)
-    return Comparison(metric, "continuous", bm, cm, delta, low, high, p_eff, "paired bootstrap",
-                      verdict(p_eff if excludes_zero else 1.0, delta, alpha, higher_is_better))
+    bm, cm = (
+        means if means else (float(np.mean(base)) if len(base) else 0.0, float(np.mean(cand)) if len(cand) else 0.0)
+    )
+    return Comparison(
+        metric,
+        "continuous",
+        bm,
+        cm,
+        delta,
+        low,
+        high,
+        p_eff,
+        "paired bootstrap",
+        verdict(p_eff if excludes_zero else 1.0, delta, alpha, higher_is_better),
+    )
 
 
-__all__ = ["IMPROVEMENT", "NO_DIFFERENCE", "REGRESSION", "Comparison", "binom_two_sided", "compare_binary",
-           "compare_continuous", "detectable_effect", "mcnemar", "needed_items_paired", "paired_bootstrap",
-           "verdict", "wilson"]
+__all__ = [
+    "IMPROVEMENT",
+    "NO_DIFFERENCE",
+    "REGRESSION",
+    "Comparison",
+    "binom_two_sided",
+    "compare_binary",
+    "compare_continuous",
+    "detectable_effect",
+    "mcnemar",
+    "needed_items_paired",
+    "paired_bootstrap",
+    "verdict",
+    "wilson",
+]

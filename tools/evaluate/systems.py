@@ -1,4 +1,5 @@
-"""The systems run_eval compares: a launch_lora run (adapter or base), a local model (+ adapter), an API model, or predictions.
+"""The systems run_eval compares: a launch_lora run (adapter or base), a local model (+ adapter), an API model, or
+predictions.
 
 A :class:`Candidate` says what a system is; :class:`System` resolves it in the workspace (run folder, adapter,
 prediction file) and :func:`generate_for` produces its outputs. :class:`Models` loads each local base once
@@ -13,30 +14,56 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
-from tools.evaluate.generate import EvalItem, LocalModel, add_adapter, api_backend, api_generate, chat_prompt, generate, load_local
 from tools.core.fields import InputPath
-from tools.train.runs import read_json, run_dir
-from tools.local_models.tiny import is_tiny
 from tools.core.workspace import Workspace
+from tools.evaluate.generate import (
+    EvalItem,
+    LocalModel,
+    add_adapter,
+    api_backend,
+    api_generate,
+    chat_prompt,
+    generate,
+    load_local,
+)
+from tools.local_models.tiny import is_tiny
+from tools.train.runs import read_json, run_dir
 
 
 class Candidate(BaseModel):
     """One system to evaluate: a run, a local model (+ adapter), or a file of predictions made elsewhere."""
 
     label: str | None = Field(None, description="Name in the report; default: derived from the source.")
-    run_id: str | None = Field(None, description="A launch_lora run: its base model (and seed), plus runs/<id>/adapter unless base_only.")
+    run_id: str | None = Field(
+        None, description="A launch_lora run: its base model (and seed), plus runs/<id>/adapter unless base_only."
+    )
     base_only: bool = Field(False, description="With run_id: the run's base model without its adapter.")
-    model: str | None = Field(None, description="A local model folder, a Hugging Face id in the local cache, or 'tiny-random-llama'.")
+    model: str | None = Field(
+        None, description="A local model folder, a Hugging Face id in the local cache, or 'tiny-random-llama'."
+    )
     adapter: InputPath | None = Field(None, description="A LoRA adapter folder to put on model.")
     seed: int | None = Field(None, description="Weights seed of tiny-random-llama (a run's plan seed by default).")
-    predictions: InputPath | None = Field(None, description="JSONL of outputs made elsewhere, one per eval item in order ('prediction'/'output'/... or a chat line).")
-    system_prompt: str | None = Field(None, description="Replace the eval items' system prompt with this one (e.g. base + the production prompt).")
-    few_shot: int = Field(0, ge=0, le=16, description="Prepend this many training examples as earlier turns (needs train_data).")
-    provider: Literal["anthropic", "openai"] | None = Field(None, description=(
-        "An API model instead of a local one: model is then the API model id; keys come from ANTHROPIC_API_KEY / "
-        "OPENAI_API_KEY. Sends the eval prompts to the provider and costs money."))
-    base_url: str | None = Field(None, description="With provider 'openai': an OpenAI-compatible server (vLLM, Ollama, Together...).")
-
+    predictions: InputPath | None = Field(
+        None,
+        description="JSONL of outputs made elsewhere, one per eval item in order ('prediction'/'output'/... or a chat "
+        "line).",
+    )
+    system_prompt: str | None = Field(
+        None, description="Replace the eval items' system prompt with this one (e.g. base + the production prompt)."
+    )
+    few_shot: int = Field(
+        0, ge=0, le=16, description="Prepend this many training examples as earlier turns (needs train_data)."
+    )
+    provider: Literal["anthropic", "openai"] | None = Field(
+        None,
+        description=(
+            "An API model instead of a local one: model is then the API model id; keys come from ANTHROPIC_API_KEY / "
+            "OPENAI_API_KEY. Sends the eval prompts to the provider and costs money."
+        ),
+    )
+    base_url: str | None = Field(
+        None, description="With provider 'openai': an OpenAI-compatible server (vLLM, Ollama, Together...)."
+    )
 
 
 # ----------------------------------------------------------------------------- systems
@@ -57,9 +84,13 @@ class System:
             source = ws.relative(self.predictions_path)
         elif cand.provider:
             if not cand.model and cand.provider == "openai" and cand.base_url:
-                raise ToolError("model_needed", f"the {role} names a server but no model", "give model: the id the server serves")
+                raise ToolError(
+                    "model_needed", f"the {role} names a server but no model", "give model: the id the server serves"
+                )
             self.api = (cand.provider, cand.model, cand.base_url)
-            source = f"{cand.provider} API: {cand.model or 'default model'}" + (f" at {cand.base_url}" if cand.base_url else "")
+            source = f"{cand.provider} API: {cand.model or 'default model'}" + (
+                f" at {cand.base_url}" if cand.base_url else ""
+            )
         elif cand.run_id:
             folder = run_dir(ws, cand.run_id)
             plan = read_json(folder / "config.json").get("plan") or {}
@@ -68,23 +99,36 @@ class System:
             if not cand.base_only:
                 self.adapter = folder / "adapter"
                 if not (self.adapter / "adapter_config.json").is_file():
-                    raise ToolError("adapter_missing", f"run {cand.run_id} has no adapter yet",
-                                    f"wait until the run completes (run_status {cand.run_id}) or stop it (stop_run saves the adapter)")
+                    raise ToolError(
+                        "adapter_missing",
+                        f"run {cand.run_id} has no adapter yet",
+                        f"wait until the run completes (run_status {cand.run_id}) or stop it (stop_run saves the "
+                        f"adapter)",
+                    )
             source = f"run {cand.run_id}: {self.model_name}" + ("" if cand.base_only else " + adapter")
         elif cand.model:
-            self.model_name = cand.model if is_tiny(cand.model) or not (ws.root / cand.model).exists() else str(ws.resolve(cand.model, what="model folder"))
+            self.model_name = (
+                cand.model
+                if is_tiny(cand.model) or not (ws.root / cand.model).exists()
+                else str(ws.resolve(cand.model, what="model folder"))
+            )
             if cand.adapter:
                 self.adapter = ws.resolve(cand.adapter, what="adapter folder")
             source = cand.model + (f" + {cand.adapter}" if cand.adapter else "")
         else:
-            raise ToolError("candidate_empty", f"the {role} names no system",
-                            "give run_id, model (with optional adapter), or predictions")
+            raise ToolError(
+                "candidate_empty",
+                f"the {role} names no system",
+                "give run_id, model (with optional adapter), or predictions",
+            )
         if cand.system_prompt:
             source += " + system prompt"
         if cand.few_shot:
             source += f" + {cand.few_shot}-shot"
         self.source = source
-        self.label = cand.label or ("fine-tuned" if role == "candidate" and self.adapter else "base" if role == "baseline" else role)
+        self.label = cand.label or (
+            "fine-tuned" if role == "candidate" and self.adapter else "base" if role == "baseline" else role
+        )
 
     @property
     def generates(self) -> bool:
@@ -94,8 +138,10 @@ class System:
         msgs = [dict(m) for m in item.messages]
         if self.cand.few_shot and shots:
             turns = []
-            for s in shots[:self.cand.few_shot]:
-                turns += [m for m in s.messages if m["role"] != "system"] + [{"role": "assistant", "content": s.reference}]
+            for s in shots[: self.cand.few_shot]:
+                turns += [m for m in s.messages if m["role"] != "system"] + [
+                    {"role": "assistant", "content": s.reference}
+                ]
             sys_msgs = [m for m in msgs if m["role"] == "system"]
             msgs = sys_msgs + turns + [m for m in msgs if m["role"] != "system"]
         if self.cand.system_prompt:
@@ -103,13 +149,19 @@ class System:
         return msgs
 
 
-def pick_systems(ws: Workspace, run_id: str | None, cand: Candidate | None, base: Candidate | None) -> tuple[System, System]:
+def pick_systems(
+    ws: Workspace, run_id: str | None, cand: Candidate | None, base: Candidate | None
+) -> tuple[System, System]:
     if run_id:
         cand = cand or Candidate(run_id=run_id)
         base = base or Candidate(run_id=run_id, base_only=True)
     if cand is None or base is None:
-        raise ToolError("two_systems_needed", "run_eval compares two systems: give run_id, or candidate and baseline",
-                        "e.g. run_id='<run id>' (its adapter vs its base), or candidate={'predictions': 'ft.jsonl'} and baseline={'predictions': 'base.jsonl'}")
+        raise ToolError(
+            "two_systems_needed",
+            "run_eval compares two systems: give run_id, or candidate and baseline",
+            "e.g. run_id='<run id>' (its adapter vs its base), or candidate={'predictions': 'ft.jsonl'} and "
+            "baseline={'predictions': 'base.jsonl'}",
+        )
     return System("candidate", cand, ws), System("baseline", base, ws)
 
 
@@ -129,8 +181,17 @@ class Models:
         return add_adapter(base, system.adapter)
 
 
-def generate_for(models: Models, system: System, prompts: list[list[dict[str, Any]]], *, max_new_tokens: int,
-                 batch_size: int, seed: int, max_prompt_tokens: int, prefixes: list[str] | None = None) -> list[str]:
+def generate_for(
+    models: Models,
+    system: System,
+    prompts: list[list[dict[str, Any]]],
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int,
+    max_prompt_tokens: int,
+    prefixes: list[str] | None = None,
+) -> list[str]:
     if system.api:
         if system.backend is None:
             system.backend = api_backend(*system.api)
@@ -139,8 +200,14 @@ def generate_for(models: Models, system: System, prompts: list[list[dict[str, An
         return outs
     local = models.get(system)
     rendered = [chat_prompt(local.tokenizer, m) + (prefixes[i] if prefixes else "") for i, m in enumerate(prompts)]
-    return generate(local, rendered, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                    max_prompt_tokens=max_prompt_tokens)
+    return generate(
+        local,
+        rendered,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        seed=seed,
+        max_prompt_tokens=max_prompt_tokens,
+    )
 
 
 __all__ = ["Candidate", "Models", "System", "generate_for", "pick_systems"]

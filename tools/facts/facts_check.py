@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from tools import knowledge
 from tools.core.errors import ToolError
+from tools.core.registry import tool
+from tools.core.resources import reference_data_dir
 from tools.knowledge import FACT_MODELS
 from tools.knowledge.core import (
     DEFAULT_HORIZON_DAYS,
@@ -20,8 +22,6 @@ from tools.knowledge.core import (
     row_label,
     row_warnings,
 )
-from tools.core.registry import tool
-from tools.core.resources import reference_data_dir
 
 MAX_LISTED = 40
 
@@ -54,8 +54,9 @@ class FactsCheckRequest(BaseModel):
         default=None, description="Date to check against (YYYY-MM-DD); default: today (or FINETUNE_TODAY)."
     )
     max_age_days: int | None = Field(
-        default=None, ge=0, description="Facts older than this many days are stale; default 120 "
-        "(or FINETUNE_FACTS_MAX_AGE_DAYS)."
+        default=None,
+        ge=0,
+        description="Facts older than this many days are stale; default 120 (or FINETUNE_FACTS_MAX_AGE_DAYS).",
     )
     horizon_days: int | None = Field(
         default=None, ge=0, description="Offerings ending within this many days are listed as closing; default 90."
@@ -159,26 +160,46 @@ def check(
             secondary += row.get("basis") == "secondary"
             own = row.get("review_days", file_days)
             row_limit = max_age if max_age is not None else own if isinstance(own, int) else limit
-            warnings.extend(row_warnings(row, file=path.name, on=now, max_age=row_limit, horizon=ahead,
-                                         context=context))
+            warnings.extend(
+                row_warnings(row, file=path.name, on=now, max_age=row_limit, horizon=ahead, context=context)
+            )
             if row.get("status") == "deprecated" and not row.get("available_until"):
-                deprecated.append(f"{row_label(row)}: deprecated, no end date published - "
-                                  f"{row.get('until_note') or row.get('note') or ''}".rstrip(" -"))
-        summaries.append(FactFileSummary(file=path.name, rows=len(rows), validated=model is not None and error is None,
-                                         error=error))
-    invalid.extend(_unknown_formats(folder))
+                deprecated.append(
+                    f"{row_label(row)}: deprecated, no end date published - "
+                    f"{row.get('until_note') or row.get('note') or ''}".rstrip(" -")
+                )
+        summaries.append(
+            FactFileSummary(file=path.name, rows=len(rows), validated=model is not None and error is None, error=error)
+        )
+    invalid.extend(unknown_formats(folder))
     if all(k in validated for k in ("providers", "pricing", "gpus", "training")):
-        invalid.extend(knowledge.cross_check(validated["providers"], validated["pricing"],  # type: ignore[arg-type]
-                                             validated["gpus"], validated["training"]))  # type: ignore[arg-type]
+        invalid.extend(
+            knowledge.cross_check(
+                validated["providers"],
+                validated["pricing"],  # type: ignore[arg-type]
+                validated["gpus"],
+                validated["training"],
+            )
+        )  # type: ignore[arg-type]
 
     closing = sorted((w for w in warnings if w.kind in ("closing", "serving_closing")), key=lambda w: w.date)
     ended = sorted((w for w in warnings if w.kind in ("ended", "serving_ended")), key=lambda w: w.date, reverse=True)
     stale = sorted((w for w in warnings if w.kind == "stale"), key=lambda w: w.date)
     headline = _headline(closing, ended, stale, invalid)
     return FactsCheckReport(
-        today=now, max_age_days=limit, horizon_days=ahead, files=summaries, rows_checked=rows_checked,
-        secondary_rows=secondary, headline=headline, closing=closing[:MAX_LISTED], ended=ended[:MAX_LISTED],
-        deprecated=deprecated, stale=stale[:MAX_LISTED], stale_total=len(stale), invalid=invalid,
+        today=now,
+        max_age_days=limit,
+        horizon_days=ahead,
+        files=summaries,
+        rows_checked=rows_checked,
+        secondary_rows=secondary,
+        headline=headline,
+        closing=closing[:MAX_LISTED],
+        ended=ended[:MAX_LISTED],
+        deprecated=deprecated,
+        stale=stale[:MAX_LISTED],
+        stale_total=len(stale),
+        invalid=invalid,
         ok=not invalid and not stale,
     )
 
@@ -187,27 +208,33 @@ EXTRA_FORMATS = {"openai_rft"}
 """Format ids providers.yaml may use that formats.yaml does not validate."""
 
 
-def _unknown_formats(folder: Path) -> list[str]:
+def unknown_formats(folder: Path) -> list[str]:
     """Format ids in providers.yaml that formats.yaml (owned by the data tools) does not define."""
     try:
         formats = yaml.safe_load((folder / "formats.yaml").read_text("utf-8"))
         providers = yaml.safe_load((folder / "providers.yaml").read_text("utf-8"))
         known = {f for t in formats["targets"] for f in t.get("formats", [])} | EXTRA_FORMATS
         rows = [(p["id"], p.get("formats", [])) for p in providers["providers"]]
-        rows += [(f"{p['id']}/{m['id']}", m.get("formats", [])) for p in providers["providers"]
-                 for m in p.get("models", [])]
+        rows += [
+            (f"{p['id']}/{m['id']}", m.get("formats", [])) for p in providers["providers"] for m in p.get("models", [])
+        ]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
         return []
-    return [f"providers.yaml {where}: format {f!r} is not defined in formats.yaml"
-            for where, used in rows for f in used if f not in known]
+    return [
+        f"providers.yaml {where}: format {f!r} is not defined in formats.yaml"
+        for where, used in rows
+        for f in used
+        if f not in known
+    ]
 
 
 def _is_service(w: FactWarning) -> bool:
     return w.file == "providers.yaml" and w.parent is None
 
 
-def _headline(closing: list[FactWarning], ended: list[FactWarning], stale: list[FactWarning],
-              invalid: list[str]) -> list[str]:
+def _headline(
+    closing: list[FactWarning], ended: list[FactWarning], stale: list[FactWarning], invalid: list[str]
+) -> list[str]:
     lines: list[str] = []
     for w in closing:
         if _is_service(w):
@@ -215,8 +242,9 @@ def _headline(closing: list[FactWarning], ended: list[FactWarning], stale: list[
     for w in ended:
         if _is_service(w):
             lines.append(w.summary)
-    models_ended = sorted({w.row for w in ended if w.file == "providers.yaml" and not _is_service(w)
-                           and w.kind == "ended"})
+    models_ended = sorted(
+        {w.row for w in ended if w.file == "providers.yaml" and not _is_service(w) and w.kind == "ended"}
+    )
     if models_ended:
         lines.append("fine-tunable models that already ended: " + ", ".join(models_ended))
     if stale:
@@ -226,7 +254,10 @@ def _headline(closing: list[FactWarning], ended: list[FactWarning], stale: list[
     return lines
 
 
-@tool(effect="read")
+@tool(effect="read", stage="reference")
 def facts_check(req: FactsCheckRequest) -> FactsCheckReport:
-    """List facts in reference/data that are older than the allowed age, and provider paths or models that have ended or close soon (relative to today's date). Use it before planning a fine-tune to learn which paths are closed (e.g. OpenAI self-serve fine-tuning takes no new jobs from 2027-01-06), and when maintaining the knowledge base. It does not fetch anything; prices are re-checked with `finetune facts refresh`."""
+    """List facts in reference/data that are older than the allowed age, and provider paths or models that have ended
+    or close soon (relative to today's date). Use it before planning a fine-tune to learn which paths are closed
+    (e.g. OpenAI self-serve fine-tuning takes no new jobs from 2027-01-06), and when maintaining the knowledge base.
+    It does not fetch anything; prices are re-checked with `finetune facts refresh`."""
     return check(req.today, req.max_age_days, req.horizon_days)

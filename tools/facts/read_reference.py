@@ -18,7 +18,9 @@ class ReadReferenceRequest(BaseModel):
     """Which reference file (and optionally which section) to read."""
 
     file: str = Field(description="file name such as costs.md or data/pricing.yaml (see the list in SKILL.md)")
-    section: str | None = Field(None, description="a heading in the file; its text up to the next heading of that level")
+    section: str | None = Field(
+        None, description="a heading in the file; its text up to the next heading of that level"
+    )
 
 
 class ReferenceText(BaseModel):
@@ -39,13 +41,13 @@ def _section(text: str, wanted: str, file: str) -> str:
     for i, match in enumerate(headings):
         if match.group(2).strip().lower() == wanted.strip().lower():
             level = len(match.group(1))
-            end = next((h.start() for h in headings[i + 1:] if len(h.group(1)) <= level), len(text))
-            return text[match.start():end].rstrip() + "\n"
+            end = next((h.start() for h in headings[i + 1 :] if len(h.group(1)) <= level), len(text))
+            return text[match.start() : end].rstrip() + "\n"
     names = ", ".join(h.group(2) for h in headings[:40])
     raise ToolError("section_not_found", f"{file} has no heading {wanted!r}", f"headings: {names}")
 
 
-@tool(effect="read")
+@tool(effect="read", stage="reference")
 def read_reference(req: ReadReferenceRequest) -> ReferenceText:
     """Returns one reference file of the fine-tuning skill, or one section of it, as text.
 
@@ -61,5 +63,6 @@ def read_reference(req: ReadReferenceRequest) -> ReferenceText:
     headings = [m.group(2) for m in HEADING.finditer(text)]
     body = _section(text, req.section, wanted) if req.section else text
     truncated = len(body) > MAX_CHARS
-    return ReferenceText(file=wanted, section=req.section, text=body[:MAX_CHARS], truncated=truncated,
-                         sections=headings[:80])
+    return ReferenceText(
+        file=wanted, section=req.section, text=body[:MAX_CHARS], truncated=truncated, sections=headings[:80]
+    )

@@ -69,16 +69,25 @@ def load_litellm(where: str) -> dict[str, Any]:
         else:
             text = Path(where).read_text("utf-8")
     except OSError as exc:
-        raise ToolError("litellm_unreadable", f"cannot read {where}: {exc}",
-                        "give a local copy of model_prices_and_context_window.json or its raw GitHub URL") from None
+        raise ToolError(
+            "litellm_unreadable",
+            f"cannot read {where}: {exc}",
+            "give a local copy of model_prices_and_context_window.json or its raw GitHub URL",
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ToolError("litellm_not_json", f"{where}: not JSON (line {exc.lineno}: {exc.msg})",
-                        "give LiteLLM's model_prices_and_context_window.json") from None
+        raise ToolError(
+            "litellm_not_json",
+            f"{where}: not JSON (line {exc.lineno}: {exc.msg})",
+            "give LiteLLM's model_prices_and_context_window.json",
+        ) from None
     if not isinstance(data, dict) or not any(isinstance(v, dict) and "litellm_provider" in v for v in data.values()):
-        raise ToolError("litellm_schema", f"{where}: does not look like LiteLLM's price map (no litellm_provider keys)",
-                        "give LiteLLM's model_prices_and_context_window.json")
+        raise ToolError(
+            "litellm_schema",
+            f"{where}: does not look like LiteLLM's price map (no litellm_provider keys)",
+            "give LiteLLM's model_prices_and_context_window.json",
+        )
     return data
 
 
@@ -104,8 +113,9 @@ def _section_blocks(lines: list[str], section: str) -> list[tuple[int, int]]:
     try:
         start = lines.index(f"{section}:\n") if f"{section}:\n" in lines else lines.index(f"{section}:")
     except ValueError:
-        raise ToolError("pricing_layout", f"pricing.yaml has no top-level `{section}:` line",
-                        "keep the section headers at column 0") from None
+        raise ToolError(
+            "pricing_layout", f"pricing.yaml has no top-level `{section}:` line", "keep the section headers at column 0"
+        ) from None
     end = len(lines)
     for i in range(start + 1, len(lines)):
         if lines[i].strip() and not lines[i].startswith((" ", "#")):
@@ -131,25 +141,34 @@ def _set_field(lines: list[str], start: int, end: int, name: str, value: str) ->
     lines.insert(end, f"    {name}: {value}\n")
 
 
-def refresh_pricing(litellm: dict[str, Any], pricing_path: Path, on: date, source_url: str = LITELLM_URL,
-                    providers_path: Path | None = None) -> RefreshResult:
+def refresh_pricing(
+    litellm: dict[str, Any],
+    pricing_path: Path,
+    on: date,
+    source_url: str = LITELLM_URL,
+    providers_path: Path | None = None,
+) -> RefreshResult:
     """Compute the updated pricing.yaml text and its diff; write nothing."""
     old_text = pricing_path.read_text("utf-8")
     parsed = knowledge.validate_facts(yaml.safe_load(old_text), knowledge.PricingFile, pricing_path.name)
     lines = old_text.splitlines(keepends=True)
     blocks = _section_blocks(lines, "inference")
     if len(blocks) != len(parsed.inference):
-        raise ToolError("pricing_layout",
-                        f"pricing.yaml inference: {len(parsed.inference)} rows but {len(blocks)} block-style items",
-                        "write inference rows in block style (one `key: value` per line)")
+        raise ToolError(
+            "pricing_layout",
+            f"pricing.yaml inference: {len(parsed.inference)} rows but {len(blocks)} block-style items",
+            "write inference rows in block style (one `key: value` per line)",
+        )
     result = RefreshResult(new_text=old_text, diff="")
     # Edit from the last block up so earlier line numbers stay valid when a line is inserted.
     for row, (start, end) in reversed(list(zip(parsed.inference, blocks, strict=True))):
         label = f"{row.provider} / {row.model} / {row.tier}"
         updates: dict[str, Any] = {}
         deprecation: str | None = None
-        for key, fields, suffix in ((row.litellm_ft_key, FT_FIELDS, row.litellm_price_suffix),
-                                    (row.litellm_base_key, BASE_FIELDS, "")):
+        for key, fields, suffix in (
+            (row.litellm_ft_key, FT_FIELDS, row.litellm_price_suffix),
+            (row.litellm_base_key, BASE_FIELDS, ""),
+        ):
             if not key:
                 continue
             entry = litellm.get(key)
@@ -182,16 +201,21 @@ def refresh_pricing(litellm: dict[str, Any], pricing_path: Path, on: date, sourc
     new_text = "".join(lines)
     knowledge.validate_facts(yaml.safe_load(new_text), knowledge.PricingFile, f"{pricing_path.name} (refreshed)")
     result.new_text = new_text
-    result.diff = "".join(difflib.unified_diff(
-        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-        fromfile=f"a/reference/data/{pricing_path.name}", tofile=f"b/reference/data/{pricing_path.name}"))
+    result.diff = "".join(
+        difflib.unified_diff(
+            old_text.splitlines(keepends=True),
+            new_text.splitlines(keepends=True),
+            fromfile=f"a/reference/data/{pricing_path.name}",
+            tofile=f"b/reference/data/{pricing_path.name}",
+        )
+    )
 
     known = {r.litellm_ft_key for r in parsed.inference if r.litellm_ft_key}
-    result.unlisted_ft_keys = sorted(k for k in litellm if k.startswith("ft:") and k.count(":") <= 1
-                                     and k not in known)
+    result.unlisted_ft_keys = sorted(k for k in litellm if k.startswith("ft:") and k.count(":") <= 1 and k not in known)
     if providers_path is not None and providers_path.is_file():
-        prov = knowledge.validate_facts(yaml.safe_load(providers_path.read_text("utf-8")), knowledge.ProvidersFile,
-                                        providers_path.name)
+        prov = knowledge.validate_facts(
+            yaml.safe_load(providers_path.read_text("utf-8")), knowledge.ProvidersFile, providers_path.name
+        )
         for p in prov.providers:
             if p.id != "openai":
                 continue
@@ -200,5 +224,6 @@ def refresh_pricing(litellm: dict[str, Any], pricing_path: Path, on: date, sourc
                 dep = entry.get("deprecation_date") if isinstance(entry, dict) else None
                 if isinstance(dep, str) and m.serving_until is not None and dep != m.serving_until.isoformat():
                     result.serving_mismatches.append(
-                        f"providers.yaml {p.id}/{m.id}: serving_until {m.serving_until} but LiteLLM says {dep}")
+                        f"providers.yaml {p.id}/{m.id}: serving_until {m.serving_until} but LiteLLM says {dep}"
+                    )
     return result

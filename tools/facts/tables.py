@@ -72,9 +72,20 @@ def providers_status() -> str:
     rows = []
     for p in prov.providers:
         until = p.available_until or "-"
-        rows.append([p.name, p.kind, p.status, _cell(until), _cell(p.hosting),
-                     "yes" if p.data_leaves_your_machines else "no", _src(p.source, p.as_of, p.basis)])
-    return _table(["path", "kind", "status", "ends", "hosting", "data leaves you", "source"], rows) + _footer("providers")
+        rows.append(
+            [
+                p.name,
+                p.kind,
+                p.status,
+                _cell(until),
+                _cell(p.hosting),
+                "yes" if p.data_leaves_your_machines else "no",
+                _src(p.source, p.as_of, p.basis),
+            ]
+        )
+    return _table(["path", "kind", "status", "ends", "hosting", "data leaves you", "source"], rows) + _footer(
+        "providers"
+    )
 
 
 def providers_models() -> str:
@@ -85,11 +96,33 @@ def providers_models() -> str:
             if not m.methods:
                 continue
             until = p.model_until(m)
-            rows.append([p.id, f"`{m.id}`", _cell(m.methods), _cell(m.min_examples), _cell(m.max_examples),
-                         _cell(m.max_tokens_per_example), _cell(until), _cell(m.serving_until),
-                         _src(m.source, m.as_of, m.basis)])
-    return _table(["provider", "model", "methods", "min ex.", "max ex.", "tokens/example", "no new jobs from",
-                   "serving ends", "source"], rows) + _footer("providers")
+            rows.append(
+                [
+                    p.id,
+                    f"`{m.id}`",
+                    _cell(m.methods),
+                    _cell(m.min_examples),
+                    _cell(m.max_examples),
+                    _cell(m.max_tokens_per_example),
+                    _cell(until),
+                    _cell(m.serving_until),
+                    _src(m.source, m.as_of, m.basis),
+                ]
+            )
+    return _table(
+        [
+            "provider",
+            "model",
+            "methods",
+            "min ex.",
+            "max ex.",
+            "tokens/example",
+            "no new jobs from",
+            "serving ends",
+            "source",
+        ],
+        rows,
+    ) + _footer("providers")
 
 
 def compliance_matrix() -> str:
@@ -98,44 +131,104 @@ def compliance_matrix() -> str:
     for p in prov.providers:
         if p.status == "ended" or p.kind == "eval_service" or p.status == "deprecated":
             continue
-        rows.append([p.name, "yes" if p.data_leaves_your_machines else "no", p.trains_on_customer_data, p.zdr,
-                     p.hipaa_baa, _cell(p.residency), _src(p.source, p.as_of, p.basis)])
-    return _table(["path", "data leaves you", "trains on your data", "zero retention", "HIPAA BAA",
-                   "residency", "source"], rows) + _footer("providers")
+        rows.append(
+            [
+                p.name,
+                "yes" if p.data_leaves_your_machines else "no",
+                p.trains_on_customer_data,
+                p.zdr,
+                p.hipaa_baa,
+                _cell(p.residency),
+                _src(p.source, p.as_of, p.basis),
+            ]
+        )
+    return _table(
+        ["path", "data leaves you", "trains on your data", "zero retention", "HIPAA BAA", "residency", "source"], rows
+    ) + _footer("providers")
 
 
 def pricing_training() -> str:
     price = knowledge.pricing()
-    unit_names = {"per_1m_tokens": "per 1M training tokens", "per_hour": "per hour", "per_gpu_hour": "per GPU-hour",
-                  "free": "free"}
+    unit_names = {
+        "per_1m_tokens": "per 1M training tokens",
+        "per_hour": "per hour",
+        "per_gpu_hour": "per GPU-hour",
+        "free": "free",
+    }
     rows = []
     for r in price.training:
-        rows.append([r.provider, f"`{r.model}`", r.method, _money(r.price_usd), unit_names[r.unit],
-                     _money(r.min_fee_usd) if r.min_fee_usd else "-", _cell(r.available_until),
-                     _src(r.source, r.as_of, r.basis)])
-    return _table(["provider", "model", "method", "price", "unit", "min fee", "ends", "source"], rows) + _footer("pricing")
+        rows.append(
+            [
+                r.provider,
+                f"`{r.model}`",
+                r.method,
+                _money(r.price_usd),
+                unit_names[r.unit],
+                _money(r.min_fee_usd) if r.min_fee_usd else "-",
+                _cell(r.available_until),
+                _src(r.source, r.as_of, r.basis),
+            ]
+        )
+    return _table(["provider", "model", "method", "price", "unit", "min fee", "ends", "source"], rows) + _footer(
+        "pricing"
+    )
 
 
 def pricing_inference() -> str:
     price = knowledge.pricing()
     rows = []
     for r in price.inference:
-        rows.append([r.provider, f"`{r.model}`", r.tier, _cell(r.base_input), _cell(r.base_output),
-                     _cell(r.ft_input), _cell(r.ft_cached_input), _cell(r.ft_output), _cell(r.available_until),
-                     _src(r.source, r.as_of, r.basis)])
-    return _table(["provider", "model", "tier", "base in", "base out", "FT in", "FT cached in", "FT out",
-                   "ends", "source"], rows) + "\n\nAll prices in US dollars per 1M tokens." + _footer("pricing")
+        rows.append(
+            [
+                r.provider,
+                f"`{r.model}`",
+                r.tier,
+                _cell(r.base_input),
+                _cell(r.base_output),
+                _cell(r.ft_input),
+                _cell(r.ft_cached_input),
+                _cell(r.ft_output),
+                _cell(r.available_until),
+                _src(r.source, r.as_of, r.basis),
+            ]
+        )
+    return (
+        _table(
+            ["provider", "model", "tier", "base in", "base out", "FT in", "FT cached in", "FT out", "ends", "source"],
+            rows,
+        )
+        + "\n\nAll prices in US dollars per 1M tokens."
+        + _footer("pricing")
+    )
 
 
 def pricing_fixed() -> str:
     price = knowledge.pricing()
     rows = []
     for h in price.hosting:
-        rows.append(["hosting", h.provider, h.deployment, _money(h.price_usd), h.unit.replace("_", " "),
-                     _cell(h.note), _src(h.source, h.as_of, h.basis)])
+        rows.append(
+            [
+                "hosting",
+                h.provider,
+                h.deployment,
+                _money(h.price_usd),
+                h.unit.replace("_", " "),
+                _cell(h.note),
+                _src(h.source, h.as_of, h.basis),
+            ]
+        )
     for s in price.storage:
-        rows.append(["storage", s.provider, "-", _money(s.price_usd), s.unit.replace("_", " "), _cell(s.note),
-                     _src(s.source, s.as_of, s.basis)])
+        rows.append(
+            [
+                "storage",
+                s.provider,
+                "-",
+                _money(s.price_usd),
+                s.unit.replace("_", " "),
+                _cell(s.note),
+                _src(s.source, s.as_of, s.basis),
+            ]
+        )
     return _table(["fee", "provider", "deployment", "price", "unit", "note", "source"], rows) + _footer("pricing")
 
 
@@ -144,41 +237,88 @@ def gpu_offers() -> str:
     rows = []
     for o in sorted(g.offers, key=lambda o: (o.gpu, o.usd_per_gpu_hour)):
         spec = g.gpu(o.gpu)
-        rows.append([spec.name, _cell(spec.memory_gb), _cell(spec.bf16_dense_tflops), o.vendor,
-                     o.tier + (f" ({o.instance})" if o.instance else ""), _money(o.usd_per_gpu_hour),
-                     _cell(o.gpus_per_instance), _src(o.source, o.as_of, o.basis)])
-    return _table(["GPU", "memory GB", "BF16 dense TFLOPS", "vendor", "tier", "$/GPU-hour", "GPUs/instance",
-                   "source"], rows) + _footer("gpus")
+        rows.append(
+            [
+                spec.name,
+                _cell(spec.memory_gb),
+                _cell(spec.bf16_dense_tflops),
+                o.vendor,
+                o.tier + (f" ({o.instance})" if o.instance else ""),
+                _money(o.usd_per_gpu_hour),
+                _cell(o.gpus_per_instance),
+                _src(o.source, o.as_of, o.basis),
+            ]
+        )
+    return _table(
+        ["GPU", "memory GB", "BF16 dense TFLOPS", "vendor", "tier", "$/GPU-hour", "GPUs/instance", "source"], rows
+    ) + _footer("gpus")
 
 
 def training_hyperparameters() -> str:
     t = knowledge.training()
-    rows = [[h.method, h.name, _cell(h.default), f"{_cell(h.low)} - {_cell(h.high)}", _cell(h.note),
-             _src(h.source, h.as_of, h.basis)] for h in t.hyperparameters]
+    rows = [
+        [
+            h.method,
+            h.name,
+            _cell(h.default),
+            f"{_cell(h.low)} - {_cell(h.high)}",
+            _cell(h.note),
+            _src(h.source, h.as_of, h.basis),
+        ]
+        for h in t.hyperparameters
+    ]
     rows += [["-", c.name, c.value, "-", _cell(c.note), _src(c.source, c.as_of, c.basis)] for c in t.choices]
     return _table(["method", "setting", "default", "range", "note", "source"], rows) + _footer("training")
 
 
 def training_dataset_sizes() -> str:
     t = knowledge.training()
-    rows = [[d.task, _cell(d.min_examples), _cell(d.start_examples), _cell(d.good_examples), d.rationale,
-             _src(d.source, d.as_of, d.basis)] for d in t.dataset_sizes]
+    rows = [
+        [
+            d.task,
+            _cell(d.min_examples),
+            _cell(d.start_examples),
+            _cell(d.good_examples),
+            d.rationale,
+            _src(d.source, d.as_of, d.basis),
+        ]
+        for d in t.dataset_sizes
+    ]
     return _table(["task", "minimum", "first run", "gains flatten around", "why", "source"], rows) + _footer("training")
 
 
 def training_memory() -> str:
     t = knowledge.training()
-    rows = [[m.method, m.precision, _cell(m.bytes_per_param), f"{m.bytes_per_param * 8:g} GB",
-             _cell(m.note), _src(m.source, m.as_of, m.basis)] for m in t.memory]
-    return _table(["method", "precision", "bytes/param", "8B model (before activations)", "note", "source"],
-                  rows) + _footer("training")
+    rows = [
+        [
+            m.method,
+            m.precision,
+            _cell(m.bytes_per_param),
+            f"{m.bytes_per_param * 8:g} GB",
+            _cell(m.note),
+            _src(m.source, m.as_of, m.basis),
+        ]
+        for m in t.memory
+    ]
+    return _table(
+        ["method", "precision", "bytes/param", "8B model (before activations)", "note", "source"], rows
+    ) + _footer("training")
 
 
 def training_throughput() -> str:
     t = knowledge.training()
     g = knowledge.gpus()
-    rows = [[f"{r.model_params_b:g}B", r.method, f"{r.gpus} x {g.gpu(r.gpu).name}", _cell(r.tokens_per_second),
-             _cell(r.peak_memory_gib), _src(r.source, r.as_of, r.basis)] for r in t.measured_throughput]
+    rows = [
+        [
+            f"{r.model_params_b:g}B",
+            r.method,
+            f"{r.gpus} x {g.gpu(r.gpu).name}",
+            _cell(r.tokens_per_second),
+            _cell(r.peak_memory_gib),
+            _src(r.source, r.as_of, r.basis),
+        ]
+        for r in t.measured_throughput
+    ]
     return _table(["model", "method", "GPUs", "tokens/s", "peak GiB", "source"], rows) + _footer("training", "gpus")
 
 
@@ -238,8 +378,9 @@ def render_text(text: str, where: str = "markdown") -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group("name")
         if name not in TABLES:
-            raise ToolError("unknown_table", f"{where}: no generated table named {name!r}",
-                            "known tables: " + ", ".join(TABLES))
+            raise ToolError(
+                "unknown_table", f"{where}: no generated table named {name!r}", "known tables: " + ", ".join(TABLES)
+            )
         if name not in cache:
             cache[name] = TABLES[name]()
         return f"{match.group('begin')}{cache[name]}\n{match.group('end')}"

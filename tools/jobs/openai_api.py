@@ -16,8 +16,14 @@ from typing import Any
 from tools.core.errors import ToolError
 
 KEY_FIELD = "finetune_skill_key"
-STATES = {"validating_files": "queued", "queued": "queued", "running": "running", "succeeded": "completed",
-          "failed": "failed", "cancelled": "stopped"}
+STATES = {
+    "validating_files": "queued",
+    "queued": "queued",
+    "running": "running",
+    "succeeded": "completed",
+    "failed": "failed",
+    "cancelled": "stopped",
+}
 RETRY_STATUS = {408, 409, 429}
 
 
@@ -27,11 +33,15 @@ def client(cfg: dict[str, Any]) -> Any:
 
     key = os.environ.get("OPENAI_API_KEY", "").strip()
     if not key:
-        raise ToolError("missing_api_key", "OPENAI_API_KEY is not set",
-                        "export OPENAI_API_KEY=... in the shell that runs finetune (it is never written to disk)")
+        raise ToolError(
+            "missing_api_key",
+            "OPENAI_API_KEY is not set",
+            "export OPENAI_API_KEY=... in the shell that runs finetune (it is never written to disk)",
+        )
     base = os.environ.get("OPENAI_BASE_URL", "").strip() or str(cfg["openai_base_url"])
-    return openai.OpenAI(api_key=key, base_url=base, max_retries=int(cfg["max_retries"]),
-                         timeout=float(cfg["request_timeout_s"]))
+    return openai.OpenAI(
+        api_key=key, base_url=base, max_retries=int(cfg["max_retries"]), timeout=float(cfg["request_timeout_s"])
+    )
 
 
 def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -42,14 +52,23 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     except openai.APIStatusError as exc:
         message = _message(exc)
         if exc.status_code in RETRY_STATUS or exc.status_code >= 500:
-            raise ToolError("provider_busy", f"OpenAI {what} failed: HTTP {exc.status_code}: {message}",
-                            "the provider is overloaded or rate-limiting; call again later (no second job is created)") from None
-        raise ToolError("provider_error", f"OpenAI {what} failed: HTTP {exc.status_code}: {message}",
-                        "check the key, the organisation's fine-tuning access and the request; the run folder keeps "
-                        "the idempotency key, so calling again is safe") from None
+            raise ToolError(
+                "provider_busy",
+                f"OpenAI {what} failed: HTTP {exc.status_code}: {message}",
+                "the provider is overloaded or rate-limiting; call again later (no second job is created)",
+            ) from None
+        raise ToolError(
+            "provider_error",
+            f"OpenAI {what} failed: HTTP {exc.status_code}: {message}",
+            "check the key, the organisation's fine-tuning access and the request; the run folder keeps "
+            "the idempotency key, so calling again is safe",
+        ) from None
     except openai.APIConnectionError as exc:
-        raise ToolError("provider_unreachable", f"OpenAI {what} failed after retries: {exc}",
-                        "check the network (or OPENAI_BASE_URL) and call again; no second job is created") from None
+        raise ToolError(
+            "provider_unreachable",
+            f"OpenAI {what} failed after retries: {exc}",
+            "check the network (or OPENAI_BASE_URL) and call again; no second job is created",
+        ) from None
 
 
 def _message(exc: Any) -> str:
@@ -70,11 +89,17 @@ def normal(job: Any) -> dict[str, Any]:
         error = f"{err.get('code') or 'error'}: {err.get('message') or ''}".strip()
         if err.get("param"):
             error += f" (param {err['param']})"
-    return {"job_id": data.get("id"), "provider_state": data.get("status"),
-            "state": STATES.get(str(data.get("status")), "running"), "output_model": data.get("fine_tuned_model"),
-            "error": error, "trained_tokens": data.get("trained_tokens"),
-            "result_files": list(data.get("result_files") or []), "metadata": data.get("metadata") or {},
-            "suffix": data.get("user_provided_suffix")}
+    return {
+        "job_id": data.get("id"),
+        "provider_state": data.get("status"),
+        "state": STATES.get(str(data.get("status")), "running"),
+        "output_model": data.get("fine_tuned_model"),
+        "error": error,
+        "trained_tokens": data.get("trained_tokens"),
+        "result_files": list(data.get("result_files") or []),
+        "metadata": data.get("metadata") or {},
+        "suffix": data.get("user_provided_suffix"),
+    }
 
 
 def find_job(cfg: dict[str, Any], key: str, suffix: str) -> dict[str, Any] | None:
@@ -92,18 +117,23 @@ def upload(cfg: dict[str, Any], path: Path) -> str:
     """Upload a JSONL file with purpose fine-tune; its file id. Bytes in memory, so a retry re-sends them whole."""
     c = client(cfg)
     content = path.read_bytes()
-    obj = _call(f"upload of {path.name}", c.files.create, file=(path.name, content, "application/jsonl"),
-                purpose="fine-tune")
+    obj = _call(
+        f"upload of {path.name}", c.files.create, file=(path.name, content, "application/jsonl"), purpose="fine-tune"
+    )
     return str(obj.id)
 
 
 def create(cfg: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """Create the job (one attempt): method supervised or dpo with its hyperparameters, the key in metadata and suffix."""
+    """Create the job (one attempt): method supervised or dpo with its hyperparameters, the key in metadata
+    and suffix."""
     # One attempt only (the SDK would blindly re-POST): provider_jobs looks the job up before trying again.
     c = client(cfg).with_options(max_retries=0)
     hyper: dict[str, Any] = {}
-    for ours, theirs in (("epochs", "n_epochs"), ("batch_size", "batch_size"),
-                         ("learning_rate_multiplier", "learning_rate_multiplier")):
+    for ours, theirs in (
+        ("epochs", "n_epochs"),
+        ("batch_size", "batch_size"),
+        ("learning_rate_multiplier", "learning_rate_multiplier"),
+    ):
         if spec.get(ours) is not None:
             hyper[theirs] = spec[ours]
     if spec["method"] == "dpo" and spec.get("dpo_beta") is not None:
@@ -111,15 +141,24 @@ def create(cfg: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     method: dict[str, Any] = {"type": spec["method"]}
     if hyper:
         method[spec["method"]] = {"hyperparameters": hyper}
-    kwargs: dict[str, Any] = {"model": spec["model"], "training_file": spec["training_file"], "method": method,
-                              "suffix": spec["suffix"], "metadata": {KEY_FIELD: spec["key"]}}
+    kwargs: dict[str, Any] = {
+        "model": spec["model"],
+        "training_file": spec["training_file"],
+        "method": method,
+        "suffix": spec["suffix"],
+        "metadata": {KEY_FIELD: spec["key"]},
+    }
     if spec.get("validation_file"):
         kwargs["validation_file"] = spec["validation_file"]
     if spec.get("seed") is not None:
         kwargs["seed"] = spec["seed"]
     # The SDK adds an Idempotency-Key header only on retries of its own; send ours so a proxy can dedupe too.
-    job = _call("job creation", c.fine_tuning.jobs.create, **kwargs,
-                extra_headers={"Idempotency-Key": f"finetune-{spec['key']}"})
+    job = _call(
+        "job creation",
+        c.fine_tuning.jobs.create,
+        **kwargs,
+        extra_headers={"Idempotency-Key": f"finetune-{spec['key']}"},
+    )
     return normal(job)
 
 
@@ -132,8 +171,14 @@ def refresh(cfg: dict[str, Any], job_id: str) -> tuple[dict[str, Any], list[dict
     metric_rows: dict[int, dict[str, Any]] = {}
     for ev in reversed(page.data):  # the API lists newest first
         data = ev.model_dump()
-        events.append({"created_at": data.get("created_at"), "level": data.get("level"), "type": data.get("type"),
-                       "message": data.get("message")})
+        events.append(
+            {
+                "created_at": data.get("created_at"),
+                "level": data.get("level"),
+                "type": data.get("type"),
+                "message": data.get("message"),
+            }
+        )
         payload = data.get("data") or {}
         if data.get("type") == "metrics" and isinstance(payload, dict) and payload.get("step") is not None:
             metric_rows[int(payload["step"])] = _row(payload)
@@ -157,10 +202,13 @@ def _num(value: Any) -> float | None:
 
 
 def _row(p: dict[str, Any]) -> dict[str, Any]:
-    row = {"step": int(float(p["step"])), "loss": _num(p.get("train_loss")),
-           "eval_loss": _num(p.get("valid_loss") if p.get("valid_loss") not in (None, "") else p.get("full_valid_loss")),
-           "train_accuracy": _num(p.get("train_accuracy") or p.get("train_mean_token_accuracy")),
-           "eval_accuracy": _num(p.get("valid_mean_token_accuracy"))}
+    row = {
+        "step": int(float(p["step"])),
+        "loss": _num(p.get("train_loss")),
+        "eval_loss": _num(p.get("valid_loss") if p.get("valid_loss") not in (None, "") else p.get("full_valid_loss")),
+        "train_accuracy": _num(p.get("train_accuracy") or p.get("train_mean_token_accuracy")),
+        "eval_accuracy": _num(p.get("valid_mean_token_accuracy")),
+    }
     if p.get("total_steps") is not None:
         row["total_steps"] = int(float(p["total_steps"]))
     return row

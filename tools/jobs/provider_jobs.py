@@ -23,14 +23,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools import knowledge
-from tools.plan import plan_math as pm
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
-from tools.knowledge.core import data_path
 from tools.core.registry import tool
-from tools.train.runs import now_iso, read_json, run_dir, runs_root, update_status, write_json
-from tools.plan.training_plan import DefaultRow
 from tools.core.workspace import Workspace, current, sha256_file, write_text_atomic
+from tools.knowledge.core import data_path
+from tools.plan import plan_math as pm
+from tools.plan.training_plan import DefaultRow
+from tools.train.runs import now_iso, read_json, run_dir, runs_root, update_status, write_json
 
 Provider = Literal["openai", "together"]
 Method = Literal["supervised", "dpo"]
@@ -67,24 +67,44 @@ class LaunchProviderJobRequest(BaseModel):
     """Which provider, base model, data and method; confirm=true sends the data and starts a paid job."""
 
     provider: Provider = Field(description="openai (self-serve fine-tuning API) or together (LoRA fine-tuning).")
-    model: str = Field(description="The provider's base model id, e.g. gpt-4.1-mini-2025-04-14 or "
-                                   "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference.")
-    data: InputPath = Field(description="Training JSONL in the provider's format (OpenAI chat for supervised, "
-                                        "OpenAI preference for dpo); run validate_jsonl first.")
-    validation_data: InputPath | None = Field(None, description="Validation JSONL (OpenAI: free; Together bills its tokens per evaluation).")
+    model: str = Field(
+        description="The provider's base model id, e.g. gpt-4.1-mini-2025-04-14 or "
+        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference."
+    )
+    data: InputPath = Field(
+        description="Training JSONL in the provider's format (OpenAI chat for supervised, "
+        "OpenAI preference for dpo); run validate_jsonl first."
+    )
+    validation_data: InputPath | None = Field(
+        None, description="Validation JSONL (OpenAI: free; Together bills its tokens per evaluation)."
+    )
     method: Method = Field("supervised", description="supervised (SFT) or dpo (preference pairs).")
-    epochs: int | None = Field(None, ge=1, le=50, description="Passes over the data; default: the provider's auto rule.")
+    epochs: int | None = Field(
+        None, ge=1, le=50, description="Passes over the data; default: the provider's auto rule."
+    )
     batch_size: int | None = Field(None, ge=1, description="Examples per batch; default: the provider's.")
-    learning_rate_multiplier: float | None = Field(None, gt=0, description="OpenAI only: multiplier on the base learning rate.")
+    learning_rate_multiplier: float | None = Field(
+        None, gt=0, description="OpenAI only: multiplier on the base learning rate."
+    )
     learning_rate: float | None = Field(None, gt=0, description="Together only: peak learning rate.")
     lora_r: int | None = Field(None, ge=1, le=256, description="Together only: LoRA rank (alpha = 2 x rank).")
-    dpo_beta: float | None = Field(None, gt=0, description="dpo only: beta (strength of the pull towards the reference model).")
+    dpo_beta: float | None = Field(
+        None, gt=0, description="dpo only: beta (strength of the pull towards the reference model)."
+    )
     seed: int | None = Field(None, description="OpenAI only: seed for reproducibility.")
-    suffix: str | None = Field(None, max_length=40, description="A name part for the output model; the idempotency key is appended.")
-    run_name: str | None = Field(None, description="A short name for the run id; change it to launch the same data again on purpose.")
-    confirm: bool = Field(False, description=(
-        "Must be true to upload the data and create the job (it costs money and sends the data to the provider); "
-        "without it the tool only returns the plan and the cost estimate."))
+    suffix: str | None = Field(
+        None, max_length=40, description="A name part for the output model; the idempotency key is appended."
+    )
+    run_name: str | None = Field(
+        None, description="A short name for the run id; change it to launch the same data again on purpose."
+    )
+    confirm: bool = Field(
+        False,
+        description=(
+            "Must be true to upload the data and create the job (it costs money and sends the data to the provider); "
+            "without it the tool only returns the plan and the cost estimate."
+        ),
+    )
 
 
 class ProviderJobInfo(BaseModel):
@@ -108,7 +128,9 @@ class ProviderJobInfo(BaseModel):
 
 class LaunchProviderJobResult(BaseModel):
     started: bool = Field(description="a job exists at the provider for this request (new or found again)")
-    reused: bool = Field(description="an earlier launch with the same idempotency key was found; no new job was created")
+    reused: bool = Field(
+        description="an earlier launch with the same idempotency key was found; no new job was created"
+    )
     run_id: str | None
     folder: str | None
     provider: str
@@ -129,7 +151,9 @@ class ProviderJobStatusRequest(BaseModel):
     """Which provider run to refresh."""
 
     run_id: str | None = Field(None, description="The run id launch_provider_job returned; empty: every provider run.")
-    refresh: bool = Field(True, description="Ask the provider for the job's state, events and metrics (false: read the folder only).")
+    refresh: bool = Field(
+        True, description="Ask the provider for the job's state, events and metrics (false: read the folder only)."
+    )
 
 
 class ProviderJobStatusResult(BaseModel):
@@ -153,12 +177,18 @@ def _offering(req: LaunchProviderJobRequest) -> tuple[Any, str | None, list[str]
             label = f"{prov.name}, model {req.model}"
             wanted = "dpo" if req.method == "dpo" else "sft"
             if wanted not in model_row.methods:
-                raise ToolError("method_not_supported", f"openai model {req.model} cannot be tuned with {req.method}",
-                                f"its methods: {', '.join(model_row.methods)}")
+                raise ToolError(
+                    "method_not_supported",
+                    f"openai model {req.model} cannot be tuned with {req.method}",
+                    f"its methods: {', '.join(model_row.methods)}",
+                )
     if until is not None and today >= until:
-        raise ToolError("offering_ended", f"{label} takes no new fine-tuning jobs since {until} (today is {today})",
-                        (prov.until_note or "") + " Pick another path with select_provider (Together, Fireworks, "
-                        "a local LoRA run with launch_lora).")
+        raise ToolError(
+            "offering_ended",
+            f"{label} takes no new fine-tuning jobs since {until} (today is {today})",
+            (prov.until_note or "") + " Pick another path with select_provider (Together, Fireworks, "
+            "a local LoRA run with launch_lora).",
+        )
     try:
         warnings = [w.message for w in knowledge.offering_warnings(req.provider, model_row.id if model_row else None)]
     except ToolError:
@@ -177,26 +207,41 @@ def _together_size_class(model: str) -> str | None:
 
 def _estimate(req: LaunchProviderJobRequest) -> tuple[float | None, str]:
     """(dollars, how): estimate_cost on the real data with the provider's billing rules."""
-    from tools.cost.estimate_cost import CostRequest, estimate_cost
+    from tools.cost.estimate_cost import estimate_cost
+    from tools.cost.models import CostRequest
 
     if req.provider == "openai":
         model, method, open_weight = req.model, ("dpo" if req.method == "dpo" else "sft"), None
     else:
-        model, method, open_weight = _together_size_class(req.model), ("dpo_lora" if req.method == "dpo" else "sft_lora"), req.model
+        model, method, open_weight = (
+            _together_size_class(req.model),
+            ("dpo_lora" if req.method == "dpo" else "sft_lora"),
+            req.model,
+        )
         if model is None:
             return None, f"no Together size class in providers.yaml fits {req.model}; cost unknown"
     try:
-        est = estimate_cost(CostRequest(dataset=req.data, validation_dataset=req.validation_data, provider=req.provider,
-                                        model=model, method=method, open_weight_model=open_weight,
-                                        epochs=float(req.epochs) if req.epochs else None,
-                                        n_evals=1 if req.validation_data and req.provider == "together" else None))
+        est = estimate_cost(
+            CostRequest(
+                dataset=req.data,
+                validation_dataset=req.validation_data,
+                provider=req.provider,
+                model=model,
+                method=method,
+                open_weight_model=open_weight,
+                epochs=float(req.epochs) if req.epochs else None,
+                n_evals=1 if req.validation_data and req.provider == "together" else None,
+            )
+        )
     except ToolError as exc:
         return None, f"cost unknown: {exc.message}"
     if not est.options:
         return None, "cost unknown: estimate_cost found no priced path"
     t = est.options[0].training
-    how = (f"estimate_cost: {req.provider} / {model} / {method}, {t.billed_tokens or 0:,} billed tokens "
-           f"({t.epochs:g} epochs) at {t.price_usd if t.price_usd is not None else '?'} USD per {t.unit}; {t.billing}")
+    how = (
+        f"estimate_cost: {req.provider} / {model} / {method}, {t.billed_tokens or 0:,} billed tokens "
+        f"({t.epochs:g} epochs) at {t.price_usd if t.price_usd is not None else '?'} USD per {t.unit}; {t.billing}"
+    )
     return t.cost_usd, how
 
 
@@ -234,19 +279,34 @@ def job_info(ws: Workspace, folder: Path) -> ProviderJobInfo:
     config = read_json(folder / "config.json")
     latest = status.get("latest") or {}
     return ProviderJobInfo(
-        run_id=folder.name, provider=str(config.get("provider")), model=(config.get("plan") or {}).get("base_model"),
-        method=(config.get("plan") or {}).get("method"), job_id=status.get("job_id"),
-        state=str(status.get("state") or "queued"), provider_state=status.get("provider_state"),
-        output_model=status.get("output_model"), error=status.get("error"), step=int(status.get("step") or 0),
-        total_steps=status.get("total_steps"), latest_loss=latest.get("loss"), latest_eval_loss=latest.get("eval_loss"),
+        run_id=folder.name,
+        provider=str(config.get("provider")),
+        model=(config.get("plan") or {}).get("base_model"),
+        method=(config.get("plan") or {}).get("method"),
+        job_id=status.get("job_id"),
+        state=str(status.get("state") or "queued"),
+        provider_state=status.get("provider_state"),
+        output_model=status.get("output_model"),
+        error=status.get("error"),
+        step=int(status.get("step") or 0),
+        total_steps=status.get("total_steps"),
+        latest_loss=latest.get("loss"),
+        latest_eval_loss=latest.get("eval_loss"),
         recent_events=list(status.get("recent_events") or [])[-5:],
         metrics_file=f"{ws.relative(folder)}/metrics.jsonl" if (folder / "metrics.jsonl").is_file() else None,
-        folder=ws.relative(folder))
+        folder=ws.relative(folder),
+    )
 
 
 def _record(folder: Path, job: dict[str, Any]) -> None:
-    update_status(folder, job_id=job["job_id"], state=job["state"], provider_state=job["provider_state"],
-                  output_model=job.get("output_model"), error=job.get("error"))
+    update_status(
+        folder,
+        job_id=job["job_id"],
+        state=job["state"],
+        provider_state=job["provider_state"],
+        output_model=job.get("output_model"),
+        error=job.get("error"),
+    )
 
 
 def refresh_run(ws: Workspace, folder: Path) -> ProviderJobInfo:
@@ -264,14 +324,22 @@ def refresh_run(ws: Workspace, folder: Path) -> ProviderJobInfo:
     latest = rows[-1] if rows else status.get("latest")
     evals = [r["eval_loss"] for r in rows if r.get("eval_loss") is not None]
     finished = job["state"] in {"completed", "failed", "stopped"}
-    update_status(folder, job_id=job["job_id"] or job_id, state=job["state"], provider_state=job["provider_state"],
-                  output_model=job.get("output_model"), error=job.get("error"),
-                  step=int(rows[-1]["step"]) if rows else int(status.get("step") or 0),
-                  total_steps=total or status.get("total_steps"), latest=latest,
-                  best_eval_loss=min(evals) if evals else status.get("best_eval_loss"),
-                  recent_events=[str(e.get("message"))[:300] for e in events[-5:]],
-                  trained_tokens=job.get("trained_tokens"), finished_at=now_iso() if finished else None,
-                  stop_reason="provider_error" if job["state"] == "failed" else None)
+    update_status(
+        folder,
+        job_id=job["job_id"] or job_id,
+        state=job["state"],
+        provider_state=job["provider_state"],
+        output_model=job.get("output_model"),
+        error=job.get("error"),
+        step=int(rows[-1]["step"]) if rows else int(status.get("step") or 0),
+        total_steps=total or status.get("total_steps"),
+        latest=latest,
+        best_eval_loss=min(evals) if evals else status.get("best_eval_loss"),
+        recent_events=[str(e.get("message"))[:300] for e in events[-5:]],
+        trained_tokens=job.get("trained_tokens"),
+        finished_at=now_iso() if finished else None,
+        stop_reason="provider_error" if job["state"] == "failed" else None,
+    )
     return job_info(ws, folder)
 
 
@@ -286,7 +354,7 @@ def _create_once(mod: ModuleType, cfg: dict[str, Any], spec: dict[str, Any]) -> 
             if exc.code not in {"provider_unreachable", "provider_busy"}:
                 raise
             last = exc
-        time.sleep(min(float(cfg["retry_base_s"]) * 2 ** attempt, float(cfg["retry_max_s"])))
+        time.sleep(min(float(cfg["retry_base_s"]) * 2**attempt, float(cfg["retry_max_s"])))
         found = mod.find_job(cfg, spec["key"], spec["suffix"])
         if found is not None:
             return found
@@ -297,9 +365,11 @@ def _create_once(mod: ModuleType, cfg: dict[str, Any], spec: dict[str, Any]) -> 
 # ----------------------------------------------------------------------------- tools
 
 
-@tool(effect="spend")
+@tool(effect="spend", stage="train", duration="minutes")
 def launch_provider_job(req: LaunchProviderJobRequest) -> LaunchProviderJobResult:
-    """Start a fine-tuning job at OpenAI (supervised or DPO) or Together (LoRA, supervised or DPO): uploads the data, creates the job and keeps it as runs/<id>/ with its job id, state, events and metrics; without confirm it only returns the plan and the cost estimate.
+    """Start a fine-tuning job at OpenAI (supervised or DPO) or Together (LoRA, supervised or DPO): uploads the data,
+    creates the job and keeps it as runs/<id>/ with its job id, state, events and metrics; without confirm it only
+    returns the plan and the cost estimate.
 
     Refuses an offering past its end date (OpenAI takes no new jobs from 2027-01-06). Idempotent: the
     request and data hash to a key kept in the run folder and sent with the job, and every launch looks
@@ -311,35 +381,64 @@ def launch_provider_job(req: LaunchProviderJobRequest) -> LaunchProviderJobResul
     val_path = ws.input_file(req.validation_data, what="validation data") if req.validation_data else None
     prov, until, warnings = _offering(req)
     if req.provider == "openai" and (req.learning_rate is not None or req.lora_r is not None):
-        raise ToolError("unsupported_option", "learning_rate and lora_r are Together options",
-                        "OpenAI takes learning_rate_multiplier; it does not expose LoRA rank")
+        raise ToolError(
+            "unsupported_option",
+            "learning_rate and lora_r are Together options",
+            "OpenAI takes learning_rate_multiplier; it does not expose LoRA rank",
+        )
     if req.provider == "together" and (req.learning_rate_multiplier is not None or req.seed is not None):
-        raise ToolError("unsupported_option", "learning_rate_multiplier and seed are OpenAI options",
-                        "Together takes learning_rate")
+        raise ToolError(
+            "unsupported_option", "learning_rate_multiplier and seed are OpenAI options", "Together takes learning_rate"
+        )
     if req.dpo_beta is not None and req.method != "dpo":
         raise ToolError("unsupported_option", "dpo_beta needs method dpo", "drop dpo_beta or set method=dpo")
     size = data_path_.stat().st_size
     if prov.max_file_mb and size > prov.max_file_mb * 1024 * 1024:
-        raise ToolError("file_too_large", f"{req.data}: {size / 2**20:.1f} MB is over {prov.name}'s {prov.max_file_mb:g} MB limit",
-                        "split the data or sample it down")
+        raise ToolError(
+            "file_too_large",
+            f"{req.data}: {size / 2**20:.1f} MB is over {prov.name}'s {prov.max_file_mb:g} MB limit",
+            "split the data or sample it down",
+        )
     examples = sum(1 for line in data_path_.read_text("utf-8", errors="replace").splitlines() if line.strip())
     if examples == 0:
-        raise ToolError("no_training_examples", f"{req.data} has no lines", "give a JSONL file with one example per line")
+        raise ToolError(
+            "no_training_examples", f"{req.data} has no lines", "give a JSONL file with one example per line"
+        )
     key = _key(req, sha256_file(data_path_), sha256_file(val_path) if val_path else None)
     cost, basis = _estimate(req)
-    common = dict(provider=req.provider, model=req.model, method=req.method, examples=examples, data_bytes=size,
-                  idempotency_key=key, estimated_cost_usd=cost, cost_basis=basis, available_until=until,
-                  warnings=warnings[:10])
+    common = dict(
+        provider=req.provider,
+        model=req.model,
+        method=req.method,
+        examples=examples,
+        data_bytes=size,
+        idempotency_key=key,
+        estimated_cost_usd=cost,
+        cost_basis=basis,
+        available_until=until,
+        warnings=warnings[:10],
+    )
     price = f"about {cost:.2f} USD" if cost is not None else "an unknown amount"
     existing = _find_run(ws, key)
     if not req.confirm:
-        seen = f"; run {existing.name} already holds this exact launch (calling with confirm reuses it)" if existing else ""
+        seen = (
+            f"; run {existing.name} already holds this exact launch (calling with confirm reuses it)"
+            if existing
+            else ""
+        )
         return LaunchProviderJobResult(
-            started=False, reused=False, run_id=existing.name if existing else None,
-            folder=ws.relative(existing) if existing else None, job=job_info(ws, existing) if existing else None,
-            message=(f"would upload {req.data} ({examples} examples, {size:,} bytes) to {req.provider} and fine-tune "
-                     f"{req.model} with {req.method}; training costs {price}{seen}. Call again with confirm=true "
-                     f"to start (it sends the data to {prov.name} and bills the account)."), **common)
+            started=False,
+            reused=False,
+            run_id=existing.name if existing else None,
+            folder=ws.relative(existing) if existing else None,
+            job=job_info(ws, existing) if existing else None,
+            message=(
+                f"would upload {req.data} ({examples} examples, {size:,} bytes) to {req.provider} and fine-tune "
+                f"{req.model} with {req.method}; training costs {price}{seen}. Call again with confirm=true "
+                f"to start (it sends the data to {prov.name} and bills the account)."
+            ),
+            **common,
+        )
     mod = _module(req.provider)
     cfg = settings()
     suffix = _suffix(req, key)
@@ -347,17 +446,37 @@ def launch_provider_job(req: LaunchProviderJobRequest) -> LaunchProviderJobResul
     if folder is None:
         folder = runs_root(ws) / _new_run_id(ws, req, key)
         folder.mkdir(parents=True)
-        write_json(folder / "config.json", {
-            "run_id": folder.name, "created_at": now_iso(), "workspace": str(ws.root), "kind": KIND,
-            "provider": req.provider, "idempotency_key": key, "suffix": suffix,
-            "plan": {"base_model": req.model, "method": req.method},
-            "request": req.model_dump(mode="json", exclude={"confirm"}),
-            "data": {"path": str(data_path_), "label": ws.relative(data_path_), "sha256": sha256_file(data_path_)},
-            "validation_data": {"path": str(val_path), "label": ws.relative(val_path)} if val_path else None,
-            "estimated_cost_usd": cost,
-        })
-        update_status(folder, run_id=folder.name, provider=req.provider, state="queued", provider_state="not_submitted",
-                      pid=None, job_id=None, step=0, total_steps=None, created_at=now_iso(), error=None, stop_reason=None)
+        write_json(
+            folder / "config.json",
+            {
+                "run_id": folder.name,
+                "created_at": now_iso(),
+                "workspace": str(ws.root),
+                "kind": KIND,
+                "provider": req.provider,
+                "idempotency_key": key,
+                "suffix": suffix,
+                "plan": {"base_model": req.model, "method": req.method},
+                "request": req.model_dump(mode="json", exclude={"confirm"}),
+                "data": {"path": str(data_path_), "label": ws.relative(data_path_), "sha256": sha256_file(data_path_)},
+                "validation_data": {"path": str(val_path), "label": ws.relative(val_path)} if val_path else None,
+                "estimated_cost_usd": cost,
+            },
+        )
+        update_status(
+            folder,
+            run_id=folder.name,
+            provider=req.provider,
+            state="queued",
+            provider_state="not_submitted",
+            pid=None,
+            job_id=None,
+            step=0,
+            total_steps=None,
+            created_at=now_iso(),
+            error=None,
+            stop_reason=None,
+        )
     status = read_json(folder / "status.json")
     reused = bool(status.get("job_id"))
     if not reused:
@@ -376,19 +495,33 @@ def launch_provider_job(req: LaunchProviderJobRequest) -> LaunchProviderJobResul
             _record(folder, _create_once(mod, cfg, spec))
             update_status(folder, started_at=now_iso())
     info = job_info(ws, folder)
-    how = (f"found the job launched earlier with key {key[:12]} ({info.job_id}); no new job created" if reused
-           else f"created job {info.job_id}")
+    how = (
+        f"found the job launched earlier with key {key[:12]} ({info.job_id}); no new job created"
+        if reused
+        else f"created job {info.job_id}"
+    )
     if reused and info.state in {"failed", "stopped"}:
-        how += f" (it {info.state}: {info.error or 'see provider_job_status'}; to try again on purpose give a new run_name)"
+        how += (
+            f" (it {info.state}: {info.error or 'see provider_job_status'}; "
+            "to try again on purpose give a new run_name)"
+        )
     return LaunchProviderJobResult(
-        started=True, reused=reused, run_id=folder.name, folder=ws.relative(folder), job=info,
+        started=True,
+        reused=reused,
+        run_id=folder.name,
+        folder=ws.relative(folder),
+        job=info,
         message=f"{req.provider}: {how} for {req.model} ({req.method}), state {info.state}; training costs {price}. "
-                f"Poll with provider_job_status (finetune job status {folder.name}).", **common)
+        f"Poll with provider_job_status (finetune job status {folder.name}).",
+        **common,
+    )
 
 
-@tool(effect="write")
+@tool(effect="write", stage="train")
 def provider_job_status(req: ProviderJobStatusRequest) -> ProviderJobStatusResult:
-    """Refresh and report fine-tuning jobs started with launch_provider_job: state, provider status, output model id, error, step, latest loss and recent events; writes the events and per-step metrics (OpenAI's result file once done) into runs/<id>/.
+    """Refresh and report fine-tuning jobs started with launch_provider_job: state, provider status, output model id,
+    error, step, latest loss and recent events; writes the events and per-step metrics (OpenAI's result file once
+    done) into runs/<id>/.
 
     Without a run id it refreshes every provider run that has not ended. refresh=false reads the folder only
     (no network)."""
@@ -408,5 +541,14 @@ def provider_job_status(req: ProviderJobStatusRequest) -> ProviderJobStatusResul
     return ProviderJobStatusResult(jobs=jobs)
 
 
-__all__ = ["LaunchProviderJobRequest", "LaunchProviderJobResult", "ProviderJobInfo", "ProviderJobStatusRequest",
-           "ProviderJobStatusResult", "launch_provider_job", "provider_job_status", "refresh_run", "settings"]
+__all__ = [
+    "LaunchProviderJobRequest",
+    "LaunchProviderJobResult",
+    "ProviderJobInfo",
+    "ProviderJobStatusRequest",
+    "ProviderJobStatusResult",
+    "launch_provider_job",
+    "provider_job_status",
+    "refresh_run",
+    "settings",
+]

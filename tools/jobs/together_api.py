@@ -56,17 +56,29 @@ from typing import Any
 
 from tools.core.errors import ToolError
 
-STATES = {"pending": "queued", "queued": "queued", "running": "running", "compressing": "running",
-          "uploading": "running", "cancel_requested": "running", "cancelled": "stopped", "error": "failed",
-          "user_error": "failed", "completed": "completed"}
+STATES = {
+    "pending": "queued",
+    "queued": "queued",
+    "running": "running",
+    "compressing": "running",
+    "uploading": "running",
+    "cancel_requested": "running",
+    "cancelled": "stopped",
+    "error": "failed",
+    "user_error": "failed",
+    "completed": "completed",
+}
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 
 def _key() -> str:
     key = os.environ.get("TOGETHER_API_KEY", "").strip()
     if not key:
-        raise ToolError("missing_api_key", "TOGETHER_API_KEY is not set",
-                        "export TOGETHER_API_KEY=... in the shell that runs finetune (it is never written to disk)")
+        raise ToolError(
+            "missing_api_key",
+            "TOGETHER_API_KEY is not set",
+            "export TOGETHER_API_KEY=... in the shell that runs finetune (it is never written to disk)",
+        )
     return key
 
 
@@ -82,7 +94,7 @@ def _delay(cfg: dict[str, Any], attempt: int, response: Any) -> float:
                 return min(float(raw), float(cfg["retry_max_s"]))
         except ValueError:
             pass
-    return min(float(cfg["retry_base_s"]) * 2 ** attempt, float(cfg["retry_max_s"]))
+    return min(float(cfg["retry_base_s"]) * 2**attempt, float(cfg["retry_max_s"]))
 
 
 def request(cfg: dict[str, Any], method: str, path: str, what: str, *, retry: bool = True, **kwargs: Any) -> Any:
@@ -104,18 +116,23 @@ def request(cfg: dict[str, Any], method: str, path: str, what: str, *, retry: bo
                 try:
                     return response.json()
                 except ValueError:
-                    raise ToolError("provider_error", f"Together {what}: the answer is not JSON",
-                                    "check TOGETHER_BASE_URL") from None
+                    raise ToolError(
+                        "provider_error", f"Together {what}: the answer is not JSON", "check TOGETHER_BASE_URL"
+                    ) from None
             last = f"HTTP {response.status_code}: {_message(response)}"
             if response.status_code not in RETRY_STATUS:
-                raise ToolError("provider_error", f"Together {what} failed: {last}",
-                                "check the key, the model id and the request; the run folder keeps the idempotency "
-                                "key, so calling again is safe")
+                raise ToolError(
+                    "provider_error",
+                    f"Together {what} failed: {last}",
+                    "check the key, the model id and the request; the run folder keeps the idempotency "
+                    "key, so calling again is safe",
+                )
         if attempt + 1 < tries:
             time.sleep(_delay(cfg, attempt, response))
     code = "provider_unreachable" if last.startswith("connection") else "provider_busy"
-    raise ToolError(code, f"Together {what} failed after {tries} tries: {last}",
-                    "call again later; no second job is created")
+    raise ToolError(
+        code, f"Together {what} failed after {tries} tries: {last}", "call again later; no second job is created"
+    )
 
 
 def _message(response: Any) -> str:
@@ -156,10 +173,18 @@ def normal(job: dict[str, Any]) -> dict[str, Any]:
     error = (job.get("error") or job.get("message")) if STATES.get(status) == "failed" else None
     if isinstance(error, dict):
         error = error.get("message") or str(error)
-    return {"job_id": job.get("id"), "provider_state": status, "state": STATES.get(status, "running"),
-            "output_model": _output_name(job), "error": error,
-            "trained_tokens": job.get("token_count"), "result_files": [], "metadata": {},
-            "suffix": job.get("suffix"), "total_steps": job.get("total_steps")}
+    return {
+        "job_id": job.get("id"),
+        "provider_state": status,
+        "state": STATES.get(status, "running"),
+        "output_model": _output_name(job),
+        "error": error,
+        "trained_tokens": job.get("token_count"),
+        "result_files": [],
+        "metadata": {},
+        "suffix": job.get("suffix"),
+        "total_steps": job.get("total_steps"),
+    }
 
 
 def find_job(cfg: dict[str, Any], key: str, suffix: str) -> dict[str, Any] | None:
@@ -180,9 +205,14 @@ def find_job(cfg: dict[str, Any], key: str, suffix: str) -> dict[str, Any] | Non
 def upload(cfg: dict[str, Any], path: Path) -> str:
     """POST /files/upload (multipart: file, file_name, purpose, file_type); the FileResponse id."""
     content = path.read_bytes()
-    body = request(cfg, "POST", "/files/upload", f"upload of {path.name}",
-                   files={"file": (path.name, content, "application/jsonl")},
-                   data={"file_name": path.name, "purpose": "fine-tune", "file_type": "jsonl"})
+    body = request(
+        cfg,
+        "POST",
+        "/files/upload",
+        f"upload of {path.name}",
+        files={"file": (path.name, content, "application/jsonl")},
+        data={"file_name": path.name, "purpose": "fine-tune", "file_type": "jsonl"},
+    )
     file_id = body.get("id") if isinstance(body, dict) else None
     if not file_id:
         raise ToolError("provider_error", f"Together upload of {path.name}: no file id in the answer", "call again")
@@ -199,13 +229,24 @@ def create(cfg: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     if spec["method"] == "dpo" and spec.get("dpo_beta") is not None:
         method["dpo_beta"] = spec["dpo_beta"]
     payload: dict[str, Any] = {
-        "model": spec["model"], "training_file": spec["training_file"], "suffix": fit_suffix(spec["suffix"], int(cfg["together_suffix_max_chars"])),
-        "training_type": {"type": "Lora", "lora_r": r, "lora_alpha": 2 * r, "lora_dropout": 0.0,
-                          "lora_trainable_modules": "all-linear"},
+        "model": spec["model"],
+        "training_file": spec["training_file"],
+        "suffix": fit_suffix(spec["suffix"], int(cfg["together_suffix_max_chars"])),
+        "training_type": {
+            "type": "Lora",
+            "lora_r": r,
+            "lora_alpha": 2 * r,
+            "lora_dropout": 0.0,
+            "lora_trainable_modules": "all-linear",
+        },
         "training_method": method,
     }
-    for ours, theirs in (("epochs", "n_epochs"), ("learning_rate", "learning_rate"), ("batch_size", "batch_size"),
-                         ("validation_file", "validation_file")):
+    for ours, theirs in (
+        ("epochs", "n_epochs"),
+        ("learning_rate", "learning_rate"),
+        ("batch_size", "batch_size"),
+        ("validation_file", "validation_file"),
+    ):
         if spec.get(ours) is not None:
             payload[theirs] = spec[ours]
     if spec.get("validation_file"):
@@ -249,11 +290,19 @@ def refresh(cfg: dict[str, Any], job_id: str) -> tuple[dict[str, Any], list[dict
     body = request(cfg, "GET", f"/fine-tunes/{job_id}/events", "job events")
     raw = body.get("data", []) if isinstance(body, dict) else body
     events = []
-    for ev in list(raw or [])[-int(cfg["events_limit"]):]:
+    for ev in list(raw or [])[-int(cfg["events_limit"]) :]:
         if not isinstance(ev, dict):
             continue
-        events.append({"created_at": ev.get("created_at"), "level": ev.get("level"), "type": ev.get("type"),
-                       "message": ev.get("message"), "step": ev.get("step"), "total_steps": ev.get("total_steps")})
+        events.append(
+            {
+                "created_at": ev.get("created_at"),
+                "level": ev.get("level"),
+                "type": ev.get("type"),
+                "message": ev.get("message"),
+                "step": ev.get("step"),
+                "total_steps": ev.get("total_steps"),
+            }
+        )
     if not job["total_steps"]:
         job["total_steps"] = next((e["total_steps"] for e in reversed(events) if e.get("total_steps")), None)
     try:

@@ -39,16 +39,40 @@ from tools.knowledge.training import Constant, TrainingFile, training
 
 __all__ = [
     # the core (tools.knowledge.core)
-    "DEFAULT_HORIZON_DAYS", "Fact", "FactWarning", "iter_facts", "iter_rows", "load_facts", "load_facts_file",
-    "max_age_days", "today", "validate_facts", "warning_texts", "warnings_for",
+    "DEFAULT_HORIZON_DAYS",
+    "Fact",
+    "FactWarning",
+    "iter_facts",
+    "iter_rows",
+    "load_facts",
+    "load_facts_file",
+    "max_age_days",
+    "today",
+    "validate_facts",
+    "warning_texts",
+    "warnings_for",
     # the files, their accessors, and the row types callers name through this module
-    "ProvidersFile", "Provider", "ProviderModel", "providers",
-    "PricingFile", "TrainingPrice", "InferencePrice", "HostingPrice", "pricing",
-    "GpusFile", "gpus",
-    "TrainingFile", "Constant", "training",
-    "DecisionFile", "Condition", "decision",
+    "ProvidersFile",
+    "Provider",
+    "ProviderModel",
+    "providers",
+    "PricingFile",
+    "TrainingPrice",
+    "InferencePrice",
+    "HostingPrice",
+    "pricing",
+    "GpusFile",
+    "gpus",
+    "TrainingFile",
+    "Constant",
+    "training",
+    "DecisionFile",
+    "Condition",
+    "decision",
     # defined here
-    "FACT_MODELS", "cross_check", "offering_warnings",
+    "FACT_MODELS",
+    "cross_check",
+    "offering_warnings",
 ]
 
 FACT_MODELS: dict[str, type[BaseModel]] = {
@@ -77,8 +101,14 @@ def cross_check(prov: ProvidersFile, price: PricingFile, gpu: GpusFile, train: T
     return problems
 
 
-def offering_warnings(provider_id: str, model_id: str | None = None, *, on: date | None = None,
-                      max_age: int | None = None, horizon: int = DEFAULT_HORIZON_DAYS) -> list[FactWarning]:
+def offering_warnings(
+    provider_id: str,
+    model_id: str | None = None,
+    *,
+    on: date | None = None,
+    max_age: int | None = None,
+    horizon: int = DEFAULT_HORIZON_DAYS,
+) -> list[FactWarning]:
     """Warnings for a provider path (and one of its models): the service, the model, and every price row
     for them - what select_provider / estimate_cost attach when they recommend or price that path."""
     prov = providers().provider(provider_id)
@@ -88,8 +118,9 @@ def offering_warnings(provider_id: str, model_id: str | None = None, *, on: date
     price_rows: list[Fact] = [r for r in price.hosting_for(provider_id)] + price.storage_for(provider_id)
     if model_id is not None:
         model = prov.model(model_id)
-        found += warnings_for([model], file="providers.yaml", on=on, max_age=max_age, horizon=horizon,
-                              context=provider_id)
+        found += warnings_for(
+            [model], file="providers.yaml", on=on, max_age=max_age, horizon=horizon, context=provider_id
+        )
         price_rows += [r for r in price.training if r.provider == provider_id and r.model == model_id]
         price_rows += [r for r in price.inference if r.provider == provider_id and r.model == model_id]
     found += warnings_for(price_rows, file="pricing.yaml", on=on, max_age=max_age, horizon=horizon)

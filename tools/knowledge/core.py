@@ -153,8 +153,11 @@ def max_age_days() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ToolError("bad_max_age", f"FINETUNE_FACTS_MAX_AGE_DAYS={raw!r} is not a whole number",
-                        "give a number of days, e.g. 120") from None
+        raise ToolError(
+            "bad_max_age",
+            f"FINETUNE_FACTS_MAX_AGE_DAYS={raw!r} is not a whole number",
+            "give a number of days, e.g. 120",
+        ) from None
     if value < 0:
         raise ToolError("bad_max_age", "FINETUNE_FACTS_MAX_AGE_DAYS must not be negative", "e.g. 120")
     return value
@@ -181,8 +184,20 @@ def row_label(row: Mapping[str, Any] | BaseModel) -> str:
     """A short human name for a fact row: its provider, model, id, method... whatever it has."""
     data = row.model_dump() if isinstance(row, BaseModel) else row
     parts: list[str] = []
-    for key in ("provider", "name", "id", "model", "gpu", "vendor", "instance", "task", "method",
-                "deployment", "tier", "event"):
+    for key in (
+        "provider",
+        "name",
+        "id",
+        "model",
+        "gpu",
+        "vendor",
+        "instance",
+        "task",
+        "method",
+        "deployment",
+        "tier",
+        "event",
+    ):
         value = data.get(key)
         if isinstance(value, str | int | float) and str(value) not in parts:
             parts.append(str(value))
@@ -227,8 +242,19 @@ def row_warnings(
 
     def add(kind: WarningKind, when: date, summary: str, why: str = "") -> None:
         message = f"{summary} - {why}" if why else summary
-        found.append(FactWarning(kind=kind, file=file, row=label, parent=context, date=when,
-                                 days=(when - now).days, summary=summary, message=message, source=source))
+        found.append(
+            FactWarning(
+                kind=kind,
+                file=file,
+                row=label,
+                parent=context,
+                date=when,
+                days=(when - now).days,
+                summary=summary,
+                message=message,
+                source=source,
+            )
+        )
 
     why = data.get("until_note") or data.get("note") or ""
     for field in UNTIL_FIELDS:
@@ -245,8 +271,13 @@ def row_warnings(
         elif (until - now).days <= horizon:
             kind = "serving_closing" if field == "serving_until" else "closing"
             days = (until - now).days
-            verb = ("inference stops" if what == "serving" else
-                    "shuts down" if data.get("kind") == "eval_service" else "closes to new jobs")
+            verb = (
+                "inference stops"
+                if what == "serving"
+                else "shuts down"
+                if data.get("kind") == "eval_service"
+                else "closes to new jobs"
+            )
             text = f"{label}: {verb} on {until} (in {days} days)"
             add(kind, until, text, why)
     start = _as_date(data.get("available_from"))
@@ -312,7 +343,6 @@ def iter_facts(model: BaseModel, path: str = "") -> Iterator[tuple[str, Fact]]:
             for i, item in enumerate(value):
                 if isinstance(item, BaseModel):
                     yield from iter_facts(item, f"{where}[{i}]")
-
 
 
 def propagate_review_days(model: BaseModel, days: int | None) -> None:

@@ -76,8 +76,11 @@ class DecisionFile(BaseModel):
         for t in self.thresholds:
             if t.id == threshold_id:
                 return t
-        raise ToolError("unknown_threshold", f"no threshold {threshold_id!r} in decision.yaml",
-                        "known: " + ", ".join(t.id for t in self.thresholds))
+        raise ToolError(
+            "unknown_threshold",
+            f"no threshold {threshold_id!r} in decision.yaml",
+            "known: " + ", ".join(t.id for t in self.thresholds),
+        )
 
 
 def decision() -> DecisionFile:

@@ -45,8 +45,9 @@ class GpusFile(BaseModel):
         for g in self.gpus:
             if g.id == gpu_id:
                 return g
-        raise ToolError("unknown_gpu", f"no GPU {gpu_id!r} in gpus.yaml",
-                        "known: " + ", ".join(g.id for g in self.gpus))
+        raise ToolError(
+            "unknown_gpu", f"no GPU {gpu_id!r} in gpus.yaml", "known: " + ", ".join(g.id for g in self.gpus)
+        )
 
     def offers_for(self, gpu_id: str) -> list[GpuOffer]:
         return sorted((o for o in self.offers if o.gpu == gpu_id), key=lambda o: o.usd_per_gpu_hour)

@@ -85,13 +85,18 @@ class PricingFile(BaseModel):
         return self
 
     def training_price(self, provider: str, model: str, method: str | None = None) -> TrainingPrice:
-        rows = [r for r in self.training if r.provider == provider and r.model == model
-                and (method is None or r.method == method)]
+        rows = [
+            r
+            for r in self.training
+            if r.provider == provider and r.model == model and (method is None or r.method == method)
+        ]
         if not rows:
             known = sorted({f"{r.model} ({r.method})" for r in self.training if r.provider == provider})
-            raise ToolError("unknown_price", f"no training price for {provider} / {model}"
-                            + (f" / {method}" if method else ""),
-                            f"priced for {provider}: {', '.join(known) or 'nothing'}")
+            raise ToolError(
+                "unknown_price",
+                f"no training price for {provider} / {model}" + (f" / {method}" if method else ""),
+                f"priced for {provider}: {', '.join(known) or 'nothing'}",
+            )
         return rows[0]
 
     def inference_price(self, provider: str, model: str, tier: str = "standard") -> InferencePrice:
@@ -99,8 +104,11 @@ class PricingFile(BaseModel):
             if r.provider == provider and r.model == model and r.tier == tier:
                 return r
         known = sorted({f"{r.model} ({r.tier})" for r in self.inference if r.provider == provider})
-        raise ToolError("unknown_price", f"no inference price for {provider} / {model} / {tier}",
-                        f"priced for {provider}: {', '.join(known) or 'nothing'}")
+        raise ToolError(
+            "unknown_price",
+            f"no inference price for {provider} / {model} / {tier}",
+            f"priced for {provider}: {', '.join(known) or 'nothing'}",
+        )
 
     def hosting_for(self, provider: str) -> list[HostingPrice]:
         return [r for r in self.hosting if r.provider == provider]

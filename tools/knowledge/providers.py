@@ -14,14 +14,29 @@ from tools.core.errors import ToolError
 from tools.knowledge.core import Dated, Fact, load_facts
 
 Method = Literal[
-    "sft", "sft_lora", "sft_qlora", "sft_full", "vision_sft", "dpo", "dpo_lora", "dpo_full", "rft",
-    "grpo_lora", "grpo_full", "distillation",
+    "sft",
+    "sft_lora",
+    "sft_qlora",
+    "sft_full",
+    "vision_sft",
+    "dpo",
+    "dpo_lora",
+    "dpo_full",
+    "rft",
+    "grpo_lora",
+    "grpo_full",
+    "distillation",
 ]
 ProviderKind = Literal["managed_api", "cloud_platform", "open_weight_api", "self_hosted", "rented_gpu", "eval_service"]
 Status = Literal["active", "closing", "ended", "deprecated"]
 Hosting = Literal[
-    "per_token", "hourly_hosting", "provisioned_throughput", "dedicated_endpoint", "self_managed",
-    "per_model_unit_minute", "none",
+    "per_token",
+    "hourly_hosting",
+    "provisioned_throughput",
+    "dedicated_endpoint",
+    "self_managed",
+    "per_model_unit_minute",
+    "none",
 ]
 Tristate = Literal["yes", "no", "on_request", "limited", "opt_in", "unclear", "unknown", "not_applicable"]
 
@@ -77,8 +92,9 @@ class Provider(Dated):
             if m.id == model_id:
                 return m
         known = ", ".join(m.id for m in self.models) or "none"
-        raise ToolError("unknown_model", f"{self.id} has no fine-tunable model {model_id!r}",
-                        f"known models for {self.id}: {known}")
+        raise ToolError(
+            "unknown_model", f"{self.id} has no fine-tunable model {model_id!r}", f"known models for {self.id}: {known}"
+        )
 
     def model_until(self, model: ProviderModel) -> date | None:
         """When new training jobs for ``model`` stop: the earlier of the model's and the service's end."""

@@ -85,29 +85,41 @@ class TrainingFile(BaseModel):
             for h in self.hyperparameters:
                 if h.method == wanted and h.name == name:
                     return h
-        raise ToolError("unknown_hyperparameter", f"no default for {name} with {method}",
-                        "known: " + ", ".join(sorted({h.name for h in self.hyperparameters})))
+        raise ToolError(
+            "unknown_hyperparameter",
+            f"no default for {name} with {method}",
+            "known: " + ", ".join(sorted({h.name for h in self.hyperparameters})),
+        )
 
     def constant(self, constant_id: str) -> Constant:
         for c in self.constants:
             if c.id == constant_id:
                 return c
-        raise ToolError("unknown_constant", f"no constant {constant_id!r} in training.yaml",
-                        "known: " + ", ".join(c.id for c in self.constants))
+        raise ToolError(
+            "unknown_constant",
+            f"no constant {constant_id!r} in training.yaml",
+            "known: " + ", ".join(c.id for c in self.constants),
+        )
 
     def bytes_per_param(self, method: str, precision: str | None = None) -> MemoryRule:
         for m in self.memory:
             if m.method == method and (precision is None or m.precision == precision):
                 return m
-        raise ToolError("unknown_memory_rule", f"no memory rule for {method}" + (f"/{precision}" if precision else ""),
-                        "known: " + ", ".join(f"{m.method}/{m.precision}" for m in self.memory))
+        raise ToolError(
+            "unknown_memory_rule",
+            f"no memory rule for {method}" + (f"/{precision}" if precision else ""),
+            "known: " + ", ".join(f"{m.method}/{m.precision}" for m in self.memory),
+        )
 
     def dataset_size(self, task: str) -> DatasetSize:
         for d in self.dataset_sizes:
             if d.task == task:
                 return d
-        raise ToolError("unknown_task", f"no dataset-size guidance for task {task!r}",
-                        "known: " + ", ".join(d.task for d in self.dataset_sizes))
+        raise ToolError(
+            "unknown_task",
+            f"no dataset-size guidance for task {task!r}",
+            "known: " + ", ".join(d.task for d in self.dataset_sizes),
+        )
 
 
 def training() -> TrainingFile:

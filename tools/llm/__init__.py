@@ -36,9 +36,24 @@ if TYPE_CHECKING:
     from tools.llm.select import Selection, select_backend
 
 __all__ = [
-    "AnthropicBackend", "AssistantMessage", "History", "LLMBackend", "Message", "OpenAIBackend", "RetryPolicy",
-    "Selection", "StopReason", "SystemPrompt", "ToolCall", "ToolResultMessage", "Turn", "Usage", "UsageLedger",
-    "UsageSummary", "UserMessage", "select_backend",
+    "AnthropicBackend",
+    "AssistantMessage",
+    "History",
+    "LLMBackend",
+    "Message",
+    "OpenAIBackend",
+    "RetryPolicy",
+    "Selection",
+    "StopReason",
+    "SystemPrompt",
+    "ToolCall",
+    "ToolResultMessage",
+    "Turn",
+    "Usage",
+    "UsageLedger",
+    "UsageSummary",
+    "UserMessage",
+    "select_backend",
 ]
 
 _LAZY = {

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
+from tools.core.schemas import anthropic_tools
 from tools.llm.base import (
     AssistantMessage,
     LLMBackend,
@@ -26,6 +29,7 @@ from tools.llm.base import (
     Usage,
     UserMessage,
 )
+from tools.llm.pricing import check_provider, default_model, find_model, known_models
 from tools.llm.transport import (
     RetryPolicy,
     StreamGuard,
@@ -38,10 +42,6 @@ from tools.llm.transport import (
     sdk_failure,
     transport_errors,
 )
-from tools.llm.pricing import check_provider, default_model, find_model, known_models
-from tools.core.schemas import anthropic_tools
-from tools.core.errors import ToolError
-from tools.core.registry import Tool
 
 KEY_ENV = "ANTHROPIC_API_KEY"
 OFFICIAL_HOST = "api.anthropic.com"
@@ -57,8 +57,9 @@ _STOP: dict[str, StopReason] = {
 }
 
 
-def to_anthropic_messages(messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                          *, cache_last: bool = True) -> list[dict[str, Any]]:
+def to_anthropic_messages(
+    messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage], *, cache_last: bool = True
+) -> list[dict[str, Any]]:
     """The neutral history as Messages API ``messages``.
 
     Consecutive tool results and user text merge into one user turn with every ``tool_result``
@@ -77,8 +78,11 @@ def to_anthropic_messages(messages: Sequence[UserMessage | AssistantMessage | To
 
     for message in messages:
         if isinstance(message, ToolResultMessage):
-            block: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id,
-                                     "content": message.content or "(no output)"}
+            block: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": message.tool_call_id,
+                "content": message.content or "(no output)",
+            }
             if message.is_error:
                 block["is_error"] = True
             results.append(block)
@@ -130,8 +134,16 @@ def _block_dict(block: Any) -> dict[str, Any] | None:
 class AnthropicBackend(LLMBackend):
     name = "anthropic"
 
-    def __init__(self, model: str | None = None, *, base_url: str | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 300.0, api_key_env: str = KEY_ENV, priced: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 300.0,
+        api_key_env: str = KEY_ENV,
+        priced: bool | None = None,
+    ) -> None:
         if base_url is not None:
             check_url(base_url)
         key = env_key(api_key_env)
@@ -151,12 +163,20 @@ class AnthropicBackend(LLMBackend):
         # Prices from agent_models.yaml apply on the provider's own API; a proxy in front of it may say so.
         self.priced = not self.custom_endpoint if priced is None else priced
 
-    def request_body(self, messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                     tools: Sequence[Tool] = (), *, system: str | SystemPrompt = "",
-                     max_tokens: int = 4096) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
+        tools: Sequence[Tool] = (),
+        *,
+        system: str | SystemPrompt = "",
+        max_tokens: int = 4096,
+    ) -> dict[str, Any]:
         """The keyword arguments of ``messages.create`` for this history (also used by tests)."""
-        body: dict[str, Any] = {"model": self.model, "max_tokens": max_tokens,
-                                "messages": to_anthropic_messages(messages)}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": max_tokens,
+            "messages": to_anthropic_messages(messages),
+        }
         prompt = SystemPrompt.of(system)
         blocks = []
         if prompt.stable.strip():
@@ -169,9 +189,15 @@ class AnthropicBackend(LLMBackend):
             body["tools"] = anthropic_tool_definitions(tools)
         return body
 
-    def complete(self, messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                 tools: Sequence[Tool] = (), *, system: str | SystemPrompt = "", max_tokens: int = 4096,
-                 on_text: Callable[[str], None] | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
+        tools: Sequence[Tool] = (),
+        *,
+        system: str | SystemPrompt = "",
+        max_tokens: int = 4096,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Turn:
         if not messages:
             raise ToolError("llm_bad_request", "the conversation is empty", "start it with a user message")
         body = self.request_body(messages, tools, system=system, max_tokens=max_tokens)
@@ -194,10 +220,18 @@ class AnthropicBackend(LLMBackend):
         def fail(exc: Exception, retries: int) -> ToolError:
             if guard.emitted:
                 return interrupted("anthropic", self.endpoint, exc)
-            return sdk_failure(exc, retries, provider="anthropic", model=self.model, endpoint=self.endpoint,
-                               key_env=self.key_env, custom_endpoint=self.custom_endpoint,
-                               status_error=sdk.APIStatusError, connection_error=sdk.APIConnectionError,
-                               known=known_models("anthropic"))
+            return sdk_failure(
+                exc,
+                retries,
+                provider="anthropic",
+                model=self.model,
+                endpoint=self.endpoint,
+                key_env=self.key_env,
+                custom_endpoint=self.custom_endpoint,
+                status_error=sdk.APIStatusError,
+                connection_error=sdk.APIConnectionError,
+                known=known_models("anthropic"),
+            )
 
         errors = (sdk.AnthropicError, json.JSONDecodeError, *transport_errors())
         response, retries = self._with_retries(send, errors, classify, fail)
@@ -216,8 +250,9 @@ class AnthropicBackend(LLMBackend):
                 if isinstance(args, dict):
                     calls.append(ToolCall(id=block.id, name=block.name, arguments=dict(args)))
                 else:
-                    calls.append(ToolCall(id=block.id, name=block.name,
-                                          parse_error="the tool input was not a JSON object"))
+                    calls.append(
+                        ToolCall(id=block.id, name=block.name, parse_error="the tool input was not a JSON object")
+                    )
             as_dict = _block_dict(block)
             if as_dict is not None:
                 replay.append(as_dict)
@@ -225,17 +260,27 @@ class AnthropicBackend(LLMBackend):
         stop: StopReason = "tool_use" if calls else _STOP.get(raw_stop or "", "other")
         u = response.usage
         usage = Usage(
-            input_tokens=((u.input_tokens or 0) + (u.cache_read_input_tokens or 0)
-                          + (u.cache_creation_input_tokens or 0)),
+            input_tokens=(
+                (u.input_tokens or 0) + (u.cache_read_input_tokens or 0) + (u.cache_creation_input_tokens or 0)
+            ),
             output_tokens=u.output_tokens or 0,
             cached_tokens=u.cache_read_input_tokens or 0,
             cache_write_tokens=u.cache_creation_input_tokens or 0,
         )
         model = response.model or self.model
         # Text blocks are parts of one answer (citations split it into many): join them as streamed.
-        return Turn(text="".join(texts), tool_calls=calls, stop_reason=stop, raw_stop_reason=raw_stop,
-                    usage=usage, cost_usd=self._cost(model, usage), model=model, backend=self.name,
-                    retries=retries, provider_content=replay or None)
+        return Turn(
+            text="".join(texts),
+            tool_calls=calls,
+            stop_reason=stop,
+            raw_stop_reason=raw_stop,
+            usage=usage,
+            cost_usd=self._cost(model, usage),
+            model=model,
+            backend=self.name,
+            retries=retries,
+            provider_content=replay or None,
+        )
 
     def _cost(self, model: str, usage: Usage) -> float | None:
         if not self.priced:

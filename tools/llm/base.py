@@ -21,13 +21,25 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.llm.transport import RetryPolicy, short
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
+from tools.llm.transport import RetryPolicy, short
 
 __all__ = [
-    "AssistantMessage", "History", "LLMBackend", "Message", "RetryPolicy", "StopReason", "SystemPrompt", "ToolCall",
-    "ToolResultMessage", "Turn", "Usage", "UsageLedger", "UsageSummary", "UserMessage",
+    "AssistantMessage",
+    "History",
+    "LLMBackend",
+    "Message",
+    "RetryPolicy",
+    "StopReason",
+    "SystemPrompt",
+    "ToolCall",
+    "ToolResultMessage",
+    "Turn",
+    "Usage",
+    "UsageLedger",
+    "UsageSummary",
+    "UserMessage",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -167,8 +179,12 @@ class Turn(BaseModel):
 
     def as_message(self) -> AssistantMessage:
         """This turn as the assistant message to append to the history."""
-        return AssistantMessage(text=self.text, tool_calls=list(self.tool_calls), provider=self.backend,
-                                provider_content=self.provider_content)
+        return AssistantMessage(
+            text=self.text,
+            tool_calls=list(self.tool_calls),
+            provider=self.backend,
+            provider_content=self.provider_content,
+        )
 
 
 class UsageSummary(BaseModel):
@@ -215,10 +231,19 @@ class UsageLedger:
     def summary(self) -> UsageSummary:
         note = None
         if self._unpriced:
-            note = (f"{self._unpriced} of {self.requests} requests had no known price "
-                    "(self-hosted server or a model missing from reference/data/agent_models.yaml)")
-        return UsageSummary(backend=self.backend, model=self.model, requests=self.requests, retries=self.retries,
-                            usage=self.usage, cost_usd=self.cost_usd, cost_note=note)
+            note = (
+                f"{self._unpriced} of {self.requests} requests had no known price "
+                "(self-hosted server or a model missing from reference/data/agent_models.yaml)"
+            )
+        return UsageSummary(
+            backend=self.backend,
+            model=self.model,
+            requests=self.requests,
+            retries=self.retries,
+            usage=self.usage,
+            cost_usd=self.cost_usd,
+            cost_note=note,
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -232,8 +257,9 @@ class LLMBackend(ABC):
 
     name: str = ""
 
-    def __init__(self, *, model: str, base_url: str | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 300.0) -> None:
+    def __init__(
+        self, *, model: str, base_url: str | None = None, retry: RetryPolicy | None = None, timeout: float = 300.0
+    ) -> None:
         self.model = model
         self.base_url = base_url
         self.retry = retry or RetryPolicy()
@@ -255,16 +281,23 @@ class LLMBackend(ABC):
         except ToolError:
             raise
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            raise ToolError("llm_bad_response",
-                            f"{self.name}: the answer from {self.base_url or 'the API'} is not the expected shape "
-                            f"({type(exc).__name__}: {short(str(exc), 160)})",
-                            "check that the server speaks this API (for --base-url: the OpenAI Chat Completions "
-                            "API with tools)") from None
+            raise ToolError(
+                "llm_bad_response",
+                f"{self.name}: the answer from {self.base_url or 'the API'} is not the expected shape "
+                f"({type(exc).__name__}: {short(str(exc), 160)})",
+                "check that the server speaks this API (for --base-url: the OpenAI Chat Completions API with tools)",
+            ) from None
 
     @abstractmethod
-    def complete(self, messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                 tools: Sequence[Tool] = (), *, system: str | SystemPrompt = "", max_tokens: int = 4096,
-                 on_text: Callable[[str], None] | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
+        tools: Sequence[Tool] = (),
+        *,
+        system: str | SystemPrompt = "",
+        max_tokens: int = 4096,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Turn:
         """Send the history, the tool definitions and the system prompt; return the model's next turn.
 
         With ``on_text``, the answer is streamed and each piece of text is passed to it as it arrives
@@ -274,9 +307,13 @@ class LLMBackend(ABC):
 
     # Shared by the SDK backends ------------------------------------------------------------------
 
-    def _with_retries(self, send: Callable[[], T], errors: tuple[type[Exception], ...],
-                      classify: Callable[[Exception], tuple[bool, float | None]],
-                      fail: Callable[[Exception, int], ToolError]) -> tuple[T, int]:
+    def _with_retries(
+        self,
+        send: Callable[[], T],
+        errors: tuple[type[Exception], ...],
+        classify: Callable[[Exception], tuple[bool, float | None]],
+        fail: Callable[[Exception, int], ToolError],
+    ) -> tuple[T, int]:
         """Call ``send`` until it succeeds or a failure is not retryable / retries run out.
 
         Only ``errors`` (the SDK's own exception base) are handled; anything else is a bug and

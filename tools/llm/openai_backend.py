@@ -19,6 +19,9 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlparse
 
+from tools.core.errors import ToolError
+from tools.core.registry import Tool
+from tools.core.schemas import openai_chat_tool
 from tools.llm.base import (
     AssistantMessage,
     LLMBackend,
@@ -30,6 +33,7 @@ from tools.llm.base import (
     Usage,
     UserMessage,
 )
+from tools.llm.pricing import check_provider, default_model, find_model, known_models
 from tools.llm.transport import (
     RetryPolicy,
     StreamGuard,
@@ -42,10 +46,6 @@ from tools.llm.transport import (
     sdk_failure,
     transport_errors,
 )
-from tools.llm.pricing import check_provider, default_model, find_model, known_models
-from tools.core.schemas import openai_chat_tool
-from tools.core.errors import ToolError
-from tools.core.registry import Tool
 
 KEY_ENV = "OPENAI_API_KEY"
 SERVER_KEY_ENV = "FINETUNE_SERVER_API_KEY"  # the key a --base-url server expects (vLLM --api-key), if any
@@ -62,8 +62,9 @@ _STOP: dict[str, StopReason] = {
 }
 
 
-def to_openai_messages(messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                       system: str | SystemPrompt = "") -> list[dict[str, Any]]:
+def to_openai_messages(
+    messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage], system: str | SystemPrompt = ""
+) -> list[dict[str, Any]]:
     """The neutral history as Chat Completions ``messages``.
 
     The system prompt is one message, stable part first: OpenAI caches the longest repeated prefix
@@ -85,8 +86,11 @@ def to_openai_messages(messages: Sequence[UserMessage | AssistantMessage | ToolR
             entry: dict[str, Any] = {"role": "assistant", "content": message.text or None}
             if message.tool_calls:
                 entry["tool_calls"] = [
-                    {"id": call.id, "type": "function",
-                     "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)}}
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments, ensure_ascii=False)},
+                    }
                     for call in message.tool_calls
                 ]
             elif not message.text:
@@ -146,19 +150,33 @@ class StreamedCompletion:
                 self.finish_reason = choice.finish_reason
 
     def as_completion(self) -> Any:
-        calls = [SimpleNamespace(id=slot["id"], type="function",
-                                 function=SimpleNamespace(name=slot["name"], arguments=slot["arguments"]))
-                 for _, slot in sorted(self.calls.items())]
+        calls = [
+            SimpleNamespace(
+                id=slot["id"], type="function", function=SimpleNamespace(name=slot["name"], arguments=slot["arguments"])
+            )
+            for _, slot in sorted(self.calls.items())
+        ]
         message = SimpleNamespace(content="".join(self.text) or None, tool_calls=calls or None)
-        return SimpleNamespace(choices=[SimpleNamespace(message=message, finish_reason=self.finish_reason)],
-                               usage=self.usage, model=self.model)
+        return SimpleNamespace(
+            choices=[SimpleNamespace(message=message, finish_reason=self.finish_reason)],
+            usage=self.usage,
+            model=self.model,
+        )
 
 
 class OpenAIBackend(LLMBackend):
     name = "openai"
 
-    def __init__(self, model: str | None = None, *, base_url: str | None = None, retry: RetryPolicy | None = None,
-                 timeout: float = 300.0, api_key_env: str = KEY_ENV, priced: bool | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        base_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 300.0,
+        api_key_env: str = KEY_ENV,
+        priced: bool | None = None,
+    ) -> None:
         if base_url is not None:
             check_url(base_url)
         if base_url is None or urlparse(base_url).hostname == OFFICIAL_HOST:
@@ -185,9 +203,14 @@ class OpenAIBackend(LLMBackend):
         # Prices from agent_models.yaml apply on the provider's own API; a proxy in front of it may say so.
         self.priced = not self.custom_endpoint if priced is None else priced
 
-    def request_body(self, messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                     tools: Sequence[Tool] = (), *, system: str | SystemPrompt = "",
-                     max_tokens: int = 4096) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
+        tools: Sequence[Tool] = (),
+        *,
+        system: str | SystemPrompt = "",
+        max_tokens: int = 4096,
+    ) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for this history (also used by tests)."""
         body: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages, system)}
         # api.openai.com wants max_completion_tokens (max_tokens is refused by reasoning models);
@@ -197,9 +220,15 @@ class OpenAIBackend(LLMBackend):
             body["tools"] = openai_tool_definitions(tools)
         return body
 
-    def complete(self, messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
-                 tools: Sequence[Tool] = (), *, system: str | SystemPrompt = "", max_tokens: int = 4096,
-                 on_text: Callable[[str], None] | None = None) -> Turn:
+    def complete(
+        self,
+        messages: Sequence[UserMessage | AssistantMessage | ToolResultMessage],
+        tools: Sequence[Tool] = (),
+        *,
+        system: str | SystemPrompt = "",
+        max_tokens: int = 4096,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Turn:
         if not messages:
             raise ToolError("llm_bad_request", "the conversation is empty", "start it with a user message")
         body = self.request_body(messages, tools, system=system, max_tokens=max_tokens)
@@ -210,8 +239,9 @@ class OpenAIBackend(LLMBackend):
             if on_text is None:
                 return self.client.chat.completions.create(**body)
             collected = StreamedCompletion()
-            with self.client.chat.completions.create(**body, stream=True,
-                                                     stream_options={"include_usage": True}) as stream:
+            with self.client.chat.completions.create(
+                **body, stream=True, stream_options={"include_usage": True}
+            ) as stream:
                 for chunk in stream:
                     collected.add(chunk, guard)
             return collected.as_completion()
@@ -224,10 +254,18 @@ class OpenAIBackend(LLMBackend):
         def fail(exc: Exception, retries: int) -> ToolError:
             if guard.emitted:
                 return interrupted("openai", self.endpoint, exc)
-            return sdk_failure(exc, retries, provider="openai", model=self.model, endpoint=self.endpoint,
-                               key_env=self.key_env, custom_endpoint=self.custom_endpoint,
-                               status_error=sdk.APIStatusError, connection_error=sdk.APIConnectionError,
-                               known=known_models("openai"))
+            return sdk_failure(
+                exc,
+                retries,
+                provider="openai",
+                model=self.model,
+                endpoint=self.endpoint,
+                key_env=self.key_env,
+                custom_endpoint=self.custom_endpoint,
+                status_error=sdk.APIStatusError,
+                connection_error=sdk.APIConnectionError,
+                known=known_models("openai"),
+            )
 
         errors = (sdk.OpenAIError, json.JSONDecodeError, *transport_errors())
         response, retries = self._with_retries(send, errors, classify, fail)
@@ -236,8 +274,11 @@ class OpenAIBackend(LLMBackend):
     def _turn(self, response: Any, retries: int) -> Turn:
         choices = getattr(response, "choices", None) or []
         if not choices:
-            raise ToolError("llm_bad_response", f"{self.endpoint} returned a completion with no choices",
-                            "check that the server supports chat completions with tools")
+            raise ToolError(
+                "llm_bad_response",
+                f"{self.endpoint} returned a completion with no choices",
+                "check that the server supports chat completions with tools",
+            )
         choice = choices[0]
         message = choice.message
         calls: list[ToolCall] = []
@@ -246,8 +287,14 @@ class OpenAIBackend(LLMBackend):
             if function is None:  # a custom (non-function) tool call: not something we define
                 continue
             args, problem = parse_arguments(function.arguments)
-            calls.append(ToolCall(id=call.id or f"call_{uuid.uuid4().hex[:24]}", name=function.name,
-                                  arguments=args, parse_error=problem))
+            calls.append(
+                ToolCall(
+                    id=call.id or f"call_{uuid.uuid4().hex[:24]}",
+                    name=function.name,
+                    arguments=args,
+                    parse_error=problem,
+                )
+            )
         raw_stop = choice.finish_reason
         stop: StopReason = "tool_use" if calls else _STOP.get(raw_stop or "", "other")
         u = getattr(response, "usage", None)
@@ -259,9 +306,17 @@ class OpenAIBackend(LLMBackend):
             cache_write_tokens=getattr(details, "cache_write_tokens", 0) or 0,
         )
         model = getattr(response, "model", None) or self.model
-        return Turn(text=message.content or "", tool_calls=calls, stop_reason=stop, raw_stop_reason=raw_stop,
-                    usage=usage, cost_usd=self._cost(model, usage), model=model, backend=self.name,
-                    retries=retries)
+        return Turn(
+            text=message.content or "",
+            tool_calls=calls,
+            stop_reason=stop,
+            raw_stop_reason=raw_stop,
+            usage=usage,
+            cost_usd=self._cost(model, usage),
+            model=model,
+            backend=self.name,
+            retries=retries,
+        )
 
     def _cost(self, model: str, usage: Usage) -> float | None:
         if not self.priced:

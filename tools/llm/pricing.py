@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from tools.llm.base import Usage
 from tools.core.errors import ToolError
 from tools.knowledge.core import Fact, load_facts
+from tools.llm.base import Usage
 
 Provider = Literal["anthropic", "openai"]
 
@@ -40,8 +40,12 @@ class AgentModel(Fact):
         """Estimated USD for ``usage``; cache reads/writes without a published price count as input."""
         cached = self.cached_input_per_1m if self.cached_input_per_1m is not None else self.input_per_1m
         written = self.cache_write_per_1m if self.cache_write_per_1m is not None else self.input_per_1m
-        total = (usage.uncached_input_tokens * self.input_per_1m + usage.cached_tokens * cached
-                 + usage.cache_write_tokens * written + usage.output_tokens * self.output_per_1m)
+        total = (
+            usage.uncached_input_tokens * self.input_per_1m
+            + usage.cached_tokens * cached
+            + usage.cache_write_tokens * written
+            + usage.output_tokens * self.output_per_1m
+        )
         return round(total / 1_000_000, 8)
 
 

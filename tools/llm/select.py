@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from tools.core.errors import ToolError
 from tools.llm.anthropic_backend import KEY_ENV as ANTHROPIC_KEY
 from tools.llm.anthropic_backend import AnthropicBackend
 from tools.llm.base import LLMBackend
@@ -21,7 +22,6 @@ from tools.llm.openai_backend import KEY_ENV as OPENAI_KEY
 from tools.llm.openai_backend import OpenAIBackend
 from tools.llm.pricing import find_model, model_notice
 from tools.llm.transport import RetryPolicy, env_key
-from tools.core.errors import ToolError
 
 BackendName = Literal["anthropic", "openai", "guide"]
 BACKENDS: tuple[BackendName, ...] = ("anthropic", "openai", "guide")
@@ -51,15 +51,26 @@ class Selection:
         return f"using {what}: {self.reason}" + (f" (note: {notice})" if notice else "")
 
 
-def _build(name: Literal["anthropic", "openai"], model: str | None, base_url: str | None,
-           retry: RetryPolicy | None, timeout: float) -> LLMBackend:
+def _build(
+    name: Literal["anthropic", "openai"],
+    model: str | None,
+    base_url: str | None,
+    retry: RetryPolicy | None,
+    timeout: float,
+) -> LLMBackend:
     if name == "anthropic":
         return AnthropicBackend(model, base_url=base_url, retry=retry, timeout=timeout)
     return OpenAIBackend(model, base_url=base_url, retry=retry, timeout=timeout)
 
 
-def select_backend(name: str | None = None, model: str | None = None, base_url: str | None = None, *,
-                   retry: RetryPolicy | None = None, timeout: float = 300.0) -> Selection:
+def select_backend(
+    name: str | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    *,
+    retry: RetryPolicy | None = None,
+    timeout: float = 300.0,
+) -> Selection:
     """Pick and build the backend for ``--backend NAME --model M --base-url URL`` (all optional).
 
     Raises ToolError for an unknown backend name, a missing key for the backend that was asked for
@@ -68,31 +79,43 @@ def select_backend(name: str | None = None, model: str | None = None, base_url: 
     if name is not None:
         chosen = name.strip().lower()
         if chosen not in BACKENDS:
-            raise ToolError("llm_unknown_backend", f"unknown backend {name!r}",
-                            f"use one of: {', '.join(BACKENDS)}")
+            raise ToolError("llm_unknown_backend", f"unknown backend {name!r}", f"use one of: {', '.join(BACKENDS)}")
         if chosen == "guide":
             extra = [flag for flag, value in (("--model", model), ("--base-url", base_url)) if value]
             if extra:
-                raise ToolError("llm_bad_option", f"the guide backend takes no {' or '.join(extra)}",
-                                "drop those options, or pick --backend anthropic|openai")
+                raise ToolError(
+                    "llm_bad_option",
+                    f"the guide backend takes no {' or '.join(extra)}",
+                    "drop those options, or pick --backend anthropic|openai",
+                )
             return Selection("guide", None, "--backend guide was asked for")
         backend = _build(chosen, model, base_url, retry, timeout)  # type: ignore[arg-type]
         return Selection(chosen, backend, f"--backend {chosen} was asked for")  # type: ignore[arg-type]
 
     if base_url:
-        return Selection("openai", _build("openai", model, base_url, retry, timeout),
-                         f"--base-url points at an OpenAI-compatible server ({base_url})")
+        return Selection(
+            "openai",
+            _build("openai", model, base_url, retry, timeout),
+            f"--base-url points at an OpenAI-compatible server ({base_url})",
+        )
     row = find_model(model) if model else None
     if row is not None:
-        return Selection(row.provider, _build(row.provider, model, None, retry, timeout),
-                         f"{model} is an {row.provider} model")
+        return Selection(
+            row.provider, _build(row.provider, model, None, retry, timeout), f"{model} is an {row.provider} model"
+        )
     if env_key(ANTHROPIC_KEY):
         return Selection("anthropic", _build("anthropic", model, None, retry, timeout), f"{ANTHROPIC_KEY} is set")
     if env_key(OPENAI_KEY):
         return Selection("openai", _build("openai", model, None, retry, timeout), f"{OPENAI_KEY} is set")
     if model:
-        raise ToolError("llm_missing_key", f"--model {model} needs an API key or a server, and none is set",
-                        f"export {ANTHROPIC_KEY} or {OPENAI_KEY}, pass --base-url for a local OpenAI-compatible "
-                        "server, or drop --model to use the offline guide")
-    return Selection("guide", None, f"neither {ANTHROPIC_KEY} nor {OPENAI_KEY} is set, so the offline guide "
-                                    "asks the checklist questions itself")
+        raise ToolError(
+            "llm_missing_key",
+            f"--model {model} needs an API key or a server, and none is set",
+            f"export {ANTHROPIC_KEY} or {OPENAI_KEY}, pass --base-url for a local OpenAI-compatible "
+            "server, or drop --model to use the offline guide",
+        )
+    return Selection(
+        "guide",
+        None,
+        f"neither {ANTHROPIC_KEY} nor {OPENAI_KEY} is set, so the offline guide asks the checklist questions itself",
+    )

@@ -39,7 +39,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         if retry_after is not None and 0 < retry_after <= self.max_retry_after:
             return retry_after
-        base = min(self.initial_delay * (2.0 ** attempt), self.max_delay)
+        base = min(self.initial_delay * (2.0**attempt), self.max_delay)
         return base * (1.0 - self.jitter * random.random())
 
 
@@ -89,9 +89,11 @@ class StreamGuard:
 
 
 def interrupted(provider: str, endpoint: str, exc: Exception) -> ToolError:
-    return ToolError("llm_stream_interrupted",
-                     f"the answer from {provider} at {endpoint} stopped midway ({type(exc).__name__}: "
-                     f"{short(str(exc), 160)})", "ask again; the partial answer above is incomplete")
+    return ToolError(
+        "llm_stream_interrupted",
+        f"the answer from {provider} at {endpoint} stopped midway ({type(exc).__name__}: {short(str(exc), 160)})",
+        "ask again; the partial answer above is incomplete",
+    )
 
 
 def transport_errors() -> tuple[type[Exception], ...]:
@@ -100,14 +102,15 @@ def transport_errors() -> tuple[type[Exception], ...]:
     found: list[type[Exception]] = []
     for module in ("httpx2", "httpx"):
         try:
-            found.append(getattr(__import__(module), "TransportError"))
+            found.append(__import__(module).TransportError)
         except (ImportError, AttributeError):
             continue
     return tuple(found)
 
 
-def classify_sdk_error(exc: Exception, status_error: type[Exception],
-                       connection_error: type[Exception]) -> tuple[bool, float | None]:
+def classify_sdk_error(
+    exc: Exception, status_error: type[Exception], connection_error: type[Exception]
+) -> tuple[bool, float | None]:
     """(transient?, server-requested wait) for an exception of the anthropic or openai SDK."""
     if isinstance(exc, (connection_error, *transport_errors())):
         return True, None
@@ -118,51 +121,94 @@ def classify_sdk_error(exc: Exception, status_error: type[Exception],
     return False, None
 
 
-def sdk_failure(exc: Exception, retries: int, *, provider: str, model: str, endpoint: str, key_env: str,
-                custom_endpoint: bool, status_error: type[Exception], connection_error: type[Exception],
-                known: Sequence[str] = ()) -> ToolError:
+def sdk_failure(
+    exc: Exception,
+    retries: int,
+    *,
+    provider: str,
+    model: str,
+    endpoint: str,
+    key_env: str,
+    custom_endpoint: bool,
+    status_error: type[Exception],
+    connection_error: type[Exception],
+    known: Sequence[str] = (),
+) -> ToolError:
     """Turn the last SDK exception into a ToolError a person can act on (never echoes the key)."""
     tried = f" (tried {retries + 1} times)" if retries else ""
     if isinstance(exc, (connection_error, *transport_errors())):
         kind = "timed out" if "timeout" in type(exc).__name__.lower() else "connection failed"
-        hint = ("check that the server is running and the URL (including /v1) is right"
-                if custom_endpoint else "check your network connection or proxy settings, then try again")
+        hint = (
+            "check that the server is running and the URL (including /v1) is right"
+            if custom_endpoint
+            else "check your network connection or proxy settings, then try again"
+        )
         return ToolError("llm_unreachable", f"cannot reach {provider} at {endpoint}: {kind}{tried}", hint)
     if isinstance(exc, status_error):
         status = int(getattr(exc, "status_code", 0))
         detail = short(getattr(exc, "message", "") or str(exc))
         if status == 401:
             if custom_endpoint:
-                return ToolError("llm_auth", f"the server at {endpoint} refused the key in {key_env} (401)",
-                                 f"export {key_env}=<the key that server expects>")
-            return ToolError("llm_auth", f"{provider} rejected the API key in {key_env} (401)",
-                             f"check {key_env}; create a key in your {provider} console")
+                return ToolError(
+                    "llm_auth",
+                    f"the server at {endpoint} refused the key in {key_env} (401)",
+                    f"export {key_env}=<the key that server expects>",
+                )
+            return ToolError(
+                "llm_auth",
+                f"{provider} rejected the API key in {key_env} (401)",
+                f"check {key_env}; create a key in your {provider} console",
+            )
         if status == 403:
-            return ToolError("llm_forbidden", f"{provider} refused the request (403): {detail}",
-                             "check that the key's account or project may use this model")
+            return ToolError(
+                "llm_forbidden",
+                f"{provider} refused the request (403): {detail}",
+                "check that the key's account or project may use this model",
+            )
         if status == 404:
-            hint = (f"pass a model the server at {endpoint} serves (and check the URL ends with /v1)"
-                    if custom_endpoint else f"known {provider} models: {', '.join(known)}")
+            hint = (
+                f"pass a model the server at {endpoint} serves (and check the URL ends with /v1)"
+                if custom_endpoint
+                else f"known {provider} models: {', '.join(known)}"
+            )
             return ToolError("llm_unknown_model", f"{provider} does not know model {model!r} (404): {detail}", hint)
         if status == 429:
-            return ToolError("llm_rate_limited", f"{provider} is rate limiting this key{tried}: {detail}",
-                             "wait a minute and try again, or raise the account's rate limits")
+            return ToolError(
+                "llm_rate_limited",
+                f"{provider} is rate limiting this key{tried}: {detail}",
+                "wait a minute and try again, or raise the account's rate limits",
+            )
         if status >= 500 or status in RETRYABLE_STATUS:
-            return ToolError("llm_server_error", f"{provider} answered {status}{tried}: {detail}",
-                             "the service is having trouble; try again in a few minutes")
-        return ToolError("llm_bad_request", f"{provider} rejected the request ({status}): {detail}",
-                         "this is likely a bug in finetune-skill; please report it with the message above")
+            return ToolError(
+                "llm_server_error",
+                f"{provider} answered {status}{tried}: {detail}",
+                "the service is having trouble; try again in a few minutes",
+            )
+        return ToolError(
+            "llm_bad_request",
+            f"{provider} rejected the request ({status}): {detail}",
+            "this is likely a bug in finetune-skill; please report it with the message above",
+        )
     if isinstance(exc, ValueError):  # json.JSONDecodeError: not an API at that URL
-        return ToolError("llm_bad_response", f"{endpoint} answered with something that is not the {provider} API "
-                         f"({short(str(exc), 120)})", "check the URL and that the server speaks this API")
-    return ToolError("llm_failed", f"{provider} request failed: {type(exc).__name__}: {short(str(exc))}",
-                     "try again; if it persists, report it")
+        return ToolError(
+            "llm_bad_response",
+            f"{endpoint} answered with something that is not the {provider} API ({short(str(exc), 120)})",
+            "check the URL and that the server speaks this API",
+        )
+    return ToolError(
+        "llm_failed",
+        f"{provider} request failed: {type(exc).__name__}: {short(str(exc))}",
+        "try again; if it persists, report it",
+    )
 
 
 def require_model(model: str | None, backend: str) -> str:
     if model is None or not model.strip():
-        raise ToolError("llm_unknown_model", f"no model named for the {backend} backend",
-                        "pass --model NAME (the model id your server lists)")
+        raise ToolError(
+            "llm_unknown_model",
+            f"no model named for the {backend} backend",
+            "pass --model NAME (the model id your server lists)",
+        )
     return model.strip()
 
 
@@ -178,15 +224,21 @@ def env_key(name: str) -> str | None:
 
 
 def missing_key(name: str, provider: str) -> ToolError:
-    return ToolError("llm_missing_key", f"{name} is not set, so the {provider} backend cannot run",
-                     f"export {name}=... in your shell (it is read from the environment only and never "
-                     "stored), or run with --backend guide, which needs no key")
+    return ToolError(
+        "llm_missing_key",
+        f"{name} is not set, so the {provider} backend cannot run",
+        f"export {name}=... in your shell (it is read from the environment only and never "
+        "stored), or run with --backend guide, which needs no key",
+    )
 
 
 def check_url(base_url: str) -> None:
     """Refuse a --base-url that is not an http(s) URL before any request is made."""
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise ToolError("llm_bad_base_url", f"--base-url {base_url!r} is not an http(s) URL",
-                        "give the server's OpenAI-compatible root, e.g. http://localhost:8000/v1 (vLLM) "
-                        "or http://localhost:11434/v1 (Ollama)")
+        raise ToolError(
+            "llm_bad_base_url",
+            f"--base-url {base_url!r} is not an http(s) URL",
+            "give the server's OpenAI-compatible root, e.g. http://localhost:8000/v1 (vLLM) "
+            "or http://localhost:11434/v1 (Ollama)",
+        )

@@ -1,2 +1,1 @@
-"""Causal language models that load offline: the built-in tiny random Llama and shared chat templates.
-"""
+"""Causal language models that load offline: the built-in tiny random Llama and shared chat templates."""

@@ -1,2 +1,1 @@
-"""The PII family: ``scan_pii`` with its Presidio engine, recognizers (secrets included) and redaction.
-"""
+"""The PII family: ``scan_pii`` with its Presidio engine, recognizers (secrets included) and redaction."""

@@ -21,6 +21,7 @@ from typing import Any
 from tools.core.errors import ToolError
 from tools.pii.recognizers import EngineSettings, Hit, build_registry, facts, make_offline, pick_model
 
+
 class PiiEngine:
     """One loaded spaCy pipeline and Presidio analyzer for one language."""
 
@@ -42,20 +43,38 @@ class PiiEngine:
             try:
                 nlp = self._load(spacy, model, settings) if model else spacy.blank(language)
             except (OSError, ImportError, ValueError) as exc:
-                raise ToolError("pii_model_unusable", f"spaCy model {self.model} could not be loaded: "
-                                f"{type(exc).__name__}", "reinstall it, or pass --model blank") from None
+                raise ToolError(
+                    "pii_model_unusable",
+                    f"spaCy model {self.model} could not be loaded: {type(exc).__name__}",
+                    "reinstall it, or pass --model blank",
+                ) from None
         self.nlp = nlp
         nlp.max_length = max(nlp.max_length, settings.chunk_chars * 2)
         if tuned:
-            ner_conf = NerModelConfiguration(model_to_presidio_entity_mapping=dict(pf.ner.mapping),
-                                             labels_to_ignore=list(pf.ner.labels_to_ignore),
-                                             default_score=pf.ner.default_score)
+            ner_conf = NerModelConfiguration(
+                model_to_presidio_entity_mapping=dict(pf.ner.mapping),
+                labels_to_ignore=list(pf.ner.labels_to_ignore),
+                default_score=pf.ner.default_score,
+            )
         else:
-            ner_conf = NerModelConfiguration(labels_to_ignore=["ORGANIZATION", "CARDINAL", "EVENT", "LANGUAGE",
-                                                               "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT",
-                                                               "QUANTITY", "WORK_OF_ART"])
-        nlp_engine = _fast_nlp_engine_class()(models=[{"lang_code": language, "model_name": self.model}],
-                                              ner_model_configuration=ner_conf)
+            ner_conf = NerModelConfiguration(
+                labels_to_ignore=[
+                    "ORGANIZATION",
+                    "CARDINAL",
+                    "EVENT",
+                    "LANGUAGE",
+                    "LAW",
+                    "MONEY",
+                    "ORDINAL",
+                    "PERCENT",
+                    "PRODUCT",
+                    "QUANTITY",
+                    "WORK_OF_ART",
+                ]
+            )
+        nlp_engine = _fast_nlp_engine_class()(
+            models=[{"lang_code": language, "model_name": self.model}], ner_model_configuration=ner_conf
+        )
         nlp_engine.nlp = {language: nlp}
         self.nlp_engine = nlp_engine
         if tuned:
@@ -63,9 +82,14 @@ class PiiEngine:
                 context_similarity_factor=settings.context_similarity_factor,
                 min_score_with_context_similarity=settings.min_score_with_context_similarity,
                 context_prefix_count=settings.context_prefix_count,
-                context_suffix_count=settings.context_suffix_count)
-            self.analyzer = AnalyzerEngine(registry=build_registry(language, nlp_engine, pf), nlp_engine=nlp_engine,
-                                           supported_languages=[language], context_aware_enhancer=enhancer)
+                context_suffix_count=settings.context_suffix_count,
+            )
+            self.analyzer = AnalyzerEngine(
+                registry=build_registry(language, nlp_engine, pf),
+                nlp_engine=nlp_engine,
+                supported_languages=[language],
+                context_aware_enhancer=enhancer,
+            )
         else:
             self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[language])
         self._lock = threading.Lock()
@@ -111,16 +135,22 @@ class PiiEngine:
             out[entity] = override if override is not None else (rule.threshold if rule else 0.5)
         return out
 
-    def analyze_many(self, texts: Sequence[str], entities: Sequence[str], threshold: float | None = None,
-                     batch_size: int | None = None) -> list[list[Hit]]:
+    def analyze_many(
+        self,
+        texts: Sequence[str],
+        entities: Sequence[str],
+        threshold: float | None = None,
+        batch_size: int | None = None,
+    ) -> list[list[Hit]]:
         """Hits for each text (same order); identical texts are analysed once."""
         unique: dict[str, int] = {}
         for text in texts:
             if text and text.strip() and text not in unique:
                 unique[text] = len(unique)
         wanted = list(entities)
-        presidio_entities = sorted(set(wanted) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set())
-                                   - {"DATE_OF_BIRTH"})
+        presidio_entities = sorted(
+            set(wanted) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set()) - {"DATE_OF_BIRTH"}
+        )
         limits = self.thresholds(wanted, threshold)
         # Chunk long texts, remembering where each piece starts.
         pieces: list[tuple[int, int, str]] = []  # (unique index, offset, piece)
@@ -144,12 +174,17 @@ class PiiEngine:
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             workers = self.facts.engine.n_process if len(pieces) >= self.facts.engine.parallel_min_texts else 1
-            docs = self.nlp_engine.process_batch([p[2] for p in pieces], self.language, batch_size=bs,
-                                                 n_process=max(1, workers))
+            docs = self.nlp_engine.process_batch(
+                [p[2] for p in pieces], self.language, batch_size=bs, n_process=max(1, workers)
+            )
             for (idx, offset, piece), (_, artifacts) in zip(pieces, docs, strict=True):
-                results = self.analyzer.analyze(piece, self.language, entities=presidio_entities,
-                                                nlp_artifacts=artifacts,
-                                                score_threshold=min(limits.values(), default=0.0))
+                results = self.analyzer.analyze(
+                    piece,
+                    self.language,
+                    entities=presidio_entities,
+                    nlp_artifacts=artifacts,
+                    score_threshold=min(limits.values(), default=0.0),
+                )
                 for r in results:
                     if self.tuned and self._noise(piece, r, artifacts):
                         continue
@@ -160,11 +195,12 @@ class PiiEngine:
     def _noise(self, text: str, r: Any, artifacts: Any) -> bool:
         """Chat-text false positives of the small spaCy models: ids, short caps, verbs read as names."""
         nf = self.facts.ner_filters
-        value = text[r.start:r.end]
+        value = text[r.start : r.end]
         if r.entity_type == "PHONE_NUMBER":
-            before = text[max(0, r.start - 2):r.start]
-            return (sum(c.isdigit() for c in value) < nf.min_phone_digits
-                    or (len(before) == 2 and before[1] in "-#/" and before[0].isalnum()))
+            before = text[max(0, r.start - 2) : r.start]
+            return sum(c.isdigit() for c in value) < nf.min_phone_digits or (
+                len(before) == 2 and before[1] in "-#/" and before[0].isalnum()
+            )
         if r.entity_type not in nf.entities:
             return False
         if len(value.strip()) < nf.min_chars:
@@ -175,10 +211,16 @@ class PiiEngine:
             return True
         if nf.drop_lowercase and value == value.lower():
             return True
-        head = text[:r.start].rstrip(" \t\"'*-(")
+        head = text[: r.start].rstrip(" \t\"'*-(")
         initial = not head or head[-1] in ".!?:\n"  # imperatives ("Drop us a line") open a sentence
-        if (nf.drop_single_verb and initial and r.entity_type == "PERSON" and " " not in value.strip()
-                and artifacts is not None and artifacts.tokens is not None):
+        if (
+            nf.drop_single_verb
+            and initial
+            and r.entity_type == "PERSON"
+            and " " not in value.strip()
+            and artifacts is not None
+            and artifacts.tokens is not None
+        ):
             if self._pos(artifacts.tokens, r.start, r.end) in ("VERB", "AUX", "ADV", "ADP", "PRON", "DET"):
                 return True
         return False
@@ -195,7 +237,7 @@ class PiiEngine:
                     continue
             if h.entity not in wanted or h.score < limits.get(h.entity, 0.5):
                 continue
-            value = text[h.start:h.end]
+            value = text[h.start : h.end]
             if not value.strip():
                 continue
             out.append(h)
@@ -239,9 +281,15 @@ def _fast_nlp_engine_class() -> Any:
 
         def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
             entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
-            return NlpArtifacts(entities=entities, tokens=doc, tokens_indices=[t.idx for t in doc],
-                                lemmas=[t.lemma_ or t.lower_ for t in doc], nlp_engine=self, language=language,
-                                scores=scores)
+            return NlpArtifacts(
+                entities=entities,
+                tokens=doc,
+                tokens_indices=[t.idx for t in doc],
+                lemmas=[t.lemma_ or t.lower_ for t in doc],
+                nlp_engine=self,
+                language=language,
+                scores=scores,
+            )
 
     return FastSpacyNlpEngine
 
@@ -263,7 +311,9 @@ def engine(language: str = "en", model: str | None = None, tuned: bool = True) -
         import presidio_analyzer  # noqa: F401
         import spacy  # noqa: F401
     except ImportError:
-        raise ToolError("pii_not_installed",
-                        "the PII scanner needs presidio-analyzer and spaCy, which are not installed",
-                        "pip install 'finetune-skill[pii]' (it brings an English spaCy model too)") from None
+        raise ToolError(
+            "pii_not_installed",
+            "the PII scanner needs presidio-analyzer and spaCy, which are not installed",
+            "pip install 'finetune-skill[pii]' (it brings an English spaCy model too)",
+        ) from None
     return PiiEngine(language, pick_model(language, model), tuned)

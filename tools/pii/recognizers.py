@@ -149,9 +149,11 @@ def pick_model(language: str, wanted: str | None = None) -> str | None:
         return None
     if wanted:
         if not spacy.util.is_package(wanted):
-            raise ToolError("pii_model_missing", f"spaCy model {wanted!r} is not installed",
-                            "install it (pip install <model package>) or leave --model out to use the best "
-                            "installed one")
+            raise ToolError(
+                "pii_model_missing",
+                f"spaCy model {wanted!r} is not installed",
+                "install it (pip install <model package>) or leave --model out to use the best installed one",
+            )
         return wanted
     for choice in facts().models:
         if choice.language == language:
@@ -162,6 +164,7 @@ def pick_model(language: str, wanted: str | None = None) -> str | None:
 
 
 # ---------------------------------------------------------------- our recognizers
+
 
 def _secret_recognizer(language: str, patterns: Sequence[SecretPattern]) -> Any:
     from presidio_analyzer import AnalysisExplanation, LocalRecognizer, RecognizerResult
@@ -228,8 +231,12 @@ def _phone_recognizer(language: str, regions: Sequence[str], candidate_region: s
                 results.append(RecognizerResult("PHONE_NUMBER", match.start, match.end, score, why))
             return results
 
-    return ChatPhoneRecognizer(supported_entities=["PHONE_NUMBER"], supported_language=language,
-                               context=context or None, name="ChatPhoneRecognizer")
+    return ChatPhoneRecognizer(
+        supported_entities=["PHONE_NUMBER"],
+        supported_language=language,
+        context=context or None,
+        name="ChatPhoneRecognizer",
+    )
 
 
 def _needs(char_test: Any, recognizer: Any) -> Any:
@@ -279,12 +286,16 @@ def build_registry(language: str, nlp_engine: Any, pf: PiiFacts) -> Any:
     registry.add_recognizer(_needs(_has_digits(9), UsSsnRecognizer(context=ctx("US_SSN"), **lang)))
     birth = re.compile("|".join(re.escape(w) for w in pf.birth_date.words), re.IGNORECASE)
     registry.add_recognizer(_needs(birth.search, DateRecognizer(**lang)))  # dates matter only as birth dates
-    registry.add_recognizer(_phone_recognizer(language, pf.engine.phone_regions, pf.engine.phone_candidate_region,
-                                              ctx("PHONE_NUMBER") or []))
+    registry.add_recognizer(
+        _phone_recognizer(
+            language, pf.engine.phone_regions, pf.engine.phone_candidate_region, ctx("PHONE_NUMBER") or []
+        )
+    )
     registry.add_recognizer(_secret_recognizer(language, pf.secrets))
     ner_entities = sorted(set(pf.ner.mapping.values()))
-    registry.add_recognizer(SpacyRecognizer(supported_language=language, supported_entities=ner_entities,
-                                            context=ctx("PERSON")))
+    registry.add_recognizer(
+        SpacyRecognizer(supported_language=language, supported_entities=ner_entities, context=ctx("PERSON"))
+    )
     return registry
 
 

@@ -26,12 +26,62 @@ RedactMode = Literal["mask", "tag", "pseudonym", "hash"]
 
 STRUCTURAL_KEYS = frozenset({"role", "from", "type", "schemaVersion", "weight", "tool_call_id", "id"})
 
-_FIRST = ["Alex", "Sam", "Jordan", "Taylor", "Morgan", "Casey", "Robin", "Jamie", "Avery", "Riley", "Quinn",
-          "Drew", "Harper", "Rowan", "Emery", "Hayden", "Reese", "Skyler", "Parker", "Dakota"]
-_LAST = ["Smith", "Garcia", "Brown", "Novak", "Larsen", "Silva", "Moreau", "Kowalski", "Tanaka", "Okoye",
-         "Fischer", "Rossi", "Jensen", "Dubois", "Murphy", "Haddad", "Ivanova", "Costa", "Lindgren", "Patel"]
-_PLACES = ["Springfield", "Riverton", "Lakeside", "Fairview", "Greenville", "Oakridge", "Maplewood",
-           "Brookfield", "Hillcrest", "Westbury"]
+_FIRST = [
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Taylor",
+    "Morgan",
+    "Casey",
+    "Robin",
+    "Jamie",
+    "Avery",
+    "Riley",
+    "Quinn",
+    "Drew",
+    "Harper",
+    "Rowan",
+    "Emery",
+    "Hayden",
+    "Reese",
+    "Skyler",
+    "Parker",
+    "Dakota",
+]
+_LAST = [
+    "Smith",
+    "Garcia",
+    "Brown",
+    "Novak",
+    "Larsen",
+    "Silva",
+    "Moreau",
+    "Kowalski",
+    "Tanaka",
+    "Okoye",
+    "Fischer",
+    "Rossi",
+    "Jensen",
+    "Dubois",
+    "Murphy",
+    "Haddad",
+    "Ivanova",
+    "Costa",
+    "Lindgren",
+    "Patel",
+]
+_PLACES = [
+    "Springfield",
+    "Riverton",
+    "Lakeside",
+    "Fairview",
+    "Greenville",
+    "Oakridge",
+    "Maplewood",
+    "Brookfield",
+    "Hillcrest",
+    "Westbury",
+]
 _NATURAL = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "IP_ADDRESS", "URL"}
 
 
@@ -39,8 +89,11 @@ def mask_sample(value: str, entity: str, secret: bool) -> str:
     """A report-safe sample: first character (or a secret's public prefix) and the length, nothing else."""
     value = value.strip()
     if secret:
-        prefix = re.match(r"^(?:sk-ant-|sk-proj-|sk-|gh[pousr]_|github_pat_|AKIA|ASIA|AIza|ya29\.|xox[a-z]-|"
-                          r"[sr]k_(?:live|test)_|eyJ|-----BEGIN)", value)
+        prefix = re.match(
+            r"^(?:sk-ant-|sk-proj-|sk-|gh[pousr]_|github_pat_|AKIA|ASIA|AIza|ya29\.|xox[a-z]-|"
+            r"[sr]k_(?:live|test)_|eyJ|-----BEGIN)",
+            value,
+        )
         shown = prefix.group(0) if prefix else ""
         return f"{shown}*** ({len(value)} chars)"
     if entity == "EMAIL_ADDRESS" and "@" in value:
@@ -112,8 +165,9 @@ def compile_values(values: dict[str, str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts))
 
 
-def redact_value(obj: Any, pattern: re.Pattern[str], replace: dict[str, str],
-                 key: str | None = None) -> tuple[Any, int]:
+def redact_value(
+    obj: Any, pattern: re.Pattern[str], replace: dict[str, str], key: str | None = None
+) -> tuple[Any, int]:
     """``obj`` (parsed JSON) with every match of ``pattern`` in its strings replaced; and how many."""
     if isinstance(obj, str):
         if key in STRUCTURAL_KEYS:

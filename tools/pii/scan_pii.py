@@ -26,9 +26,9 @@ from pydantic import BaseModel, Field
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
 from tools.core.progress import report as progress
-from tools.pii.redact import Redactor, RedactMode, compile_values, mask_sample, redact_value
 from tools.core.registry import tool
 from tools.core.workspace import atomic_writer, current, sha256_file
+from tools.pii.redact import RedactMode, Redactor, compile_values, mask_sample, redact_value
 
 BLOCK = 2000
 
@@ -39,18 +39,28 @@ class ScanPiiRequest(BaseModel):
     path: InputPath = Field(description="the dataset (JSONL in any supported format)")
     format: str | None = Field(None, description="force a format instead of detecting it")
     redact: OutputPath | None = Field(None, description="write a redacted copy here (same format)")
-    mode: RedactMode = Field("tag", description="mask: ****; tag: <PERSON>; pseudonym: consistent fakes; "
-                                                "hash: <PERSON:keyed hash> (keyed by seed: keep it private)")
-    entities: list[str] | None = Field(None, description="entity types to look for (default: the tuned set "
-                                                         "in reference/data/pii.yaml)")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="one score threshold for every entity "
-                                                                      "(default: tuned per entity)")
+    mode: RedactMode = Field(
+        "tag",
+        description="mask: ****; tag: <PERSON>; pseudonym: consistent fakes; "
+        "hash: <PERSON:keyed hash> (keyed by seed: keep it private)",
+    )
+    entities: list[str] | None = Field(
+        None, description="entity types to look for (default: the tuned set in reference/data/pii.yaml)"
+    )
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="one score threshold for every entity (default: tuned per entity)"
+    )
     language: str = Field("en", description="language of the texts (a spaCy model for it should be installed)")
     model: str | None = Field(None, description="spaCy model package to use, or 'blank' (default: best installed)")
-    seed: int = Field(0, description="seed for pseudonyms and the hash key; for mode=hash use a private number, "
-                                     "else short values such as phone numbers can be recovered by trying them all")
-    report: OutputPath | None = Field(None, description="where to write the full JSON report (a .md beside it); "
-                                                        "default .finetune/reports/<file>.pii.json")
+    seed: int = Field(
+        0,
+        description="seed for pseudonyms and the hash key; for mode=hash use a private number, "
+        "else short values such as phone numbers can be recovered by trying them all",
+    )
+    report: OutputPath | None = Field(
+        None,
+        description="where to write the full JSON report (a .md beside it); default .finetune/reports/<file>.pii.json",
+    )
     max_findings: int = Field(20, ge=0, le=500, description="findings to return inline")
 
 
@@ -110,7 +120,8 @@ class ScanPiiResult(BaseModel):
     findings: list[PiiFinding]
     template_findings: list[TemplateFinding] = Field(
         description="names/places in a system prompt shared by many examples (brand or product names): "
-                    "reported once, not counted, not redacted")
+        "reported once, not counted, not redacted"
+    )
     unreadable_lines: list[int]
     unreadable_total: int
     non_latin_texts: int
@@ -190,7 +201,7 @@ def _blocks(lines: Iterator[_Line]) -> Iterator[list[_Line]]:
         yield block
 
 
-@tool(effect="write")
+@tool(effect="write", stage="pii", duration="minutes")
 def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
     """Scans every message of a training dataset for personal data and secrets with Presidio, and can write a
     redacted copy.
@@ -220,11 +231,15 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
     wanted = list(dict.fromkeys(req.entities)) if req.entities else pf.default_entities()
     unknown = [e for e in wanted if e not in known]
     if unknown:
-        raise ToolError("unknown_entity", f"unknown entity types: {', '.join(unknown)}",
-                        "known: " + ", ".join(sorted(known)))
+        raise ToolError(
+            "unknown_entity", f"unknown entity types: {', '.join(unknown)}", "known: " + ", ".join(sorted(known))
+        )
     out_path = ws.output_file(req.redact, inputs=(src,), what="redacted copy") if req.redact else None
-    report_path = (ws.output_file(req.report, inputs=(src,), what="report") if req.report
-                   else ws.state_dir / "reports" / f"{src.stem}.pii.json")
+    report_path = (
+        ws.output_file(req.report, inputs=(src,), what="report")
+        if req.report
+        else ws.state_dir / "reports" / f"{src.stem}.pii.json"
+    )
     if out_path is not None and report_path.resolve() == out_path.resolve():
         raise ToolError("output_clash", "the report and the redacted copy have the same path", "choose two names")
     fmt = req.format or detect_file(src)
@@ -260,7 +275,7 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
                     totals["non_latin"] += 1
                 is_template = role in pf.template.roles and hash(text) in template_texts
                 for h in hits:
-                    value = text[h.start:h.end]
+                    value = text[h.start : h.end]
                     if is_template and h.entity in pf.template.entities:
                         key = (h.entity, mask_sample(value, h.entity, False))
                         templates[key] = templates.get(key, 0) + 1
@@ -270,8 +285,15 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
                     entity_lines[h.entity].add(ln.number)
                     lines_with.add(ln.number)
                     values.setdefault(value, h.entity)
-                    findings.append({"line": ln.number, "role": role, "entity": h.entity, "score": round(h.score, 2),
-                                     "sample": mask_sample(value, h.entity, is_secret(h.entity))})
+                    findings.append(
+                        {
+                            "line": ln.number,
+                            "role": role,
+                            "entity": h.entity,
+                            "score": round(h.score, 2),
+                            "sample": mask_sample(value, h.entity, is_secret(h.entity)),
+                        }
+                    )
             if ln.text is None:
                 unreadable.append(ln.number)
             if sink is None:
@@ -291,15 +313,18 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
             sink.write((new_obj if isinstance(new_obj, str) else json.dumps(new_obj, ensure_ascii=False)) + "\n")
             changed.append((ln, new_obj, replace))
         if changed and redactor is not None:
-            again = [seg for ln, obj, _ in changed
-                     for seg in (_segments(obj, ln.fmt) if ln.obj is not None else [("unparsed", obj)])]
+            again = [
+                seg
+                for ln, obj, _ in changed
+                for seg in (_segments(obj, ln.fmt) if ln.obj is not None else [("unparsed", obj)])
+            ]
             found = eng.analyze_many([t for _, t in again], wanted, req.threshold)
             for (role, text), hits in zip(again, found, strict=True):
                 is_template = role in pf.template.roles and hash(text) in template_texts
                 for h in hits:
                     if is_template and h.entity in pf.template.entities:
                         continue
-                    if text[h.start:h.end] not in redactor.fakes:
+                    if text[h.start : h.end] not in redactor.fakes:
                         rescan[h.entity] += 1
         progress(block[-1].number, None, f"{shown}: line {block[-1].number}")
 
@@ -313,9 +338,11 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
             n_examples += 1
             shared.update({hash(t) for role, t in ln.segments if role in pf.template.roles})
     if n_lines and not n_json:
-        raise ToolError("unsupported_format", f"{shown}: no line is a JSON object, so this is not a JSONL dataset",
-                        "supported: " + ", ".join(FORMATS) + "; convert CSV, Parquet or JSON first with "
-                        "`finetune prepare`")
+        raise ToolError(
+            "unsupported_format",
+            f"{shown}: no line is a JSON object, so this is not a JSONL dataset",
+            "supported: " + ", ".join(FORMATS) + "; convert CSV, Parquet or JSON first with `finetune prepare`",
+        )
     floor = max(pf.template.min_lines, pf.template.min_share * n_examples)
     template_texts = {h for h, n in shared.items() if n >= floor}
     templates: dict[tuple[str, str], int] = {}
@@ -331,40 +358,75 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
 
     warnings: list[str] = []
     if not eng.ner:
-        warnings.append(f"NO NAME DETECTION: no spaCy model for {req.language!r} is installed, so names, places "
-                        "and organisations are NOT detected (only patterns: e-mail, phone, cards, keys...). "
-                        "Install one, e.g. pip install 'finetune-skill[pii]'.")
+        warnings.append(
+            f"NO NAME DETECTION: no spaCy model for {req.language!r} is installed, so names, places "
+            "and organisations are NOT detected (only patterns: e-mail, phone, cards, keys...). "
+            "Install one, e.g. pip install 'finetune-skill[pii]'."
+        )
     if totals["non_latin"]:
-        warnings.append(f"{totals['non_latin']} texts are mostly in a non-Latin script; the {eng.model} model "
-                        f"finds names in them poorly (pass --language and install a model for it)")
+        warnings.append(
+            f"{totals['non_latin']} texts are mostly in a non-Latin script; the {eng.model} model "
+            f"finds names in them poorly (pass --language and install a model for it)"
+        )
     if fmt is None:
         warnings.append("no supported dataset format detected; every string value was scanned")
     if unreadable:
-        warnings.append(f"{len(unreadable)} lines could not be read (too long or not UTF-8) and were not scanned"
-                        + ("; they were left out of the redacted copy" if out_path else ""))
+        warnings.append(
+            f"{len(unreadable)} lines could not be read (too long or not UTF-8) and were not scanned"
+            + ("; they were left out of the redacted copy" if out_path else "")
+        )
     warnings += warning_texts([pf.engine, pf.ner, pf.birth_date], file="pii.yaml")
 
     labels = {r.entity: r for r in pf.entities}
-    entity_rows = [EntityCount(entity=e, label=labels[e].label, kind=labels[e].kind, count=c,
-                               lines=len(entity_lines[e]),
-                               by_role=[RoleCount(role=r, count=n) for r, n in role_counts[e].most_common()])
-                   for e, c in counts.most_common()]
+    entity_rows = [
+        EntityCount(
+            entity=e,
+            label=labels[e].label,
+            kind=labels[e].kind,
+            count=c,
+            lines=len(entity_lines[e]),
+            by_role=[RoleCount(role=r, count=n) for r, n in role_counts[e].most_common()],
+        )
+        for e, c in counts.most_common()
+    ]
     redaction = None
     if out_path is not None:
-        redaction = RedactionSummary(path=ws.relative(out_path), mode=req.mode, replaced=totals["replaced"],
-                                     lines_changed=totals["changed"], lines_left_out=unreadable[:20],
-                                     rescan_found=sum(rescan.values()), rescan_entities=sorted(rescan))
+        redaction = RedactionSummary(
+            path=ws.relative(out_path),
+            mode=req.mode,
+            replaced=totals["replaced"],
+            lines_changed=totals["changed"],
+            lines_left_out=unreadable[:20],
+            rescan_found=sum(rescan.values()),
+            rescan_entities=sorted(rescan),
+        )
     result = ScanPiiResult(
-        path=shown, sha256=sha256_file(src), format=fmt, lines=totals["lines"], examples=totals["examples"],
+        path=shown,
+        sha256=sha256_file(src),
+        format=fmt,
+        lines=totals["lines"],
+        examples=totals["examples"],
         texts_scanned=totals["texts"],
-        unique_texts=len(unique), language=req.language, nlp_model=eng.model, names_detected=eng.ner,
-        entities_scanned=wanted, found_total=sum(counts.values()), lines_with_findings=len(lines_with),
-        entities=entity_rows, findings=[PiiFinding(**f) for f in findings[:req.max_findings]],
+        unique_texts=len(unique),
+        language=req.language,
+        nlp_model=eng.model,
+        names_detected=eng.ner,
+        entities_scanned=wanted,
+        found_total=sum(counts.values()),
+        lines_with_findings=len(lines_with),
+        entities=entity_rows,
+        findings=[PiiFinding(**f) for f in findings[: req.max_findings]],
         template_findings=[TemplateFinding(entity=e, sample=m, lines=n) for (e, m), n in templates.items()],
-        unreadable_lines=unreadable[:20], unreadable_total=len(unreadable), non_latin_texts=totals["non_latin"],
-        warnings=warnings, redaction=redaction, report_json=_rel(ws, report_path),
-        report_markdown=_rel(ws, report_path.with_suffix(".md")), seconds=round(time.perf_counter() - started, 2),
-        ok=(not counts) or (redaction is not None and redaction.rescan_found == 0 and not unreadable))
+        unreadable_lines=unreadable[:20],
+        unreadable_total=len(unreadable),
+        non_latin_texts=totals["non_latin"],
+        warnings=warnings,
+        redaction=redaction,
+        report_json=_rel(ws, report_path),
+        report_markdown=_rel(ws, report_path.with_suffix(".md")),
+        seconds=round(time.perf_counter() - started, 2),
+        ok=(not counts) or (redaction is not None and redaction.rescan_found == 0 and not unreadable),
+    )
     _write_reports(report_path, result, findings)
     return result
 
@@ -392,21 +454,30 @@ def _write_reports(path: Path, result: ScanPiiResult, findings: list[dict[str, A
 def render_markdown(result: ScanPiiResult, findings: list[dict[str, Any]]) -> str:
     """The human report: summary, warnings, per-entity table, the first findings (samples masked)."""
     out = [f"# PII and secrets scan: {result.path}", ""]
-    out.append(f"- format: {result.format or 'unknown'}; {result.lines} lines, {result.examples} examples, "
-               f"{result.texts_scanned} texts ({result.unique_texts} distinct)")
-    out.append(f"- model: {result.nlp_model} ({'names detected' if result.names_detected else 'NO name detection'}),"
-               f" language {result.language}")
+    out.append(
+        f"- format: {result.format or 'unknown'}; {result.lines} lines, {result.examples} examples, "
+        f"{result.texts_scanned} texts ({result.unique_texts} distinct)"
+    )
+    out.append(
+        f"- model: {result.nlp_model} ({'names detected' if result.names_detected else 'NO name detection'}),"
+        f" language {result.language}"
+    )
     out.append(f"- found: {result.found_total} in {result.lines_with_findings} lines")
     if result.redaction:
         r = result.redaction
-        out.append(f"- redacted copy: {r.path} (mode {r.mode}): {r.replaced} replacements in {r.lines_changed} "
-                   f"lines; re-scan found {r.rescan_found}")
+        out.append(
+            f"- redacted copy: {r.path} (mode {r.mode}): {r.replaced} replacements in {r.lines_changed} "
+            f"lines; re-scan found {r.rescan_found}"
+        )
     out.append("")
     for w in result.warnings:
         out.append(f"> **warning:** {w}")
     if result.template_findings:
-        out += ["", "Not counted (names/places in a system prompt shared by many examples; check they are "
-                    "brand or product names):"]
+        out += [
+            "",
+            "Not counted (names/places in a system prompt shared by many examples; check they are "
+            "brand or product names):",
+        ]
         out += [f"- {t.entity} `{t.sample}` in {t.lines} lines" for t in result.template_findings]
     if result.entities:
         out += ["", "| entity | kind | found | lines | by role |", "|---|---|---:|---:|---|"]
@@ -414,12 +485,21 @@ def render_markdown(result: ScanPiiResult, findings: list[dict[str, Any]]) -> st
             roles = ", ".join(f"{r.role} {r.count}" for r in e.by_role)
             out.append(f"| {e.entity} | {e.kind} | {e.count} | {e.lines} | {roles} |")
     if findings:
-        out += ["", "## Findings (samples masked)", "", "| line | role | entity | score | sample |",
-                "|---:|---|---|---:|---|"]
+        out += [
+            "",
+            "## Findings (samples masked)",
+            "",
+            "| line | role | entity | score | sample |",
+            "|---:|---|---|---:|---|",
+        ]
         for f in findings[:200]:
             out.append(f"| {f['line']} | {f['role']} | {f['entity']} | {f['score']} | `{f['sample']}` |")
         if len(findings) > 200:
             out.append(f"\n... {len(findings) - 200} more in the JSON report")
-    out += ["", "Detection is statistical: a clean scan lowers the risk of training on personal data; it does "
-                "not prove there is none.", ""]
+    out += [
+        "",
+        "Detection is statistical: a clean scan lowers the risk of training on personal data; it does "
+        "not prove there is none.",
+        "",
+    ]
     return "\n".join(out)

@@ -24,8 +24,11 @@ _DATED = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 MEMORY_RULES = {"lora": ("sft_lora", "bf16"), "qlora": ("sft_qlora", "nf4"), "full": ("sft_full", "mixed_fp16_adamw")}
 GPU_METHOD_OF = {"sft_lora": "lora", "sft_qlora": "qlora", "sft_full": "full"}
-FLOPS_CONSTANT = {"lora": "flops_per_param_token_lora", "qlora": "flops_per_param_token_lora",
-                  "full": "flops_per_param_token_full"}
+FLOPS_CONSTANT = {
+    "lora": "flops_per_param_token_lora",
+    "qlora": "flops_per_param_token_lora",
+    "full": "flops_per_param_token_full",
+}
 
 
 def constant(name: str) -> float:
@@ -48,11 +51,17 @@ def model_size(model: str | None, given: float | None) -> tuple[float, str]:
     """(billions of parameters, where the number came from)."""
     if given is not None:
         if given <= 0:
-            raise ToolError("bad_model_size", f"model_params_b must be positive, got {given}",
-                            "give the base model's size in billions, e.g. 8")
+            raise ToolError(
+                "bad_model_size",
+                f"model_params_b must be positive, got {given}",
+                "give the base model's size in billions, e.g. 8",
+            )
         if given > 10_000:
-            raise ToolError("bad_model_size", f"model_params_b={given:g} is not a plausible model size in billions",
-                            "give the size in billions of parameters (8 for an 8B model)")
+            raise ToolError(
+                "bad_model_size",
+                f"model_params_b={given:g} is not a plausible model size in billions",
+                "give the size in billions of parameters (8 for an 8B model)",
+            )
         return given, "given"
     parsed = params_from_name(model)
     if parsed is not None:
@@ -71,7 +80,7 @@ def match_model_id(candidates: list[str], wanted: str) -> str | None:
     lowered = {c.lower(): c for c in candidates}
     if wanted.lower() in lowered:
         return lowered[wanted.lower()]
-    dated = [c for c in candidates if c.startswith(wanted) and _DATED.fullmatch(c[len(wanted):] or "x")]
+    dated = [c for c in candidates if c.startswith(wanted) and _DATED.fullmatch(c[len(wanted) :] or "x")]
     return dated[0] if len(dated) == 1 else None
 
 
@@ -108,11 +117,11 @@ class DatasetTokens:
     path: str
     examples: int = 0
     skipped_lines: list[int] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)       # file line of each example
-    billed: list[int] = field(default_factory=list)      # per example, with the chat-format overhead
-    prompt: list[int] = field(default_factory=list)      # everything before the last assistant turn
-    output: list[int] = field(default_factory=list)      # the last assistant turn
-    system: list[int] = field(default_factory=list)      # system messages
+    lines: list[int] = field(default_factory=list)  # file line of each example
+    billed: list[int] = field(default_factory=list)  # per example, with the chat-format overhead
+    prompt: list[int] = field(default_factory=list)  # everything before the last assistant turn
+    output: list[int] = field(default_factory=list)  # the last assistant turn
+    system: list[int] = field(default_factory=list)  # system messages
     counter: str = ""
     approximate: bool = True
 
@@ -142,8 +151,8 @@ def count_dataset(path: Path, shown: str, model: str | None, *, cap: int | None 
     """
     from tools.data.formats import facts as format_facts
     from tools.data.formats import read_conversations
-    from tools.local_models.tiny import is_tiny
     from tools.data.tokens import counter_for
+    from tools.local_models.tiny import is_tiny
 
     overhead = format_facts().chat_overhead
     if model and is_tiny(model):
@@ -182,9 +191,12 @@ def count_dataset(path: Path, shown: str, model: str | None, *, cap: int | None 
         out.system.append(sum(n for role, n in per_message if role == "system"))
         out.examples += 1
     if out.examples == 0:
-        raise ToolError("empty_dataset", f"{shown}: no usable examples"
-                        + (f" (unusable lines: {', '.join(map(str, out.skipped_lines[:10]))})" if out.skipped_lines else ""),
-                        "check the file with `finetune validate`")
+        raise ToolError(
+            "empty_dataset",
+            f"{shown}: no usable examples"
+            + (f" (unusable lines: {', '.join(map(str, out.skipped_lines[:10]))})" if out.skipped_lines else ""),
+            "check the file with `finetune validate`",
+        )
     return out
 
 
@@ -221,8 +233,16 @@ def training_memory(method: str, params_b: float, tokens_per_micro_batch: int | 
     scale = (params_b / size_ref.value) ** exponent.value if params_b > 0 else 0.0
     activations = act.value * tokens / ref.value * scale
     total = weights + overhead + activations
-    return MemoryNeed(method, params_b, rule.bytes_per_param, weights, overhead, activations, total,
-                      [rule, over, act, ref, size_ref, exponent])
+    return MemoryNeed(
+        method,
+        params_b,
+        rule.bytes_per_param,
+        weights,
+        overhead,
+        activations,
+        total,
+        [rule, over, act, ref, size_ref, exponent],
+    )
 
 
 def training_flops(method: str, params_b: float, tokens: float) -> tuple[float, knowledge.Constant]:
@@ -266,8 +286,10 @@ def openai_auto_epochs(examples: int) -> tuple[int, str]:
         epochs = min(most, math.ceil(low / examples))
     elif examples * target > high:
         epochs = max(1, int(high // examples))
-    return epochs, (f"OpenAI n_epochs=auto for {examples:,} examples: {epochs} (target {target}, "
-                    f"examples x epochs kept within {low:,.0f}..{high:,.0f})")
+    return epochs, (
+        f"OpenAI n_epochs=auto for {examples:,} examples: {epochs} (target {target}, "
+        f"examples x epochs kept within {low:,.0f}..{high:,.0f})"
+    )
 
 
 def family_matches(provider: knowledge.Provider, model: knowledge.ProviderModel, family: str | None) -> bool:

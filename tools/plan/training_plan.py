@@ -42,8 +42,9 @@ class LoraDefaults(BaseModel):
             for r in section:
                 if r.name == name:
                     return r
-        raise ToolError("unknown_default", f"lora_defaults.yaml has no row {name!r}",
-                        "add it with value, why, source and as_of")
+        raise ToolError(
+            "unknown_default", f"lora_defaults.yaml has no row {name!r}", "add it with value, why, source and as_of"
+        )
 
     def number(self, name: str) -> float:
         value = self.row(name).value
@@ -69,8 +70,9 @@ def tiny_model_learning_rate(base_model: str) -> tuple[float, str] | None:
     if not is_tiny(base_model):
         return None
     defaults = load_defaults()
-    return defaults.number("tiny_random_llama_learning_rate"), \
-        f"built-in tiny model: {defaults.row('tiny_random_llama_learning_rate').why}"
+    return defaults.number(
+        "tiny_random_llama_learning_rate"
+    ), f"built-in tiny model: {defaults.row('tiny_random_llama_learning_rate').why}"
 
 
 def _num(name: str) -> float:
@@ -92,40 +94,89 @@ class TrainingPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    base_model: str = Field("tiny-random-llama", description=(
-        "Base model: a Hugging Face id, a local model folder inside the workspace, or the built-in "
-        "'tiny-random-llama' (random weights, trains on CPU in seconds; for demos and tests)."))
-    method: Literal["lora", "qlora"] = Field("lora", description="lora, or qlora (4-bit NF4 base; needs CUDA and bitsandbytes).")
+    base_model: str = Field(
+        "tiny-random-llama",
+        description=(
+            "Base model: a Hugging Face id, a local model folder inside the workspace, or the built-in "
+            "'tiny-random-llama' (random weights, trains on CPU in seconds; for demos and tests)."
+        ),
+    )
+    method: Literal["lora", "qlora"] = Field(
+        "lora", description="lora, or qlora (4-bit NF4 base; needs CUDA and bitsandbytes)."
+    )
     lora_r: int = Field(default_factory=lambda: _int("lora_r"), ge=1, description="LoRA rank.")
-    lora_alpha: float = Field(default_factory=lambda: _num("lora_alpha"), gt=0, description="LoRA alpha (scale = alpha / r).")
-    lora_dropout: float = Field(default_factory=lambda: _num("lora_dropout"), ge=0, lt=1, description="Dropout on the LoRA input.")
-    target_modules: list[str] = Field(default_factory=lambda: [load_defaults().text("target_modules")], description=(
-        "Module names to adapt; ['all-linear'] adapts every linear layer except the output head."))
+    lora_alpha: float = Field(
+        default_factory=lambda: _num("lora_alpha"), gt=0, description="LoRA alpha (scale = alpha / r)."
+    )
+    lora_dropout: float = Field(
+        default_factory=lambda: _num("lora_dropout"), ge=0, lt=1, description="Dropout on the LoRA input."
+    )
+    target_modules: list[str] = Field(
+        default_factory=lambda: [load_defaults().text("target_modules")],
+        description=("Module names to adapt; ['all-linear'] adapts every linear layer except the output head."),
+    )
     learning_rate: float = Field(default_factory=lambda: _num("learning_rate"), gt=0, description="Peak learning rate.")
-    lr_scheduler: Scheduler = Field(default_factory=lambda: load_defaults().text("lr_scheduler"),  # type: ignore[arg-type,return-value]
-                                    description="Learning-rate schedule after warm-up.")
-    warmup_ratio: float = Field(default_factory=lambda: _num("warmup_ratio"), ge=0, lt=1, description="Share of the steps spent warming up.")
+    lr_scheduler: Scheduler = Field(
+        default_factory=lambda: load_defaults().text("lr_scheduler"),  # type: ignore[arg-type,return-value]
+        description="Learning-rate schedule after warm-up.",
+    )
+    warmup_ratio: float = Field(
+        default_factory=lambda: _num("warmup_ratio"), ge=0, lt=1, description="Share of the steps spent warming up."
+    )
     weight_decay: float = Field(default_factory=lambda: _num("weight_decay"), ge=0, description="AdamW weight decay.")
-    max_grad_norm: float = Field(default_factory=lambda: _num("max_grad_norm"), gt=0, description="Gradient clipping norm.")
-    optimizer: Optimizer = Field(default_factory=lambda: load_defaults().text("optimizer"),  # type: ignore[arg-type,return-value]
-                                 description="Optimizer; the 8-bit ones need CUDA and bitsandbytes.")
-    num_epochs: float = Field(default_factory=lambda: _num("num_epochs"), gt=0, description="Passes over the training data (max_steps wins when set).")
-    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides num_epochs).")
-    per_device_batch_size: int = Field(default_factory=lambda: _int("per_device_batch_size"), ge=1, description="Examples per micro-batch.")
-    gradient_accumulation_steps: int = Field(default_factory=lambda: _int("gradient_accumulation_steps"), ge=1,
-                                             description="Micro-batches per optimizer step.")
-    max_seq_len: int = Field(default_factory=lambda: _int("max_seq_len"), ge=8, description="Tokens per example; longer ones are truncated.")
-    batching: Batching = Field("auto", description=(
-        "packed: each micro-batch is one padding-free row with per-example position ids (no attention or "
-        "position leakage); length_grouped: batches of similar length, padded; padded: random batches padded "
-        "to the longest; auto: length_grouped (fastest measured on CPU and with the sdpa kernel)."))
-    eval_fraction: float = Field(default_factory=lambda: _num("eval_fraction"), ge=0, lt=0.5,
-                                 description="Held-out share of the data for eval loss when no eval file is given.")
-    eval_steps: int | None = Field(None, ge=1, description="Eval loss every N steps (default: about 8 evaluations per run).")
+    max_grad_norm: float = Field(
+        default_factory=lambda: _num("max_grad_norm"), gt=0, description="Gradient clipping norm."
+    )
+    optimizer: Optimizer = Field(
+        default_factory=lambda: load_defaults().text("optimizer"),  # type: ignore[arg-type,return-value]
+        description="Optimizer; the 8-bit ones need CUDA and bitsandbytes.",
+    )
+    num_epochs: float = Field(
+        default_factory=lambda: _num("num_epochs"),
+        gt=0,
+        description="Passes over the training data (max_steps wins when set).",
+    )
+    max_steps: int | None = Field(
+        None, ge=1, description="Stop after this many optimizer steps (overrides num_epochs)."
+    )
+    per_device_batch_size: int = Field(
+        default_factory=lambda: _int("per_device_batch_size"), ge=1, description="Examples per micro-batch."
+    )
+    gradient_accumulation_steps: int = Field(
+        default_factory=lambda: _int("gradient_accumulation_steps"),
+        ge=1,
+        description="Micro-batches per optimizer step.",
+    )
+    max_seq_len: int = Field(
+        default_factory=lambda: _int("max_seq_len"), ge=8, description="Tokens per example; longer ones are truncated."
+    )
+    batching: Batching = Field(
+        "auto",
+        description=(
+            "packed: each micro-batch is one padding-free row with per-example position ids (no attention or "
+            "position leakage); length_grouped: batches of similar length, padded; padded: random batches padded "
+            "to the longest; auto: length_grouped (fastest measured on CPU and with the sdpa kernel)."
+        ),
+    )
+    eval_fraction: float = Field(
+        default_factory=lambda: _num("eval_fraction"),
+        ge=0,
+        lt=0.5,
+        description="Held-out share of the data for eval loss when no eval file is given.",
+    )
+    eval_steps: int | None = Field(
+        None, ge=1, description="Eval loss every N steps (default: about 8 evaluations per run)."
+    )
     save_steps: int | None = Field(None, ge=1, description="Checkpoint every N steps (default: about 4 per run).")
-    logging_steps: int | None = Field(None, ge=1, description="Log metrics every N steps (default 10, fewer for short runs).")
-    keep_last_k: int = Field(default_factory=lambda: _int("keep_last_k"), ge=1, description="Checkpoints kept (older ones are deleted).")
-    seed: int = Field(default_factory=lambda: _int("seed"), description="Seed for the data order, split, LoRA init and dropout.")
+    logging_steps: int | None = Field(
+        None, ge=1, description="Log metrics every N steps (default 10, fewer for short runs)."
+    )
+    keep_last_k: int = Field(
+        default_factory=lambda: _int("keep_last_k"), ge=1, description="Checkpoints kept (older ones are deleted)."
+    )
+    seed: int = Field(
+        default_factory=lambda: _int("seed"), description="Seed for the data order, split, LoRA init and dropout."
+    )
     precision: Precision = Field("auto", description="auto: bf16 on CUDA GPUs that support it, else fp32.")
     watchdog: bool = Field(True, description="Stop early on NaN/inf, divergence or loss far above its start.")
 
@@ -134,9 +185,14 @@ class TrainingPlan(BaseModel):
     def _nulls_mean_default(cls, data: object) -> object:
         """Portable tool schemas make every field nullable; a null means "use the default"."""
         if isinstance(data, dict):
-            return {k: v for k, v in data.items()
-                    if v is not None or k not in cls.model_fields or cls.model_fields[k].default is None
-                    and cls.model_fields[k].default_factory is None}
+            return {
+                k: v
+                for k, v in data.items()
+                if v is not None
+                or k not in cls.model_fields
+                or cls.model_fields[k].default is None
+                and cls.model_fields[k].default_factory is None
+            }
         return data
 
     @model_validator(mode="after")

@@ -1,2 +1,1 @@
-"""The prepare family: ``prepare_data``, rows in any common shape to training JSONL for a target format.
-"""
+"""The prepare family: ``prepare_data``, rows in any common shape to training JSONL for a target format."""

@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
-from tools.data.formats import Conversation, FormatName, Message, detect, normalise, render
 from tools.core.registry import tool
 from tools.core.workspace import atomic_writer, current
+from tools.data.formats import Conversation, FormatName, Message, detect, normalise, render
 
 Role = Literal["system", "prompt", "completion", "text", "chosen", "rejected"]
 _GUESSES: list[dict[str, str]] = [
@@ -30,8 +30,10 @@ _GUESSES: list[dict[str, str]] = [
 
 
 class ColumnMap(BaseModel):
-    field: Role = Field(description="What the column holds: system, prompt (user turn), completion (assistant "
-                                    "turn), text, chosen or rejected.")
+    field: Role = Field(
+        description="What the column holds: system, prompt (user turn), completion (assistant "
+        "turn), text, chosen or rejected."
+    )
     column: str = Field(description="The column (CSV header, JSON key, Parquet column) to read it from.")
 
 
@@ -40,11 +42,14 @@ class PrepareRequest(BaseModel):
     out: OutputPath = Field(description="The JSONL file to write (a new file; the input is never changed).")
     to: FormatName = Field("openai_chat", description="Output format.")
     input_type: Literal["csv", "tsv", "json", "jsonl", "parquet"] | None = Field(
-        None, description="Input file type; default: from the extension.")
-    from_format: FormatName | None = Field(None, description="Format of the input rows when they already are "
-                                                             "a chat format; default: detected per row.")
-    mapping: list[ColumnMap] | None = Field(None, description="Column mapping, e.g. prompt=question, "
-                                                              "completion=answer.")
+        None, description="Input file type; default: from the extension."
+    )
+    from_format: FormatName | None = Field(
+        None, description="Format of the input rows when they already are a chat format; default: detected per row."
+    )
+    mapping: list[ColumnMap] | None = Field(
+        None, description="Column mapping, e.g. prompt=question, completion=answer."
+    )
     mapping_file: InputPath | None = Field(None, description="JSON or YAML file {field: column} instead of mapping.")
     system: str | None = Field(None, description="System prompt to put in every example that has none.")
     target: str | None = Field(None, description="Training target whose rules the output is validated against.")
@@ -87,7 +92,9 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
                 for row in reader:
                     yield reader.line_num, row
         except UnicodeDecodeError as exc:
-            raise ToolError("wrong_encoding", f"{shown} is not UTF-8 (byte {exc.start})", "re-save it as UTF-8") from None
+            raise ToolError(
+                "wrong_encoding", f"{shown} is not UTF-8 (byte {exc.start})", "re-save it as UTF-8"
+            ) from None
         except csv.Error as exc:
             raise ToolError("bad_csv", f"{shown}: {exc}", "check quoting in the CSV") from None
     elif kind == "jsonl":
@@ -103,8 +110,9 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
         try:
             data = json.loads(path.read_text("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ToolError("invalid_json", f"{shown} is not valid JSON: {exc}",
-                            "for one object per line use a .jsonl file") from None
+            raise ToolError(
+                "invalid_json", f"{shown} is not valid JSON: {exc}", "for one object per line use a .jsonl file"
+            ) from None
         if isinstance(data, dict):
             lists = {k: v for k, v in data.items() if isinstance(v, list)}
             if len(lists) == 1 and all(isinstance(x, dict) for x in next(iter(lists.values()))):
@@ -113,8 +121,11 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
                 keys = list(lists)
                 data = [dict(zip(keys, vals, strict=True)) for vals in zip(*lists.values(), strict=True)]
             else:
-                raise ToolError("bad_json_shape", f"{shown}: expected an array of objects or an object of "
-                                "equal-length arrays", "reshape the JSON or export it as JSONL")
+                raise ToolError(
+                    "bad_json_shape",
+                    f"{shown}: expected an array of objects or an object of equal-length arrays",
+                    "reshape the JSON or export it as JSONL",
+                )
         if not isinstance(data, list):
             raise ToolError("bad_json_shape", f"{shown}: expected an array of objects", "reshape the JSON")
         yield from enumerate(data, start=1)
@@ -122,8 +133,11 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise ToolError("missing_dependency", "reading Parquet needs pyarrow, which is not installed",
-                            "pip install pyarrow (or export the data as CSV/JSONL)") from None
+            raise ToolError(
+                "missing_dependency",
+                "reading Parquet needs pyarrow, which is not installed",
+                "pip install pyarrow (or export the data as CSV/JSONL)",
+            ) from None
         try:
             reader = pq.ParquetFile(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
@@ -145,13 +159,20 @@ def _mapping(req: PrepareRequest) -> dict[str, str] | None:
         try:
             data = yaml.safe_load(path.read_text("utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            raise ToolError("bad_mapping", f"{req.mapping_file}: not valid JSON/YAML ({exc})", "write field: column") from None
+            raise ToolError(
+                "bad_mapping", f"{req.mapping_file}: not valid JSON/YAML ({exc})", "write field: column"
+            ) from None
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-            raise ToolError("bad_mapping", f"{req.mapping_file}: must map fields to column names", "e.g. prompt: question")
+            raise ToolError(
+                "bad_mapping", f"{req.mapping_file}: must map fields to column names", "e.g. prompt: question"
+            )
         bad = set(data) - set(Role.__args__)  # type: ignore[attr-defined]
         if bad:
-            raise ToolError("bad_mapping", f"{req.mapping_file}: unknown field(s) {sorted(bad)}",
-                            "fields: system, prompt, completion, text, chosen, rejected")
+            raise ToolError(
+                "bad_mapping",
+                f"{req.mapping_file}: unknown field(s) {sorted(bad)}",
+                "fields: system, prompt, completion, text, chosen, rejected",
+            )
         return {str(k): str(v) for k, v in data.items()}
     return None
 
@@ -185,7 +206,7 @@ def _from_mapping(row: dict[str, Any], mapping: dict[str, str], where: str) -> C
     return conv
 
 
-@tool(effect="write")
+@tool(effect="write", stage="data")
 def prepare_data(req: PrepareRequest) -> PrepareResult:
     """Convert a dataset (CSV, TSV, JSON, JSONL or Parquet rows, or any supported chat format) into
     training JSONL in the format a provider or trainer wants (OpenAI chat, Bedrock Nova or Haiku,
@@ -200,8 +221,13 @@ def prepare_data(req: PrepareRequest) -> PrepareResult:
     src = ws.input_file(req.path)
     dest = ws.output_file(req.out, inputs=(src,))
     shown = ws.relative(src)
-    kind = req.input_type or {".csv": "csv", ".tsv": "tsv", ".json": "json", ".parquet": "parquet",
-                              ".pq": "parquet"}.get(src.suffix.lower(), "jsonl")
+    kind = req.input_type or {
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".json": "json",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }.get(src.suffix.lower(), "jsonl")
     if kind == "jsonl":
         from tools.data.jsonl import sniff
 
@@ -231,16 +257,21 @@ def prepare_data(req: PrepareRequest) -> PrepareResult:
                         if fmt is None:
                             guess = next((g for g in _GUESSES if all(c in row for c in g.values())), None)
                             if guess is None:
-                                raise KeyError(f"{where}: no known format or column names (columns: "
-                                               f"{', '.join(list(map(str, row))[:10])})")
+                                raise KeyError(
+                                    f"{where}: no known format or column names (columns: "
+                                    f"{', '.join(list(map(str, row))[:10])})"
+                                )
                             conv = _from_mapping(row, guess, where)
                         else:
                             conv = normalise(row, fmt)
                 except KeyError as exc:
                     if rows == 1 or (mapping is None and not written and rows <= 1):
-                        raise ToolError("bad_mapping", str(exc.args[0]),
-                                        "give --map prompt=COLUMN,completion=COLUMN (fields: system, prompt, "
-                                        "completion, text, chosen, rejected)") from None
+                        raise ToolError(
+                            "bad_mapping",
+                            str(exc.args[0]),
+                            "give --map prompt=COLUMN,completion=COLUMN (fields: system, prompt, "
+                            "completion, text, chosen, rejected)",
+                        ) from None
                     reason = str(exc.args[0]).split(": ", 1)[-1]
             if conv is None:
                 skipped_total += 1
@@ -257,16 +288,26 @@ def prepare_data(req: PrepareRequest) -> PrepareResult:
             written += 1
     if rows == 0:
         raise ToolError("empty_input", f"{shown} has no rows", "check the file")
-    result = PrepareResult(out=ws.relative(dest), to=req.to, rows=rows, written=written, skipped=skipped,
-                           skipped_total=skipped_total,
-                           dropped=[Dropped(what=w, examples=n, first_row=first_row[w]) for w, n in dropped.most_common()],
-                           lossless=not dropped)
+    result = PrepareResult(
+        out=ws.relative(dest),
+        to=req.to,
+        rows=rows,
+        written=written,
+        skipped=skipped,
+        skipped_total=skipped_total,
+        dropped=[Dropped(what=w, examples=n, first_row=first_row[w]) for w, n in dropped.most_common()],
+        lossless=not dropped,
+    )
     if req.validate_output and written:
-        from tools.validate.validate_jsonl import ValidateRequest, validate_jsonl
+        from tools.validate.models import ValidateRequest
+        from tools.validate.validate_jsonl import validate_jsonl
 
         report = dest.with_name(dest.name + ".validation.json")
-        check = validate_jsonl(ValidateRequest(paths=[ws.relative(dest)], format=req.to, target=req.target,
-                                               report=ws.relative(report), max_findings=5))
+        check = validate_jsonl(
+            ValidateRequest(
+                paths=[ws.relative(dest)], format=req.to, target=req.target, report=ws.relative(report), max_findings=5
+            )
+        )
         result.validation_ok = check.ok
         result.validation_errors = sum(c.count for c in check.counts if c.severity == "error")
         result.validation_report = check.report_markdown

@@ -1,2 +1,1 @@
-"""The providers family: ``select_provider``, constraints to a ranked list of concrete fine-tuning options.
-"""
+"""The providers family: ``select_provider``, constraints to a ranked list of concrete fine-tuning options."""

@@ -1,2 +1,1 @@
-"""The split family: ``split_dataset``, a deterministic split that keeps near-duplicates together.
-"""
+"""The split family: ``split_dataset``, a deterministic split that keeps near-duplicates together."""

@@ -10,20 +10,25 @@ from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
-from tools.data.formats import FormatName, detect_file, facts, normalise
 from tools.core.registry import tool
 from tools.core.workspace import atomic_writer, current, sha256_file
+from tools.data.formats import FormatName, detect_file, facts, normalise
 
 SPLITS = ("train", "val", "test")
 
 
 class SplitRequest(BaseModel):
     path: InputPath = Field(description="The JSONL dataset to split (it is not changed).")
-    ratios: list[float] | None = Field(None, description="Shares of train, validation and test; default "
-                                                         "[0.8, 0.1, 0.1]. Two values mean no test split.")
+    ratios: list[float] | None = Field(
+        None,
+        description="Shares of train, validation and test; default [0.8, 0.1, 0.1]. Two values mean no test split.",
+    )
     seed: int = Field(0, description="Seed; the same seed and file always give the same split.")
-    stratify: str | None = Field(None, description="Top-level field (dotted path allowed, e.g. meta.task) to "
-                                                   "stratify by, so each split keeps its mix.")
+    stratify: str | None = Field(
+        None,
+        description="Top-level field (dotted path allowed, e.g. meta.task) to "
+        "stratify by, so each split keeps its mix.",
+    )
     group_near_duplicates: bool = Field(True, description="Keep each group of near-duplicates in one split.")
     format: FormatName | None = Field(None, description="Force the line format instead of detecting it.")
     train_out: OutputPath | None = Field(None, description="Default: <name>.train.jsonl beside the input.")
@@ -59,7 +64,7 @@ def _get(obj: Any, dotted: str) -> Any:
     return obj
 
 
-@tool(effect="write")
+@tool(effect="write", stage="data")
 def split_dataset(req: SplitRequest) -> SplitResult:
     """Split a JSONL dataset into train, validation and test files, deterministically (same seed, same
     split), keeping exact and near-duplicates in the same split so nothing leaks, optionally
@@ -71,20 +76,24 @@ def split_dataset(req: SplitRequest) -> SplitResult:
 
     from tools.data.jsonl import parse, read_lines
     from tools.data.neardup import MinHasher, UnionFind, candidate_pairs, jaccard, shingles
-    from tools.validate.scan import _conv_key, _h, dup_text
+    from tools.validate.scan import conversation_key, dup_text, text_hash
 
     ws = current()
     src = ws.input_file(req.path)
     ratios = req.ratios or [0.8, 0.1, 0.1]
     if len(ratios) not in (2, 3) or any(r < 0 for r in ratios) or sum(ratios) <= 0:
-        raise ToolError("bad_ratios", f"ratios {ratios} must be 2 or 3 non-negative shares",
-                        "e.g. [0.8, 0.1, 0.1] or [0.9, 0.1]")
+        raise ToolError(
+            "bad_ratios", f"ratios {ratios} must be 2 or 3 non-negative shares", "e.g. [0.8, 0.1, 0.1] or [0.9, 0.1]"
+        )
     shares = [r / sum(ratios) for r in ratios]
-    names = SPLITS[:len(shares)]
+    names = SPLITS[: len(shares)]
     fmt = req.format or detect_file(src)
     if fmt is None:
-        raise ToolError("unknown_format", f"no supported format matches the lines of {ws.relative(src)}",
-                        "run finetune validate on it first")
+        raise ToolError(
+            "unknown_format",
+            f"no supported format matches the lines of {ws.relative(src)}",
+            "run finetune validate on it first",
+        )
     q = facts().quality
     hasher = MinHasher(q.minhash_bands, q.minhash_rows, q.shingle_chars) if req.group_near_duplicates else None
 
@@ -105,7 +114,7 @@ def split_dataset(req: SplitRequest) -> SplitResult:
             continue
         conv = normalise(obj, fmt)
         lines.append(line.number)
-        full.append(_h(_conv_key(conv.messages) + (conv.text or "")))
+        full.append(text_hash(conversation_key(conv.messages) + (conv.text or "")))
         strata.append(str(_get(obj, req.stratify)) if req.stratify else "")
         if hasher is not None:
             texts.append(dup_text(conv))
@@ -160,8 +169,7 @@ def split_dataset(req: SplitRequest) -> SplitResult:
     for root in members:
         by_stratum.setdefault(strata[root], []).append(root)
     for stratum in sorted(by_stratum):
-        roots = sorted(by_stratum[stratum],
-                       key=lambda r: hashlib.sha256(f"{req.seed}:{full[r]}".encode()).digest())
+        roots = sorted(by_stratum[stratum], key=lambda r: hashlib.sha256(f"{req.seed}:{full[r]}".encode()).digest())
         total = sum(len(members[r]) for r in roots)
         counts = [0] * len(shares)
         for r in roots:
@@ -173,9 +181,11 @@ def split_dataset(req: SplitRequest) -> SplitResult:
 
     split_of_line = dict(zip(lines, assignment.tolist(), strict=True))
     stem = src.name[:-6] if src.name.endswith(".jsonl") else src.stem
-    outs_raw = [req.train_out, req.val_out, req.test_out][:len(shares)]
-    outs = [ws.output_file(o, inputs=(src,)) if o else src.with_name(f"{stem}.{nm}.jsonl")
-            for o, nm in zip(outs_raw, names, strict=True)]
+    outs_raw = [req.train_out, req.val_out, req.test_out][: len(shares)]
+    outs = [
+        ws.output_file(o, inputs=(src,)) if o else src.with_name(f"{stem}.{nm}.jsonl")
+        for o, nm in zip(outs_raw, names, strict=True)
+    ]
     if len({p.resolve() for p in outs} | {src.resolve()}) != len(outs) + 1:
         raise ToolError("output_is_input", "split outputs must be distinct new files", "give different names")
     import contextlib
@@ -200,17 +210,36 @@ def split_dataset(req: SplitRequest) -> SplitResult:
                 counts[k] += 1
                 strata_seen[k].add(stratum_of_line[number])
     for nm, p, c, d, st in zip(names, outs, counts, digests, strata_seen, strict=True):
-        parts.append(SplitPart(split=nm, path=ws.relative(p), examples=c, sha256=sha256_file(p),
-                               content_sha256=d.hexdigest(), strata=sorted(st) if req.stratify else None))
+        parts.append(
+            SplitPart(
+                split=nm,
+                path=ws.relative(p),
+                examples=c,
+                sha256=sha256_file(p),
+                content_sha256=d.hexdigest(),
+                strata=sorted(st) if req.stratify else None,
+            )
+        )
     manifest_path = ws.output_file(req.manifest, inputs=(src,)) if req.manifest else src.with_name(f"{stem}.split.json")
-    result = SplitResult(parts=parts, examples=n, groups=len(members),
-                         grouped_examples=sum(len(g) for g in multi), skipped_lines=skipped[:100], seed=req.seed,
-                         manifest=ws.relative(manifest_path))
-    manifest = {"source": ws.relative(src), "source_sha256": sha256_file(src), "format": fmt,
-                "ratios": shares, "seed": req.seed, "stratify": req.stratify,
-                "near_duplicate_threshold": q.near_dup_threshold if hasher else None,
-                **result.model_dump(exclude={"manifest"})}
+    result = SplitResult(
+        parts=parts,
+        examples=n,
+        groups=len(members),
+        grouped_examples=sum(len(g) for g in multi),
+        skipped_lines=skipped[:100],
+        seed=req.seed,
+        manifest=ws.relative(manifest_path),
+    )
+    manifest = {
+        "source": ws.relative(src),
+        "source_sha256": sha256_file(src),
+        "format": fmt,
+        "ratios": shares,
+        "seed": req.seed,
+        "stratify": req.stratify,
+        "near_duplicate_threshold": q.near_dup_threshold if hasher else None,
+        **result.model_dump(exclude={"manifest"}),
+    }
     with atomic_writer(manifest_path) as out:
         json.dump(manifest, out, indent=2)
     return result
-

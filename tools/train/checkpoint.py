@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tools.train.runs import checkpoints, read_json, write_json
+from tools.plan.training_plan import watchdog_thresholds
 from tools.train.distributed import (
     adapter_keys_to_params,
     gather_optimizer,
@@ -23,8 +23,8 @@ from tools.train.distributed import (
 )
 from tools.train.metrics import trainer_state, trim_metrics
 from tools.train.model import load_base
+from tools.train.runs import checkpoints, read_json, write_json
 from tools.train.watchdog import Watchdog
-from tools.plan.training_plan import watchdog_thresholds
 
 if TYPE_CHECKING:
     from tools.train.worker import Run
@@ -80,10 +80,18 @@ def save_checkpoint(run: Run, step: int, epoch: float) -> Path:
         for r, rng in enumerate(rngs):
             torch.save(rng, tmp / f"rng_state_{r}.pth")
     write_json(tmp / "trainer_state.json", trainer_state(run, step, epoch))
-    write_json(tmp / "training_state.json", {
-        "step": step, "epoch": epoch, "tokens_seen": run.tokens_seen, "trained_tokens": run.trained_tokens,
-        "watchdog": run.watchdog.state() if run.watchdog else None, "train_seconds": run.train_seconds,
-        "best_eval_loss": run.best_eval})
+    write_json(
+        tmp / "training_state.json",
+        {
+            "step": step,
+            "epoch": epoch,
+            "tokens_seen": run.tokens_seen,
+            "trained_tokens": run.trained_tokens,
+            "watchdog": run.watchdog.state() if run.watchdog else None,
+            "train_seconds": run.train_seconds,
+            "best_eval_loss": run.best_eval,
+        },
+    )
     for f in tmp.iterdir():
         with f.open("rb") as h:
             os.fsync(h.fileno())
@@ -93,7 +101,7 @@ def save_checkpoint(run: Run, step: int, epoch: float) -> Path:
         os.fsync(dirfd)
     finally:
         os.close(dirfd)
-    for _, old in checkpoints(run.folder)[:-run.plan.keep_last_k]:
+    for _, old in checkpoints(run.folder)[: -run.plan.keep_last_k]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -132,7 +140,9 @@ def restore(run: Run) -> int:
     run.best_eval = state.get("best_eval_loss")
     if run.watchdog and state.get("watchdog"):
         run.watchdog = Watchdog(watchdog_thresholds(), state["watchdog"])
-    run.log_history = [r for r in read_json(ckpt / "trainer_state.json").get("log_history", []) if r.get("step", 0) <= step]
+    run.log_history = [
+        r for r in read_json(ckpt / "trainer_state.json").get("log_history", []) if r.get("step", 0) <= step
+    ]
     if run.is_main:
         trim_metrics(run.folder / "metrics.jsonl", step)
     if run.world > 1:

@@ -57,11 +57,20 @@ class DataStats:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "records": self.records, "used": self.used,
-                "skipped_bad_lines": len(self.bad_lines), "first_bad_lines": self.bad_lines[:10],
-                "skipped_no_assistant": len(self.no_assistant), "first_no_assistant": self.no_assistant[:10],
-                "truncated": self.truncated, "weight_zero_turns": self.weight_zero_turns,
-                "template": self.template, "notes": self.notes[:10]}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "records": self.records,
+            "used": self.used,
+            "skipped_bad_lines": len(self.bad_lines),
+            "first_bad_lines": self.bad_lines[:10],
+            "skipped_no_assistant": len(self.no_assistant),
+            "first_no_assistant": self.no_assistant[:10],
+            "truncated": self.truncated,
+            "weight_zero_turns": self.weight_zero_turns,
+            "template": self.template,
+            "notes": self.notes[:10],
+        }
 
 
 def ensure_chat_template(tokenizer: Any) -> str:
@@ -86,25 +95,29 @@ def chat_messages(conv: Conversation) -> list[dict[str, Any]]:
     return out
 
 
-def _spans(tokenizer: Any, conv: Conversation, msgs: list[dict[str, Any]], full: str) -> tuple[list[tuple[int, int]], int]:
+def _spans(
+    tokenizer: Any, conv: Conversation, msgs: list[dict[str, Any]], full: str
+) -> tuple[list[tuple[int, int]], int]:
     """Character spans of trained assistant turns in ``full`` and how many weight-0 turns were skipped."""
     spans: list[tuple[int, int]] = []
     skipped = 0
-    for i, (msg, src) in enumerate(zip(msgs, conv.messages)):
+    for i, (msg, src) in enumerate(zip(msgs, conv.messages, strict=False)):
         if msg["role"] != "assistant":
             continue
         if src.weight == 0:
             skipped += 1
             continue
         prompt = tokenizer.apply_chat_template(msgs[:i], tokenize=False, add_generation_prompt=True) if i else ""
-        upto = tokenizer.apply_chat_template(msgs[:i + 1], tokenize=False)
+        upto = tokenizer.apply_chat_template(msgs[: i + 1], tokenize=False)
         if not full.startswith(upto) or not upto.startswith(prompt):
             raise ValueError("template is not prefix-stable")
         spans.append((len(prompt), len(upto)))
     return spans, skipped
 
 
-def render(tokenizer: Any, conv: Conversation, max_seq_len: int, line: int = 0) -> tuple[Example | None, dict[str, int]]:
+def render(
+    tokenizer: Any, conv: Conversation, max_seq_len: int, line: int = 0
+) -> tuple[Example | None, dict[str, int]]:
     """One conversation -> token ids and labels (assistant tokens only); None when nothing is trainable."""
     info = {"truncated": 0, "weight_zero": 0, "fallback": 0}
     if conv.text is not None and not conv.messages:
@@ -123,7 +136,7 @@ def render(tokenizer: Any, conv: Conversation, max_seq_len: int, line: int = 0) 
             last = max((i for i, m in enumerate(msgs) if m["role"] == "assistant"), default=None)
             spans = []
             if last is not None and conv.messages[last].weight != 0:
-                full = tokenizer.apply_chat_template(msgs[:last + 1], tokenize=False)
+                full = tokenizer.apply_chat_template(msgs[: last + 1], tokenize=False)
                 prompt = tokenizer.apply_chat_template(msgs[:last], tokenize=False, add_generation_prompt=True)
                 if full.startswith(prompt):
                     spans = [(len(prompt), len(full))]
@@ -141,7 +154,9 @@ def render(tokenizer: Any, conv: Conversation, max_seq_len: int, line: int = 0) 
     return (ex if ex.trained > 0 else None), info
 
 
-def load_examples(path: Path, tokenizer: Any, max_seq_len: int, *, label: str | None = None) -> tuple[list[Example], DataStats]:
+def load_examples(
+    path: Path, tokenizer: Any, max_seq_len: int, *, label: str | None = None
+) -> tuple[list[Example], DataStats]:
     """Every usable example of a dataset file, rendered and masked, with counts of what was skipped."""
     template = ensure_chat_template(tokenizer)
     examples: list[Example] = []
@@ -163,20 +178,30 @@ def load_examples(path: Path, tokenizer: Any, max_seq_len: int, *, label: str | 
         examples.append(ex)
     stats.used = len(examples)
     if fallback:
-        stats.notes.append(f"{fallback} conversations: the chat template rewrites earlier turns, so only the "
-                           "last assistant turn was trained")
+        stats.notes.append(
+            f"{fallback} conversations: the chat template rewrites earlier turns, so only the "
+            "last assistant turn was trained"
+        )
     if stats.bad_lines:
-        stats.notes.append(f"{len(stats.bad_lines)} lines were not usable examples and were skipped "
-                           f"(first: line {stats.bad_lines[0]}); run validate_jsonl for details")
+        stats.notes.append(
+            f"{len(stats.bad_lines)} lines were not usable examples and were skipped "
+            f"(first: line {stats.bad_lines[0]}); run validate_jsonl for details"
+        )
     if stats.no_assistant:
-        stats.notes.append(f"{len(stats.no_assistant)} examples had no trainable assistant tokens and were skipped "
-                           f"(first: line {stats.no_assistant[0]})")
+        stats.notes.append(
+            f"{len(stats.no_assistant)} examples had no trainable assistant tokens and were skipped "
+            f"(first: line {stats.no_assistant[0]})"
+        )
     if stats.truncated:
         stats.notes.append(f"{stats.truncated} examples were longer than max_seq_len={max_seq_len} and were truncated")
     if not examples:
-        raise ToolError("no_training_examples", f"{stats.path}: no usable training examples "
-                        f"({stats.records} lines, {len(stats.bad_lines)} unusable, {len(stats.no_assistant)} without an assistant answer)",
-                        "run validate_jsonl on the file; each example needs an assistant turn to learn")
+        raise ToolError(
+            "no_training_examples",
+            f"{stats.path}: no usable training examples "
+            f"({stats.records} lines, {len(stats.bad_lines)} unusable, {len(stats.no_assistant)} without an assistant "
+            f"answer)",
+            "run validate_jsonl on the file; each example needs an assistant turn to learn",
+        )
     return examples, stats
 
 
@@ -201,11 +226,11 @@ def batch_plan(lengths: Sequence[int], batch_size: int, mode: str, seed: int, ep
     rng.shuffle(order)
     if mode == "length_grouped":
         mega = batch_size * 50
-        groups = [sorted(order[i:i + mega], key=lambda k: -lengths[k]) for i in range(0, len(order), mega)]
-        batches = [g[i:i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
+        groups = [sorted(order[i : i + mega], key=lambda k: -lengths[k]) for i in range(0, len(order), mega)]
+        batches = [g[i : i + batch_size] for g in groups for i in range(0, len(g), batch_size)]
         rng.shuffle(batches)
         return batches
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def collate(examples: Sequence[Example], mode: str, pad_id: int) -> dict[str, Any]:
@@ -220,9 +245,14 @@ def collate(examples: Sequence[Example], mode: str, pad_id: int) -> dict[str, An
             ids += ex.input_ids
             labels += [IGNORE] + ex.labels[1:]  # never predict an example's first token from the previous one
             pos += list(range(len(ex.input_ids)))
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "position_ids": torch.tensor([pos]), "attention_mask": None,
-                "tokens": len(ids), "padded_tokens": len(ids)}
+        return {
+            "input_ids": torch.tensor([ids]),
+            "labels": torch.tensor([labels]),
+            "position_ids": torch.tensor([pos]),
+            "attention_mask": None,
+            "tokens": len(ids),
+            "padded_tokens": len(ids),
+        }
     width = max(len(ex.input_ids) for ex in examples)
     ids_t = torch.full((len(examples), width), pad_id, dtype=torch.long)
     lab_t = torch.full((len(examples), width), IGNORE, dtype=torch.long)
@@ -232,13 +262,30 @@ def collate(examples: Sequence[Example], mode: str, pad_id: int) -> dict[str, An
         ids_t[r, :n] = torch.tensor(ex.input_ids)
         lab_t[r, :n] = torch.tensor(ex.labels)
         mask[r, :n] = 1
-    return {"input_ids": ids_t, "labels": lab_t, "position_ids": None, "attention_mask": mask,
-            "tokens": int(mask.sum()), "padded_tokens": len(examples) * width}
+    return {
+        "input_ids": ids_t,
+        "labels": lab_t,
+        "position_ids": None,
+        "attention_mask": mask,
+        "tokens": int(mask.sum()),
+        "padded_tokens": len(examples) * width,
+    }
 
 
 def count_trained(batch: dict[str, Any]) -> int:
     return int((batch["labels"][:, 1:] != IGNORE).sum())
 
 
-__all__ = ["IGNORE", "DataStats", "Example", "batch_plan", "chat_messages", "collate", "count_trained",
-           "ensure_chat_template", "load_examples", "render", "split_eval"]
+__all__ = [
+    "IGNORE",
+    "DataStats",
+    "Example",
+    "batch_plan",
+    "chat_messages",
+    "collate",
+    "count_trained",
+    "ensure_chat_template",
+    "load_examples",
+    "render",
+    "split_eval",
+]

@@ -39,12 +39,20 @@ class FsdpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: Literal[2] = Field(2, description="FSDP2 (fully_shard, per-parameter DTensor sharding).")
-    reshard_after_forward: bool = Field(True, description=(
-        "Free the gathered layer after its forward (ZeRO-3); false keeps it until backward (ZeRO-2: more memory, "
-        "less traffic)."))
-    offload_params: bool = Field(False, description="Keep the sharded parameters and gradients in CPU memory (CUDA only).")
-    layer_classes: list[str] | None = Field(None, description=(
-        "Module classes sharded one by one; default: the model's _no_split_modules (its decoder layer)."))
+    reshard_after_forward: bool = Field(
+        True,
+        description=(
+            "Free the gathered layer after its forward (ZeRO-3); false keeps it until backward (ZeRO-2: more memory, "
+            "less traffic)."
+        ),
+    )
+    offload_params: bool = Field(
+        False, description="Keep the sharded parameters and gradients in CPU memory (CUDA only)."
+    )
+    layer_classes: list[str] | None = Field(
+        None,
+        description=("Module classes sharded one by one; default: the model's _no_split_modules (its decoder layer)."),
+    )
 
 
 def check_fsdp(method: str, precision: str, num_processes: int) -> None:
@@ -52,14 +60,24 @@ def check_fsdp(method: str, precision: str, num_processes: int) -> None:
     from tools.core.errors import ToolError
 
     if num_processes < 2:
-        raise ToolError("fsdp_needs_processes", "sharding 'fsdp' splits the model over processes and this run has one",
-                        "set num_processes to the number of GPUs (2 or more), or leave sharding at 'ddp'")
+        raise ToolError(
+            "fsdp_needs_processes",
+            "sharding 'fsdp' splits the model over processes and this run has one",
+            "set num_processes to the number of GPUs (2 or more), or leave sharding at 'ddp'",
+        )
     if method == "qlora":
-        raise ToolError("fsdp_qlora_unsupported", "sharding 'fsdp' with QLoRA is not supported here (4-bit weights "
-                        "stored as uint8 cannot be sharded as DTensors)", "use method 'lora' with bf16, or sharding 'ddp'")
+        raise ToolError(
+            "fsdp_qlora_unsupported",
+            "sharding 'fsdp' with QLoRA is not supported here (4-bit weights "
+            "stored as uint8 cannot be sharded as DTensors)",
+            "use method 'lora' with bf16, or sharding 'ddp'",
+        )
     if precision == "fp16":
-        raise ToolError("fsdp_fp16_unsupported", "sharding 'fsdp' with fp16 needs a sharded gradient scaler, which this "
-                        "trainer does not have", "use precision 'bf16' (or 'auto') with fsdp, or sharding 'ddp'")
+        raise ToolError(
+            "fsdp_fp16_unsupported",
+            "sharding 'fsdp' with fp16 needs a sharded gradient scaler, which this trainer does not have",
+            "use precision 'bf16' (or 'auto') with fsdp, or sharding 'ddp'",
+        )
 
 
 def dist_env() -> tuple[int, int]:
@@ -110,7 +128,7 @@ def sum_grads(params: list[Any]) -> None:
     offset = 0
     for g in grads:
         n = g.numel()
-        g.copy_(flat[offset:offset + n].view_as(g).to(g.dtype))
+        g.copy_(flat[offset : offset + n].view_as(g).to(g.dtype))
         offset += n
 
 
@@ -142,11 +160,18 @@ def shard(model: Any, settings: FsdpSettings, device: str) -> list[str]:
     layers = [m for m in model.modules() if type(m).__name__ in set(classes)]
     wrapped = sorted({type(m).__name__ for m in layers})
     if not layers:
-        raise ToolError("fsdp_no_layers", f"FSDP found no module of class {', '.join(classes) or '(none)'} to shard",
-                        "set fsdp.layer_classes in config.json to the model's decoder layer class, or use sharding 'ddp'")
+        raise ToolError(
+            "fsdp_no_layers",
+            f"FSDP found no module of class {', '.join(classes) or '(none)'} to shard",
+            "set fsdp.layer_classes in config.json to the model's decoder layer class, or use sharding 'ddp'",
+        )
     mesh = init_device_mesh(device, (torch.distributed.get_world_size(),))
     offload = CPUOffloadPolicy() if settings.offload_params and device == "cuda" else OffloadPolicy()
-    kwargs: dict[str, Any] = {"mesh": mesh, "reshard_after_forward": settings.reshard_after_forward, "offload_policy": offload}
+    kwargs: dict[str, Any] = {
+        "mesh": mesh,
+        "reshard_after_forward": settings.reshard_after_forward,
+        "offload_policy": offload,
+    }
     for layer in layers:
         fully_shard(layer, **kwargs)
     fully_shard(model, **kwargs)
@@ -215,8 +240,11 @@ def adapter_keys_to_params(model: Any, adapter: dict[str, Any], adapter_name: st
     names = {n.replace(f".{adapter_name}", ""): n for n, p in model.named_parameters() if p.requires_grad}
     missing = sorted(set(names) - set(adapter))
     if missing:
-        raise ToolError("checkpoint_mismatch", f"the checkpoint's adapter lacks {len(missing)} LoRA weights of this model "
-                        f"(first: {missing[0]})", "resume with the run's own config.json, or launch a new run")
+        raise ToolError(
+            "checkpoint_mismatch",
+            f"the checkpoint's adapter lacks {len(missing)} LoRA weights of this model (first: {missing[0]})",
+            "resume with the run's own config.json, or launch a new run",
+        )
     return {names[k]: adapter[k] for k in names}
 
 
@@ -225,22 +253,48 @@ def accelerate_config(num_processes: int, sharding: Sharding, fsdp: FsdpSettings
 
     Mixed precision stays 'no': the worker does its own bf16 autocast. The port is passed on the
     command line at each start, so a resumed run does not reuse a port still held by the killed one."""
-    base: dict[str, Any] = {"compute_environment": "LOCAL_MACHINE", "debug": False, "machine_rank": 0,
-                            "mixed_precision": "no", "num_machines": 1, "num_processes": num_processes,
-                            "rdzv_backend": "static", "same_network": True, "use_cpu": False}
+    base: dict[str, Any] = {
+        "compute_environment": "LOCAL_MACHINE",
+        "debug": False,
+        "machine_rank": 0,
+        "mixed_precision": "no",
+        "num_machines": 1,
+        "num_processes": num_processes,
+        "rdzv_backend": "static",
+        "same_network": True,
+        "use_cpu": False,
+    }
     if sharding == "ddp":
         return {**base, "distributed_type": "MULTI_GPU"}
     s = fsdp or FsdpSettings()
     fsdp_config: dict[str, Any] = {
-        "fsdp_version": s.version, "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-        "fsdp_reshard_after_forward": s.reshard_after_forward, "fsdp_offload_params": s.offload_params,
-        "fsdp_state_dict_type": "FULL_STATE_DICT", "fsdp_cpu_ram_efficient_loading": False,
-        "fsdp_activation_checkpointing": False}
+        "fsdp_version": s.version,
+        "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+        "fsdp_reshard_after_forward": s.reshard_after_forward,
+        "fsdp_offload_params": s.offload_params,
+        "fsdp_state_dict_type": "FULL_STATE_DICT",
+        "fsdp_cpu_ram_efficient_loading": False,
+        "fsdp_activation_checkpointing": False,
+    }
     if s.layer_classes:
         fsdp_config["fsdp_transformer_layer_cls_to_wrap"] = ",".join(s.layer_classes)
     return {**base, "distributed_type": "FSDP", "fsdp_config": fsdp_config}
 
 
-__all__ = ["ACCELERATE_CONFIG", "FsdpSettings", "Sharding", "accelerate_config", "check_fsdp", "dist_env", "gather_optimizer",
-           "gather_to_main", "gather_trainable", "init_process_group", "load_optimizer", "load_trainable", "shard",
-           "sum_grads", "sum_over_ranks"]
+__all__ = [
+    "ACCELERATE_CONFIG",
+    "FsdpSettings",
+    "Sharding",
+    "accelerate_config",
+    "check_fsdp",
+    "dist_env",
+    "gather_optimizer",
+    "gather_to_main",
+    "gather_trainable",
+    "init_process_group",
+    "load_optimizer",
+    "load_trainable",
+    "shard",
+    "sum_grads",
+    "sum_over_ranks",
+]

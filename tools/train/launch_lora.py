@@ -15,47 +15,76 @@ from pydantic import BaseModel, Field, ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
-from tools.data.formats import read_conversations
 from tools.core.registry import tool
-from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, spawn_worker, update_status, write_json
-from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
-from tools.train.distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
-from tools.plan.training_plan import Batching, TrainingPlan, load_defaults, tiny_model_learning_rate
 from tools.core.workspace import Workspace, current, sha256_file
+from tools.data.formats import read_conversations
+from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
+from tools.plan.training_plan import Batching, TrainingPlan, load_defaults, tiny_model_learning_rate
+from tools.train.distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
+from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, spawn_worker, update_status, write_json
 
 
 class LaunchLoraRequest(BaseModel):
     """What to train on, with which plan; overrides win over the plan."""
 
-    data: InputPath = Field(description="Training data (JSONL in any format validate_jsonl reads: OpenAI chat, ShareGPT, Alpaca, prompt/completion, ...).")
-    eval_data: InputPath | None = Field(None, description="Held-out data for eval loss; default: eval_fraction of data is held out.")
-    model: str | None = Field(None, description=(
-        "Base model: a local model folder in the workspace, a Hugging Face id already in the local cache "
-        "(or downloadable), or 'tiny-random-llama' (built in, random weights, for demos and tests). "
-        "Default: the plan's base_model."))
-    plan: TrainingPlan | None = Field(None, description="A full training plan (configure_training writes one); unset fields take the documented defaults.")
+    data: InputPath = Field(
+        description="Training data (JSONL in any format validate_jsonl reads: OpenAI chat, ShareGPT, Alpaca, "
+        "prompt/completion, ...)."
+    )
+    eval_data: InputPath | None = Field(
+        None, description="Held-out data for eval loss; default: eval_fraction of data is held out."
+    )
+    model: str | None = Field(
+        None,
+        description=(
+            "Base model: a local model folder in the workspace, a Hugging Face id already in the local cache "
+            "(or downloadable), or 'tiny-random-llama' (built in, random weights, for demos and tests). "
+            "Default: the plan's base_model."
+        ),
+    )
+    plan: TrainingPlan | None = Field(
+        None,
+        description="A full training plan (configure_training writes one); unset fields take the documented defaults.",
+    )
     plan_file: InputPath | None = Field(None, description="A JSON file holding a training plan (instead of plan).")
     max_steps: int | None = Field(None, ge=1, description="Override: stop after this many optimizer steps.")
     num_epochs: float | None = Field(None, gt=0, description="Override: passes over the data.")
     learning_rate: float | None = Field(None, gt=0, description="Override: peak learning rate.")
     lora_r: int | None = Field(None, ge=1, description="Override: LoRA rank (alpha keeps the plan's alpha/r ratio).")
     per_device_batch_size: int | None = Field(None, ge=1, description="Override: examples per micro-batch.")
-    gradient_accumulation_steps: int | None = Field(None, ge=1, description="Override: micro-batches per optimizer step.")
+    gradient_accumulation_steps: int | None = Field(
+        None, ge=1, description="Override: micro-batches per optimizer step."
+    )
     max_seq_len: int | None = Field(None, ge=8, description="Override: tokens per example (longer ones are truncated).")
     batching: Batching | None = Field(None, description="Override: packed, length_grouped, padded or auto.")
     seed: int | None = Field(None, description="Override: seed for data order, split, LoRA init and dropout.")
-    num_processes: int | None = Field(None, ge=1, le=64, description=(
-        "Train with this many processes through `accelerate launch` (DDP: one per GPU, or CPU processes over gloo); "
-        "each takes its share of every step's micro-batches, so the effective batch grows by this factor."))
-    sharding: Sharding = Field("ddp", description=(
-        "How several processes hold the model: 'ddp' (each holds all of it; the default) or 'fsdp' (FSDP2: the "
-        "base and LoRA weights are split over the processes, each holds about 1/num_processes; for a model that "
-        "does not fit one GPU; needs num_processes >= 2, not QLoRA or fp16). Same data order and result as ddp."))
+    num_processes: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description=(
+            "Train with this many processes through `accelerate launch` (DDP: one per GPU, or CPU processes over "
+            "gloo); "
+            "each takes its share of every step's micro-batches, so the effective batch grows by this factor."
+        ),
+    )
+    sharding: Sharding = Field(
+        "ddp",
+        description=(
+            "How several processes hold the model: 'ddp' (each holds all of it; the default) or 'fsdp' (FSDP2: the "
+            "base and LoRA weights are split over the processes, each holds about 1/num_processes; for a model that "
+            "does not fit one GPU; needs num_processes >= 2, not QLoRA or fp16). Same data order and result as ddp."
+        ),
+    )
     merge: bool = Field(False, description="Also write merged full weights (base + adapter) to runs/<id>/merged/.")
     run_name: str | None = Field(None, description="A short name to put in the run id.")
-    confirm: bool = Field(False, description=(
-        "Must be true to start training (it runs for minutes and uses the machine); without it the tool only "
-        "says what would run: the plan, the data counts, the estimated steps and time."))
+    confirm: bool = Field(
+        False,
+        description=(
+            "Must be true to start training (it runs for minutes and uses the machine); without it the tool only "
+            "says what would run: the plan, the data counts, the estimated steps and time."
+        ),
+    )
 
 
 class DataCount(BaseModel):
@@ -94,21 +123,32 @@ def _check_model(ws: Workspace, model: str) -> tuple[str, str | None]:
         return TINY_MODEL_ID, None
     text = model.strip()
     candidate = Path(text) if Path(text).is_absolute() else ws.root / text
-    looks_like_path = text.startswith((".", "/", "~")) or candidate.exists() or os.sep in text and not _HUB_ID.match(text)
+    looks_like_path = (
+        text.startswith((".", "/", "~")) or candidate.exists() or os.sep in text and not _HUB_ID.match(text)
+    )
     if looks_like_path:
         folder = ws.resolve(text, what="model folder")
         if not folder.is_dir():
-            raise ToolError("model_not_found", f"model folder {text!r} does not exist",
-                            f"give a folder with config.json and weights, a Hugging Face id, or '{TINY_MODEL_ID}'")
+            raise ToolError(
+                "model_not_found",
+                f"model folder {text!r} does not exist",
+                f"give a folder with config.json and weights, a Hugging Face id, or '{TINY_MODEL_ID}'",
+            )
         config = folder / "config.json"
         if not config.is_file():
-            raise ToolError("unsupported_model", f"{text!r} has no config.json: not a Hugging Face model folder",
-                            "point at the folder save_pretrained wrote (config.json, *.safetensors, tokenizer files)")
+            raise ToolError(
+                "unsupported_model",
+                f"{text!r} has no config.json: not a Hugging Face model folder",
+                "point at the folder save_pretrained wrote (config.json, *.safetensors, tokenizer files)",
+            )
         _check_architecture(config, text)
         return str(folder), None
     if not _HUB_ID.match(text):
-        raise ToolError("unsupported_model", f"{text!r} is neither a model folder nor a Hugging Face id (owner/name)",
-                        f"e.g. Qwen/Qwen3-0.6B, ./models/my-base, or '{TINY_MODEL_ID}'")
+        raise ToolError(
+            "unsupported_model",
+            f"{text!r} is neither a model folder nor a Hugging Face id (owner/name)",
+            f"e.g. Qwen/Qwen3-0.6B, ./models/my-base, or '{TINY_MODEL_ID}'",
+        )
     try:
         from huggingface_hub import try_to_load_from_cache
 
@@ -119,8 +159,11 @@ def _check_model(ws: Workspace, model: str) -> tuple[str, str | None]:
         _check_architecture(Path(cached), text)
         return text, None
     if os.environ.get("HF_HUB_OFFLINE", "").strip() in {"1", "true", "TRUE", "yes"}:
-        raise ToolError("model_not_available", f"{text} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
-                        f"download it first (huggingface-cli download {text}) or unset HF_HUB_OFFLINE")
+        raise ToolError(
+            "model_not_available",
+            f"{text} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
+            f"download it first (huggingface-cli download {text}) or unset HF_HUB_OFFLINE",
+        )
     return text, f"{text} is not in the local cache; the run downloads it first"
 
 
@@ -128,12 +171,18 @@ def _check_architecture(config: Path, label: str) -> None:
     try:
         data = json.loads(config.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        raise ToolError("unsupported_model", f"{label}: config.json is not readable JSON ({exc})",
-                        "re-download or re-save the model") from None
+        raise ToolError(
+            "unsupported_model",
+            f"{label}: config.json is not readable JSON ({exc})",
+            "re-download or re-save the model",
+        ) from None
     archs = data.get("architectures") or []
     if archs and not any(str(a).endswith(("ForCausalLM", "ForConditionalGeneration")) for a in archs):
-        raise ToolError("unsupported_model", f"{label} is a {', '.join(map(str, archs))}, not a causal language model",
-                        "launch_lora fine-tunes causal LMs (…ForCausalLM); pick a chat or base LLM")
+        raise ToolError(
+            "unsupported_model",
+            f"{label} is a {', '.join(map(str, archs))}, not a causal language model",
+            "launch_lora fine-tunes causal LMs (…ForCausalLM); pick a chat or base LLM",
+        )
 
 
 def _count(ws: Workspace, path: Path) -> tuple[DataCount, list[Any]]:
@@ -152,8 +201,11 @@ def _count(ws: Workspace, path: Path) -> tuple[DataCount, list[Any]]:
             convs.append(conv)
     rel = ws.relative(path)
     if not convs:
-        raise ToolError("no_training_examples", f"{rel}: no usable training examples in {lines} lines",
-                        "run validate_jsonl on it; each example needs an assistant answer")
+        raise ToolError(
+            "no_training_examples",
+            f"{rel}: no usable training examples in {lines} lines",
+            "run validate_jsonl on it; each example needs an assistant answer",
+        )
     return DataCount(path=rel, format=fmt, lines=lines, usable=len(convs), skipped_lines=skipped[:20]), convs
 
 
@@ -168,28 +220,44 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
         try:
             base = json.loads(path.read_text("utf-8"))
         except ValueError as exc:
-            raise ToolError("plan_invalid", f"{req.plan_file}: not valid JSON ({exc})", "write the plan as a JSON object") from None
+            raise ToolError(
+                "plan_invalid", f"{req.plan_file}: not valid JSON ({exc})", "write the plan as a JSON object"
+            ) from None
         if isinstance(base, dict) and isinstance(base.get("plan"), dict):  # a run's config.json works too
             base = base["plan"]
-    overrides = {"base_model": req.model, "max_steps": req.max_steps, "num_epochs": req.num_epochs,
-                 "learning_rate": req.learning_rate, "per_device_batch_size": req.per_device_batch_size,
-                 "gradient_accumulation_steps": req.gradient_accumulation_steps, "max_seq_len": req.max_seq_len,
-                 "batching": req.batching, "seed": req.seed}
+    overrides = {
+        "base_model": req.model,
+        "max_steps": req.max_steps,
+        "num_epochs": req.num_epochs,
+        "learning_rate": req.learning_rate,
+        "per_device_batch_size": req.per_device_batch_size,
+        "gradient_accumulation_steps": req.gradient_accumulation_steps,
+        "max_seq_len": req.max_seq_len,
+        "batching": req.batching,
+        "seed": req.seed,
+    }
     merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     tiny_lr = tiny_model_learning_rate(str(merged.get("base_model", "")))
     if tiny_lr is not None and "learning_rate" not in merged:
         merged["learning_rate"] = tiny_lr[0]
     if req.lora_r is not None:
         ratio = float(merged.get("lora_alpha", load_defaults().number("lora_alpha"))) / float(
-            merged.get("lora_r", load_defaults().number("lora_r")))
+            merged.get("lora_r", load_defaults().number("lora_r"))
+        )
         merged["lora_r"] = req.lora_r
         merged["lora_alpha"] = ratio * req.lora_r
     try:
         return TrainingPlan.model_validate(merged)
     except ValidationError as exc:
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_input=False, include_url=False)]
-        raise ToolError("plan_invalid", "the training plan is invalid: " + "; ".join(parts[:5]),
-                        "fix the named fields (see TrainingPlan in tools/plan/training_plan.py)") from None
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ToolError(
+            "plan_invalid",
+            "the training plan is invalid: " + "; ".join(parts[:5]),
+            "fix the named fields (see TrainingPlan in tools/plan/training_plan.py)",
+        ) from None
 
 
 def _device(plan: TrainingPlan) -> tuple[str, str]:
@@ -206,9 +274,10 @@ def _estimate_tokens(plan: TrainingPlan, convs: list[Any]) -> float | None:
     return sum(sum(len(s) for s in c.strings()) / 4 + 20 for c in sample) / len(sample)
 
 
-@tool(effect="long")
+@tool(effect="write", stage="train", duration="minutes")
 def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
-    """Start a local LoRA or QLoRA fine-tuning run (transformers + peft on this machine's GPU or CPU) on a chat dataset and return its run id at once; the training runs in its own background process.
+    """Start a local LoRA or QLoRA fine-tuning run (transformers + peft on this machine's GPU or CPU) on a chat dataset
+    and return its run id at once; the training runs in its own background process.
 
     Loss is on assistant tokens only (OpenAI weight 0 honoured), with a held-out eval loss, warm-up and
     schedule, gradient clipping, checkpoints every N steps (last K kept), a loss watchdog that stops a
@@ -246,42 +315,90 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     if model_note:
         warnings.append(model_note)
     if data.skipped_lines:
-        warnings.append(f"{len(data.skipped_lines)} lines of {data.path} are not usable examples and will be skipped "
-                        f"(first: line {data.skipped_lines[0]}); validate_jsonl says why")
+        warnings.append(
+            f"{len(data.skipped_lines)} lines of {data.path} are not usable examples and will be skipped "
+            f"(first: line {data.skipped_lines[0]}); validate_jsonl says why"
+        )
     if plan.effective_batch > 32:
-        warnings.append(f"effective batch {plan.effective_batch} > 32: LoRA learns worse with very large batches (TRL LoRA without regret)")
-    when = f"about {seconds:g} s" if seconds is not None else "unknown (no throughput figure for this model here; the first logged steps give tokens/s)"
-    common = dict(plan=plan, data=data, eval_data=eval_count, train_examples=n_train, eval_examples=n_eval,
-                  estimated_steps=steps, estimated_tokens=tokens, estimated_seconds=seconds, device=device,
-                  precision=precision, warnings=warnings[:10])
+        warnings.append(
+            f"effective batch {plan.effective_batch} > 32: LoRA learns worse with very large batches (TRL LoRA "
+            f"without regret)"
+        )
+    when = (
+        f"about {seconds:g} s"
+        if seconds is not None
+        else "unknown (no throughput figure for this model here; the first logged steps give tokens/s)"
+    )
+    common = dict(
+        plan=plan,
+        data=data,
+        eval_data=eval_count,
+        train_examples=n_train,
+        eval_examples=n_eval,
+        estimated_steps=steps,
+        estimated_tokens=tokens,
+        estimated_seconds=seconds,
+        device=device,
+        precision=precision,
+        warnings=warnings[:10],
+    )
     if not req.confirm:
         return LaunchLoraResult(
-            started=False, run_id=None, folder=None, pid=None,
-            message=(f"would train {plan.base_model} with {plan.method} (r={plan.lora_r}) on {n_train} examples "
-                     f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
-                     + (f" x {procs} processes ({req.sharding})" if procs > 1 else "") + f", {precision} on {device}; "
-                     f"time {when}. Call again with confirm=true to start."), **common)
+            started=False,
+            run_id=None,
+            folder=None,
+            pid=None,
+            message=(
+                f"would train {plan.base_model} with {plan.method} (r={plan.lora_r}) on {n_train} examples "
+                f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
+                + (f" x {procs} processes ({req.sharding})" if procs > 1 else "")
+                + f", {precision} on {device}; "
+                f"time {when}. Call again with confirm=true to start."
+            ),
+            **common,
+        )
     run_id = _new_run_id(ws, plan.base_model, req.run_name)
     folder = runs_root(ws) / run_id
     folder.mkdir(parents=True)
     config = {
-        "run_id": run_id, "created_at": now_iso(), "workspace": str(ws.root), "kind": "local_lora",
+        "run_id": run_id,
+        "created_at": now_iso(),
+        "workspace": str(ws.root),
+        "kind": "local_lora",
         "plan": plan.model_dump(mode="json"),
         "data": {"path": str(data_path), "label": data.path, "sha256": sha256_file(data_path)},
-        "eval_data": {"path": str(eval_path), "label": ws.relative(eval_path), "sha256": sha256_file(eval_path)} if eval_path else None,
+        "eval_data": {"path": str(eval_path), "label": ws.relative(eval_path), "sha256": sha256_file(eval_path)}
+        if eval_path
+        else None,
         "merge": req.merge,
         **_processes(procs, req.sharding),
         "reproduce": f"finetune train {data.path} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json"
-                     + (f" --processes {procs} --sharding {req.sharding}" if procs > 1 else "") + " --confirm",
+        + (f" --processes {procs} --sharding {req.sharding}" if procs > 1 else "")
+        + " --confirm",
     }
     write_json(folder / "config.json", config)
-    update_status(folder, run_id=run_id, state="queued", pid=None, step=0, total_steps=steps, created_at=now_iso(),
-                  error=None, stop_reason=None)
+    update_status(
+        folder,
+        run_id=run_id,
+        state="queued",
+        pid=None,
+        step=0,
+        total_steps=steps,
+        created_at=now_iso(),
+        error=None,
+        stop_reason=None,
+    )
     pid = spawn_worker(folder, resume=False)
     update_status(folder, pid=pid)
-    return LaunchLoraResult(started=True, run_id=run_id, folder=ws.relative(folder), pid=pid,
-                            message=f"run {run_id} started (pid {pid}): {steps} steps, {precision} on {device}, time {when}; "
-                                    f"poll run_status, stop with stop_run", **common)
+    return LaunchLoraResult(
+        started=True,
+        run_id=run_id,
+        folder=ws.relative(folder),
+        pid=pid,
+        message=f"run {run_id} started (pid {pid}): {steps} steps, {precision} on {device}, time {when}; "
+        f"poll run_status, stop with stop_run",
+        **common,
+    )
 
 
 def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
@@ -305,8 +422,11 @@ def _fact_warnings() -> list[str]:
     out = [w.message for w in found if w.kind != "stale"]
     if stale:
         oldest = min(w.date for w in stale)
-        out.append(f"{len(stale)} defaults in reference/data/lora_defaults.yaml are older than the allowed age "
-                   f"(oldest as_of {oldest}); re-check them at their sources ({', '.join(sorted({w.row for w in stale})[:4])}, ...)")
+        out.append(
+            f"{len(stale)} defaults in reference/data/lora_defaults.yaml are older than the allowed age "
+            f"(oldest as_of {oldest}); re-check them at their sources "
+            f"({', '.join(sorted({w.row for w in stale})[:4])}, ...)"
+        )
     return out
 
 

@@ -19,16 +19,25 @@ def device_and_precision(plan: TrainingPlan) -> tuple[str, str]:
 
     cuda = torch.cuda.is_available()
     if plan.method == "qlora" and not cuda:
-        raise ToolError("qlora_needs_cuda", "QLoRA (4-bit bitsandbytes) needs a CUDA GPU and none is available",
-                        "use method 'lora' on this machine, or run on a machine with an NVIDIA GPU")
+        raise ToolError(
+            "qlora_needs_cuda",
+            "QLoRA (4-bit bitsandbytes) needs a CUDA GPU and none is available",
+            "use method 'lora' on this machine, or run on a machine with an NVIDIA GPU",
+        )
     if plan.optimizer != "adamw_torch" and not cuda:
-        raise ToolError("optimizer_needs_cuda", f"optimizer {plan.optimizer} needs CUDA and bitsandbytes",
-                        "use optimizer 'adamw_torch' on CPU")
+        raise ToolError(
+            "optimizer_needs_cuda",
+            f"optimizer {plan.optimizer} needs CUDA and bitsandbytes",
+            "use optimizer 'adamw_torch' on CPU",
+        )
     if plan.precision == "auto":
         return ("cuda", "bf16") if cuda and torch.cuda.is_bf16_supported() else ("cuda" if cuda else "cpu", "fp32")
     if plan.precision in {"bf16", "fp16"} and not cuda:
-        raise ToolError("precision_needs_cuda", f"precision {plan.precision} needs a CUDA GPU; this machine has none",
-                        "use precision 'auto' or 'fp32' on CPU")
+        raise ToolError(
+            "precision_needs_cuda",
+            f"precision {plan.precision} needs a CUDA GPU; this machine has none",
+            "use precision 'auto' or 'fp32' on CPU",
+        )
     if plan.precision == "bf16" and not torch.cuda.is_bf16_supported():
         raise ToolError("bf16_unsupported", "this GPU does not support bf16", "use precision 'fp16' or 'fp32'")
     return ("cuda" if cuda else "cpu"), plan.precision
@@ -55,8 +64,11 @@ def load_base(plan: TrainingPlan, tokenizer: Any, device: str, precision: str, *
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if precision == "bf16" else torch.float16,
+        )
         kwargs["device_map"] = {"": 0}
     model = AutoModelForCausalLM.from_pretrained(plan.base_model, **kwargs)
     if not (plan.method == "qlora" and quantize):
@@ -70,8 +82,14 @@ def attach_lora(model: Any, plan: TrainingPlan) -> Any:
 
     if plan.method == "qlora":
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
-    config = LoraConfig(r=plan.lora_r, lora_alpha=plan.lora_alpha, lora_dropout=plan.lora_dropout,
-                        target_modules=plan.peft_targets(), task_type="CAUSAL_LM", bias="none")
+    config = LoraConfig(
+        r=plan.lora_r,
+        lora_alpha=plan.lora_alpha,
+        lora_dropout=plan.lora_dropout,
+        target_modules=plan.peft_targets(),
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
     torch.manual_seed(plan.seed)
     return get_peft_model(model, config)
 
@@ -111,8 +129,12 @@ def batch_loss_sum(model: Any, batch: dict[str, Any], device: str, autocast_dtyp
     with ctx:
         logits = model(**kwargs, use_cache=False).logits
     labels = batch["labels"].to(device)
-    return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                           ignore_index=-100, reduction="sum")
+    return F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=-100,
+        reduction="sum",
+    )
 
 
 def peak_memory_mb(device: str) -> float:
@@ -123,5 +145,13 @@ def peak_memory_mb(device: str) -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-__all__ = ["attach_lora", "batch_loss_sum", "device_and_precision", "load_base", "load_tokenizer", "make_optimizer",
-           "peak_memory_mb", "resolve_batching"]
+__all__ = [
+    "attach_lora",
+    "batch_loss_sum",
+    "device_and_precision",
+    "load_base",
+    "load_tokenizer",
+    "make_optimizer",
+    "peak_memory_mb",
+    "resolve_batching",
+]

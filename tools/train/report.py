@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-from tools.train.runs import read_json, update_status
 from tools.core.workspace import write_text_atomic
+from tools.train.runs import read_json, update_status
 
 
 def mean_loss(history: list[dict[str, Any]]) -> float | None:
@@ -32,8 +32,8 @@ def versions() -> dict[str, str]:
 
 def write_report(folder: Path, state: str) -> None:
     """report.md: what ran, how it went, and the diagnosis of the loss curves (tools.diagnose.diagnose_loss)."""
-    from tools.train.runs import run_info
     from tools.core.workspace import Workspace, using
+    from tools.train.runs import run_info
 
     config = read_json(folder / "config.json")
     ws = Workspace(folder.parent.parent)
@@ -41,31 +41,39 @@ def write_report(folder: Path, state: str) -> None:
     plan = config.get("plan", {})
     res = config.get("resolved", {})
     stats = (res.get("data_stats") or {}).get("train", {})
-    lines = [f"# Run {folder.name}", "",
-             f"- state: **{info.state}**" + (f" ({info.stop_reason})" if info.stop_reason else ""),
-             f"- base model: `{plan.get('base_model')}` ({plan.get('method')}, r={plan.get('lora_r')}, "
-             f"alpha={plan.get('lora_alpha')}, dropout={plan.get('lora_dropout')}, targets {plan.get('target_modules')})",
-             f"- precision: {res.get('precision')} on {res.get('device')}; batching: {res.get('batching')}",
-             f"- steps: {info.step} of {info.total_steps}; effective batch {res.get('effective_batch')}; "
-             f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, {res.get('warmup_steps')} warm-up steps)",
-             f"- data: {stats.get('path')} ({stats.get('format')}): {stats.get('used')} examples used of "
-             f"{stats.get('records')} lines; {stats.get('skipped_bad_lines', 0)} unusable lines skipped "
-             f"{stats.get('first_bad_lines', [])}, {stats.get('skipped_no_assistant', 0)} without an assistant answer "
-             f"{stats.get('first_no_assistant', [])}; {res.get('train_examples')} train / {res.get('eval_examples')} eval",
-             f"- template: {stats.get('template')}; loss on assistant tokens only"]
+    lines = [
+        f"# Run {folder.name}",
+        "",
+        f"- state: **{info.state}**" + (f" ({info.stop_reason})" if info.stop_reason else ""),
+        f"- base model: `{plan.get('base_model')}` ({plan.get('method')}, r={plan.get('lora_r')}, "
+        f"alpha={plan.get('lora_alpha')}, dropout={plan.get('lora_dropout')}, targets {plan.get('target_modules')})",
+        f"- precision: {res.get('precision')} on {res.get('device')}; batching: {res.get('batching')}",
+        f"- steps: {info.step} of {info.total_steps}; effective batch {res.get('effective_batch')}; "
+        f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, {res.get('warmup_steps')} warm-up steps)",
+        f"- data: {stats.get('path')} ({stats.get('format')}): {stats.get('used')} examples used of "
+        f"{stats.get('records')} lines; {stats.get('skipped_bad_lines', 0)} unusable lines skipped "
+        f"{stats.get('first_bad_lines', [])}, {stats.get('skipped_no_assistant', 0)} without an assistant answer "
+        f"{stats.get('first_no_assistant', [])}; {res.get('train_examples')} train / {res.get('eval_examples')} eval",
+        f"- template: {stats.get('template')}; loss on assistant tokens only",
+    ]
     if info.latest:
         m = info.latest
-        lines.append(f"- last logged: step {m.step}, loss {m.loss}, eval loss {m.eval_loss}, "
-                     f"{m.tokens_per_s} tokens/s, peak memory {m.peak_memory_mb} MB")
+        lines.append(
+            f"- last logged: step {m.step}, loss {m.loss}, eval loss {m.eval_loss}, "
+            f"{m.tokens_per_s} tokens/s, peak memory {m.peak_memory_mb} MB"
+        )
     if info.best_eval_loss is not None:
         lines.append(f"- best eval loss: {info.best_eval_loss:.4f}")
     if info.error:
         lines.append(f"- error: {info.error}")
-    lines += [f"- adapter: `{info.adapter}`" if info.adapter else "- adapter: not written",
-              f"- merged weights: `{ws.relative(folder / 'merged')}`" if (folder / "merged").is_dir() else "",
-              ""]
+    lines += [
+        f"- adapter: `{info.adapter}`" if info.adapter else "- adapter: not written",
+        f"- merged weights: `{ws.relative(folder / 'merged')}`" if (folder / "merged").is_dir() else "",
+        "",
+    ]
     try:
-        from tools.diagnose.diagnose_loss import DiagnoseLossRequest, diagnose_loss
+        from tools.diagnose.diagnose_loss import diagnose_loss
+        from tools.diagnose.models import DiagnoseLossRequest
 
         plot = None
         try:
@@ -86,9 +94,15 @@ def write_report(folder: Path, state: str) -> None:
         lines += ["## Diagnosis", "", f"not available: {exc.message}", ""]
     except Exception as exc:  # noqa: BLE001 - the report must be written even if the diagnosis breaks
         lines += ["## Diagnosis", "", f"failed: {type(exc).__name__}", ""]
-    lines += ["## Files", "", "- `config.json`: plan, data and versions (reproduce with `finetune runs resume` or a new launch)",
-              "- `metrics.jsonl`, `trainer_state.json`: the curves", "- `checkpoint-*/`: the last checkpoints",
-              "- `train.log`: the worker's output", ""]
+    lines += [
+        "## Files",
+        "",
+        "- `config.json`: plan, data and versions (reproduce with `finetune runs resume` or a new launch)",
+        "- `metrics.jsonl`, `trainer_state.json`: the curves",
+        "- `checkpoint-*/`: the last checkpoints",
+        "- `train.log`: the worker's output",
+        "",
+    ]
     write_text_atomic(folder / "report.md", "\n".join(ln for ln in lines if ln is not None) + "\n")
 
 

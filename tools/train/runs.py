@@ -52,8 +52,12 @@ def run_dir(ws: Workspace, run_id: str) -> Path:
     path = runs_root(ws) / run_id
     if not (path / "config.json").is_file():
         known = [p.name for p in sorted(runs_root(ws).glob("*/config.json"))][-5:]
-        raise ToolError("unknown_run", f"no run {run_id!r} in {RUNS_DIR}/",
-                        "known runs: " + (", ".join(p.split('/')[0] for p in known) if known else "none yet; start one with launch_lora"))
+        raise ToolError(
+            "unknown_run",
+            f"no run {run_id!r} in {RUNS_DIR}/",
+            "known runs: "
+            + (", ".join(p.split("/")[0] for p in known) if known else "none yet; start one with launch_lora"),
+        )
     return path
 
 
@@ -138,14 +142,18 @@ def effective_status(folder: Path) -> dict[str, Any]:
         fresh = False
         if state == "queued" and started:
             try:
-                age = (datetime.now(UTC) - datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
+                age = (
+                    datetime.now(UTC) - datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+                ).total_seconds()
                 fresh = age < 10
             except ValueError:
                 fresh = False
         if not fresh:
             status["state"] = "failed"
-            status["error"] = (f"the training process (pid {status.get('pid')}) ended without finishing "
-                               f"(killed or crashed) at step {status.get('step', 0)}; see train.log")
+            status["error"] = (
+                f"the training process (pid {status.get('pid')}) ended without finishing "
+                f"(killed or crashed) at step {status.get('step', 0)}; see train.log"
+            )
     return status
 
 
@@ -186,8 +194,18 @@ def launch_command(folder: Path, *, resume: bool) -> list[str]:
     fsdp = FsdpSettings.model_validate(config.get("fsdp") or {}) if sharding == "fsdp" else None
     yaml_path = folder / ACCELERATE_CONFIG
     write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp), sort_keys=True))
-    return [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(yaml_path),
-            "--num_processes", str(procs), "--main_process_port", str(_free_port()), *worker]
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(yaml_path),
+        "--num_processes",
+        str(procs),
+        "--main_process_port",
+        str(_free_port()),
+        *worker,
+    ]
 
 
 def spawn_worker(folder: Path, *, resume: bool) -> int:
@@ -201,8 +219,16 @@ def spawn_worker(folder: Path, *, resume: bool) -> int:
     with (folder / "train.log").open("ab") as log:
         log.write(f"\n=== {now_iso()} {'resume' if resume else 'start'}: {' '.join(cmd)}\n".encode())
         log.flush()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(folder), env=env, start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(folder),
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
     return proc.pid
 
 
@@ -232,7 +258,9 @@ class RunInfo(BaseModel):
     latest: Metrics | None
     best_eval_loss: float | None
     pid: int | None
-    worker_pids: list[int] | None = Field(None, description="one pid per rank when the run trains with several processes")
+    worker_pids: list[int] | None = Field(
+        None, description="one pid per rank when the run trains with several processes"
+    )
     started_at: str | None
     updated_at: str | None
     error: str | None
@@ -272,22 +300,34 @@ def run_info(ws: Workspace, folder: Path) -> RunInfo:
     total = status.get("total_steps")
     rel = ws.relative(folder)
     return RunInfo(
-        run_id=folder.name, state=state if state in {"queued", "running", "completed", "failed", "stopped"} else "failed",
-        base_model=(config.get("plan") or {}).get("base_model"), step=step, total_steps=total,
-        progress=round(min(1.0, step / total), 4) if total else 0.0, latest=_metrics(status.get("latest")),
-        best_eval_loss=status.get("best_eval_loss"), pid=status.get("pid"),
-        worker_pids=status.get("worker_pids") or None, started_at=status.get("started_at"),
-        updated_at=status.get("updated_at"), error=status.get("error"), stop_reason=status.get("stop_reason"),
+        run_id=folder.name,
+        state=state if state in {"queued", "running", "completed", "failed", "stopped"} else "failed",
+        base_model=(config.get("plan") or {}).get("base_model"),
+        step=step,
+        total_steps=total,
+        progress=round(min(1.0, step / total), 4) if total else 0.0,
+        latest=_metrics(status.get("latest")),
+        best_eval_loss=status.get("best_eval_loss"),
+        pid=status.get("pid"),
+        worker_pids=status.get("worker_pids") or None,
+        started_at=status.get("started_at"),
+        updated_at=status.get("updated_at"),
+        error=status.get("error"),
+        stop_reason=status.get("stop_reason"),
         resumable=state in {"failed", "stopped"} and status.get("stop_reason") != "watchdog",
         last_checkpoint=f"{rel}/{ckpt[-1][1].name}" if ckpt else None,
         adapter=f"{rel}/adapter" if (folder / "adapter" / "adapter_config.json").is_file() else None,
         report=f"{rel}/report.md" if (folder / "report.md").is_file() else None,
-        diagnosis=status.get("diagnosis") if state in TERMINAL else None, folder=rel)
+        diagnosis=status.get("diagnosis") if state in TERMINAL else None,
+        folder=rel,
+    )
 
 
-@tool(effect="read")
+@tool(effect="read", stage="train")
 def run_status(req: RunStatusRequest) -> RunStatusResult:
-    """Report a local training run's state (queued, running, completed, failed, stopped), progress, latest metrics (loss, eval loss, learning rate, grad norm, tokens/s, memory), checkpoints and adapter; without a run id, list every run in runs/.
+    """Report a local training run's state (queued, running, completed, failed, stopped), progress, latest metrics
+    (loss, eval loss, learning rate, grad norm, tokens/s, memory), checkpoints and adapter; without a run id, list
+    every run in runs/.
 
     Use it to poll a run that launch_lora started; it reads the run folder and answers at once. A run
     whose process was killed shows as failed and resumable (resume_run continues from its last checkpoint)."""
@@ -304,15 +344,20 @@ def run_status(req: RunStatusRequest) -> RunStatusResult:
 def _not_provider(status: dict[str, Any], run_id: str) -> None:
     """Provider runs (launch_provider_job) have no local process to signal or restart."""
     if status.get("provider"):
-        raise ToolError("provider_run", f"run {run_id} is a {status['provider']} fine-tuning job, not a local run",
-                        "poll it with provider_job_status; a retried launch_provider_job reuses its job")
+        raise ToolError(
+            "provider_run",
+            f"run {run_id} is a {status['provider']} fine-tuning job, not a local run",
+            "poll it with provider_job_status; a retried launch_provider_job reuses its job",
+        )
 
 
 class StopRunRequest(BaseModel):
     """The run to stop."""
 
     run_id: str = Field(description="The run id launch_lora returned.")
-    wait_s: float | None = Field(None, ge=0, le=600, description="Wait up to this many seconds for the clean stop (default 0: return at once).")
+    wait_s: float | None = Field(
+        None, ge=0, le=600, description="Wait up to this many seconds for the clean stop (default 0: return at once)."
+    )
 
 
 class StopRunResult(BaseModel):
@@ -321,9 +366,10 @@ class StopRunResult(BaseModel):
     message: str
 
 
-@tool(effect="write")
+@tool(effect="write", stage="train", destructive=True)
 def stop_run(req: StopRunRequest) -> StopRunResult:
-    """Stop a running local training run cleanly: it finishes the current step, writes a checkpoint and the adapter so far, and ends as stopped (resume_run continues it).
+    """Stop a running local training run cleanly: it finishes the current step, writes a checkpoint and the adapter so
+    far, and ends as stopped (resume_run continues it).
 
     Sends SIGTERM to the run's process (to every rank of a multi-process run); does nothing to a run that
     already ended."""
@@ -332,8 +378,11 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     status = effective_status(folder)
     _not_provider(status, req.run_id)
     if status.get("state") not in {"queued", "running"}:
-        return StopRunResult(run=run_info(ws, folder), signalled=False,
-                             message=f"run {req.run_id} is already {status.get('state')}; nothing to stop")
+        return StopRunResult(
+            run=run_info(ws, folder),
+            signalled=False,
+            message=f"run {req.run_id} is already {status.get('state')}; nothing to stop",
+        )
     signalled = []
     for pid in _stop_targets(status):
         try:
@@ -347,8 +396,11 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     while time.monotonic() < deadline and effective_status(folder).get("state") in {"queued", "running"}:
         time.sleep(0.2)
     info = run_info(ws, folder)
-    msg = (f"run {req.run_id} stopped at step {info.step}" if info.state == "stopped"
-           else f"sent SIGTERM to pid {', '.join(signalled)}; the run stops after its current step (poll run_status)")
+    msg = (
+        f"run {req.run_id} stopped at step {info.step}"
+        if info.state == "stopped"
+        else f"sent SIGTERM to pid {', '.join(signalled)}; the run stops after its current step (poll run_status)"
+    )
     return StopRunResult(run=info, signalled=True, message=msg)
 
 
@@ -375,9 +427,10 @@ class ResumeRunResult(BaseModel):
     message: str
 
 
-@tool(effect="long")
+@tool(effect="write", stage="train", duration="minutes", destructive=True)
 def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
-    """Resume a stopped or killed local training run from its last checkpoint, with the same plan and data order, in a new background process; returns at once.
+    """Resume a stopped or killed local training run from its last checkpoint, with the same plan and data order, in a
+    new background process; returns at once.
 
     Needs confirm=true to start; without it, says which checkpoint it would continue from."""
     ws = current()
@@ -387,23 +440,57 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     state = status.get("state")
     ckpt = checkpoints(folder)
     if state in {"queued", "running"}:
-        raise ToolError("run_active", f"run {req.run_id} is still {state} (pids {', '.join(map(str, live_pids(status)))})",
-                        "stop it first with stop_run, or wait for it to finish")
+        raise ToolError(
+            "run_active",
+            f"run {req.run_id} is still {state} (pids {', '.join(map(str, live_pids(status)))})",
+            "stop it first with stop_run, or wait for it to finish",
+        )
     if state == "completed":
         raise ToolError("run_completed", f"run {req.run_id} already completed", "launch a new run to train further")
     start = ckpt[-1][1].name if ckpt else None
     if not req.confirm:
         where = f"from {start}" if start else "from step 0 (no checkpoint was written)"
-        return ResumeRunResult(run=run_info(ws, folder), started=False, from_checkpoint=start,
-                               message=f"would resume run {req.run_id} {where}; call again with confirm=true")
-    update_status(folder, state="queued", pid=None, worker_pids=None, error=None, stop_reason=None, created_at=now_iso(),
-                  finished_at=None)
+        return ResumeRunResult(
+            run=run_info(ws, folder),
+            started=False,
+            from_checkpoint=start,
+            message=f"would resume run {req.run_id} {where}; call again with confirm=true",
+        )
+    update_status(
+        folder,
+        state="queued",
+        pid=None,
+        worker_pids=None,
+        error=None,
+        stop_reason=None,
+        created_at=now_iso(),
+        finished_at=None,
+    )
     pid = spawn_worker(folder, resume=True)
     update_status(folder, pid=pid)
-    return ResumeRunResult(run=run_info(ws, folder), started=True, from_checkpoint=start,
-                           message=f"resuming run {req.run_id} " + (f"from {start}" if start else "from the start")
-                           + f" (pid {pid}); poll run_status")
+    return ResumeRunResult(
+        run=run_info(ws, folder),
+        started=True,
+        from_checkpoint=start,
+        message=f"resuming run {req.run_id} "
+        + (f"from {start}" if start else "from the start")
+        + f" (pid {pid}); poll run_status",
+    )
 
 
-__all__ = ["RUNS_DIR", "checkpoints", "effective_status", "launch_command", "live_pids", "read_json", "run_dir",
-           "run_info", "run_status", "resume_run", "spawn_worker", "stop_run", "update_status", "write_json"]
+__all__ = [
+    "RUNS_DIR",
+    "checkpoints",
+    "effective_status",
+    "launch_command",
+    "live_pids",
+    "read_json",
+    "run_dir",
+    "run_info",
+    "run_status",
+    "resume_run",
+    "spawn_worker",
+    "stop_run",
+    "update_status",
+    "write_json",
+]

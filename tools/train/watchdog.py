@@ -26,18 +26,27 @@ class Watchdog:
         self.zero: int = int(state.get("zero", 0))
 
     def state(self) -> dict[str, Any]:
-        return {"first": self.first, "best": self.best if math.isfinite(self.best) else None, "bad": self.bad, "zero": self.zero}
+        return {
+            "first": self.first,
+            "best": self.best if math.isfinite(self.best) else None,
+            "bad": self.bad,
+            "zero": self.zero,
+        }
 
     def check(self, step: int, loss: float, grad_norm: float) -> str | None:
         if not math.isfinite(loss) or not math.isfinite(grad_norm):
             what = "loss" if not math.isfinite(loss) else "grad_norm"
             value = loss if what == "loss" else grad_norm
-            return (f"{what} became {value} at step {step}: training diverged (NaN/inf); lower the learning rate, "
-                    "keep max_grad_norm at 1.0, use bf16 rather than fp16")
+            return (
+                f"{what} became {value} at step {step}: training diverged (NaN/inf); lower the learning rate, "
+                "keep max_grad_norm at 1.0, use bf16 rather than fp16"
+            )
         self.zero = self.zero + 1 if grad_norm == 0.0 else 0
         if self.zero >= self.patience:
-            return (f"grad_norm is exactly 0 for {self.zero} steps in a row (to step {step}, loss {loss:.4g}): the run "
-                    "diverged and collapsed, the weights no longer change; lower the learning rate (/10) and restart")
+            return (
+                f"grad_norm is exactly 0 for {self.zero} steps in a row (to step {step}, loss {loss:.4g}): the run "
+                "diverged and collapsed, the weights no longer change; lower the learning rate (/10) and restart"
+            )
         if len(self.first) < self.window:
             self.first.append(loss)
             self.best = min(self.best, loss)
@@ -51,8 +60,10 @@ class Watchdog:
         self.best = min(self.best, loss)
         self.bad = self.bad + 1 if reasons else 0
         if self.bad >= self.patience:
-            return (f"{reasons[0]} for {self.bad} steps in a row (to step {step}): the run diverged; "
-                    "lower the learning rate (/2 to /5) or add warm-up")
+            return (
+                f"{reasons[0]} for {self.bad} steps in a row (to step {step}): the run diverged; "
+                "lower the learning rate (/2 to /5) or add warm-up"
+            )
         return None
 
 

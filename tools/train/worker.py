@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-from tools.train.runs import now_iso, read_json, update_status, write_json
 from tools.local_models.tiny import TINY_MODEL_ID
-from tools.train.data import DataStats, Example, batch_plan, collate, count_trained, load_examples, split_eval
+from tools.plan.training_plan import TrainingPlan, cadence, watchdog_thresholds
 from tools.train.checkpoint import merge, restore, save_adapter, save_checkpoint
+from tools.train.data import DataStats, Example, batch_plan, collate, count_trained, load_examples, split_eval
 from tools.train.distributed import (
     FsdpSettings,
     check_fsdp,
@@ -60,8 +60,8 @@ from tools.train.model import (
     resolve_batching,
 )
 from tools.train.report import write_report
+from tools.train.runs import now_iso, read_json, update_status, write_json
 from tools.train.watchdog import Watchdog
-from tools.plan.training_plan import TrainingPlan, cadence, watchdog_thresholds
 
 
 class StopRequested(Exception):
@@ -133,17 +133,24 @@ class Run:
             check_fsdp(plan.method, self.precision, self.world)
         self.tokenizer = load_tokenizer(plan)
         data = self.config["data"]
-        self.train_set, stats = load_examples(Path(data["path"]), self.tokenizer, plan.max_seq_len, label=data.get("label"))
+        self.train_set, stats = load_examples(
+            Path(data["path"]), self.tokenizer, plan.max_seq_len, label=data.get("label")
+        )
         self.stats: dict[str, Any] = {"train": stats.summary()}
         eval_path = (self.config.get("eval_data") or {}).get("path")
         if eval_path:
-            self.eval_set, estats = load_examples(Path(eval_path), self.tokenizer, plan.max_seq_len,
-                                                  label=self.config["eval_data"].get("label"))
+            self.eval_set, estats = load_examples(
+                Path(eval_path), self.tokenizer, plan.max_seq_len, label=self.config["eval_data"].get("label")
+            )
             self.stats["eval"] = estats.summary()
         else:
             self.train_set, self.eval_set = split_eval(self.train_set, plan.eval_fraction, plan.seed)
         self.mode = resolve_batching(plan)
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.tokenizer.eos_token_id or 0)
+        self.pad_id = (
+            self.tokenizer.pad_token_id
+            if self.tokenizer.pad_token_id is not None
+            else (self.tokenizer.eos_token_id or 0)
+        )
         self.lengths = [len(e.input_ids) for e in self.train_set]
         self.batches_per_epoch = math.ceil(len(self.train_set) / plan.per_device_batch_size)
         accum = plan.gradient_accumulation_steps
@@ -156,8 +163,9 @@ class Run:
         """The example indices of global micro-batch ``k``: they depend only on the seed and the epoch."""
         epoch, idx = divmod(k, self.batches_per_epoch)
         if epoch not in self._epoch_cache:
-            self._epoch_cache = {epoch: batch_plan(self.lengths, self.plan.per_device_batch_size, self.mode,
-                                                   self.plan.seed, epoch)}
+            self._epoch_cache = {
+                epoch: batch_plan(self.lengths, self.plan.per_device_batch_size, self.mode, self.plan.seed, epoch)
+            }
         return list(self._epoch_cache[epoch][idx])
 
     def step_batches(self, step: int) -> list[int]:
@@ -196,7 +204,7 @@ class Run:
         bs = self.plan.per_device_batch_size
         with torch.no_grad():
             for i in range(0, len(order), bs):
-                batch = collate([self.eval_set[j] for j in order[i:i + bs]], self.mode, self.pad_id)
+                batch = collate([self.eval_set[j] for j in order[i : i + bs]], self.mode, self.pad_id)
                 total += float(batch_loss_sum(self.model, batch, self.device, self.autocast_dtype))
                 count += count_trained(batch)
         self.model.train()
@@ -265,7 +273,13 @@ class Run:
             if self.watchdog:
                 stop_reason = self.watchdog.check(step, step_loss, grad_norm)
             do_eval = stop_reason is None and (step % self.eval_every == 0 or step == self.total_steps)
-            do_log = stop_reason is not None or do_eval or step % self.log_every == 0 or step == self.total_steps or self.stop_flag
+            do_log = (
+                stop_reason is not None
+                or do_eval
+                or step % self.log_every == 0
+                or step == self.total_steps
+                or self.stop_flag
+            )
             eval_loss = self.evaluate() if do_eval else None
             if eval_loss is not None:
                 self.best_eval = eval_loss if self.best_eval is None else min(self.best_eval, eval_loss)
@@ -283,7 +297,11 @@ class Run:
                 raise StopRequested(step)
             if step % self.save_every == 0 and step < self.total_steps:
                 save_checkpoint(self, step, epoch)
-        return {"step": step, "epoch": round(step * accum * self.world / self.batches_per_epoch, 4), "watchdog": stop_reason}
+        return {
+            "step": step,
+            "epoch": round(step * accum * self.world / self.batches_per_epoch, 4),
+            "watchdog": stop_reason,
+        }
 
 
 # ----------------------------------------------------------------------------- the process
@@ -315,8 +333,10 @@ def run_folder(folder: Path, *, resume: bool = False, reset_stop: bool = True) -
 def _worker_rank_file(run: Run) -> None:
     if run.world > 1:
         (run.folder / "ranks").mkdir(exist_ok=True)
-        write_json(run.folder / "ranks" / f"rank-{run.rank}.json",
-                   {"rank": run.rank, "world_size": run.world, "micro_batches": run.seen})
+        write_json(
+            run.folder / "ranks" / f"rank-{run.rank}.json",
+            {"rank": run.rank, "world_size": run.world, "micro_batches": run.seen},
+        )
 
 
 def _run_folder(folder: Path, resume: bool) -> dict[str, Any]:
@@ -331,14 +351,19 @@ def _run_folder(folder: Path, resume: bool) -> dict[str, Any]:
         print(f"error ({exc.code}): {exc.message}", file=sys.stderr, flush=True)
         if not run.is_main:
             return {"state": "failed", "rank": run.rank}
-        return update_status(folder, state="failed", error=f"{exc.code}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""),
-                             finished_at=now_iso())
+        return update_status(
+            folder,
+            state="failed",
+            error=f"{exc.code}: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""),
+            finished_at=now_iso(),
+        )
     except Exception as exc:  # noqa: BLE001 - every failure ends up in status.json
         if not run.is_main:
             raise
         traceback.print_exc()
-        return update_status(folder, state="failed", error=f"{type(exc).__name__}: {str(exc)[:500]}",
-                             finished_at=now_iso())
+        return update_status(
+            folder, state="failed", error=f"{type(exc).__name__}: {str(exc)[:500]}", finished_at=now_iso()
+        )
     return _end_completed(run, result)
 
 
@@ -394,8 +419,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if status.get("state") in {"completed", "stopped"} else 1
 
 
-__all__ = ["Run", "Watchdog", "TINY_MODEL_ID", "device_and_precision", "main", "run_folder", "write_report",
-           "DataStats", "Example"]
+__all__ = [
+    "Run",
+    "Watchdog",
+    "TINY_MODEL_ID",
+    "device_and_precision",
+    "main",
+    "run_folder",
+    "write_report",
+    "DataStats",
+    "Example",
+]
 
 
 if __name__ == "__main__":

@@ -7,10 +7,17 @@ import json
 from typing import Any
 
 from tools.data.formats import Conversation, normalise
+from tools.validate.models import (
+    CodeCount,
+    Distribution,
+    FileSummary,
+    Finding,
+    TokenStats,
+    ValidateRequest,
+    ValidateResult,
+)
 from tools.validate.plain_chat import read_plain_chat
-from tools.validate.validate_jsonl import (CodeCount, Distribution, FileSummary, Finding, TokenStats, ValidateRequest,
-                                  ValidateResult)
-from tools.validate.scan import _FileState, _lines_of, _Run, dup_text
+from tools.validate.scan import FileState, ScanRun, dup_text, lines_of
 
 _SEV_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -40,7 +47,7 @@ def _equal_groups(column: Any, *, skip_zero: bool = False, part_rows: int = 100_
         sv = values[order]
         bounds = np.flatnonzero(np.concatenate(([True], sv[1:] != sv[:-1], [True])))
         for i in np.flatnonzero(np.diff(bounds) > 1):
-            yield idx[order[bounds[i]:bounds[i + 1]]]
+            yield idx[order[bounds[i] : bounds[i + 1]]]
 
 
 def _fmt_lines(pairs: list[tuple[str, int]], multi: bool, limit: int = 12) -> str:
@@ -49,8 +56,9 @@ def _fmt_lines(pairs: list[tuple[str, int]], multi: bool, limit: int = 12) -> st
     return ", ".join(shown) + more
 
 
-def _dataset_findings(run: _Run, files: list[_FileState], recs: Any, F: Any, limit: int | None,
-                      near: bool) -> list[Finding]:
+def dataset_findings(
+    run: ScanRun, files: list[FileState], recs: Any, F: Any, limit: int | None, near: bool
+) -> list[Finding]:
     import numpy as np
 
     out: list[Finding] = []
@@ -59,8 +67,16 @@ def _dataset_findings(run: _Run, files: list[_FileState], recs: Any, F: Any, lim
 
     def finding(code: str, severity: str, message: str, pairs: list[tuple[str, int]] | None = None) -> None:
         file = pairs[0][0] if pairs and not multi else first
-        out.append(Finding(code=code, severity=severity, file=file, line=pairs[0][1] if pairs else None,
-                           message=message, lines=[n for _, n in pairs[:1000]] if pairs else None))
+        out.append(
+            Finding(
+                code=code,
+                severity=severity,
+                file=file,
+                line=pairs[0][1] if pairs else None,
+                message=message,
+                lines=[n for _, n in pairs[:1000]] if pairs else None,
+            )
+        )
 
     n = len(recs)
     # exact duplicates and exact leakage
@@ -76,28 +92,39 @@ def _dataset_findings(run: _Run, files: list[_FileState], recs: Any, F: Any, lim
         run.keep_groups("duplicate", inner, recs, files)
         run.keep_groups("leakage_exact", leak, recs, files)
         if inner:
-            listing = "; ".join(_fmt_lines(_lines_of(recs, g, files), multi, 6) for g in inner[:8])
-            finding("duplicate", "warning",
-                    f"{sum(len(g) - 1 for g in inner)} exact duplicate examples in {len(inner)} groups "
-                    f"(lines {listing}{' ...' if len(inner) > 8 else ''}); keep one of each",
-                    [p for g in inner for p in _lines_of(recs, g, files)])
+            listing = "; ".join(_fmt_lines(lines_of(recs, g, files), multi, 6) for g in inner[:8])
+            finding(
+                "duplicate",
+                "warning",
+                f"{sum(len(g) - 1 for g in inner)} exact duplicate examples in {len(inner)} groups "
+                f"(lines {listing}{' ...' if len(inner) > 8 else ''}); keep one of each",
+                [p for g in inner for p in lines_of(recs, g, files)],
+            )
         if leak:
-            listing = "; ".join(_fmt_lines(_lines_of(recs, g, files), True, 6) for g in leak[:8])
-            finding("leakage_exact", "error",
-                    f"{len(leak)} examples appear in more than one file ({listing}); evaluation would be inflated",
-                    [p for g in leak for p in _lines_of(recs, g, files)])
+            listing = "; ".join(_fmt_lines(lines_of(recs, g, files), True, 6) for g in leak[:8])
+            finding(
+                "leakage_exact",
+                "error",
+                f"{len(leak)} examples appear in more than one file ({listing}); evaluation would be inflated",
+                [p for g in leak for p in lines_of(recs, g, files)],
+            )
         # contradictions: same prompt, different answers
         answer_col = recs["answer"]
-        contra = sorted((np.sort(g) for g in _equal_groups(recs["prompt"], skip_zero=True)
-                         if len(set(answer_col[g].tolist())) > 1), key=lambda g: int(g[0]))
+        contra = sorted(
+            (np.sort(g) for g in _equal_groups(recs["prompt"], skip_zero=True) if len(set(answer_col[g].tolist())) > 1),
+            key=lambda g: int(g[0]),
+        )
         del answer_col
         run.keep_groups("contradiction", contra, recs, files)
         if contra:
-            listing = "; ".join(_fmt_lines(_lines_of(recs, g, files), multi, 6) for g in contra[:8])
-            finding("contradiction", "warning",
-                    f"{len(contra)} prompts appear with different answers (lines {listing}); "
-                    "make the answers consistent or keep the best one",
-                    [p for g in contra for p in _lines_of(recs, g, files)])
+            listing = "; ".join(_fmt_lines(lines_of(recs, g, files), multi, 6) for g in contra[:8])
+            finding(
+                "contradiction",
+                "warning",
+                f"{len(contra)} prompts appear with different answers (lines {listing}); "
+                "make the answers consistent or keep the best one",
+                [p for g in contra for p in lines_of(recs, g, files)],
+            )
         # length outliers
         totals = recs["total"]
         if n >= 20:
@@ -107,44 +134,66 @@ def _dataset_findings(run: _Run, files: list[_FileState], recs: Any, F: Any, lim
             big = np.flatnonzero((totals > p99) & (totals > mult * max(med, 1.0)))
             if len(big):
                 big = big[np.argsort(-totals[big])]
-                finding("length_outlier", "info",
-                        f"{len(big)} examples are over {mult:g}x the median length ({med:.0f} tokens) and above p99 "
-                        f"(lines {_fmt_lines(_lines_of(recs, big, files), multi)}); check they are intended",
-                        _lines_of(recs, big, files))
+                finding(
+                    "length_outlier",
+                    "info",
+                    f"{len(big)} examples are over {mult:g}x the median length ({med:.0f} tokens) and above p99 "
+                    f"(lines {_fmt_lines(lines_of(recs, big, files), multi)}); check they are intended",
+                    lines_of(recs, big, files),
+                )
         asst_share = float(recs["asst"].sum()) / max(float(totals.sum()), 1.0)
         if asst_share < F.quality.min_assistant_share:
-            finding("low_assistant_share", "warning",
-                    f"only {asst_share:.1%} of tokens are assistant tokens that train; most of the cost is prompt")
+            finding(
+                "low_assistant_share",
+                "warning",
+                f"only {asst_share:.1%} of tokens are assistant tokens that train; most of the cost is prompt",
+            )
     if near and n > 1:
         out += _near_duplicates(run, recs, files, F, dup_of, multi)
     # refusals
     if run.refusal_count:
         share = run.refusal_count / max(run.assistant_turns, 1)
         sev = "warning" if share > F.refusals.max_share else "info"
-        finding("refusal", sev,
-                f"{run.refusal_count} assistant turns ({share:.1%}) are refusals or AI boilerplate "
-                f"(lines {_fmt_lines(run.refusals, multi)}); "
-                + ("above the " + f"{F.refusals.max_share:.0%} share that teaches the model to refuse"
-                   if sev == "warning" else "keep them only if the model should answer that way"),
-                run.refusals)
+        finding(
+            "refusal",
+            sev,
+            f"{run.refusal_count} assistant turns ({share:.1%}) are refusals or AI boilerplate "
+            f"(lines {_fmt_lines(run.refusals, multi)}); "
+            + (
+                "above the " + f"{F.refusals.max_share:.0%} share that teaches the model to refuse"
+                if sev == "warning"
+                else "keep them only if the model should answer that way"
+            ),
+            run.refusals,
+        )
     if run.short_count:
-        finding("short_assistant", "warning",
-                f"{run.short_count} assistant turns have fewer than {F.quality.min_assistant_tokens} tokens "
-                f"(lines {_fmt_lines(run.short, multi)})", run.short)
+        finding(
+            "short_assistant",
+            "warning",
+            f"{run.short_count} assistant turns have fewer than {F.quality.min_assistant_tokens} tokens "
+            f"(lines {_fmt_lines(run.short, multi)})",
+            run.short,
+        )
     # system prompts
     distinct = len(run.systems)
     with_sys = sum(e[0] for e in run.systems.values())
     if distinct > 1 or (distinct == 1 and run.no_system[0]):
         ranked = sorted(run.systems.values(), key=lambda e: -e[0])
-        parts = [f"{e[0]} use prompt #{k + 1} ({e[2]} chars, first at line {e[1][0][1]})" for k, e in
-                 enumerate(ranked[:4])]
+        parts = [
+            f"{e[0]} use prompt #{k + 1} ({e[2]} chars, first at line {e[1][0][1]})" for k, e in enumerate(ranked[:4])
+        ]
         if run.no_system[0]:
             parts.append(f"{run.no_system[0]} have none (lines {_fmt_lines(run.no_system[1], multi)})")
         rare = [p for e in ranked[1:] for p in e[1]] + run.no_system[1]
         if distinct <= 20:
-            finding("inconsistent_system_prompt", "warning",
-                    f"{distinct} different system prompts across {with_sys + run.no_system[0]} examples: "
-                    + "; ".join(parts) + ". Train with the system prompt you will use at inference.", rare)
+            finding(
+                "inconsistent_system_prompt",
+                "warning",
+                f"{distinct} different system prompts across {with_sys + run.no_system[0]} examples: "
+                + "; ".join(parts)
+                + ". Train with the system prompt you will use at inference.",
+                rare,
+            )
     return out
 
 
@@ -163,7 +212,7 @@ class _ShingleReader:
     """Shingle sets of examples by record index, re-read from their files in offset order and shingled in batches
     (memory holds one chunk of candidate pairs' texts)."""
 
-    def __init__(self, recs: Any, files: list[_FileState], n: int) -> None:
+    def __init__(self, recs: Any, files: list[FileState], n: int) -> None:
         self.files, self.n = files, n
         self.offsets, self.file_col = recs["offset"], recs["file"]
         self.handles: dict[int, Any] = {}
@@ -197,7 +246,7 @@ class _ShingleReader:
         order = sorted(wanted, key=lambda i: (int(self.file_col[i]), int(self.offsets[i])))
         out: dict[int, Any] = {}
         for start in range(0, len(order), 512):  # the batch's temporaries are ~25 bytes per character
-            part = order[start:start + 512]
+            part = order[start : start + 512]
             out.update(zip(part, shingle_sets([self._text(i) for i in part], self.n), strict=True))
         return out
 
@@ -205,8 +254,9 @@ class _ShingleReader:
 _PARALLEL_MIN_PAIRS = 1024
 
 
-def _confirm_pairs(pairs: list[tuple[int, int]], recs: Any, files: list[_FileState], n: int,
-                   threshold: float) -> list[tuple[int, int, float]]:
+def _confirm_pairs(
+    pairs: list[tuple[int, int]], recs: Any, files: list[FileState], n: int, threshold: float
+) -> list[tuple[int, int, float]]:
     """The candidate pairs whose exact shingle Jaccard reaches ``threshold``, with it; a large batch is split
     between this process and a forked one (each opens its own file handles)."""
     from tools.core.forked import in_parallel
@@ -220,13 +270,18 @@ def _confirm_pairs(pairs: list[tuple[int, int]], recs: Any, files: list[_FileSta
     if len(pairs) < _PARALLEL_MIN_PAIRS:
         return confirm(pairs)
     half = len(pairs) // 2
-    mine, theirs = in_parallel(lambda: confirm(pairs[:half]), lambda: confirm(pairs[half:]), tmp=recs.dir,
-                               what="confirming near-duplicate pairs")
+    mine, theirs = in_parallel(
+        lambda: confirm(pairs[:half]),
+        lambda: confirm(pairs[half:]),
+        tmp=recs.dir,
+        what="confirming near-duplicate pairs",
+    )
     return mine + theirs
 
 
-def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_of: dict[int, int],
-                     multi: bool) -> list[Finding]:
+def _near_duplicates(
+    run: ScanRun, recs: Any, files: list[FileState], F: Any, dup_of: dict[int, int], multi: bool
+) -> list[Finding]:
     import numpy as np
 
     from tools.data.neardup import UnionFind, candidate_pairs_banded
@@ -244,8 +299,11 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
     uf = UnionFind()
     best: dict[int, tuple[float, int, int]] = {}  # example -> its most similar accepted pair
     best_cross: dict[int, tuple[float, int, int]] = {}  # the same, for pairs across files
-    pairs = (p for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
-             if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]]))  # contradictions, not near-dups
+    pairs = (
+        p
+        for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
+        if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]])
+    )  # contradictions, not near-dups
     for chunk in _chunks(pairs, 2048):
         for a, b, sim in _confirm_pairs(chunk, recs, files, n_sh, threshold):
             uf.union(a, b)
@@ -255,8 +313,11 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
                     table[x] = (sim, a, b)
     all_groups = uf.groups()
     within = {tuple(g): max(best[i] for i in g if i in best) for g in all_groups if any(i in best for i in g)}
-    across = {tuple(g): max(best_cross[i] for i in g if i in best_cross) for g in all_groups
-              if any(i in best_cross for i in g)}
+    across = {
+        tuple(g): max(best_cross[i] for i in g if i in best_cross)
+        for g in all_groups
+        if any(i in best_cross for i in g)
+    }
     inner = sorted((list(g) for g in within), key=lambda g: (-within[tuple(g)][0], g[0]))  # most similar first
     cross = sorted((list(g) for g in across), key=lambda g: (-across[tuple(g)][0], g[0]))
 
@@ -264,10 +325,11 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
         parts = []
         for g in gs[:8]:
             sim, a, b = top[tuple(g)]
-            (fa, la), (fb, lb) = _lines_of(recs, sorted((a, b)), files)
+            (fa, la), (fb, lb) = lines_of(recs, sorted((a, b)), files)
             pair = f"{fa}:{la}~{fb}:{lb}" if many else f"{la}~{lb}"
             parts.append(f"{pair} ({sim:.2f}" + (f", group of {len(g)})" if len(g) > 2 else ")"))
         return ", ".join(parts)
+
     out: list[Finding] = []
 
     run.keep_groups("near_duplicate", inner, recs, files)
@@ -275,58 +337,98 @@ def _near_duplicates(run: _Run, recs: Any, files: list[_FileState], F: Any, dup_
     first = files[0].shown if len(files) == 1 else "(all files)"
     if inner:
         listing = listing_of(inner, multi, within)
-        pairs = [p for g in inner for p in _lines_of(recs, g, files)]
-        out.append(Finding(code="near_duplicate", severity="warning", file=first, line=pairs[0][1],
-                           message=f"{len(inner)} groups of near-duplicates (similarity >= {threshold:g} on "
-                                   f"{n_sh}-character shingles) covering {sum(len(g) for g in inner)} examples; "
-                                   f"closest pairs: {listing}"
-                                   f"{' ...' if len(inner) > 8 else ''}; "
-                                   "they over-weight one example and leak across splits",
-                           lines=[n for _, n in pairs[:1000]]))
+        pairs = [p for g in inner for p in lines_of(recs, g, files)]
+        out.append(
+            Finding(
+                code="near_duplicate",
+                severity="warning",
+                file=first,
+                line=pairs[0][1],
+                message=f"{len(inner)} groups of near-duplicates (similarity >= {threshold:g} on "
+                f"{n_sh}-character shingles) covering {sum(len(g) for g in inner)} examples; "
+                f"closest pairs: {listing}"
+                f"{' ...' if len(inner) > 8 else ''}; "
+                "they over-weight one example and leak across splits",
+                lines=[n for _, n in pairs[:1000]],
+            )
+        )
     if cross:
         listing = listing_of(cross, True, across)
-        pairs = [p for g in cross for p in _lines_of(recs, g, files)]
-        out.append(Finding(code="leakage_near", severity="warning", file="(all files)", line=pairs[0][1],
-                           message=f"{len(cross)} near-duplicate groups span more than one file; closest pairs: "
-                                   f"{listing}",
-                           lines=[n for _, n in pairs[:1000]]))
+        pairs = [p for g in cross for p in lines_of(recs, g, files)]
+        out.append(
+            Finding(
+                code="leakage_near",
+                severity="warning",
+                file="(all files)",
+                line=pairs[0][1],
+                message=f"{len(cross)} near-duplicate groups span more than one file; closest pairs: {listing}",
+                lines=[n for _, n in pairs[:1000]],
+            )
+        )
     return out
 
 
 def _dist(values: Any) -> Distribution:
     import numpy as np
 
-    return Distribution(min=int(values.min()), median=float(np.median(values)),
-                        p95=float(np.percentile(values, 95)), max=int(values.max()),
-                        mean=round(float(values.mean()), 1))
+    return Distribution(
+        min=int(values.min()),
+        median=float(np.median(values)),
+        p95=float(np.percentile(values, 95)),
+        max=int(values.max()),
+        mean=round(float(values.mean()), 1),
+    )
 
 
-def _token_stats(recs: Any, counter: Any, limit: int | None) -> TokenStats | None:
+def token_stats(recs: Any, counter: Any, limit: int | None) -> TokenStats | None:
     if not len(recs):
         return None
     total, asst, billed = recs["total"], recs["asst"], recs["billed"]
-    return TokenStats(method=counter.method, approximate=counter.approximate, examples=len(recs),
-                      total=_dist(total), assistant=_dist(asst), billed=_dist(billed),
-                      billed_sum=int(billed.astype("int64").sum() if not limit else
-                                     billed.clip(max=limit).astype("int64").sum()),
-                      assistant_share=round(float(asst.sum()) / max(float(total.sum()), 1.0), 4),
-                      limit=limit, over_limit=int((billed > limit).sum()) if limit else 0)
+    return TokenStats(
+        method=counter.method,
+        approximate=counter.approximate,
+        examples=len(recs),
+        total=_dist(total),
+        assistant=_dist(asst),
+        billed=_dist(billed),
+        billed_sum=int(billed.astype("int64").sum() if not limit else billed.clip(max=limit).astype("int64").sum()),
+        assistant_share=round(float(asst.sum()) / max(float(total.sum()), 1.0), 4),
+        limit=limit,
+        over_limit=int((billed > limit).sum()) if limit else 0,
+    )
 
 
-
-def _finish(run: _Run, files: list[_FileState], dataset: list[Finding], tokens: TokenStats | None,
-            spool_name: str, req: ValidateRequest, ws: Any) -> ValidateResult:
+def finish_findings(
+    run: ScanRun,
+    files: list[FileState],
+    dataset: list[Finding],
+    tokens: TokenStats | None,
+    spool_name: str,
+    req: ValidateRequest,
+    ws: Any,
+) -> ValidateResult:
     from tools.core.workspace import atomic_writer
 
     for f in dataset:
         run.counts[(f.code, f.severity)] += 1
-    counts = sorted((CodeCount(code=c, severity=s, count=n) for (c, s), n in run.counts.items()),  # type: ignore[arg-type]
-                    key=lambda c: (_SEV_ORDER[c.severity], -c.count, c.code))
+    counts = sorted(
+        (CodeCount(code=c, severity=s, count=n) for (c, s), n in run.counts.items()),  # type: ignore[arg-type]
+        key=lambda c: (_SEV_ORDER[c.severity], -c.count, c.code),
+    )
     ranked = sorted(dataset + run.kept, key=lambda f: (_SEV_ORDER[f.severity], f.line is not None, f.file, f.line or 0))
     errors = sum(c.count for c in counts if c.severity == "error")
-    summaries = [FileSummary(path=fs.shown, format=fs.fmt, target=fs.target.id, lines=fs.lines, examples=fs.examples,
-                             errors=sum(n for (c, s), n in fs.counts.items() if s == "error"),
-                             warnings=sum(n for (c, s), n in fs.counts.items() if s == "warning")) for fs in files]
+    summaries = [
+        FileSummary(
+            path=fs.shown,
+            format=fs.fmt,
+            target=fs.target.id,
+            lines=fs.lines,
+            examples=fs.examples,
+            errors=sum(n for (c, s), n in fs.counts.items() if s == "error"),
+            warnings=sum(n for (c, s), n in fs.counts.items() if s == "warning"),
+        )
+        for fs in files
+    ]
     for f in dataset:
         for s in summaries:
             if f.file == s.path or f.file == "(all files)":
@@ -339,9 +441,14 @@ def _finish(run: _Run, files: list[_FileState], dataset: list[Finding], tokens: 
     else:
         report = ws.state_dir / "reports" / f"{files[0].path.stem}.validation.json"
     md_path = report.with_suffix(".md")
-    head = {"ok": errors == 0, "files": [s.model_dump() for s in summaries],
-            "counts": [c.model_dump() for c in counts], "tokens": tokens.model_dump() if tokens else None,
-            "dataset_findings": [f.model_dump() for f in dataset], "groups": run.groups}
+    head = {
+        "ok": errors == 0,
+        "files": [s.model_dump() for s in summaries],
+        "counts": [c.model_dump() for c in counts],
+        "tokens": tokens.model_dump() if tokens else None,
+        "dataset_findings": [f.model_dump() for f in dataset],
+        "groups": run.groups,
+    }
     total_findings = sum(run.counts.values())
     with atomic_writer(report) as out:
         body = json.dumps(head, indent=1)
@@ -354,26 +461,48 @@ def _finish(run: _Run, files: list[_FileState], dataset: list[Finding], tokens: 
         out.write("\n ]\n}\n")
     with atomic_writer(md_path) as md:
         md.write(_markdown(summaries, counts, tokens, dataset, spool_name))
-    return ValidateResult(ok=errors == 0, files=summaries, counts=counts, findings=ranked[:req.max_findings],
-                          findings_total=total_findings, tokens=tokens, report_json=ws.relative(report),
-                          report_markdown=ws.relative(md_path))
+    return ValidateResult(
+        ok=errors == 0,
+        files=summaries,
+        counts=counts,
+        findings=ranked[: req.max_findings],
+        findings_total=total_findings,
+        tokens=tokens,
+        report_json=ws.relative(report),
+        report_markdown=ws.relative(md_path),
+    )
 
 
-def _markdown(files: list[FileSummary], counts: list[CodeCount], tokens: TokenStats | None,
-              dataset: list[Finding], spool_name: str, limit: int = 500) -> str:
+def _markdown(
+    files: list[FileSummary],
+    counts: list[CodeCount],
+    tokens: TokenStats | None,
+    dataset: list[Finding],
+    spool_name: str,
+    limit: int = 500,
+) -> str:
     lines = ["# Dataset validation report", ""]
     lines += ["| file | format | target | lines | examples | errors | warnings |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {f.path} | {f.format} | {f.target} | {f.lines} | {f.examples} | {f.errors} | {f.warnings} |"
-              for f in files]
+    lines += [
+        f"| {f.path} | {f.format} | {f.target} | {f.lines} | {f.examples} | {f.errors} | {f.warnings} |" for f in files
+    ]
     if tokens:
         approx = " (approximate: not the model's own tokenizer)" if tokens.approximate else ""
-        lines += ["", f"## Tokens ({tokens.method}{approx})", "", "| per example | min | median | p95 | max |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Tokens ({tokens.method}{approx})",
+            "",
+            "| per example | min | median | p95 | max |",
+            "|---|---|---|---|---|",
+        ]
         for name in ("total", "assistant", "billed"):
             d = getattr(tokens, name)
             lines.append(f"| {name} | {d.min} | {d.median:g} | {d.p95:g} | {d.max} |")
-        lines += ["", f"Billed tokens per epoch: {tokens.billed_sum:,}; assistant share {tokens.assistant_share:.1%}"
-                  + (f"; {tokens.over_limit} over the {tokens.limit:,}-token limit" if tokens.limit else "")]
+        lines += [
+            "",
+            f"Billed tokens per epoch: {tokens.billed_sum:,}; assistant share {tokens.assistant_share:.1%}"
+            + (f"; {tokens.over_limit} over the {tokens.limit:,}-token limit" if tokens.limit else ""),
+        ]
     lines += ["", "## Counts", "", "| code | severity | count |", "|---|---|---|"]
     lines += [f"| {c.code} | {c.severity} | {c.count} |" for c in counts]
     if dataset:
@@ -388,4 +517,3 @@ def _markdown(files: list[FileSummary], counts: list[CodeCount], tokens: TokenSt
             f = json.loads(row)
             lines.append(f"- {f['file']}:{f['line'] or '-'} **{f['code']}** ({f['severity']}): {f['message']}")
     return "\n".join(lines) + "\n"
-

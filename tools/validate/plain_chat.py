@@ -19,7 +19,9 @@ from tools.data.formats import Conversation, Message, TargetFact
 _PLAIN_ROLES = frozenset({"system", "user", "assistant"})
 
 
-def read_plain_chat(obj: dict[str, Any], target: TargetFact, reserved: list[str]) -> tuple[Conversation, list[Issue]] | None:
+def read_plain_chat(
+    obj: dict[str, Any], target: TargetFact, reserved: list[str]
+) -> tuple[Conversation, list[Issue]] | None:
     """(conversation, findings) of a plain chat line for ``target``; None when the line is not plain."""
     if len(obj) != 1 or "openai_chat" not in target.formats or (target.reserved_strings and reserved):
         return None
@@ -33,7 +35,13 @@ def read_plain_chat(obj: dict[str, Any], target: TargetFact, reserved: list[str]
             return None
         role = m.get("role")
         content = m.get("content")
-        if type(content) is not str or type(role) is not str or role not in _PLAIN_ROLES or role not in allowed or not content.strip():
+        if (
+            type(content) is not str
+            or type(role) is not str
+            or role not in _PLAIN_ROLES
+            or role not in allowed
+            or not content.strip()
+        ):
             return None
         out.append(Message(role, content))
     conv = Conversation(out)

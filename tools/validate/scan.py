@@ -1,7 +1,7 @@
 """The streaming pass of validate_jsonl: per-line checks, token counts and per-example records.
 
 Each example leaves a fixed-size record (line, offset, content hashes, token counts, MinHash band
-keys) in :class:`_Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
+keys) in :class:`Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
 the file grows; the dataset-level checks (tools/validate/dataset_findings.py) read one column at a time.
 A large file is split at a line boundary and its second half is checked by a forked process.
 """
@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from tools.data.formats import Conversation, TargetFact, detect, normalise
+from tools.validate.models import Finding, ValidateRequest
 from tools.validate.plain_chat import read_plain_chat
-from tools.validate.validate_jsonl import Finding, ValidateRequest
 
 _BATCH = 2000
 _LINES_KEPT = 50
 
 
-def _h(text: str) -> int:
+def text_hash(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little") or 1
 
 
@@ -33,10 +33,12 @@ def _fold(s: str) -> str:
     return " ".join(s.split())
 
 
-def _conv_key(msgs: list[Any]) -> str:
-    return "\x1e".join(f"{m.role}\x1f{m.content.strip()}\x1f"
-                       + ("|".join(f"{c.name}:{c.arguments}" for c in m.tool_calls) if m.tool_calls else "")
-                       for m in msgs)
+def conversation_key(msgs: list[Any]) -> str:
+    return "\x1e".join(
+        f"{m.role}\x1f{m.content.strip()}\x1f"
+        + ("|".join(f"{c.name}:{c.arguments}" for c in m.tool_calls) if m.tool_calls else "")
+        for m in msgs
+    )
 
 
 def dup_text(conv: Conversation) -> str:
@@ -50,7 +52,7 @@ def dup_text(conv: Conversation) -> str:
 
 
 @dataclass
-class _FileState:
+class FileState:
     index: int
     path: Path
     shown: str
@@ -62,7 +64,7 @@ class _FileState:
 
 
 @dataclass
-class _Run:
+class ScanRun:
     req: ValidateRequest
     spool: Any  # text file of per-line findings (JSON lines)
     kept: list[Finding] = field(default_factory=list)
@@ -77,32 +79,46 @@ class _Run:
     short_count: int = 0
     groups: dict[str, list[list[Any]]] = field(default_factory=dict)
 
-    def keep_groups(self, code: str, groups: list[Any], recs: Any, files: list[_FileState]) -> None:
+    def keep_groups(self, code: str, groups: list[Any], recs: Any, files: list[FileState]) -> None:
         """Line groups for the report file (not the inline output); file:line when several files."""
         multi = len(files) > 1
-        self.groups[code] = [[f"{f}:{n}" if multi else n for f, n in _lines_of(recs, g, files)]
-                             for g in groups[:100_000]]
+        self.groups[code] = [
+            [f"{f}:{n}" if multi else n for f, n in lines_of(recs, g, files)] for g in groups[:100_000]
+        ]
 
-    def add(self, fs: _FileState, code: str, severity: str, message: str, line: int | None) -> None:
+    def add(self, fs: FileState, code: str, severity: str, message: str, line: int | None) -> None:
         self.counts[(code, severity)] += 1
         fs.counts[(code, severity)] += 1
-        self.spool.write(json.dumps({"code": code, "severity": severity, "file": fs.shown, "line": line,
-                                     "message": message}) + "\n")
+        self.spool.write(
+            json.dumps({"code": code, "severity": severity, "file": fs.shown, "line": line, "message": message}) + "\n"
+        )
         if len(self.kept) < 400 or severity == "error" and sum(f.severity == "error" for f in self.kept) < 200:
             self.kept.append(Finding(code=code, severity=severity, file=fs.shown, line=line, message=message))
 
 
-def _dtype(bands: int) -> Any:
+def column_dtype(bands: int) -> Any:
     import numpy as np
 
-    return np.dtype([("file", "i2"), ("line", "i4"), ("offset", "i8"), ("full", "u8"), ("prompt", "u8"),
-                     ("answer", "u8"), ("total", "i4"), ("asst", "i4"), ("billed", "i4"), ("bands", "u8", (bands,))])
+    return np.dtype(
+        [
+            ("file", "i2"),
+            ("line", "i4"),
+            ("offset", "i8"),
+            ("full", "u8"),
+            ("prompt", "u8"),
+            ("answer", "u8"),
+            ("total", "i4"),
+            ("asst", "i4"),
+            ("billed", "i4"),
+            ("bands", "u8", (bands,)),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the tool
 
 
-class _Columns:
+class Columns:
     """Per-example records kept on disk, one file per column, so memory holds a column at a time."""
 
     def __init__(self, folder: Path, dtype: Any) -> None:
@@ -132,7 +148,7 @@ class _Columns:
         for handle in self.handles.values():
             handle.close()
 
-    def append_from(self, other: _Columns) -> None:
+    def append_from(self, other: Columns) -> None:
         for name in self.names:
             with open(other.dir / name, "rb") as src:
                 while block := src.read(1 << 22):
@@ -169,7 +185,7 @@ class _Columns:
 
 
 @dataclass
-class _Ctx:
+class ScanContext:
     req: ValidateRequest
     F: Any
     counter: Any
@@ -181,8 +197,9 @@ class _Ctx:
     tmp: Path | None = None
 
 
-def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, stop: int | None,
-                first_number: int) -> bool:
+def _scan_range(
+    ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, start: int, stop: int | None, first_number: int
+) -> bool:
     """Check lines in bytes start..stop of one file; append example records to rec_out.
 
     The cyclic garbage collector is paused meanwhile: the scan makes millions of short-lived, acyclic objects
@@ -198,8 +215,9 @@ def _scan_range(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
             gc.enable()
 
 
-def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, stop: int | None,
-                first_number: int) -> bool:
+def _scan_lines(
+    ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, start: int, stop: int | None, first_number: int
+) -> bool:
     from tools.data.jsonl import parse, read_lines
 
     req, F = ctx.req, ctx.F
@@ -209,8 +227,20 @@ def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
     parsed_any = False
 
     def flush() -> None:
-        rec_out.write(_flush(run, fs, pending, ctx.counter, F.chat_overhead, ctx.limit, ctx.hasher, ctx.dtype,
-                             ctx.refusal_phrases, q.min_assistant_tokens))
+        rec_out.write(
+            _flush(
+                run,
+                fs,
+                pending,
+                ctx.counter,
+                F.chat_overhead,
+                ctx.limit,
+                ctx.hasher,
+                ctx.dtype,
+                ctx.refusal_phrases,
+                q.min_assistant_tokens,
+            )
+        )
         pending.clear()
 
     for line in read_lines(fs.path, max_bytes=q.max_line_bytes, start=start, stop=stop, first_number=first_number):
@@ -219,16 +249,26 @@ def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
             run.add(fs, line.problem or "unreadable_line", "error", line.detail, line.number)
             continue
         if line.problem == "bom":
-            run.add(fs, "bom", "warning" if line.number == 1 else "error",
-                    line.detail + ("" if line.number == 1 else " in the middle of the file"), line.number)
+            run.add(
+                fs,
+                "bom",
+                "warning" if line.number == 1 else "error",
+                line.detail + ("" if line.number == 1 else " in the middle of the file"),
+                line.number,
+            )
         if line.blank:
             run.add(fs, "blank_line", "warning", "blank line", line.number)
             continue
         obj, err = parse(line)
         if err is not None:
             if line.problem == "no_final_newline":
-                run.add(fs, "truncated_line", "error",
-                        f"the last line is cut off ({err}); the file was probably truncated", line.number)
+                run.add(
+                    fs,
+                    "truncated_line",
+                    "error",
+                    f"the last line is cut off ({err}); the file was probably truncated",
+                    line.number,
+                )
             else:
                 run.add(fs, "invalid_json", "error", err, line.number)
             continue
@@ -241,15 +281,23 @@ def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
         else:
             line_fmt = detect(obj) if isinstance(obj, dict) else None
             if isinstance(obj, dict) and line_fmt != fs.fmt and not req.format:
-                run.add(fs, "format_mismatch", "error",
-                        f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}", line.number)
+                run.add(
+                    fs,
+                    "format_mismatch",
+                    "error",
+                    f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}",
+                    line.number,
+                )
                 continue
             conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
             issues = ctx.check_line(obj, fs.fmt, fs.target, conv, reserved)
         for code, sev, msg in issues:
             run.add(fs, code, sev, msg, line.number)
-        if conv is None or issues and any(sev == "error" and code in ("missing_messages", "wrong_top_level_type")
-                                          for code, sev, _ in issues):
+        if (
+            conv is None
+            or issues
+            and any(sev == "error" and code in ("missing_messages", "wrong_top_level_type") for code, sev, _ in issues)
+        ):
             continue
         fs.examples += 1
         pending.append((line.number, line.offset, conv))
@@ -261,11 +309,20 @@ def _scan_lines(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any, start: int, 
 
 
 _PARALLEL_MIN_BYTES = 8 << 20
-_STATE_FIELDS = ("counts", "kept", "systems", "no_system", "refusals", "refusal_count", "assistant_turns", "short",
-                 "short_count")
+_STATE_FIELDS = (
+    "counts",
+    "kept",
+    "systems",
+    "no_system",
+    "refusals",
+    "refusal_count",
+    "assistant_turns",
+    "short",
+    "short_count",
+)
 
 
-def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
+def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any) -> bool:
     """Scan one file; a large file is split in two halves checked by this process and a forked one."""
     from tools.core.forked import can_fork, in_parallel
 
@@ -277,12 +334,12 @@ def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
         return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
     fd, child_spool = tempfile.mkstemp(prefix="findings-b.", dir=ctx.tmp)
     os.close(fd)
-    child_cols = _Columns(ctx.tmp, ctx.dtype)
+    child_cols = Columns(ctx.tmp, ctx.dtype)
 
     def second_half() -> dict[str, Any]:
         with open(child_spool, "w", encoding="utf-8") as spool:
-            sub = _Run(run.req, spool)
-            part = _FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
+            sub = ScanRun(run.req, spool)
+            part = FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
             parsed = _scan_range(ctx, sub, part, child_cols, mid, None, newlines + 1)
             child_cols.close()
         state = {k: getattr(sub, k) for k in _STATE_FIELDS}
@@ -291,8 +348,12 @@ def _scan_file(ctx: _Ctx, run: _Run, fs: _FileState, rec_out: Any) -> bool:
     run.spool.flush()
     rec_out.flush()
     try:
-        parsed_any, state = in_parallel(lambda: _scan_range(ctx, run, fs, rec_out, 0, mid, 1), second_half,
-                                        tmp=ctx.tmp, what=f"checking the second half of {fs.shown}")
+        parsed_any, state = in_parallel(
+            lambda: _scan_range(ctx, run, fs, rec_out, 0, mid, 1),
+            second_half,
+            tmp=ctx.tmp,
+            what=f"checking the second half of {fs.shown}",
+        )
         with open(child_spool, encoding="utf-8") as spool:
             for row in spool:
                 run.spool.write(row)
@@ -326,7 +387,7 @@ def _midpoint(path: Path, size: int) -> tuple[int, int]:
     return mid, newlines
 
 
-def _merge_state(run: _Run, fs: _FileState, state: dict[str, Any]) -> None:
+def _merge_state(run: ScanRun, fs: FileState, state: dict[str, Any]) -> None:
     """Fold the second half's counters and kept lines into ``run`` and ``fs``, keeping the same bounds."""
     run.counts.update(state["counts"])
     room = max(0, 400 - len(run.kept))
@@ -338,11 +399,11 @@ def _merge_state(run: _Run, fs: _FileState, state: dict[str, Any]) -> None:
                 run.systems[key] = [count, lines, length]
         else:
             entry[0] += count
-            entry[1].extend(lines[:max(0, _LINES_KEPT - len(entry[1]))])
+            entry[1].extend(lines[: max(0, _LINES_KEPT - len(entry[1]))])
     run.no_system[0] += state["no_system"][0]
-    run.no_system[1].extend(state["no_system"][1][:max(0, _LINES_KEPT - len(run.no_system[1]))])
-    run.refusals.extend(state["refusals"][:max(0, 1000 - len(run.refusals))])
-    run.short.extend(state["short"][:max(0, 1000 - len(run.short))])
+    run.no_system[1].extend(state["no_system"][1][: max(0, _LINES_KEPT - len(run.no_system[1]))])
+    run.refusals.extend(state["refusals"][: max(0, 1000 - len(run.refusals))])
+    run.short.extend(state["short"][: max(0, 1000 - len(run.short))])
     run.refusal_count += state["refusal_count"]
     run.short_count += state["short_count"]
     run.assistant_turns += state["assistant_turns"]
@@ -355,8 +416,12 @@ _MASK = (1 << 64) - 1
 
 
 def _msg_keys(msgs: list[Any]) -> tuple[Any, ...]:
-    return tuple([(m.role, m.content.strip(), tuple([(c.name, c.arguments) for c in m.tool_calls]) if m.tool_calls else None)
-                  for m in msgs])
+    return tuple(
+        [
+            (m.role, m.content.strip(), tuple([(c.name, c.arguments) for c in m.tool_calls]) if m.tool_calls else None)
+            for m in msgs
+        ]
+    )
 
 
 def _run_hash(key: Any) -> int:
@@ -365,15 +430,26 @@ def _run_hash(key: Any) -> int:
     return hash(key) & _MASK or 1
 
 
-def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation]], counter: Any, overhead: Any,
-           limit: int | None, hasher: Any, dtype: Any, refusal_phrases: Any, min_asst: int) -> Any:
+def _flush(
+    run: ScanRun,
+    fs: FileState,
+    pending: list[tuple[int, int, Conversation]],
+    counter: Any,
+    overhead: Any,
+    limit: int | None,
+    hasher: Any,
+    dtype: Any,
+    refusal_phrases: Any,
+    min_asst: int,
+) -> Any:
     """Token counts, hashes, band keys and per-example checks for a batch of examples."""
     import numpy as np
 
     count = counter.count  # cached: a repeated string (a shared system prompt) is encoded once
     per_msg, per_name, priming = overhead.tokens_per_message, overhead.tokens_per_name, overhead.reply_priming
-    columns: dict[str, list[int]] = {name: [] for name in ("line", "offset", "full", "prompt", "answer", "total",
-                                                            "asst", "billed")}
+    columns: dict[str, list[int]] = {
+        name: [] for name in ("line", "offset", "full", "prompt", "answer", "total", "asst", "billed")
+    }
     c_line, c_offset, c_full, c_prompt, c_answer = (columns[k] for k in ("line", "offset", "full", "prompt", "answer"))
     c_total, c_asst, c_billed = columns["total"], columns["asst"], columns["billed"]
     for line_no, offset, conv in pending:
@@ -411,10 +487,14 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
         if n_msgs:
             billed += priming
         if limit and billed > limit:
-            run.add(fs, "too_many_tokens", fs.target.over_limit,
-                    f"{billed:,} tokens; {fs.target.id} allows {limit:,} per example"
-                    + (" (the end is truncated, often losing the answer)" if fs.target.over_limit == "warning" else ""),
-                    line_no)
+            run.add(
+                fs,
+                "too_many_tokens",
+                fs.target.over_limit,
+                f"{billed:,} tokens; {fs.target.id} allows {limit:,} per example"
+                + (" (the end is truncated, often losing the answer)" if fs.target.over_limit == "warning" else ""),
+                line_no,
+            )
         msgs = conv.messages
         if conv.text is not None:
             full = _run_hash(("T", _fold(conv.text)))
@@ -458,5 +538,5 @@ def _flush(run: _Run, fs: _FileState, pending: list[tuple[int, int, Conversation
     return out
 
 
-def _lines_of(recs: Any, idx: Any, files: list[_FileState]) -> list[tuple[str, int]]:
+def lines_of(recs: Any, idx: Any, files: list[FileState]) -> list[tuple[str, int]]:
     return [(files[int(recs["file"][i])].shown, int(recs["line"][i])) for i in idx]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
+from tools.decide.checklist import questions
+
+
+def test_answers_accumulate_and_the_next_question_follows(ws: Workspace) -> None:
+    first = registry.call("record_answers", {"failure_mode": "style"}, workspace=ws)
+    assert first.answered == ["failure_mode"] and not first.complete
+    assert first.next_question == questions()[1].ask
+    state = registry.call(
+        "record_answers",
+        {
+            "quality_examples": 196,
+            "monthly_requests": 150000,
+            "privacy": "unknown",
+            "training_budget_usd": 300,
+            "monthly_inference_budget_usd": 1500,
+        },
+        workspace=ws,
+    )
+    assert state.complete and state.open_core == []
+    assert state.answers.failure_mode == "style" and state.answers.privacy == "unknown"
+    saved = json.loads((ws.state_dir / "checklist.json").read_text())
+    assert saved["quality_examples"] == 196
+
+
+def test_null_keeps_earlier_answers_and_reset_forgets(ws: Workspace) -> None:
+    registry.call("record_answers", {"failure_mode": "format"}, workspace=ws)
+    kept = registry.call("record_answers", {"failure_mode": None, "region": "eu"}, workspace=ws)
+    assert kept.answers.failure_mode == "format" and kept.answers.region == "eu"
+    fresh = registry.call("record_answers", {"reset": True, "monthly_requests": 10}, workspace=ws)
+    assert fresh.answered == ["monthly_requests"]
+
+
+@pytest.mark.parametrize("args", [{"failure_mode": "vibes"}, {"quality_examples": -5}, {"deadline": "soon"}])
+def test_bad_answers_are_refused(ws: Workspace, args: dict) -> None:
+    with pytest.raises(ToolError) as info:
+        registry.call("record_answers", args, workspace=ws)
+    assert info.value.code == "invalid_arguments"
+
+
+def test_corrupt_state_file_is_a_clear_error(ws: Workspace) -> None:
+    ws.state_dir.mkdir()
+    (ws.state_dir / "checklist.json").write_text("{broken")
+    with pytest.raises(ToolError) as info:
+        registry.call("record_answers", {"region": "eu"}, workspace=ws)
+    assert info.value.code == "checklist_corrupt" and "delete" in (info.value.hint or "")
+
+
+def test_read_reference_file_and_section(ws: Workspace) -> None:
+    whole = registry.call("read_reference", {"file": "README.md"}, workspace=ws)
+    assert "reference/" in whole.text and not whole.truncated
+    part = registry.call("read_reference", {"file": "README.md", "section": "reference/"}, workspace=ws)
+    assert part.text.startswith("# reference/")
+    with pytest.raises(ToolError) as info:
+        registry.call("read_reference", {"file": "README.md", "section": "No such heading"}, workspace=ws)
+    assert info.value.code == "section_not_found"
+    with pytest.raises(ToolError) as info:
+        registry.call("read_reference", {"file": "../SKILL.md"}, workspace=ws)
+    assert info.value.code == "reference_not_found"
+
+
+def test_dont_know_counts_as_answered(ws: Workspace) -> None:
+    state = registry.call("record_answers", {"unknown": ["quality_examples", "monthly_requests"]}, workspace=ws)
+    assert "quality_examples" in state.answered and "quality_examples" not in state.open_core
+    later = registry.call("record_answers", {"quality_examples": 80}, workspace=ws)
+    assert later.answers.quality_examples == 80 and later.answers.unknown == ["monthly_requests"]
+    with pytest.raises(ToolError) as info:
+        registry.call("record_answers", {"unknown": ["favourite_colour"]}, workspace=ws)
+    assert info.value.code == "unknown_field"

@@ -1,0 +1,247 @@
+"""More than one process through `accelerate launch` over gloo on CPU: DDP and FSDP2 give one adapter, disjoint
+data per rank and the single-process result; a multi-process run stops, survives kill -9 of every process and
+resumes to the adapter of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.run_wait import wait_for_run
+from tools.core import registry
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
+
+REPO = Path(__file__).resolve().parent.parent.parent.parent
+EXAMPLES = REPO / "examples" / "train.jsonl"
+COMMON = {
+    "data": "train.jsonl",
+    "model": "tiny-random-llama",
+    "per_device_batch_size": 2,
+    "max_seq_len": 512,
+    "seed": 3,
+    "plan": {"lora_dropout": 0.0},
+    "confirm": True,
+}
+
+
+@pytest.fixture
+def cpu_ws(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    shutil.copy(EXAMPLES, ws.root / "train.jsonl")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return ws
+
+
+def _finished(ws: Workspace, run_id: str) -> Any:
+    info = wait_for_run(ws, run_id, lambda i: i.state not in {"queued", "running"}, timeout=420)
+    assert info.state == "completed", (ws.root / "runs" / run_id / "train.log").read_text()[-4000:]
+    return info
+
+
+def _adapter(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter" / "adapter_model.safetensors"))
+
+
+def _assert_same_adapter(got: dict, want: dict, atol: float = 1e-4) -> None:
+    assert got.keys() == want.keys()
+    assert max(v.abs().max().item() for k, v in got.items() if "lora_B" in k) > 1e-4  # it did train
+    for key in want:
+        assert (got[key] - want[key]).abs().max().item() < atol, key
+
+
+def _single_process(ws: Workspace, monkeypatch: pytest.MonkeyPatch, **args: Any) -> Path:
+    """The same global batch in this process: rank r of world w took micro-batch w*k + r, one process with w times
+    the accumulation takes them all, and the loss is the per-token mean of the whole step either way."""
+    import tools.train.launch_lora as launch
+    from tools.train.worker import run_folder
+
+    monkeypatch.setattr(launch, "spawn_worker", lambda folder, resume: os.getpid())
+    out = registry.call("launch_lora", {**COMMON, **args}, workspace=ws)
+    folder = ws.root / out.folder
+    run_folder(folder)
+    return folder
+
+
+def _ranks_saw_different_data(folder: Path, micro_batches: int) -> None:
+    ranks = [json.loads((folder / "ranks" / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    seen = [{i for batch in r["micro_batches"] for i in batch} for r in ranks]
+    assert all(len(r["micro_batches"]) == micro_batches for r in ranks)
+    assert seen[0] and seen[1] and not seen[0] & seen[1], "both ranks trained on the same examples"
+
+
+def test_two_cpu_processes_train_one_adapter_on_different_data(
+    cpu_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = cpu_ws
+    dry = registry.call(
+        "launch_lora",
+        {**COMMON, "max_steps": 4, "gradient_accumulation_steps": 1, "num_processes": 2, "confirm": False},
+        workspace=ws,
+    )
+    assert dry.estimated_steps == 4 and not dry.started
+    out = registry.call(
+        "launch_lora",
+        {**COMMON, "max_steps": 4, "gradient_accumulation_steps": 1, "num_processes": 2, "run_name": "ddp"},
+        workspace=ws,
+    )
+    folder = ws.root / out.folder
+    info = _finished(ws, out.run_id)
+    log = (folder / "train.log").read_text()
+    assert "accelerate.commands.launch" in log and "--num_processes 2" in log
+    assert info.worker_pids and len(info.worker_pids) == 2 and info.pid not in info.worker_pids
+
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "completed" and status["step"] == 4
+    assert (folder / "adapter" / "adapter_model.safetensors").is_file()
+    assert [p.name for p in folder.iterdir() if p.name.startswith("adapter")] == ["adapter"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["resolved"]["num_processes"] == 2 and config["sharding"] == config["resolved"]["sharding"] == "ddp"
+    _ranks_saw_different_data(folder, 4)
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4] and all(r["loss"] == r["loss"] for r in rows)  # one writer
+
+    single = _single_process(ws, monkeypatch, max_steps=4, gradient_accumulation_steps=2, run_name="one")
+    _assert_same_adapter(_adapter(folder), _adapter(single))
+
+
+def test_fsdp_shards_the_model_over_two_processes_and_reaches_the_same_adapter(
+    cpu_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FSDP2 (fully_shard) over gloo with gradient accumulation: one gathered adapter, equal to one process's."""
+    from accelerate.commands.config.config_args import load_config_from_file
+    from peft import PeftModel
+
+    from tools.local_models.tiny import build_model, build_tokenizer
+
+    ws = cpu_ws
+    out = registry.call(
+        "launch_lora",
+        {
+            **COMMON,
+            "max_steps": 3,
+            "gradient_accumulation_steps": 2,
+            "num_processes": 2,
+            "sharding": "fsdp",
+            "run_name": "fsdp",
+        },
+        workspace=ws,
+    )
+    folder = ws.root / out.folder
+    _finished(ws, out.run_id)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["sharding"] == "fsdp" and config["fsdp"]["version"] == 2
+    assert config["resolved"]["sharding"] == "fsdp" and config["resolved"]["fsdp_sharded_layers"] == [
+        "LlamaDecoderLayer"
+    ]
+    assert "--sharding fsdp" in config["reproduce"]
+    accelerate = load_config_from_file(str(folder / config["accelerate_config"]))  # accelerate's own parser
+    assert accelerate.distributed_type == "FSDP" and accelerate.num_processes == 2
+    assert accelerate.fsdp_config["fsdp_version"] == 2
+    log = (folder / "train.log").read_text()
+    assert f"--config_file {folder / 'accelerate_config.yaml'}" in log and "2 processes, fsdp" in log
+    assert [p.name for p in folder.iterdir() if p.name.startswith("adapter")] == ["adapter"]
+    _ranks_saw_different_data(folder, 6)
+
+    adapter = _adapter(folder)
+    assert all(v.isfinite().all() for v in adapter.values())
+    loaded = PeftModel.from_pretrained(build_model(3, build_tokenizer()), str(folder / "adapter"))
+    assert sum(1 for n, _ in loaded.named_parameters() if "lora_" in n) == len(adapter)
+    single = _single_process(ws, monkeypatch, max_steps=3, gradient_accumulation_steps=4, run_name="one")
+    _assert_same_adapter(adapter, _adapter(single))
+
+
+def test_fsdp_with_one_process_is_refused_before_anything_starts(cpu_ws: Workspace) -> None:
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**COMMON, "sharding": "fsdp"}, workspace=cpu_ws)
+    assert info.value.code == "fsdp_needs_processes" and info.value.hint
+    assert not (cpu_ws.root / "runs").exists()
+
+
+def test_the_cli_asks_for_fsdp(in_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from skill.cli import app
+
+    shutil.copy(EXAMPLES, in_ws.root / "train.jsonl")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    runner = CliRunner()
+    dry = runner.invoke(
+        app, ["train", "train.jsonl", "--processes", "2", "--sharding", "fsdp", "--max-steps", "4", "--json"]
+    )
+    assert dry.exit_code == 0, dry.output
+    data = json.loads(dry.stdout)
+    assert not data["started"] and "x 2 processes (fsdp)" in data["message"]
+    alone = runner.invoke(app, ["train", "train.jsonl", "--sharding", "fsdp"])
+    assert alone.exit_code == 2 and "fsdp_needs_processes" in alone.stderr
+
+
+@pytest.mark.parametrize(
+    "method, precision, code", [("qlora", "bf16", "fsdp_qlora_unsupported"), ("lora", "fp16", "fsdp_fp16_unsupported")]
+)
+def test_fsdp_refuses_what_it_cannot_shard(method: str, precision: str, code: str) -> None:
+    from tools.train.distributed import check_fsdp
+
+    check_fsdp("lora", "bf16", 2)
+    with pytest.raises(ToolError) as info:
+        check_fsdp(method, precision, 2)
+    assert info.value.code == code and info.value.hint
+
+
+def _kill_every_process(info: Any) -> None:
+    """kill -9 of the launcher's process group and of each rank's (torchrun starts every rank in its own session)."""
+    for pid in [info.pid, *(info.worker_pids or [])]:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+
+
+def test_two_processes_stop_kill_and_resume_reach_the_uninterrupted_adapter(cpu_ws: Workspace) -> None:
+    """An FSDP run with dropout: SIGTERM stops both ranks at one step; kill -9 of every process past a checkpoint;
+    two resumes; the final adapter equals an uninterrupted DDP run's (same batches, dropout RNG restored per rank;
+    on CPU the ranks' RNG states happen to be equal, on CUDA they are not)."""
+    ws = cpu_ws
+    plan = {"lora_dropout": 0.1, "save_steps": 2, "keep_last_k": 2, "logging_steps": 1, "eval_fraction": 0.0}
+    args = {**COMMON, "max_steps": 30, "gradient_accumulation_steps": 1, "num_processes": 2, "plan": plan}
+    out = registry.call("launch_lora", {**args, "sharding": "fsdp", "run_name": "killed"}, workspace=ws)
+    run_id, folder = out.run_id, ws.root / out.folder
+    wait_for_run(ws, run_id, lambda i: i.state == "running" and i.step >= 3 and bool(i.worker_pids))
+    stopped = registry.call("stop_run", {"run_id": run_id, "wait_s": 120}, workspace=ws)
+    assert stopped.signalled and stopped.run.state == "stopped", stopped.message
+    stop_step = stopped.run.step
+    assert stopped.run.last_checkpoint and stopped.run.last_checkpoint.endswith(f"checkpoint-{stop_step}")
+    assert stopped.run.adapter and stop_step < 30
+
+    assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started
+
+    def past_a_new_checkpoint(i: Any) -> bool:
+        ckpt = int(i.last_checkpoint.rsplit("-", 1)[1]) if i.last_checkpoint else 0
+        return i.state == "running" and bool(i.worker_pids) and ckpt > stop_step and i.step > ckpt
+
+    running = wait_for_run(ws, run_id, past_a_new_checkpoint)
+    assert running.step < 30, "the run ended before it could be killed"
+    _kill_every_process(running)
+    dead = wait_for_run(ws, run_id, lambda i: i.state == "failed", timeout=30)
+    assert dead.resumable and "killed" in (dead.error or "")
+    assert not registry.call("stop_run", {"run_id": run_id}, workspace=ws).signalled
+    assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started
+    done = _finished(ws, run_id)
+    assert done.step == 30
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    assert [r["step"] for r in rows] == list(range(1, 31)), "one metrics row per step after the resumes"
+    _ranks_saw_different_data(folder, 30)
+    log = (folder / "train.log").read_text()
+    assert log.count("resumed from checkpoint-") == 2 and f"resumed from checkpoint-{stop_step}" in log
+
+    reference = registry.call("launch_lora", {**args, "sharding": "ddp", "run_name": "whole"}, workspace=ws)
+    _finished(ws, reference.run_id)
+    _assert_same_adapter(_adapter(folder), _adapter(ws.root / reference.folder))

@@ -1,0 +1,89 @@
+"""The request and result models of diagnose_loss."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.core.fields import InputPath, OutputPath
+
+
+class DiagnoseLossRequest(BaseModel):
+    """What to diagnose and where to put the report."""
+
+    path: InputPath = Field(
+        description=(
+            "The training log: trainer_state.json, a checkpoint/output/run folder, metrics.jsonl, trainer_log.jsonl, "
+            "a console log, a W&B/TensorBoard CSV, a TensorBoard events file, an OpenAI result CSV or job events JSON."
+        )
+    )
+    report: OutputPath | None = Field(
+        None,
+        description=(
+            "Markdown report to write (default: <log name>.diagnosis.md beside the log); the full JSON goes next to it "
+            "with .json."
+        ),
+    )
+    plot: OutputPath | None = Field(
+        None,
+        description="PNG plot of loss, eval loss, learning rate and grad norm "
+        "with the findings marked (needs matplotlib).",
+    )
+
+
+class Evidence(BaseModel):
+    step: float | None
+    value: float | None
+    what: str
+
+
+class Finding(BaseModel):
+    kind: str
+    severity: Literal["info", "warning", "severe"]
+    title: str
+    summary: str
+    evidence: list[Evidence]
+    causes: list[str]
+    changes: list[str]
+    source: str
+
+
+class SeriesStats(BaseModel):
+    name: str
+    points: int
+    non_finite: int
+    first: float | None
+    last: float | None
+    min: float | None
+    min_step: float | None
+
+
+class BestCheckpoint(BaseModel):
+    step: float
+    eval_loss: float
+    epoch: float | None
+    early_stop_step: float | None = Field(
+        description="where early stopping (patience from diagnose.yaml) would have stopped"
+    )
+    patience: int = Field(description="evaluations without improvement that early stopping waits")
+    steps_saved: float | None
+
+
+class DiagnoseLossResult(BaseModel):
+    path: str
+    format: str
+    verdict: Literal["healthy", "problems", "too_short"]
+    headline: str
+    step_unit: str
+    first_step: float | None
+    last_step: float | None
+    series: list[SeriesStats]
+    best_checkpoint: BestCheckpoint | None
+    findings: list[Finding]
+    findings_total: int
+    notes: list[str]
+    warnings: list[str] = Field(description="facts in reference/data/diagnose.yaml that are due for re-checking")
+    report_md: str
+    report_json: str
+    plot: str | None
