@@ -2,7 +2,7 @@
 
 Each module in ``skill/commands/`` has a ``register(app)`` function; they are found at start-up,
 so adding a command never means editing this file. Exit codes: 0 ok, 1 the check found
-problems, 2 bad input or usage.
+problems, 2 bad input or a missing setup, 3 a provider or an internal failure (tools/core/error_codes.py).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Annotated
 import typer
 
 from skill import commands
-from skill.console import EXIT_BAD_INPUT, CliState, report_error
+from skill.console import CliState, report_error
 from tools import __version__
+from tools.core.error_codes import exit_code
 from tools.core.errors import ToolError
 
 app = typer.Typer(
@@ -71,7 +72,7 @@ def main() -> None:
         raise SystemExit(130) from None
     except ToolError as exc:
         report_error(exc, json_out="--json" in sys.argv)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        raise SystemExit(exit_code(exc.code)) from None
 
 
 if __name__ == "__main__":

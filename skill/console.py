@@ -2,7 +2,7 @@
 
 Human output goes to stdout through rich; with ``--json`` stdout carries only JSON and every
 diagnostic goes to stderr. A :class:`ToolError` never shows a traceback: it prints its code,
-message and hint and exits 2.
+message and hint and exits with its category's code (see tools/core/error_codes.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from tools.core import registry
+from tools.core.error_codes import exit_code
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
+EXIT_FAILED = 3
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -57,9 +59,9 @@ def print_notes(console: Console, warnings: Sequence[str] = (), findings: Sequen
 
 
 def fail(exc: ToolError, *, json_out: bool) -> NoReturn:
-    """Print the error (JSON on stdout with --json, always a line on stderr) and exit 2."""
+    """Print the error (JSON on stdout with --json, always a line on stderr) and exit with its category's code."""
     report_error(exc, json_out=json_out)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(exit_code(exc.code))
 
 
 def report_error(exc: ToolError, *, json_out: bool) -> None:

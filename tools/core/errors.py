@@ -1,18 +1,22 @@
-"""The one error type every tool raises for bad input or a failed precondition.
+"""The one error type every tool raises for bad input, a missing setup or a failure outside our control.
 
-Surfaces turn it into their own shape: the CLI prints it without a traceback and exits 2,
-the agent returns it as an error tool result, MCP as ``isError``.
+Its code's category (:mod:`tools.core.error_codes`) says which: the CLI prints it without a traceback and
+exits with the category's code (2 input or setup, 1 problem found, 3 external or internal); the agent
+returns it as an error tool result, MCP as ``isError``.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
+from tools.core.error_codes import Category, category_of
+
 
 class ToolErrorInfo(BaseModel):
     """The serialisable form of a ToolError (what an agent or MCP client sees)."""
 
     code: str
+    category: Category
     message: str
     hint: str | None = None
 
@@ -30,8 +34,12 @@ class ToolError(Exception):
         self.message = message
         self.hint = hint
 
+    @property
+    def category(self) -> Category:
+        return category_of(self.code)
+
     def info(self) -> ToolErrorInfo:
-        return ToolErrorInfo(code=self.code, message=self.message, hint=self.hint)
+        return ToolErrorInfo(code=self.code, category=self.category, message=self.message, hint=self.hint)
 
     def __str__(self) -> str:
         return f"{self.message} (hint: {self.hint})" if self.hint else self.message
