@@ -190,17 +190,32 @@ class Agent:
             spec = registry.get(call.name)
         except ToolError as exc:
             return ToolEvent(call, "error", _error_json(exc.code, exc.message, exc.hint))
-        if needs_confirmation(spec, call.arguments) and not self.confirm(spec, call.arguments):
-            content = json.dumps(
-                {
-                    "declined": True,
-                    "message": f"The person declined to run {spec.name}. "
-                    "Do not retry it with confirm=true unless they ask for it.",
-                }
-            )
-            return ToolEvent(call, "declined", content)
         try:
-            result = registry.call(call.name, call.arguments, workspace=self.ws, actor=self.actor)
+            req = registry.validate(spec, call.arguments)
+        except ToolError:
+            req = None
+        if req is None:
+            try:  # audits the refused call and raises invalid_arguments
+                registry.call(call.name, call.arguments, workspace=self.ws, actor=self.actor)
+            except ToolError as exc:
+                return ToolEvent(call, "error", _error_json(exc.code, exc.message, exc.hint))
+            raise AssertionError("arguments that fail validation were accepted")  # pragma: no cover
+        if needs_confirmation(spec, req):
+            shown = req.model_dump(mode="json")
+            approved = registry.args_digest(req)[0]
+            if not self.confirm(spec, shown):
+                content = json.dumps(
+                    {
+                        "declined": True,
+                        "message": f"The person declined to run {spec.name}. "
+                        "Do not retry it with confirm=true unless they ask for it.",
+                    }
+                )
+                return ToolEvent(call, "declined", content)
+            if registry.args_digest(req)[0] != approved:  # pragma: no cover - req is never mutated
+                raise AssertionError("the call changed after it was approved")
+        try:
+            result = registry.call(call.name, req, workspace=self.ws, actor=self.actor)
         except ToolError as exc:
             return ToolEvent(call, "error", _error_json(exc.code, exc.message, exc.hint))
         return ToolEvent(call, "ok", self._bounded(call, result), result)
@@ -247,12 +262,13 @@ def compact(data: dict[str, Any], limit: int, full_result: str) -> dict[str, Any
     return shrunk
 
 
-def needs_confirmation(spec: Tool, args: dict[str, Any]) -> bool:
-    """A gated call (a tool with a ``confirm`` argument) needs the person's yes when it asks for the costly
-    part; a dry run (without confirm=true) only says what it would do."""
+def needs_confirmation(spec: Tool, req: BaseModel) -> bool:
+    """A gated call needs the person's yes when it asks for the costly part; a dry run (without
+    confirm=true) only says what it would do. Decided on the validated arguments (``confirm`` is a strict
+    boolean, so "true" or 1 is refused before this point, never taken for a yes)."""
     if not spec.gated:
         return False
-    return not spec.has_confirm or args.get("confirm") is True
+    return not spec.has_confirm or getattr(req, "confirm", False) is True
 
 
 def _error_json(code: str, message: str, hint: str | None) -> str:

@@ -29,7 +29,10 @@ def _show(event: ToolEvent) -> None:
 
 
 def _ask_person(spec: Tool, args: dict[str, Any]) -> bool:
-    out.print(f"[bold yellow]{spec.name}[/] wants to run ({spec.effect}): {json.dumps(args)[:300]}")
+    """Show the exact call that will run (the validated arguments, in full) and ask for a yes."""
+    given = {k: v for k, v in args.items() if v is not None}
+    out.print(f"[bold yellow]{spec.name}[/] wants to run ({spec.effect}) with exactly these arguments:")
+    out.print(json.dumps(given, ensure_ascii=False, indent=2), markup=False, highlight=False)
     return Confirm.ask("Allow it?", default=False)
 
 

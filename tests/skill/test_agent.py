@@ -60,6 +60,49 @@ def test_spend_runs_only_after_the_person_says_yes(ws: Workspace, decision: bool
         assert "declined" in backend.seen[-1][-1].content
 
 
+@pytest.mark.parametrize("value", ["true", 1, "yes", "on", "1", 1.0])
+def test_a_truthy_confirm_that_is_not_true_is_refused_never_taken_for_a_yes(ws: Workspace, value: object) -> None:
+    """The gate decides on the validated model; confirm is a strict boolean, so these never start anything."""
+    backend = Scripted([call_turn("pretend_spend", {"label": "x", "confirm": value}), text_turn("done")])
+    agent = Agent(backend, ws, confirm=lambda spec, args: pytest.fail("nothing may be asked or run"))
+    reply = agent.send("go")
+    assert reply.events[0].outcome == "error"
+    assert json.loads(reply.events[0].content)["error"]["code"] == "invalid_arguments"
+    assert not (ws.root / "spent-x.txt").exists()
+    records = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+    assert records[-1]["tool"] == "pretend_spend" and records[-1]["error_code"] == "invalid_arguments"
+
+
+def test_the_person_approves_the_exact_validated_call_that_runs(ws: Workspace) -> None:
+    seen: list[dict] = []
+    backend = Scripted([call_turn("pretend_spend", {"label": "y", "confirm": True}), text_turn("done")])
+    agent = Agent(backend, ws, confirm=lambda spec, args: seen.append(args) or True)
+    agent.send("go")
+    assert seen == [{"label": "y", "confirm": True}]
+    (record,) = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+    from tests.support.tooldefs import PretendSpendRequest
+    from tools.core.registry import args_digest
+
+    assert record["args_sha256"] == args_digest(PretendSpendRequest(label="y", confirm=True))[0]
+
+
+def test_a_confirm_field_must_be_strict() -> None:
+    from pydantic import BaseModel
+
+    from tools.core.registry import tool
+
+    class Loose(BaseModel):
+        confirm: bool = False
+
+    def loose(req: Loose) -> Loose:
+        """A tool whose confirm would take "yes" for a yes."""
+        return req
+
+    loose.__annotations__ = {"req": Loose, "return": Loose}
+    with pytest.raises(TypeError, match="StrictBool"):
+        tool(effect="spend", stage="train")(loose)
+
+
 def test_dry_run_of_a_spend_tool_needs_no_confirmation(ws: Workspace) -> None:
     backend = Scripted([call_turn("pretend_spend", {"label": "b"}), text_turn("it would cost 12.50")])
     agent = Agent(backend, ws, confirm=lambda spec, args: pytest.fail("must not ask for a dry run"))

@@ -6,7 +6,7 @@ after it, so no other test ever sees them in a listing.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictBool
 
 from tools.core import registry
 from tools.core.errors import ToolError
@@ -41,7 +41,7 @@ def copy_upper(req: CopyUpperRequest) -> CopyUpperResult:
 
 class PretendSpendRequest(BaseModel):
     label: str
-    confirm: bool | None = None
+    confirm: StrictBool = False
 
 
 class PretendSpendResult(BaseModel):

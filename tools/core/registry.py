@@ -153,6 +153,7 @@ def tool(
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"tool {func.__name__}: the {label} type must be a pydantic model")
         assert input_model is not None and output_model is not None
+        _check_confirm_is_strict(func.__name__, input_model)
         spec = Tool(
             name=func.__name__,
             func=func,
@@ -172,6 +173,16 @@ def tool(
         return func
 
     return register
+
+
+def _check_confirm_is_strict(name: str, model: type[BaseModel]) -> None:
+    """A ``confirm`` field must be a strict boolean: "true", 1 or "yes" may never count as the person's yes."""
+    field = model.model_fields.get("confirm")
+    if field is None:
+        return
+    strict = any(getattr(m, "strict", False) for m in field.metadata)
+    if field.annotation is not bool or not strict:
+        raise TypeError(f"tool {name}: its confirm field must be declared `confirm: StrictBool`")
 
 
 def unregister(name: str) -> None:
@@ -262,6 +273,26 @@ def apply_defaults(model: type[BaseModel], args: Mapping[str, Any]) -> dict[str,
     return cleaned
 
 
+def validate(spec: Tool, args: Mapping[str, Any] | BaseModel | None) -> BaseModel:
+    """The tool's input model built from ``args`` (pydantic's coercions applied), or ``invalid_arguments``.
+
+    Decisions about a call (the confirmation gate above all) are taken on this validated model, never on
+    the raw arguments: what is approved is exactly what runs.
+    """
+    if isinstance(args, spec.input_model):
+        return args
+    if isinstance(args, BaseModel):
+        args = args.model_dump()
+    try:
+        return spec.input_model.model_validate(apply_defaults(spec.input_model, args or {}))
+    except ValidationError as exc:
+        raise ToolError(
+            "invalid_arguments",
+            format_validation_error(exc, spec.name),
+            f"see the schema with `finetune tools --schema {spec.name}`",
+        ) from None
+
+
 def _file_digest(ws: Workspace, arg: str, role: str, raw: str) -> dict[str, Any]:
     try:
         path = ws.resolve(raw)
@@ -326,19 +357,12 @@ def call(
     """
     spec = get(name)
     ws = workspace or Workspace()
-    if isinstance(args, BaseModel):
-        args = args.model_dump()
     try:
-        req = spec.input_model.model_validate(apply_defaults(spec.input_model, args or {}))
-    except ValidationError as exc:
-        error = ToolError(
-            "invalid_arguments",
-            format_validation_error(exc, name),
-            f"see the schema with `finetune tools --schema {name}`",
-        )
+        req = validate(spec, args)
+    except ToolError as error:
         if spec.audited:
             _audit(ws, spec, None, [], "error", error.code, 0, actor)
-        raise error from None
+        raise
 
     inputs = _file_args(ws, req, "input") if spec.audited else []
     started = time.perf_counter()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
@@ -86,7 +86,7 @@ class RunEvalRequest(BaseModel):
     out_dir: OutputPath | None = Field(
         None, description="Folder for samples.jsonl, report.md and deltas.png (default evals/<time>/)."
     )
-    confirm: bool = Field(
+    confirm: StrictBool = Field(
         False,
         description=(
             "Must be true to generate with models (minutes); without it the tool only says what would run. "

@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tools import knowledge
 from tools.core.errors import ToolError
@@ -98,7 +98,7 @@ class LaunchProviderJobRequest(BaseModel):
     run_name: str | None = Field(
         None, description="A short name for the run id; change it to launch the same data again on purpose."
     )
-    confirm: bool = Field(
+    confirm: StrictBool = Field(
         False,
         description=(
             "Must be true to upload the data and create the job (it costs money and sends the data to the provider); "

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
@@ -78,7 +78,7 @@ class LaunchLoraRequest(BaseModel):
     )
     merge: bool = Field(False, description="Also write merged full weights (base + adapter) to runs/<id>/merged/.")
     run_name: str | None = Field(None, description="A short name to put in the run id.")
-    confirm: bool = Field(
+    confirm: StrictBool = Field(
         False,
         description=(
             "Must be true to start training (it runs for minutes and uses the machine); without it the tool only "

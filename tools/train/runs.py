@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from tools.core.errors import ToolError
 from tools.core.registry import tool
@@ -417,7 +417,7 @@ class ResumeRunRequest(BaseModel):
     """The run to resume."""
 
     run_id: str = Field(description="A stopped, killed or failed run with a checkpoint.")
-    confirm: bool = Field(False, description="Must be true to start the process (resuming trains for minutes).")
+    confirm: StrictBool = Field(False, description="Must be true to start the process (resuming trains for minutes).")
 
 
 class ResumeRunResult(BaseModel):
