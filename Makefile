@@ -20,8 +20,11 @@ $(STAMP_DEMO): $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e '.[all]'
 	touch $@
 
+# The wheelhouse holds the base dependencies as declared (no extras), so the packaging test installs the
+# built wheel with its real dependencies into a fresh venv without touching the network.
 $(STAMP_TEST): $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) download --quiet -c constraints.txt --dest $(VENV)/wheelhouse .
 	touch $(STAMP_DEMO) $@
 
 demo: $(STAMP_DEMO)

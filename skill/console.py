@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from tools.core import registry
 from tools.core.error_codes import exit_code
@@ -67,9 +68,9 @@ def fail(exc: ToolError, *, json_out: bool) -> NoReturn:
 def report_error(exc: ToolError, *, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps({"error": exc.info().model_dump()}, ensure_ascii=False))
-    err.print(f"[bold red]error[/] [dim]({exc.code})[/]: {exc.message}", markup=True, highlight=False)
+    err.print(f"[bold red]error[/] [dim]({exc.code})[/]: {escape(exc.message)}", markup=True, highlight=False)
     if exc.hint:
-        err.print(f"  [bold]fix:[/] {exc.hint}", markup=True, highlight=False)
+        err.print(f"  [bold]fix:[/] {escape(exc.hint)}", markup=True, highlight=False)
     if os.environ.get("FINETUNE_DEBUG") and exc.__cause__ is not None:
         err.print_exception()
 

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from tools.core.errors import ToolError
+from tools.core.extras import missing_extra
 from tools.core.fields import path_fields, secret_fields
 from tools.core.workspace import STATE_DIR, Workspace, sha256_file, using, write_text_atomic
 
@@ -331,6 +332,17 @@ def args_digest(req: BaseModel) -> tuple[str, list[str]]:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest(), given
 
 
+def _internal(ws: Workspace, name: str, exc: BaseException) -> ToolError:
+    where = _crash_report(ws, name, exc)
+    return ToolError(
+        "internal_error",
+        f"{name} failed unexpectedly ({type(exc).__name__})",
+        f"this is a bug in finetune-skill; the traceback is in {where}"
+        if where
+        else "this is a bug in finetune-skill; rerun with FINETUNE_DEBUG=1 to see the traceback",
+    )
+
+
 def _crash_report(ws: Workspace, name: str, exc: BaseException) -> str | None:
     """Keep the traceback of an unexpected failure in the workspace, never in the error text."""
     try:
@@ -377,16 +389,16 @@ def call(
     except ToolError as exc:
         outcome, error_code = "error", exc.code
         raise
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc, name)
+        if missing is None:
+            outcome, error_code = "error", "internal_error"
+            raise _internal(ws, name, exc) from exc
+        outcome, error_code = "error", missing.code
+        raise missing from None
     except Exception as exc:
         outcome, error_code = "error", "internal_error"
-        where = _crash_report(ws, name, exc)
-        raise ToolError(
-            "internal_error",
-            f"{name} failed unexpectedly ({type(exc).__name__})",
-            f"this is a bug in finetune-skill; the traceback is in {where}"
-            if where
-            else "this is a bug in finetune-skill; rerun with FINETUNE_DEBUG=1 to see the traceback",
-        ) from exc
+        raise _internal(ws, name, exc) from exc
     finally:
         if spec.audited:
             duration = int((time.perf_counter() - started) * 1000)

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tools.core.errors import ToolError
+from tools.core.extras import needs_extra
 from tools.core.workspace import write_bytes_atomic
 from tools.diagnose.series import rolling_median, window_for
 
@@ -26,11 +26,7 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ToolError(
-            "plot_unavailable",
-            "--plot needs matplotlib, which is not installed",
-            "pip install matplotlib (or drop --plot; the report is written without it)",
-        ) from None
+        raise needs_extra("matplotlib", "--plot", instead="drop --plot; the report is written without it") from None
     lr, gn = curves.get("learning_rate").finite(), curves.get("grad_norm").finite()
     panels = 1 + (len(lr) > 0) + (len(gn) > 0)
     fig, axes = plt.subplots(

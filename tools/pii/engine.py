@@ -19,6 +19,7 @@ from functools import cache
 from typing import Any
 
 from tools.core.errors import ToolError
+from tools.core.extras import needs_extra
 from tools.pii.recognizers import EngineSettings, Hit, build_registry, facts, make_offline, pick_model
 
 
@@ -311,9 +312,5 @@ def engine(language: str = "en", model: str | None = None, tuned: bool = True) -
         import presidio_analyzer  # noqa: F401
         import spacy  # noqa: F401
     except ImportError:
-        raise ToolError(
-            "pii_not_installed",
-            "the PII scanner needs presidio-analyzer and spaCy, which are not installed",
-            "pip install 'finetune-skill[pii]' (it brings an English spaCy model too)",
-        ) from None
+        raise needs_extra("presidio_analyzer", "the PII scanner") from None
     return PiiEngine(language, pick_model(language, model), tuned)

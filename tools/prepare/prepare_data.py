@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
+from tools.core.extras import needs_extra
 from tools.core.fields import InputPath, OutputPath
 from tools.core.registry import tool
 from tools.core.workspace import atomic_writer, current
@@ -133,11 +134,7 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
         try:
             import pyarrow.parquet as pq
         except ImportError:
-            raise ToolError(
-                "missing_dependency",
-                "reading Parquet needs pyarrow, which is not installed",
-                "pip install pyarrow (or export the data as CSV/JSONL)",
-            ) from None
+            raise needs_extra("pyarrow", "reading Parquet", instead="export the data as CSV or JSONL") from None
         try:
             reader = pq.ParquetFile(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file

@@ -406,7 +406,7 @@ def test_plot(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ToolError) as exc:
         diagnose(ws, "trainer_state.json", plot="again.png")
-    assert exc.value.code == "plot_unavailable" and "matplotlib" in exc.value.hint
+    assert exc.value.code == "missing_extra" and "finetune-skill[plot]" in exc.value.hint
 
 
 def test_cli_exit_codes(in_ws: Workspace) -> None:
