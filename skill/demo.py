@@ -251,7 +251,7 @@ def _audit_section(ws: Workspace) -> Section:
     )
 
 
-def _prepare_workspace(out: Path, examples: Path) -> Workspace:
+def prepare_workspace(out: Path, examples: Path) -> Workspace:
     if out.exists():
         if not (out / MARKER).is_file() and any(out.iterdir()):
             raise ToolError(
@@ -275,7 +275,7 @@ def run_demo(out: Path, examples: Path | None = None, progress: Callable[[str], 
             f"no sample project at {source}",
             "run from the finetune-skill checkout, or reinstall the package",
         )
-    ws = _prepare_workspace(out, source)
+    ws = prepare_workspace(out, source)
     answers, inputs = load_answers_file(ws.root / "examples" / "answers.yaml")
     progress("sample project")
     sections = [_project_section(ws, answers)]
