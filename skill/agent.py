@@ -26,6 +26,7 @@ from skill.steps import walk
 from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
+from tools.core.scrub import scrub
 from tools.core.resources import prompts_dir
 from tools.core.workspace import Workspace, using, write_text_atomic
 from tools.decide.checklist import load_answers, open_questions
@@ -237,7 +238,7 @@ class Agent:
             "usage": self.ledger.summary().model_dump(mode="json"),
             "history": History(messages=list(self.history)).model_dump(mode="json"),
         }
-        write_text_atomic(self.transcript_path, json.dumps(data, indent=2, ensure_ascii=False))
+        write_text_atomic(self.transcript_path, scrub(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 def _shrink(value: Any, items: int, chars: int) -> Any:

@@ -60,8 +60,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def stub() -> Iterator[LLMStub]:
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMStub]:
+    """The local stub. For Anthropic it stands for the person's own configured endpoint (ANTHROPIC_BASE_URL),
+    the only way the Anthropic key may travel to it; for OpenAI it is a local OpenAI-compatible server."""
     with LLMStub() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         yield server
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from tools.core.error_codes import Category, category_of
+from tools.core.scrub import scrub
 
 
 class ToolErrorInfo(BaseModel):
@@ -25,10 +26,13 @@ class ToolError(Exception):
     """A failure the caller can act on: a stable ``code``, what went wrong, and how to fix it.
 
     ``message`` names the file and line where there is one; ``hint`` says what to do.
-    Neither may contain raw PII or secrets.
+    Neither may contain raw PII or secrets: both pass through :func:`tools.core.scrub.scrub`, which removes
+    every known key value and key-shaped string (a provider's error text may echo the key).
     """
 
     def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        message = scrub(message)
+        hint = scrub(hint) if hint else hint
         super().__init__(message)
         self.code = code
         self.message = message

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.extras import missing_extra
+from tools.core.scrub import scrub
 from tools.core.fields import path_fields, secret_fields
 from tools.core.workspace import STATE_DIR, Workspace, sha256_file, using, write_text_atomic
 
@@ -348,7 +349,7 @@ def _crash_report(ws: Workspace, name: str, exc: BaseException) -> str | None:
     try:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = ws.state_dir / "crashes" / f"{stamp}-{name}.txt"
-        write_text_atomic(path, "".join(traceback.format_exception(exc)))
+        write_text_atomic(path, scrub("".join(traceback.format_exception(exc))))
         return ws.relative(path)
     except OSError:
         return None

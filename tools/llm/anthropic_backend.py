@@ -37,6 +37,7 @@ from tools.llm.transport import (
     classify_sdk_error,
     env_key,
     interrupted,
+    key_route,
     missing_key,
     require_model,
     sdk_failure,
@@ -45,6 +46,8 @@ from tools.llm.transport import (
 
 KEY_ENV = "ANTHROPIC_API_KEY"
 OFFICIAL_HOST = "api.anthropic.com"
+BASE_URL_ENV = "ANTHROPIC_BASE_URL"
+NO_KEY = "none"  # the SDK insists on a key; a server that needs none ignores it
 CACHE = {"type": "ephemeral"}
 
 _STOP: dict[str, StopReason] = {
@@ -146,18 +149,20 @@ class AnthropicBackend(LLMBackend):
     ) -> None:
         if base_url is not None:
             check_url(base_url)
-        key = env_key(api_key_env)
-        if key is None:
-            raise missing_key(api_key_env, "anthropic")
+        key_env, own = key_route(api_key_env, BASE_URL_ENV, OFFICIAL_HOST, base_url)
+        key = env_key(key_env)
+        if key is None and own:
+            raise missing_key(key_env, "anthropic")
         chosen = require_model(model, self.name) if model is not None else default_model("anthropic")
-        check_provider(chosen, "anthropic")
+        if own:
+            check_provider(chosen, "anthropic")
         super().__init__(model=chosen, base_url=base_url, retry=retry, timeout=timeout)
-        self.key_env = api_key_env
+        self.key_env = key_env
         import anthropic
 
         self._sdk = anthropic
         # The SDK's own retries are off: ours (RetryPolicy) count retries and have injectable timing.
-        self.client = anthropic.Anthropic(api_key=key, base_url=base_url, max_retries=0, timeout=timeout)
+        self.client = anthropic.Anthropic(api_key=key or NO_KEY, base_url=base_url, max_retries=0, timeout=timeout)
         self.endpoint = str(self.client.base_url).rstrip("/")
         self.custom_endpoint = urlparse(self.endpoint).hostname != OFFICIAL_HOST
         # Prices from agent_models.yaml apply on the provider's own API; a proxy in front of it may say so.

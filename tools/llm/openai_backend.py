@@ -41,6 +41,7 @@ from tools.llm.transport import (
     classify_sdk_error,
     env_key,
     interrupted,
+    key_route,
     missing_key,
     require_model,
     sdk_failure,
@@ -48,7 +49,7 @@ from tools.llm.transport import (
 )
 
 KEY_ENV = "OPENAI_API_KEY"
-SERVER_KEY_ENV = "FINETUNE_SERVER_API_KEY"  # the key a --base-url server expects (vLLM --api-key), if any
+BASE_URL_ENV = "OPENAI_BASE_URL"
 OFFICIAL_HOST = "api.openai.com"
 NO_KEY = "no-key-needed"  # local servers ignore the key, but the SDK requires one
 ERROR_PREFIX = "ERROR: "
@@ -179,17 +180,14 @@ class OpenAIBackend(LLMBackend):
     ) -> None:
         if base_url is not None:
             check_url(base_url)
-        if base_url is None or urlparse(base_url).hostname == OFFICIAL_HOST:
-            key_env = api_key_env
-            key = env_key(key_env)
+        key_env, own = key_route(api_key_env, BASE_URL_ENV, OFFICIAL_HOST, base_url)
+        key = env_key(key_env)
+        if own:
             if key is None:
                 raise missing_key(key_env, "openai")
             chosen = require_model(model, self.name) if model is not None else default_model("openai")
             check_provider(chosen, "openai")
         else:
-            # Never hand an OpenAI key to another server: a --base-url server gets its own key, if any.
-            key_env = SERVER_KEY_ENV
-            key = env_key(key_env)
             chosen = require_model(model, self.name)
         super().__init__(model=chosen, base_url=base_url, retry=retry, timeout=timeout)
         self.key_env = key_env

@@ -223,6 +223,30 @@ def env_key(name: str) -> str | None:
     return value or None
 
 
+SERVER_KEY_ENV = "FINETUNE_SERVER_API_KEY"
+"""The key a --base-url server expects (vLLM --api-key, a proxy), if any: never a provider's own key."""
+
+
+def _same_url(a: str, b: str) -> bool:
+    pa, pb = urlparse(a.rstrip("/")), urlparse(b.rstrip("/"))
+    return (pa.scheme, pa.hostname, pa.port, pa.path) == (pb.scheme, pb.hostname, pb.port, pb.path)
+
+
+def key_route(provider_key_env: str, base_url_env: str, official_host: str, base_url: str | None) -> tuple[str, bool]:
+    """Which environment variable's key may go to ``base_url``, and whether that is the provider's own.
+
+    A provider's key goes only to its official host, or to a base URL the person configured for that key
+    in the environment (``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``, the variables the SDKs read). Any other
+    server (an argument a model can write) gets ``FINETUNE_SERVER_API_KEY`` or no key at all.
+    """
+    if base_url is None or urlparse(base_url).hostname == official_host:
+        return provider_key_env, True
+    configured = os.environ.get(base_url_env, "").strip()
+    if configured and _same_url(configured, base_url):
+        return provider_key_env, True
+    return SERVER_KEY_ENV, False
+
+
 def missing_key(name: str, provider: str) -> ToolError:
     return ToolError(
         "llm_missing_key",

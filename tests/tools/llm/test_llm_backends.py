@@ -77,8 +77,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def stub() -> Iterator[LLMStub]:
+def stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMStub]:
+    """The local stub. For Anthropic it stands for the person's own configured endpoint (ANTHROPIC_BASE_URL),
+    the only way the Anthropic key may travel to it; for OpenAI it is a local OpenAI-compatible server."""
     with LLMStub() as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         yield server
 
 
@@ -750,3 +753,34 @@ def test_a_server_that_does_not_speak_the_api_is_a_clear_error(stub: LLMStub, an
     with pytest.raises(ToolError) as empty:
         local_openai(stub).complete([UserMessage(text="hi")])
     assert empty.value.code == "llm_bad_response"
+
+
+@pytest.mark.parametrize("flavour", ["anthropic", "openai"])
+def test_a_provider_key_never_goes_to_a_base_url_the_person_did_not_configure(
+    flavour: str, anthropic_key: str, openai_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A base_url is an argument a model can write (run_eval candidates): the provider key stays home."""
+    with LLMStub() as other:
+        if flavour == "anthropic":
+            other.reply(anthropic_message([text_block("hi")], "end_turn"))
+            backend = AnthropicBackend("claude-sonnet-5-5", base_url=other.url, retry=fast_retry()[0])
+        else:
+            other.reply(openai_completion("hi", model="llama3"))
+            backend = OpenAIBackend("llama3", base_url=other.url + "/v1", retry=fast_retry()[0])
+        backend.complete([UserMessage(text="hello")])
+        headers = other.requests[0].headers
+        sent = " ".join(str(v) for v in headers.values())
+        assert anthropic_key not in sent and openai_key not in sent
+        monkeypatch.setenv("FINETUNE_SERVER_API_KEY", "server-key-for-this-proxy")
+        again = (
+            AnthropicBackend("claude-sonnet-5-5", base_url=other.url, retry=fast_retry()[0])
+            if flavour == "anthropic"
+            else OpenAIBackend("llama3", base_url=other.url + "/v1", retry=fast_retry()[0])
+        )
+        other.reply(
+            anthropic_message([text_block("hi")], "end_turn")
+            if flavour == "anthropic"
+            else openai_completion("hi", model="llama3")
+        )
+        again.complete([UserMessage(text="hello")])
+        assert "server-key-for-this-proxy" in " ".join(str(v) for v in other.requests[1].headers.values())
