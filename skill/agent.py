@@ -26,8 +26,8 @@ from skill.steps import walk
 from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
-from tools.core.scrub import scrub
 from tools.core.resources import prompts_dir
+from tools.core.scrub import scrub
 from tools.core.workspace import Workspace, using, write_text_atomic
 from tools.decide.checklist import load_answers, open_questions
 from tools.facts.read_reference import available as reference_files

@@ -35,8 +35,8 @@ from pydantic import BaseModel, ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.extras import missing_extra
-from tools.core.scrub import scrub
 from tools.core.fields import path_fields, secret_fields
+from tools.core.scrub import scrub
 from tools.core.workspace import STATE_DIR, Workspace, sha256_file, using, write_text_atomic
 
 Effect = Literal["read", "write", "spend"]
