@@ -3,7 +3,10 @@
 Every path a tool receives is resolved here. A path that leaves the workspace (``..``, an absolute
 path elsewhere, a symlink that points out) is refused, inputs are never opened for writing, and
 outputs are written atomically (a temporary file in the same folder, then ``os.replace``) so a
-crash never leaves a half-written file behind.
+crash never leaves a half-written file behind. Outputs are written through folder descriptors opened
+without following symlinks from the workspace root down, so a folder swapped for a link between the
+check and the write is refused instead of written through. The tool's own state (``.finetune/``, the
+audit trail above all) is never a place a caller may name as an output.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import contextlib
 import contextvars
 import hashlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -20,6 +24,8 @@ from typing import IO
 from tools.core.errors import ToolError
 
 STATE_DIR = ".finetune"
+CALLER_WRITABLE_STATE = ("reports",)
+"""Sub-folders of ``.finetune/`` a caller may name as an output (reports); the rest is the tool's own state."""
 
 
 def _default_file_mode() -> int:
@@ -88,15 +94,27 @@ class Workspace:
     def input_file(self, raw: str | os.PathLike[str], *, what: str = "input file") -> Path:
         """An existing regular file inside the workspace, for reading."""
         path = self.resolve(raw, what=what)
-        if not path.exists():
+        try:
+            info = path.stat()
+        except FileNotFoundError:
             raise ToolError(
                 "file_not_found",
                 f"{what} {os.fspath(raw)!r} does not exist",
                 f"check the path; it is resolved against {str(self.root)!r}",
-            )
-        if not path.is_file():
+            ) from None
+        except OSError as exc:
             raise ToolError(
-                "not_a_file", f"{what} {os.fspath(raw)!r} is not a regular file", "give a file, not a folder"
+                "path_invalid", f"{what} {_shown(raw)!r} cannot be opened: {exc.strerror}", "give a shorter, plain path"
+            ) from None
+        if not stat.S_ISREG(info.st_mode):
+            raise ToolError(
+                "not_a_file",
+                f"{what} {_shown(raw)!r} is not a regular file (a folder, pipe or device)",
+                "give a regular file",
+            )
+        if not os.access(path, os.R_OK):
+            raise ToolError(
+                "file_unreadable", f"{what} {_shown(raw)!r} cannot be read (permission denied)", "chmod u+r the file"
             )
         return path
 
@@ -119,6 +137,15 @@ class Workspace:
     ) -> Path:
         """A path to write a new file at; never one of ``inputs`` and never a folder."""
         path = self.resolve(raw, what=what)
+        state = self.state_dir
+        if path == state or (
+            path.is_relative_to(state) and path.relative_to(state).parts[0] not in CALLER_WRITABLE_STATE
+        ):
+            raise ToolError(
+                "output_in_state_dir",
+                f"{what} {os.fspath(raw)!r} is inside {STATE_DIR}/, where the audit trail and run state live",
+                f"choose a path outside {STATE_DIR}/ (reports may go to {STATE_DIR}/reports/)",
+            )
         if path in {p.resolve() for p in inputs}:
             raise ToolError(
                 "output_is_input",
@@ -128,6 +155,11 @@ class Workspace:
         if path.is_dir():
             raise ToolError("output_is_dir", f"{what} {os.fspath(raw)!r} is a folder", "give a file name inside it")
         return path
+
+
+def _shown(raw: str | os.PathLike[str], limit: int = 120) -> str:
+    text = os.fspath(raw)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _current: contextvars.ContextVar[Workspace | None] = contextvars.ContextVar("finetune_workspace", default=None)
@@ -149,23 +181,64 @@ def using(ws: Workspace) -> Iterator[Workspace]:
         _current.reset(token)
 
 
+def _open_folder(folder: Path) -> int:
+    """A descriptor of ``folder``, made if missing. Inside the current workspace every component below the
+    root is opened with O_NOFOLLOW, so a folder swapped for a symlink after the path was checked is refused."""
+    flags = os.O_RDONLY | os.O_DIRECTORY
+    ws = _current.get()
+    root = ws.root if ws is not None and folder.is_relative_to(ws.root) else None
+    if root is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return os.open(folder, flags)
+    fd = os.open(root, flags)
+    try:
+        for part in folder.relative_to(root).parts:
+            try:
+                os.mkdir(part, 0o777, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                raise ToolError(
+                    "path_changed",
+                    f"{folder.relative_to(root).as_posix()}: {part!r} is no longer a folder inside the workspace "
+                    f"({exc.strerror}); it may have been replaced by a link",
+                    "check the output folder and run again; nothing was written",
+                ) from None
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename.
+
+    The temporary file and the rename go through a descriptor of the folder (see :func:`_open_folder`), and
+    the folder is synced after the rename, so the new file survives a crash once this returns.
+    """
     binary = "b" in mode
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    dir_fd = _open_folder(path.parent)
+    tmp_name = f".{path.name[:200]}.{secrets.token_hex(6)}.tmp"
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.fsync(dir_fd)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name, dir_fd=dir_fd)
+            raise
+    finally:
+        os.close(dir_fd)
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -102,3 +102,47 @@ def test_missing_root_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ToolError) as info:
         Workspace(tmp_path / "nope")
     assert info.value.code == "workspace_missing"
+
+
+def test_the_state_folder_is_never_an_output(ws: Workspace) -> None:
+    for raw in (".finetune/audit.jsonl", ".finetune/audit.head", ".finetune", ".finetune/runs/x.json"):
+        with pytest.raises(ToolError) as info:
+            ws.output_file(raw)
+        assert info.value.code == "output_in_state_dir"
+    assert ws.output_file(".finetune/reports/audit-report.md").name == "audit-report.md"
+
+
+def test_a_folder_swapped_for_a_link_after_the_check_is_not_written_through(ws: Workspace, tmp_path: Path) -> None:
+    from tools.core.workspace import using, write_text_atomic
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws.root / "out").mkdir()
+    target = ws.output_file("out/result.txt")
+    (ws.root / "out").rmdir()
+    os.symlink(outside, ws.root / "out")
+    with using(ws), pytest.raises(ToolError) as info:
+        write_text_atomic(target, "data")
+    assert info.value.code == "path_changed"
+    assert list(outside.iterdir()) == []
+
+
+def test_pipes_unreadable_files_and_long_names_are_clear_errors(ws: Workspace) -> None:
+    os.mkfifo(ws.root / "pipe.jsonl")
+    with pytest.raises(ToolError) as info:
+        ws.input_file("pipe.jsonl")
+    assert info.value.code == "not_a_file"
+    locked = ws.root / "locked.jsonl"
+    locked.write_text("{}\n")
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as a user who can read mode-000 files")
+        with pytest.raises(ToolError) as info:
+            ws.input_file("locked.jsonl")
+        assert info.value.code == "file_unreadable"
+    finally:
+        locked.chmod(0o644)
+    with pytest.raises(ToolError) as info:
+        ws.input_file("x" * 300 + ".jsonl")
+    assert info.value.code in ("path_invalid", "file_not_found")
