@@ -28,6 +28,12 @@ def in_ws(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
 
 
 @pytest.fixture(autouse=True)
+def _audit_keys(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Audit keys go to a folder of the test session, never to the person's own configuration."""
+    monkeypatch.setenv("FINETUNE_AUDIT_KEYS", str(tmp_path_factory.getbasetemp() / "audit-keys"))
+
+
+@pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the network: hub libraries are told so, and API keys are absent."""
     for key in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):

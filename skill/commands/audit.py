@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from skill.console import JsonFlag, run
@@ -19,9 +20,13 @@ audit_app = typer.Typer(
 
 def _render_verify(report: AuditLogReport, console: Console) -> None:
     if report.ok:
-        console.print(f"[green]ok[/]: {report.path} holds {report.records} records; the chain is intact.")
-        if report.problem:
-            console.print(f"[yellow]warning[/]: {report.problem}")
+        calls = max(report.records - 1, 0) if report.workspace_id else report.records
+        checked = "chain and signatures intact" if report.signed else "chain intact (signatures not checked)"
+        console.print(f"[green]ok[/]: {report.path} holds {report.records} records ({calls} calls); the {checked}.")
+        if report.interrupted:
+            console.print("[yellow]interrupted[/]: a crash interrupted the last write; the next call completes it")
+        for line in report.warnings:
+            console.print(f"[yellow]warning[/]: {escape(line)}")
     else:
         console.print(f"[bold red]TAMPERED[/]: {report.path} line {report.first_bad_line}: {report.problem}")
         console.print(f"{report.records} records before it verify.")

@@ -69,7 +69,7 @@ def test_a_truthy_confirm_that_is_not_true_is_refused_never_taken_for_a_yes(ws: 
     assert reply.events[0].outcome == "error"
     assert json.loads(reply.events[0].content)["error"]["code"] == "invalid_arguments"
     assert not (ws.root / "spent-x.txt").exists()
-    records = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+    records = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()[1:]]
     assert records[-1]["tool"] == "pretend_spend" and records[-1]["error_code"] == "invalid_arguments"
 
 
@@ -79,7 +79,7 @@ def test_the_person_approves_the_exact_validated_call_that_runs(ws: Workspace) -
     agent = Agent(backend, ws, confirm=lambda spec, args: seen.append(args) or True)
     agent.send("go")
     assert seen == [{"label": "y", "confirm": True}]
-    (record,) = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+    (record,) = [json.loads(r) for r in (ws.state_dir / "audit.jsonl").read_text().splitlines()[1:]]
     from tests.support.tooldefs import PretendSpendRequest
     from tools.core.registry import args_digest
 

@@ -23,7 +23,8 @@ from tests.support.llm_stub import (
     text_block,
     tool_use_block,
 )
-from tools.core.audit_log import AuditLog, verify_log
+from tools.core.audit_log import AuditLog
+from tools.core.audit_verify import verify_log
 from tools.core.workspace import Workspace
 from tools.llm.anthropic_backend import AnthropicBackend
 from tools.llm.openai_backend import OpenAIBackend

@@ -28,7 +28,7 @@ def test_tools_schema_prints_the_portable_schema() -> None:
     result = runner.invoke(app, ["tools", "--schema", "audit_log"])
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
-    assert schema["additionalProperties"] is False and schema["required"] == ["action", "limit"]
+    assert schema["additionalProperties"] is False and schema["required"] == ["action", "limit", "anchor", "out"]
 
 
 def test_unknown_tool_is_a_usage_error_without_traceback() -> None:
@@ -63,7 +63,7 @@ def test_audit_verify_exit_codes(in_ws: Workspace) -> None:
             duration_ms=i,
         )
     ok = runner.invoke(app, ["audit", "verify"])
-    assert ok.exit_code == 0 and "3 records" in ok.stdout
+    assert ok.exit_code == 0 and "4 records" in ok.stdout and "3 calls" in ok.stdout
     lines = log.path.read_text().splitlines(keepends=True)
     log.path.write_text(lines[0] + lines[2])
     bad = runner.invoke(app, ["audit", "verify", "--json"])

@@ -1,21 +1,26 @@
-"""The ``audit_log`` tool: read and verify the tamper-evident audit trail of this workspace."""
+"""The ``audit_log`` tool: verify, show and export (anchor) the tamper-evident audit trail of this workspace."""
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from tools.core.audit_log import AuditLog, AuditRecord, verify_log
+from tools.core.audit_log import Anchor, AuditLog, AuditRecord
+from tools.core.audit_verify import verify_log
+from tools.core.errors import ToolError
+from tools.core.fields import InputPath, OutputPath
 from tools.core.registry import tool
-from tools.core.workspace import current
+from tools.core.workspace import current, write_text_atomic
 
 
 class AuditLogRequest(BaseModel):
-    """Read or check the audit trail of this workspace."""
+    """Read, check or anchor the audit trail of this workspace."""
 
-    action: Literal["verify", "show"] = Field(
-        description="verify: check the hash chain and name the first bad line; show: the latest records"
+    action: Literal["verify", "show", "export"] = Field(
+        description="verify: check chain, signatures, head and workspace, naming the first bad line; show: the "
+        "latest records; export: write an anchor (the signed head) to keep somewhere else"
     )
     limit: int | None = Field(
         default=None,
@@ -23,6 +28,10 @@ class AuditLogRequest(BaseModel):
         le=1000,
         description="how many of the latest records to return with action=show (default 20)",
     )
+    anchor: InputPath | None = Field(
+        None, description="with verify: an anchor file from an earlier export; the log must still hold it"
+    )
+    out: OutputPath | None = Field(None, description="with export: where to write the anchor (default: only returned)")
 
 
 class AuditLogReport(BaseModel):
@@ -31,29 +40,68 @@ class AuditLogReport(BaseModel):
     records: int
     first_bad_line: int | None
     problem: str | None
+    interrupted: bool = Field(description="a crash interrupted the last write; the next call completes it")
+    signed: bool = Field(description="signatures were checked with this workspace's key, kept outside it")
+    workspace_id: str | None
+    warnings: list[str]
     latest: list[AuditRecord]
+    anchor: Anchor | None = None
+    anchor_path: str | None = None
+
+
+def _read_anchor(raw: str) -> Anchor:
+    ws = current()
+    path = ws.input_file(raw, what="anchor")
+    if path.stat().st_size > 65536:
+        raise ToolError("bad_anchor", f"{raw}: too large for an anchor file", "give the file `audit export` wrote")
+    try:
+        return Anchor.model_validate(json.loads(path.read_text("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        raise ToolError(
+            "bad_anchor", f"{raw}: not an anchor written by `finetune audit export`", "give that file"
+        ) from None
 
 
 # Not audited itself: a verify must never append to the log it is judging (a record written after a
 # line cut short would glue onto it and destroy the evidence).
 @tool(effect="read", stage="audit", audited=False)
 def audit_log(req: AuditLogRequest) -> AuditLogReport:
-    """Reads and verifies the tamper-evident audit trail of every tool call in this workspace.
+    """Reads, verifies and anchors the tamper-evident audit trail of every tool call in this workspace.
 
-    Use `verify` to prove the log is intact (any edited, deleted, inserted, reordered or truncated
-    record is reported with its line number) and `show` to list the latest calls: tool, time,
-    outcome, a SHA-256 of the arguments and of every file read or written. Raw arguments, file
-    contents and secrets are never stored.
+    Use `verify` to prove the log is intact (any edited, deleted, inserted, reordered or truncated record,
+    a rewritten head, forged records or another workspace's log is reported with its line number), `show` to
+    list the latest calls (tool, time, outcome, SHA-256 of the arguments and of every file read or written)
+    and `export` to write the signed head as an anchor to keep elsewhere. Raw arguments, file contents and
+    secrets are never stored.
     """
     ws = current()
     log = AuditLog(ws)
-    result = verify_log(log)
+    anchor_in = _read_anchor(req.anchor) if req.anchor else None
+    result = verify_log(log, anchor_in)
     latest = log.records(limit=req.limit or 20) if req.action == "show" else []
+    anchor = anchor_path = None
+    if req.action == "export":
+        if not result.ok:
+            raise ToolError(
+                "audit_corrupt", f"{log.path.name}: {result.problem} (line {result.first_bad_line})",
+                "an anchor is only exported for an intact log; run `finetune audit verify`",
+            )  # fmt: skip
+        anchor = log.anchor()
+        if req.out:
+            target = ws.output_file(req.out, what="anchor file")
+            write_text_atomic(target, anchor.model_dump_json(indent=2) + "\n")
+            anchor_path = ws.relative(target)
     return AuditLogReport(
         path=log.path.relative_to(ws.root).as_posix(),
         ok=result.ok,
         records=result.records,
         first_bad_line=result.first_bad_line,
         problem=result.problem,
+        interrupted=result.interrupted,
+        signed=result.signed,
+        workspace_id=result.workspace_id,
+        warnings=result.warnings,
         latest=latest,
+        anchor=anchor,
+        anchor_path=anchor_path,
     )

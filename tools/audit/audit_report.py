@@ -18,7 +18,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tools.core import registry
-from tools.core.audit_log import AuditLog, AuditRecord, verify_log
+from tools.core.audit_log import AuditLog, AuditRecord
+from tools.core.audit_verify import verify_log
 from tools.core.errors import ToolError
 from tools.core.fields import OutputPath
 from tools.core.registry import tool

@@ -30,6 +30,7 @@ INPUT: frozenset[str] = frozenset(
         "args_not_json",
         "args_not_object",
         "args_unreadable",
+        "bad_anchor",
         "bad_compute",
         "bad_csv",
         "bad_deadline",

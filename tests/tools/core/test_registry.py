@@ -5,7 +5,8 @@ import json
 import pytest
 
 from tools.core import registry
-from tools.core.audit_log import AuditLog, verify_log
+from tools.core.audit_log import AuditLog
+from tools.core.audit_verify import verify_log
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
 
@@ -13,7 +14,8 @@ pytestmark = pytest.mark.usefixtures("test_tools")
 
 
 def _records(ws: Workspace) -> list[dict]:
-    return [json.loads(line) for line in (ws.state_dir / "audit.jsonl").read_text().splitlines()]
+    lines = (ws.state_dir / "audit.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines[1:]]  # line 1 is the genesis record
 
 
 def test_call_runs_the_tool_and_audits_files_by_hash(ws: Workspace) -> None:
@@ -24,7 +26,7 @@ def test_call_runs_the_tool_and_audits_files_by_hash(ws: Workspace) -> None:
     assert (ws.root / "out/up.txt").read_text() == "HELLO SECRET-CONTENT"
     assert (ws.root / "in.txt").read_text() == "hello secret-content"
     (rec,) = _records(ws)
-    assert rec["tool"] == "copy_upper" and rec["outcome"] == "ok" and rec["seq"] == 1
+    assert rec["tool"] == "copy_upper" and rec["outcome"] == "ok" and rec["seq"] == 2  # after the genesis
     roles = {f["role"]: f for f in rec["files"]}
     assert roles["input"]["path"] == "in.txt" and roles["output"]["sha256"] == result.sha256
     raw = (ws.state_dir / "audit.jsonl").read_text()
@@ -81,7 +83,7 @@ def test_audit_chain_holds_across_calls(ws: Workspace) -> None:
     for i in range(5):
         registry.call("copy_upper", {"source": "in.txt", "target": f"o{i}.txt"}, workspace=ws)
     result = verify_log(AuditLog(ws))
-    assert result.ok and result.records == 5
+    assert result.ok and result.records == 6  # the genesis record and five calls
 
 
 def test_shipped_registry_lists_tools_in_module_order() -> None:
