@@ -22,7 +22,8 @@ def _render_verify(report: AuditLogReport, console: Console) -> None:
     if report.ok:
         calls = max(report.records - 1, 0) if report.workspace_id else report.records
         checked = "chain and signatures intact" if report.signed else "chain intact (signatures not checked)"
-        console.print(f"[green]ok[/]: {report.path} holds {report.records} records ({calls} calls); the {checked}.")
+        noun = "call" if calls == 1 else "calls"
+        console.print(f"[green]ok[/]: {report.path} holds {report.records} records ({calls} {noun}); the {checked}.")
         if report.interrupted:
             console.print("[yellow]interrupted[/]: a crash interrupted the last write; the next call completes it")
         for line in report.warnings:
@@ -45,9 +46,43 @@ def _render_show(report: AuditLogReport, console: Console) -> None:
 
 
 @audit_app.command("verify")
-def verify(ctx: typer.Context, json_out: JsonFlag = False) -> None:
-    """Check the hash chain; exit 1 and name the first bad line if anything was changed."""
-    run(ctx, "audit_log", {"action": "verify"}, json_out=json_out, render=_render_verify, problems=lambda r: not r.ok)
+def verify(
+    ctx: typer.Context,
+    anchor: Annotated[
+        str | None, typer.Option("--anchor", help="An anchor from `audit export`; the log must still hold it.")
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Check chain, signatures, head and workspace; exit 1 and name the first bad line if anything was changed."""
+    run(
+        ctx,
+        "audit_log",
+        {"action": "verify", "anchor": anchor},
+        json_out=json_out,
+        render=_render_verify,
+        problems=lambda r: not r.ok,
+    )
+
+
+def _render_export(report: AuditLogReport, console: Console) -> None:
+    anchor = report.anchor
+    assert anchor is not None
+    where = f" to {report.anchor_path}" if report.anchor_path else ""
+    console.print(f"anchor{where}: record {anchor.seq}, hash {anchor.hash}, workspace {anchor.workspace_id}")
+    console.print(
+        "keep it somewhere this workspace cannot change (a ticket, a commit, an e-mail); "
+        "`finetune audit verify --anchor FILE` proves the log still holds it"
+    )
+
+
+@audit_app.command("export")
+def export(
+    ctx: typer.Context,
+    out: Annotated[str | None, typer.Option("--out", help="Write the anchor to this file.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Export the signed head as an anchor to keep outside the workspace."""
+    run(ctx, "audit_log", {"action": "export", "out": out}, json_out=json_out, render=_render_export)
 
 
 @audit_app.command("show")
