@@ -276,7 +276,7 @@ def run_demo(out: Path, examples: Path | None = None, progress: Callable[[str], 
             "run from the finetune-skill checkout, or reinstall the package",
         )
     ws = prepare_workspace(out, source)
-    answers, inputs = load_answers_file(ws.root / "examples" / "answers.yaml")
+    answers, inputs = load_answers_file(ws.root / "examples" / "answers.yaml", ws)
     progress("sample project")
     sections = [_project_section(ws, answers)]
     progress("dated facts")

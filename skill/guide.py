@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.registry import Tool
+from tools.core.workspace import Workspace, read_small_text
 from tools.decide.checklist import ChecklistAnswers, Question, questions
 from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
 
@@ -91,12 +92,12 @@ def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tu
     return answers, GuideInputs.model_validate({k: data[k] for k in INPUT_KEYS if k in data})
 
 
-def load_answers_file(path: Path) -> tuple[dict[str, Any], GuideInputs]:
-    """Read an answers file (like examples/answers.yaml); bad YAML or keys are a ToolError with the line."""
+def load_answers_file(path: Path, ws: Workspace) -> tuple[dict[str, Any], GuideInputs]:
+    """Read an answers file (like examples/answers.yaml) inside ``ws``; bad YAML or keys are a ToolError with
+    the line. It goes through the workspace policy: a small regular file inside the workspace."""
+    text = read_small_text(ws, path, what="answers file")
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ToolError("answers_unreadable", f"cannot read {path}: {exc.strerror}", "check the path") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

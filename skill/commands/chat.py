@@ -56,7 +56,7 @@ def chat(
 
     try:
         ws = workspace_of(ctx)
-        prefill, inputs = load_answers_file(answers) if answers else ({}, GuideInputs())
+        prefill, inputs = load_answers_file(answers, ws) if answers else ({}, GuideInputs())
         selection = select_backend(backend, model, base_url)
     except ToolError as exc:
         fail(exc, json_out=False)

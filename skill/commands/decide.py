@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from skill.console import JsonFlag, fail, print_notes, run
+from skill.console import JsonFlag, fail, print_notes, run, workspace_of
 from tools.core.errors import ToolError
 from tools.decide.decide_fit import DecideFitResult
 
@@ -73,9 +73,8 @@ def decide(
         if answers is not None:
             from skill.guide import load_answers_file
 
-            args, _ = load_answers_file(answers)
+            args, _ = load_answers_file(answers, workspace_of(ctx))
         else:
-            from skill.console import workspace_of
             from tools.core.workspace import using
             from tools.decide.checklist import load_answers
 

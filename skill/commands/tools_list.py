@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from skill.console import JsonFlag, fail, out, run
+from skill.console import JsonFlag, fail, out, run, workspace_of
 from tools.core import registry
 from tools.core.errors import ToolError
+from tools.core.json_input import load_json_object
 from tools.core.schemas import portable_schema
+from tools.core.workspace import Workspace, read_small_text
 
 
 def tools_command(
@@ -59,32 +60,18 @@ def tools_command(
     out.print("effects: " + "; ".join(f"[bold]{k}[/] {v}" for k, v in registry.EFFECTS.items()))
 
 
-def _load_args(raw: str) -> dict[str, Any]:
-    source = "--args"
-    text = raw
+ARGS_HINT = 'arguments are one JSON object, e.g. --args \'{"action": "verify"}\''
+
+
+def _load_args(raw: str, ws: Workspace) -> dict[str, Any]:
+    """The JSON object of --args, or of --args @file.json (a small file inside the workspace)."""
+    source, text = "--args", raw
     if raw.startswith("@"):
         source = raw[1:]
-        try:
-            text = Path(source).read_text("utf-8")
-        except OSError as exc:
-            raise ToolError(
-                "args_unreadable", f"cannot read {source}: {exc.strerror}", "give --args '{...}' or --args @file.json"
-            ) from exc
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ToolError(
-            "args_not_json",
-            f"{source}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
-            'arguments are one JSON object, e.g. --args \'{"action": "verify"}\'',
-        ) from exc
-    if not isinstance(value, dict):
-        raise ToolError(
-            "args_not_object",
-            f"{source}: arguments must be a JSON object, got {type(value).__name__}",
-            "wrap them in {...}",
-        )
-    return value
+        text = read_small_text(ws, source, what="--args file")
+    return load_json_object(
+        text, source=source, hint='arguments are one JSON object, e.g. --args \'{"action": "verify"}\''
+    )
 
 
 def call_command(
@@ -94,7 +81,7 @@ def call_command(
 ) -> None:
     """Call any tool with JSON arguments; prints its JSON result, or {"error": ...} and exits 2."""
     try:
-        parsed = _load_args(args)
+        parsed = _load_args(args, workspace_of(ctx))
     except ToolError as exc:
         fail(exc, json_out=True)
     run(ctx, name, parsed, json_out=True, render=lambda *_: None)

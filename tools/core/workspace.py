@@ -157,6 +157,33 @@ class Workspace:
         return path
 
 
+SMALL_FILE_LIMIT = 1 << 20
+"""Bytes a small input (tool arguments, an answers file, an anchor) may have: it is read whole."""
+
+
+def read_small_text(ws: Workspace, raw: str | os.PathLike[str], *, what: str, limit: int = SMALL_FILE_LIMIT) -> str:
+    """A small text file inside the workspace, read whole: a regular file (never a pipe or device, so no
+    hang), at most ``limit`` bytes, UTF-8; anything else is a clear error naming the file."""
+    path = ws.input_file(raw, what=what)
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ToolError(
+            "file_too_large",
+            f"{what} {_shown(raw)!r} is larger than {limit:,} bytes",
+            f"a {what} is small; check you gave the right file",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ToolError(
+            "wrong_encoding",
+            f"{what} {_shown(raw)!r} line {line}: not UTF-8 text (a binary file?)",
+            "save it as UTF-8 text",
+        ) from None
+
+
 def _shown(raw: str | os.PathLike[str], limit: int = 120) -> str:
     text = os.fspath(raw)
     return text if len(text) <= limit else text[: limit - 1] + "…"
