@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from skill.package import SKILL_NAME, build_skill
+from skill.package import SKILL_NAME, build_skill, refuse_links
 from tools.core.errors import ToolError
 from tools.core.workspace import write_text_atomic
 
@@ -160,6 +160,7 @@ def _is_our_skill(folder: Path) -> bool:
 
 
 def _install_skill(target: Path) -> Action:
+    refuse_links(target, target.parent)
     if target.exists() and not _is_our_skill(target):
         raise ToolError(
             "skill_folder_taken",
@@ -201,6 +202,7 @@ def install(
     folder = skill_dir(client, scope, project, home)
     config = mcp_config(client, scope, project, home)
     if uninstall:
+        refuse_links(folder, folder.parent)
         if _is_our_skill(folder):
             shutil.rmtree(folder)
             actions.append(Action(path=str(folder), what="removed"))

@@ -66,10 +66,24 @@ def runtime_dependencies() -> list[str]:
     return [r for r in (requires("finetune-skill") or []) if "extra ==" not in r]
 
 
+def refuse_links(target: Path, stop: Path) -> None:
+    """Refuse a destination that is a symlink, or has one inside it: it would be replaced or written through
+    to somewhere the person did not name."""
+    inside = [p for p in target.rglob("*") if p.is_symlink()] if target.is_dir() and not target.is_symlink() else []
+    if target.is_symlink() or inside:
+        link = target if target.is_symlink() else inside[0]
+        raise ToolError(
+            "skill_target_is_link",
+            f"{link} is a symbolic link; installing would write through it",
+            f"remove the link (or choose another folder than {stop}); nothing was changed",
+        )
+
+
 def build_skill(out_dir: Path) -> Path:
     """Write ``out_dir/fine-tuning/`` afresh and return its path."""
     src = bundle_root()
     target = out_dir / SKILL_NAME
+    refuse_links(target, out_dir)
     if target.exists():
         if not (target / "SKILL.md").is_file():
             raise ToolError(

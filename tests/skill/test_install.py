@@ -95,3 +95,25 @@ def test_cli_install_and_errors(dirs: tuple[Path, Path]) -> None:
     assert json.loads(ok.stdout)["actions"][0]["what"] == "created"
     bad = runner.invoke(app, ["install", "emacs", "--project", str(project)])
     assert bad.exit_code == 2 and "unknown_client" in bad.stderr
+
+
+def test_a_destination_that_is_a_link_is_refused_and_nothing_outside_changes(tmp_path: Path) -> None:
+    from skill.install import install
+    from skill.package import build_skill
+    from tools.core.errors import ToolError
+
+    outside = tmp_path / "outside"
+    (outside / "fine-tuning").mkdir(parents=True)
+    (outside / "fine-tuning" / "SKILL.md").write_text("name: fine-tuning\nsomeone else's\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fine-tuning").symlink_to(outside / "fine-tuning")
+    with pytest.raises(ToolError) as info:
+        build_skill(out)
+    assert info.value.code == "skill_target_is_link"
+    project = tmp_path / "proj"
+    (project / ".claude" / "skills").mkdir(parents=True)
+    (project / ".claude" / "skills" / "fine-tuning").symlink_to(outside / "fine-tuning")
+    with pytest.raises(ToolError):
+        install("claude-code", "project", project=project, home=tmp_path / "home")
+    assert (outside / "fine-tuning" / "SKILL.md").read_text() == "name: fine-tuning\nsomeone else's\n"

@@ -42,7 +42,9 @@ def test_validator_would_catch_a_bad_frontmatter(tmp_path: Path) -> None:
 def test_launcher_runs_the_bundled_code(tmp_path: Path) -> None:
     target = build_skill(tmp_path)
     audit_py = target / "scripts" / "lib" / "tools" / "audit" / "audit_log.py"
-    audit_py.write_text(audit_py.read_text().replace("Reads, verifies and anchors the tamper-evident", "BUNDLED-COPY reads"))
+    audit_py.write_text(
+        audit_py.read_text().replace("Reads, verifies and anchors the tamper-evident", "BUNDLED-COPY reads")
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FINETUNE_BUNDLE_ROOT")}

@@ -118,6 +118,7 @@ INPUT: frozenset[str] = frozenset(
         "schema_invalid",
         "section_not_found",
         "skill_folder_taken",
+        "skill_target_is_link",
         "skill_target_not_ours",
         "two_plans",
         "two_systems_needed",
