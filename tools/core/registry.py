@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from tools.core.audit_log import AuditLog, FileDigest, canonical_json
 from tools.core.errors import ToolError
 from tools.core.extras import missing_extra
 from tools.core.fields import path_fields, secret_fields
@@ -323,8 +324,6 @@ def _file_args(ws: Workspace, req: BaseModel, role: str, prefix: str = "") -> li
 
 def args_digest(req: BaseModel) -> tuple[str, list[str]]:
     """SHA-256 of the canonical arguments (secrets blanked) and the names of those given."""
-    from tools.core.audit_log import canonical_json
-
     data = req.model_dump(mode="json")
     for name in secret_fields(type(req)):
         if data.get(name) is not None:
@@ -368,8 +367,12 @@ def call(
     tool's own refusal with its code, anything unexpected as ``internal_error`` (traceback kept
     in ``.finetune/crashes/``).
     """
-    spec = get(name)
     ws = workspace or Workspace()
+    try:
+        spec = get(name)
+    except ToolError as error:
+        _audit_refused(ws, name, error.code, actor)
+        raise
     try:
         req = validate(spec, args)
     except ToolError as error:
@@ -407,6 +410,18 @@ def call(
             _audit(ws, spec, req, inputs + outputs, outcome, error_code, duration, actor)
 
 
+def _audit_refused(ws: Workspace, name: object, code: str, actor: str) -> None:
+    """Record a call refused before any tool ran (an unknown name), so no attempt goes unrecorded."""
+    shown = re.sub(r"[^A-Za-z0-9_.-]", "?", scrub(str(name)))[:80] or "?"
+    try:
+        AuditLog(ws).append(
+            tool_name=shown, actor=actor, args_sha256=hashlib.sha256(b"refused").hexdigest(), args_given=[],
+            files=[], outcome="error", error_code=code, duration_ms=0,
+        )  # fmt: skip
+    except (OSError, ToolError):
+        pass  # the refusal itself is reported to the caller; a broken log is reported by its own check
+
+
 def _audit(
     ws: Workspace,
     spec: Tool,
@@ -417,8 +432,6 @@ def _audit(
     duration_ms: int,
     actor: str,
 ) -> None:
-    from tools.core.audit_log import AuditLog, FileDigest
-
     digest, given = args_digest(req) if req is not None else (hashlib.sha256(b"invalid").hexdigest(), [])
     try:
         AuditLog(ws).append(

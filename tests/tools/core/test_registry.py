@@ -167,3 +167,11 @@ def test_a_bad_stage_is_refused_at_declaration() -> None:
 
     with pytest.raises(TypeError, match="unknown stage"):
         registry.tool(effect="read", stage="nowhere")(nowhere)  # type: ignore[arg-type]
+
+
+def test_a_call_to_an_unknown_tool_is_audited_without_echoing_it(ws: Workspace) -> None:
+    with pytest.raises(ToolError):
+        registry.call("no_such_tool sk-proj-AbCdEfGhIjKlMnOpQrStUvWx", {}, workspace=ws)
+    (rec,) = _records(ws)
+    assert rec["outcome"] == "error" and rec["error_code"] == "unknown_tool"
+    assert "AbCdEfGhIjKlMnOp" not in (ws.state_dir / "audit.jsonl").read_text()
