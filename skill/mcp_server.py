@@ -10,7 +10,10 @@ stdout is the protocol: nothing here prints; diagnostics go to stderr.
 
 from __future__ import annotations
 
+import io
 import json
+import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +21,12 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 import mcp_types as types
+from anyio.streams.memory import MemoryObjectSendStream
 from mcp.server import Server, ServerRequestContext
 from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 
+from skill.mcp_frames import FrameProblem, frame_problem
 from skill.steps import walk
 from tools import __version__
 from tools.core import progress, registry
@@ -95,6 +101,10 @@ def build_server(workspace: Workspace) -> Server[Any]:
             result = await anyio.to_thread.run_sync(work)
         except ToolError as exc:
             return _error_result(exc)
+        except Exception as exc:  # noqa: BLE001 - a tool call must answer with a result, never break the session
+            return _error_result(
+                ToolError("internal_error", f"{params.name} failed ({type(exc).__name__})", "report it as a bug")
+            )
         data = result.model_dump(mode="json")
         return types.CallToolResult(
             content=[types.TextContent(text=json.dumps(data, ensure_ascii=False))], structured_content=data
@@ -185,10 +195,53 @@ def build_server(workspace: Workspace) -> Server[Any]:
     )
 
 
+class _CheckedLines:
+    """The lines of stdin that are readable JSON-RPC; every other line becomes an error on ``refusals``."""
+
+    def __init__(self, source: Any, refusals: MemoryObjectSendStream[FrameProblem]) -> None:
+        self.source = source
+        self.refusals = refusals
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._lines()
+
+    async def _lines(self) -> AsyncIterator[str]:
+        async with self.refusals:
+            async for line in self.source:
+                if not line.strip():
+                    continue
+                problem = frame_problem(line)
+                if problem is None:
+                    yield line
+                else:
+                    await self.refusals.send(problem)
+
+
+def _private_stdin() -> Any:
+    """stdin moved to a private descriptor, with fd 0 pointed at the null device (what the SDK's own
+    transport does), so a child process such as a training worker never reads the protocol."""
+    private = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return anyio.wrap_file(io.TextIOWrapper(os.fdopen(private, "rb", closefd=True), encoding="utf-8", errors="replace"))
+
+
 async def serve_stdio(workspace: Workspace) -> None:
     server = build_server(workspace)
-    async with stdio_server() as (read_stream, write_stream):
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+    refusals_send, refusals_receive = anyio.create_memory_object_stream[FrameProblem](16)
+    stdin = _CheckedLines(_private_stdin(), refusals_send)
+    async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
+
+        async def answer_refusals() -> None:
+            async with refusals_receive:
+                async for problem in refusals_receive:
+                    await write_stream.send(SessionMessage(problem.response()))
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(answer_refusals)
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+            tasks.cancel_scope.cancel()
 
 
 def main(workspace: Workspace) -> None:

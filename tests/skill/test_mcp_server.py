@@ -138,3 +138,88 @@ def test_real_tools_over_mcp_with_progress_and_no_spending_without_confirm(ws: W
     run(ws, body)
     assert notes and any("scanning train.jsonl" in (m or "") for _, _, m in notes)
     assert not (ws.root / "runs").exists() or not any((ws.root / "runs").iterdir())
+
+
+MALFORMED = [
+    "{",
+    "not json at all",
+    "[]",
+    "[1, 2]",
+    "null",
+    '"a string"',
+    "42",
+    '{"jsonrpc": "2.0"}',
+    '{"jsonrpc": "1.0", "id": 1, "method": "ping"}',
+    '{"id": 2, "method": "ping"}',
+    '{"jsonrpc": "2.0", "id": {}, "method": "ping"}',
+    '{"jsonrpc": "2.0", "id": true, "method": "ping"}',
+    '{"jsonrpc": "2.0", "id": 3, "method": 5}',
+    '{"jsonrpc": "2.0", "id": 4, "method": "ping", "params": []}',
+    "[" * 500,
+    '{"jsonrpc": "2.0", "id": 5, "method": "ping"' + "}" * 3,
+    '{"jsonrpc": "2.0", "id": 6, "result": {}, "error": {"code": 1, "message": "x"}}',
+    '{"jsonrpc": "2.0", "id": 7, "method": "ping"}\x00',
+    '\ufeff{"jsonrpc": "2.0", "id": 8}',
+    '{"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "audit_log", "arguments": '
+    + '{"a":' * 80
+    + "1"
+    + "}" * 80
+    + "}}",
+]
+HOSTILE_VALID = [
+    '{"jsonrpc": "2.0", "id": 101, "method": "tools/call", "params": {"name": "audit_log", "arguments": '
+    '{"action": "show", "limit": ' + "9" * 5000 + "}}}",
+    '{"jsonrpc": "2.0", "id": 102, "method": "tools/call", "params": {"name": "audit_log", "arguments": '
+    '{"action": "show", "limit": [[[[[[[[[[1]]]]]]]]]]}}}',
+]
+
+
+def test_every_malformed_frame_gets_a_json_rpc_error_and_the_server_lives(ws: Workspace) -> None:
+    """Raw frames on the wire: each malformed one is answered (-32700/-32600/-32602); then a ping still works."""
+    import subprocess
+
+    exe = str(Path(sys.executable).with_name("finetune"))
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    frames = [json.dumps(init), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})]
+    frames += MALFORMED + HOSTILE_VALID + ['{"jsonrpc": "2.0", "id": 999, "method": "ping"}']
+    proc = subprocess.Popen(
+        [exe, "--workspace", str(ws.root), "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=str(ws.root),
+    )  # fmt: skip
+    assert proc.stdin and proc.stdout
+    proc.stdin.write("\n".join(frames) + "\n")
+    proc.stdin.flush()
+    lines: list[str] = []
+    wanted = {0, 101, 102, 999}
+    import select
+    import time
+
+    deadline = time.monotonic() + 120
+    while wanted and time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if not ready:
+            continue
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        wanted.discard(json.loads(line).get("id"))
+    proc.stdin.close()
+    stderr = proc.stderr.read() if proc.stderr else ""
+    proc.wait(30)
+    assert not wanted, f"no answer to {wanted}"
+    replies = [json.loads(line) for line in lines if line.strip()]
+    errors = [r for r in replies if "error" in r]
+    assert len(errors) >= len(MALFORMED), (len(errors), lines[-5:], stderr[-2000:])
+    assert all(r["error"]["code"] in (-32700, -32600, -32602, -32601) for r in errors)
+    by_id = {r.get("id"): r for r in replies}
+    for request_id in (101, 102):
+        answer = by_id[request_id]
+        assert "error" in answer or answer["result"].get("isError"), answer
+    assert by_id[999].get("result") == {}, "the server must still answer after the hostile frames"
+    assert "Traceback" not in stderr

@@ -16,7 +16,7 @@ MAX_DEPTH = 64
 """Nesting depth of tool arguments (the deepest real schema nests 4 levels)."""
 
 
-def _depth(text: str) -> int:
+def nesting_depth(text: str) -> int:
     deepest = depth = 0
     in_string = escaped = False
     for char in text:
@@ -39,7 +39,7 @@ def _depth(text: str) -> int:
 
 def load_json(text: str, *, source: str, hint: str) -> Any:
     """``text`` as JSON, or ``args_not_json`` naming ``source`` with the line and column."""
-    if _depth(text) > MAX_DEPTH:
+    if nesting_depth(text) > MAX_DEPTH:
         raise ToolError("args_too_deep", f"{source}: nested more than {MAX_DEPTH} levels deep", hint)
     try:
         return json.loads(text)
