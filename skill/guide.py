@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from tools.core.errors import ToolError
+from tools.core.json_input import MAX_DEPTH, nesting_depth
 from tools.core.registry import Tool
 from tools.core.workspace import Workspace, read_small_text
 from tools.decide.checklist import ChecklistAnswers, Question, questions
@@ -96,8 +97,14 @@ def load_answers_file(path: Path, ws: Workspace) -> tuple[dict[str, Any], GuideI
     """Read an answers file (like examples/answers.yaml) inside ``ws``; bad YAML or keys are a ToolError with
     the line. It goes through the workspace policy: a small regular file inside the workspace."""
     text = read_small_text(ws, path, what="answers file")
+    if nesting_depth(text) > MAX_DEPTH:
+        raise ToolError(
+            "answers_not_yaml", f"{path}: nested more than {MAX_DEPTH} levels deep", "see examples/answers.yaml"
+        )
     try:
         data = yaml.safe_load(text)
+    except (RecursionError, ValueError):
+        raise ToolError("answers_not_yaml", f"{path}: not readable YAML", "see examples/answers.yaml") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -11,8 +10,9 @@ from tools.core.audit_log import Anchor, AuditLog, AuditRecord
 from tools.core.audit_verify import verify_log
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
+from tools.core.json_input import load_json
 from tools.core.registry import tool
-from tools.core.workspace import current, write_text_atomic
+from tools.core.workspace import current, read_small_text, write_text_atomic
 
 
 class AuditLogRequest(BaseModel):
@@ -51,15 +51,12 @@ class AuditLogReport(BaseModel):
 
 def _read_anchor(raw: str) -> Anchor:
     ws = current()
-    path = ws.input_file(raw, what="anchor")
-    if path.stat().st_size > 65536:
-        raise ToolError("bad_anchor", f"{raw}: too large for an anchor file", "give the file `audit export` wrote")
+    hint = "give the file `finetune audit export` wrote"
+    value = load_json(read_small_text(ws, raw, what="anchor", limit=65536), source=raw, hint=hint)
     try:
-        return Anchor.model_validate(json.loads(path.read_text("utf-8")))
-    except (UnicodeDecodeError, ValueError):
-        raise ToolError(
-            "bad_anchor", f"{raw}: not an anchor written by `finetune audit export`", "give that file"
-        ) from None
+        return Anchor.model_validate(value)
+    except ValueError:
+        raise ToolError("bad_anchor", f"{raw}: not an anchor written by `finetune audit export`", hint) from None
 
 
 # Not audited itself: a verify must never append to the log it is judging (a record written after a

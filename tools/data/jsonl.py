@@ -110,6 +110,8 @@ def parse(line: Line) -> tuple[Any, str | None]:
         return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
+    except ValueError:  # an integer of more than 4,300 digits
+        return None, "invalid JSON: a number too long to read (more than 4,300 digits)"
 
 
 def sniff(path: Path, shown: str) -> None:
