@@ -11,6 +11,7 @@ clearly not JSONL (binary, a folder, a JSON array) with a :class:`ToolError` nam
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,11 +102,36 @@ def read_lines(
             offset += len(raw)
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """The first string in ``value`` holding an unpaired UTF-16 surrogate (no UTF-8 text can carry one)."""
+    if isinstance(value, str):
+        return value if _LONE_SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        items: Any = [*value.keys(), *value.values()]
+    elif isinstance(value, list):
+        items = value
+    else:
+        return None
+    for item in items:
+        found = lone_surrogate(item)
+        if found is not None:
+            return found
+    return None
+
+
 def parse(line: Line) -> tuple[Any, str | None]:
-    """The JSON value of ``line``, or (None, message) when it is not valid JSON."""
+    """The JSON value of ``line``, or (None, message) when it is not valid JSON (or holds text no model can
+    encode: an unpaired surrogate escape such as ``\\ud800``)."""
     assert line.text is not None
     try:
-        return json.loads(line.text), None
+        value = json.loads(line.text)
+        if _SURROGATE_ESCAPE.search(line.text) and lone_surrogate(value) is not None:
+            return None, "unpaired UTF-16 surrogate escape (such as \\ud800): the text cannot be encoded as UTF-8"
+        return value, None
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:

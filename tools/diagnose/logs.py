@@ -92,7 +92,13 @@ def read_json_file(path: Path, text: str, bad: BadValues) -> Parsed | None:
     """Whole-file JSON formats; None when the file is not one JSON document."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (RecursionError, ValueError) as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise ToolError(
+                "log_invalid_json",
+                f"{path.name}: nested too deeply or a number too long to read",
+                f"expected {EXPECTED}",
+            ) from None
         first = text.lstrip()[:1]
         if first == "[" or (first == "{" and "\n" not in text.strip()) or _looks_like_one_document(text):
             raise _json_error(path, exc) from None
@@ -136,7 +142,7 @@ def read_jsonl(path: Path, text: str, bad: BadValues) -> Parsed:
             continue
         try:
             obj = json.loads(s)
-        except json.JSONDecodeError:
+        except (RecursionError, ValueError):
             broken.append(n)
             continue
         if not isinstance(obj, dict):

@@ -81,10 +81,10 @@ def read_predictions(path: Path, label: str, n: int) -> list[str]:
             continue
         try:
             obj = json.loads(raw)
-        except ValueError as exc:
+        except (RecursionError, ValueError) as exc:
             raise ToolError(
                 "predictions_invalid",
-                f"{label} line {number}: not JSON ({exc.msg})",
+                f"{label} line {number}: not JSON ({getattr(exc, 'msg', 'nested too deeply or a number too long')})",
                 "write one JSON object per line with a 'prediction' string",
             ) from None
         text = None

@@ -110,9 +110,12 @@ def _rows(path: Path, kind: str, shown: str) -> Iterator[tuple[int, Any]]:
     elif kind == "json":
         try:
             data = json.loads(path.read_text("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, RecursionError, ValueError) as exc:
+            why = (
+                exc if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)) else "nested too deeply or too long"
+            )
             raise ToolError(
-                "invalid_json", f"{shown} is not valid JSON: {exc}", "for one object per line use a .jsonl file"
+                "invalid_json", f"{shown} is not valid JSON: {why}", "for one object per line use a .jsonl file"
             ) from None
         if isinstance(data, dict):
             lists = {k: v for k, v in data.items() if isinstance(v, list)}
