@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from tools.core import registry
+from tools.core.document import to_markdown
+from tools.core.errors import ToolError
+
 Status = Literal["ok", "found problems", "skipped", "failed", "declined"]
 
 
@@ -163,25 +167,6 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
         body += "\n\nAlso in the result: " + ", ".join(f"`{k}` ({len(data[k])})" for k in lists) + "."
     headline = str(data.get("headline") or data.get("recommendation") or data.get("summary") or "done")
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
-
-
-def render_decide(data: dict[str, Any]) -> Section:
-    rules = table(["rule", "verdict", "why"], [[r["id"], r["verdict"], r["reason"]] for r in data["rules_fired"]])
-    change = _bullets(
-        [
-            f"{w['field']} = {w['would_need']} (now {w['now']}): {w['verdict']}, {w['reason']}"
-            for w in data["what_would_change"]
-        ],
-        6,
-    )
-    steps = _bullets([s["step"] + (f" (`{s['tool']}`)" if s.get("tool") else "") for s in data["next_steps"]], 8)
-    notes = _bullets(data.get("warnings", []) + data.get("findings", []) + data.get("assumptions", []), 6)
-    body = (
-        f"**{data['recommendation']}** (confidence {data['confidence']}). {data['summary']}\n\n{rules}\n\n"
-        f"What would change the verdict:\n\n{change}\n\nNext steps:\n\n{steps}"
-        + (f"\n\nNotes:\n\n{notes}" if notes else "")
-    )
-    return Section(title="Decision", status="ok", headline=data["recommendation"], body=body)
 
 
 def render_pii(data: dict[str, Any]) -> Section:
@@ -407,7 +392,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
-    "decide_fit": render_decide,
     "scan_pii": render_pii,
     "check_compliance": render_compliance,
     "select_provider": render_providers,
@@ -422,7 +406,20 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
 }
 
 
+_STATUS: dict[str, Status] = {"ok": "ok", "problems": "found problems", "failed": "failed", "skipped": "skipped",
+                              "declined": "declined"}  # fmt: skip
+
+
 def render(name: str, data: dict[str, Any]) -> Section:
+    """The section of a tool result: its own document when the result has one, else the renderer below."""
+    try:
+        result = registry.get(name).output_model.model_validate(data)
+    except (ToolError, ValueError):
+        result = None
+    if result is not None and hasattr(result, "document"):
+        doc = result.document()
+        return Section(title=doc.title, status=_STATUS[doc.status], headline=doc.headline,
+                       body=to_markdown(doc, with_title=False))  # fmt: skip
     renderer = RENDERERS.get(name)
     return renderer(data) if renderer is not None else render_generic(name, data)
 

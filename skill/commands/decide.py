@@ -6,36 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from skill.console import JsonFlag, fail, print_notes, run, workspace_of
+from skill.console import JsonFlag, fail, run, workspace_of
 from tools.core.errors import ToolError
-from tools.decide.decide_fit import DecideFitResult
-
-
-def render_decision(result: DecideFitResult, console: Console) -> None:
-    console.print(f"[bold]Recommendation: {result.recommendation}[/] (confidence {result.confidence})")
-    console.print(result.summary)
-    for reason in result.confidence_reasons:
-        console.print(f"  [dim]- {reason}[/]")
-    console.print("\n[bold]Rules that fired[/]")
-    for rule in result.rules_fired:
-        mark = "[green]*[/]" if rule.decisive else " "
-        console.print(f" {mark} {rule.id} -> {rule.verdict}: {rule.reason} [dim]({rule.source})[/]")
-    if result.what_would_change:
-        console.print("\n[bold]What would change the verdict[/]")
-        for c in result.what_would_change:
-            console.print(f"  - {c.field} (now {c.now}) {c.would_need} -> {c.verdict} [dim]({c.rule})[/]")
-    console.print("\n[bold]Next steps[/]")
-    for i, step in enumerate(result.next_steps, 1):
-        console.print(f"  {i}. {step.step}" + (f" [dim]({step.tool})[/]" if step.tool else ""))
-    if result.principles:
-        console.print("\n[bold]Keep in mind[/]")
-        for p in result.principles:
-            console.print(f"  - {p.text}")
-    for line in result.assumptions:
-        console.print(f"[dim]assumed: {line}[/]")
-    print_notes(console, result.warnings, findings=result.findings)
 
 
 def decide(
@@ -96,7 +69,7 @@ def decide(
     args.update({k: v for k, v in flags.items() if v is not None})
     if args.get("unknown"):
         args["unknown"] = [f for f in args["unknown"] if f not in flags or flags[f] is None] or None
-    run(ctx, "decide_fit", args, json_out=json_out, render=render_decision)
+    run(ctx, "decide_fit", args, json_out=json_out)
 
 
 def register(app: typer.Typer) -> None:

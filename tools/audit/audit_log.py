@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from tools.core.audit_log import Anchor, AuditLog, AuditRecord
 from tools.core.audit_verify import verify_log
+from tools.core.document import Block, Cell, Document, Finding, Findings, Pairs, Table, Text
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
 from tools.core.json_input import load_json
@@ -47,6 +48,37 @@ class AuditLogReport(BaseModel):
     latest: list[AuditRecord]
     anchor: Anchor | None = None
     anchor_path: str | None = None
+
+    def document(self) -> Document:
+        blocks: list[Block] = []
+        if self.latest:
+            rows: list[list[Cell]] = [
+                [r.seq, r.time, r.tool, r.actor, r.outcome if r.outcome == "ok" else f"{r.error_code}",
+                 ", ".join(f"{f.path} ({(f.sha256 or '-')[:12]})" for f in r.files) or "-"]
+                for r in self.latest
+            ]  # fmt: skip
+            blocks.append(Table(title=f"latest {len(self.latest)} records", headers=[
+                "seq", "time", "tool", "actor", "outcome", "files"], rows=rows))  # fmt: skip
+        if self.anchor is not None:
+            blocks.append(Pairs(title="anchor", items=[
+                ("record", self.anchor.seq), ("hash", self.anchor.hash), ("workspace", self.anchor.workspace_id),
+                ("keep it", "somewhere this workspace cannot change; `finetune audit verify --anchor FILE` checks it"),
+            ]))  # fmt: skip
+        if self.interrupted:
+            blocks.append(Text(text="a crash interrupted the last write; the next call completes it"))
+        if self.warnings:
+            blocks.append(Findings(items=[Finding(severity="warning", message=w) for w in self.warnings]))
+        if self.ok:
+            calls = max(self.records - 1, 0) if self.workspace_id else self.records
+            checked = "chain and signatures intact" if self.signed else "chain intact (signatures not checked)"
+            noun = "call" if calls == 1 else "calls"
+            headline = f"{self.path} holds {self.records} records ({calls} {noun}); the {checked}"
+        else:
+            headline = f"TAMPERED: {self.path} line {self.first_bad_line}: {self.problem}"
+            blocks.append(Text(text=f"{self.records} records before it verify; treat everything after as untrusted."))
+        files = [self.anchor_path] if self.anchor_path else []
+        return Document(title="Audit trail", status="ok" if self.ok else "problems", headline=headline,
+                        blocks=blocks, files=files)  # fmt: skip
 
 
 def _read_anchor(raw: str) -> Anchor:

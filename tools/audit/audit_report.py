@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from tools.core import registry
 from tools.core.audit_log import AuditLog, AuditRecord
 from tools.core.audit_verify import verify_log
+from tools.core.document import Bullets, Document, Pairs
 from tools.core.errors import ToolError
 from tools.core.fields import OutputPath
 from tools.core.registry import tool
@@ -47,6 +48,16 @@ class AuditReportResult(BaseModel):
     pii_scans: int
     errors: int
     sections: list[str]
+
+    def document(self) -> Document:
+        headline = (
+            f"chain ok: {self.records} records" if self.chain_ok
+            else f"TAMPERED at line {self.first_bad_line}: {self.problem}"
+        )  # fmt: skip
+        counts = Pairs(items=[("input files by SHA-256", self.datasets), ("PII scans", self.pii_scans),
+                              ("failed calls", self.errors)])  # fmt: skip
+        return Document(title="Audit report", status="ok" if self.chain_ok else "problems", headline=headline,
+                        blocks=[counts, Bullets(title="sections", items=self.sections)], files=[self.path])  # fmt: skip
 
 
 def _short(sha: str | None) -> str:

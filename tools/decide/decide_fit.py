@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools import knowledge
+from tools.core.document import Block, Bullets, Document, Finding, Findings, Text
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.decide.checklist import ChecklistAnswers
@@ -136,6 +137,46 @@ class DecideFitResult(BaseModel):
         description="problems with the answers themselves (contradictions, implausible numbers)"
     )
     warnings: list[str]
+
+    def document(self) -> Document:
+        blocks: list[Block] = [
+            Text(text=f"{self.summary} (confidence {self.confidence}: {'; '.join(self.confidence_reasons)})"),
+            Bullets(
+                title="Rules that fired (* decided the verdict)",
+                items=[
+                    f"{'* ' if r.decisive else ''}{r.id} -> {r.verdict}: {r.reason} ({r.source})"
+                    for r in self.rules_fired
+                ],
+            ),
+        ]
+        if self.what_would_change:
+            blocks.append(
+                Bullets(
+                    title="What would change the verdict",
+                    items=[
+                        f"{c.field} (now {c.now}) {c.would_need} -> {c.verdict} ({c.rule})"
+                        for c in self.what_would_change
+                    ],
+                )
+            )
+        blocks.append(
+            Bullets(
+                title="Next steps",
+                items=[f"{i}. {s.step}" + (f" ({s.tool})" if s.tool else "") for i, s in enumerate(self.next_steps, 1)],
+            )
+        )
+        if self.principles:
+            blocks.append(Bullets(title="Keep in mind", items=[p.text for p in self.principles]))
+        notes = [Finding(severity="warning", message=m, code="answers") for m in self.findings]
+        notes += [
+            Finding(severity="info", message=m) for m in self.warnings + [f"assumed: {a}" for a in self.assumptions]
+        ]
+        if notes:
+            blocks.append(Findings(title="Notes", items=notes))
+        return Document(
+            title="Decision", status="problems" if self.findings else "ok",
+            headline=f"{self.recommendation} (confidence {self.confidence})", blocks=blocks,
+        )  # fmt: skip
 
 
 def _values(req: DecideFitRequest) -> tuple[dict[str, Any], list[str], list[str]]:

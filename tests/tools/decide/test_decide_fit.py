@@ -326,7 +326,7 @@ def test_cli_decide_with_answers_file(in_ws: Workspace) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["verdict"] == "few_shot"
     human = CliRunner().invoke(app, ["decide", "--answers", "answers.yaml", "--examples", "400"])
-    assert human.exit_code == 0 and "Recommendation: fine-tune" in human.stdout
+    assert human.exit_code == 0 and "Decision: fine-tune" in human.stdout
 
 
 def test_cli_decide_bad_flag_value_exits_2(in_ws: Workspace) -> None:
