@@ -29,7 +29,7 @@ def test_markdown_carries_every_block() -> None:
     text = to_markdown(DOC)
     assert text.startswith("## Check\n")
     assert "| dup\\|key | 1,200 | 0.25 | yes |" in text
-    assert "- **error** `data.jsonl:2` (bad): [red]x" in text and "3 more in the full report" in text
+    assert "- **error** `data.jsonl:2` (bad): [red]x" in text and "4 more in the full report" in text
     assert "- examples: 3" in text and "- one" in text and "`reports/check.md`" in text
 
 
