@@ -46,10 +46,7 @@ def violations(schema: dict[str, Any], where: str = "$") -> list[str]:
     return found
 
 
-def _walk(node: Any, where: str, depth: int, found: list[str]) -> None:
-    if not isinstance(node, dict):
-        found.append(f"{where}: schema node is not an object")
-        return
+def _node_rules(node: dict[str, Any], where: str, found: list[str]) -> None:
     for key in FORBIDDEN_KEYS & node.keys():
         found.append(f"{where}: forbidden keyword {key!r}")
     if "format" in node and node["format"] not in PORTABLE_FORMATS:
@@ -64,21 +61,32 @@ def _walk(node: Any, where: str, depth: int, found: list[str]) -> None:
             found.append(f"{where}: enum values must be strings")
         elif len({v.lower() for v in values}) != len(values):
             found.append(f"{where}: enum values differ only in case")
+
+
+def _object_rules(node: dict[str, Any], where: str, depth: int, found: list[str]) -> None:
+    if depth >= MAX_DEPTH:
+        found.append(f"{where}: objects nested deeper than {MAX_DEPTH}")
+    if node.get("additionalProperties") is not False:
+        found.append(f"{where}: additionalProperties must be false")
+    props = node.get("properties")
+    if not isinstance(props, dict):
+        found.append(f"{where}: object without properties")
+        props = {}
+    if sorted(node.get("required", [])) != sorted(props):
+        found.append(f"{where}: every property must be required")
+    for name, child in props.items():
+        if not PROPERTY_NAME.match(name):
+            found.append(f"{where}.{name}: property names must be snake_case")
+        _walk(child, f"{where}.{name}", depth + 1, found)
+
+
+def _walk(node: Any, where: str, depth: int, found: list[str]) -> None:
+    if not isinstance(node, dict):
+        found.append(f"{where}: schema node is not an object")
+        return
+    _node_rules(node, where, found)
     if node.get("type") == "object" or "properties" in node:
-        if depth >= MAX_DEPTH:
-            found.append(f"{where}: objects nested deeper than {MAX_DEPTH}")
-        if node.get("additionalProperties") is not False:
-            found.append(f"{where}: additionalProperties must be false")
-        props = node.get("properties")
-        if not isinstance(props, dict):
-            found.append(f"{where}: object without properties")
-            props = {}
-        if sorted(node.get("required", [])) != sorted(props):
-            found.append(f"{where}: every property must be required")
-        for name, child in props.items():
-            if not PROPERTY_NAME.match(name):
-                found.append(f"{where}.{name}: property names must be snake_case")
-            _walk(child, f"{where}.{name}", depth + 1, found)
+        _object_rules(node, where, depth, found)
     if node.get("type") == "array":
         if "items" not in node:
             found.append(f"{where}: array without items")

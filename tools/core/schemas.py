@@ -86,42 +86,50 @@ class _Converter:
             return self.convert({**inner, **node}, stack)
         if "oneOf" in node:
             node["anyOf"] = node.pop("oneOf")
-
-        notes: list[str] = []
-        for key in MOVED_TO_DESCRIPTION:
-            if key in node:
-                value = node.pop(key)
-                if not (key == "default" and value is None):
-                    notes.append(f"{key} {_note(value)}")
-        for key in DROPPED:
-            node.pop(key, None)
-        if "format" in node and node["format"] not in PORTABLE_FORMATS:
-            node.pop("format")
-        if node.get("minItems", 0) > 1:
-            notes.append(f"minItems {node.pop('minItems')}")
-
+        notes = _strip_unportable(node)
         if "anyOf" in node:
             node["anyOf"] = [self.convert(option, stack) for option in node["anyOf"]]
         if node.get("type") == "array" and "items" in node:
             node["items"] = self.convert(node["items"], stack)
         if node.get("type") == "object" or "properties" in node:
-            extra = node.get("additionalProperties")
-            if extra not in (None, False):
-                raise SchemaError(
-                    f"{self.where}: a free-form mapping (dict field) is not portable; use a list of key/value models"
-                )
-            if "properties" not in node:
-                raise SchemaError(f"{self.where}: an object without declared properties is not portable")
-            node["type"] = "object"
-            node["properties"] = {k: self.convert(v, stack) for k, v in node["properties"].items()}
-            required = set(node.get("required", []))
-            for key in node["properties"]:
-                if key not in required:
-                    node["properties"][key] = _nullable(node["properties"][key])
-            node["required"] = list(node["properties"])
-            node["additionalProperties"] = False
+            self._strict_object(node, stack)
         _describe(node, notes)
         return node
+
+    def _strict_object(self, node: dict[str, Any], stack: tuple[str, ...]) -> None:
+        """Every property required (optional ones nullable), no additional properties."""
+        extra = node.get("additionalProperties")
+        if extra not in (None, False):
+            raise SchemaError(
+                f"{self.where}: a free-form mapping (dict field) is not portable; use a list of key/value models"
+            )
+        if "properties" not in node:
+            raise SchemaError(f"{self.where}: an object without declared properties is not portable")
+        node["type"] = "object"
+        node["properties"] = {k: self.convert(v, stack) for k, v in node["properties"].items()}
+        required = set(node.get("required", []))
+        for key in node["properties"]:
+            if key not in required:
+                node["properties"][key] = _nullable(node["properties"][key])
+        node["required"] = list(node["properties"])
+        node["additionalProperties"] = False
+
+
+def _strip_unportable(node: dict[str, Any]) -> list[str]:
+    """Remove the keywords strict modes reject; the ones a caller should still know become description notes."""
+    notes: list[str] = []
+    for key in MOVED_TO_DESCRIPTION:
+        if key in node:
+            value = node.pop(key)
+            if not (key == "default" and value is None):
+                notes.append(f"{key} {_note(value)}")
+    for key in DROPPED:
+        node.pop(key, None)
+    if "format" in node and node["format"] not in PORTABLE_FORMATS:
+        node.pop("format")
+    if node.get("minItems", 0) > 1:
+        notes.append(f"minItems {node.pop('minItems')}")
+    return notes
 
 
 def portable_schema(model: type[BaseModel]) -> dict[str, Any]:
