@@ -330,24 +330,15 @@ def _next_steps(verdict: str, decisive: Rule, values: dict[str, Any]) -> list[Ne
     return steps
 
 
-@tool(effect="read", stage="decide")
-def decide_fit(req: DecideFitRequest) -> DecideFitResult:
-    """Decides from the checklist answers whether to fine-tune: returns one recommendation (prompt engineering,
-    few-shot prompting, RAG, fine-tune, RAG + fine-tune, or "not yet: build an eval set / collect data"), the
-    decision rules that fired with their reasons and sources, a confidence, the questions whose answers would change
-    the verdict, and the next steps with the tool for each.
+Pending = list[tuple[Rule, list[Condition]]]
+Near = list[tuple[Rule, Condition]]
 
-    Call it once the core checklist questions are answered (record_answers says when); "unknown" is a
-    valid answer and lowers the confidence. It computes only with reference/data/decision.yaml. Do not
-    use it to choose a provider, price a run or pick hyperparameters: select_provider, estimate_cost and
-    configure_training do that.
-    """
-    values, unknown, assumptions = _values(req)
-    dec = knowledge.decision()
-    rules = sorted(dec.rules, key=lambda r: (-r.priority, r.id))
+
+def _evaluate(rules: list[Rule], values: dict[str, Any]) -> tuple[list[Rule], Pending, Near]:
+    """The rules that fire; those held only by unknown answers; those one known answer away."""
     fired: list[Rule] = []
-    pending: list[tuple[Rule, list[Condition]]] = []  # rules ruled out by nothing, held by unknowns
-    near: list[tuple[Rule, Condition]] = []  # rules one known answer away
+    pending: Pending = []
+    near: Near = []
     for rule in rules:
         results = [(c, _holds(c, values.get(c.field))) for c in rule.conditions]
         if all(r is True for _, r in results):
@@ -359,38 +350,26 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
             pending.append((rule, open_))
         elif len(false) == 1 and not open_:
             near.append((rule, false[0]))
-    decisive = fired[0]  # the default rule has no conditions, so something always fires
-    verdict = decisive.verdict
-    label = VERDICT_LABELS[verdict]
-    if verdict == "not_yet":
-        label = "not yet: build an eval set first" if decisive.id == "no_eval_set" else "not yet: collect data first"
-    rules_fired = [
-        FiredRule(
-            id=r.id,
-            verdict=r.verdict,
-            priority=r.priority,
-            decisive=r is decisive,
-            reason=r.reason,
-            next_step=r.next_step,
-            source=r.source,
-        )
-        for r in fired
-    ]
+    return fired, pending, near
 
+
+def _changes(decisive: Rule, fired: list[Rule], pending: Pending, near: Near, values: dict[str, Any]) -> list[Change]:
+    """The answers that would change the verdict: open ones, known ones one step away, and the decisive rule's own."""
+    verdict = decisive.verdict
     changes: list[Change] = []
     for rule, open_ in pending:
         if rule.priority > decisive.priority and rule.verdict != verdict:
-            for cond in open_:
-                changes.append(
-                    Change(
-                        field=cond.field,
-                        now="unknown",
-                        would_need=_describe(cond),
-                        verdict=rule.verdict,
-                        rule=rule.id,
-                        reason=rule.reason,
-                    )
-                )
+            changes += [
+                Change(
+                    field=c.field,
+                    now="unknown",
+                    would_need=_describe(c),
+                    verdict=rule.verdict,
+                    rule=rule.id,
+                    reason=rule.reason,
+                )  # fmt: skip
+                for c in open_
+            ]
     for rule, cond in near:
         if rule.priority > decisive.priority and rule.verdict != verdict:
             changes.append(
@@ -401,23 +380,28 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
                     verdict=rule.verdict,
                     rule=rule.id,
                     reason=rule.reason,
-                )
+                )  # fmt: skip
             )
-    if len(fired) > 1:
-        runner = next((r for r in fired[1:] if r.verdict != verdict and r.conditions), None)
-        if runner is not None:
-            for cond in decisive.conditions:
-                changes.append(
-                    Change(
-                        field=cond.field,
-                        now=_now(values.get(cond.field)),
-                        would_need=f"not {_describe(cond)}",
-                        verdict=runner.verdict,
-                        rule=runner.id,
-                        reason=f"without {decisive.id}, {runner.id} decides: {runner.reason}",
-                    )
-                )
+    runner = next((r for r in fired[1:] if r.verdict != verdict and r.conditions), None)
+    if runner is not None:
+        changes += [
+            Change(
+                field=c.field,
+                now=_now(values.get(c.field)),
+                would_need=f"not {_describe(c)}",
+                verdict=runner.verdict,
+                rule=runner.id,
+                reason=f"without {decisive.id}, {runner.id} decides: {runner.reason}",
+            )  # fmt: skip
+            for c in decisive.conditions
+        ]
+    return changes
 
+
+def _confidence(
+    decisive: Rule, fired: list[Rule], changes: list[Change], unknown: list[str]
+) -> tuple[Literal["high", "medium", "low"], list[str]]:
+    verdict = decisive.verdict
     details = ("format_also_fails", "needs_fresh_facts")  # optional details: listed, but they do not lower confidence
     blocking = [c for c in changes if c.now == "unknown" and c.field not in details]
     reasons: list[str] = []
@@ -441,7 +425,43 @@ def decide_fit(req: DecideFitRequest) -> DecideFitResult:
     confidence: Literal["high", "medium", "low"] = "high" if score == 0 else "medium" if score <= 2 else "low"
     if not reasons:
         reasons.append("every core answer is known and no open question could change the verdict")
+    return confidence, reasons
 
+
+@tool(effect="read", stage="decide")
+def decide_fit(req: DecideFitRequest) -> DecideFitResult:
+    """Decides from the checklist answers whether to fine-tune: returns one recommendation (prompt engineering,
+    few-shot prompting, RAG, fine-tune, RAG + fine-tune, or "not yet: build an eval set / collect data"), the
+    decision rules that fired with their reasons and sources, a confidence, the questions whose answers would change
+    the verdict, and the next steps with the tool for each.
+
+    Call it once the core checklist questions are answered (record_answers says when); "unknown" is a
+    valid answer and lowers the confidence. It computes only with reference/data/decision.yaml. Do not
+    use it to choose a provider, price a run or pick hyperparameters: select_provider, estimate_cost and
+    configure_training do that.
+    """
+    values, unknown, assumptions = _values(req)
+    dec = knowledge.decision()
+    fired, pending, near = _evaluate(sorted(dec.rules, key=lambda r: (-r.priority, r.id)), values)
+    decisive = fired[0]  # the default rule has no conditions, so something always fires
+    verdict = decisive.verdict
+    label = VERDICT_LABELS[verdict]
+    if verdict == "not_yet":
+        label = "not yet: build an eval set first" if decisive.id == "no_eval_set" else "not yet: collect data first"
+    rules_fired = [
+        FiredRule(
+            id=r.id,
+            verdict=r.verdict,
+            priority=r.priority,
+            decisive=r is decisive,
+            reason=r.reason,
+            next_step=r.next_step,
+            source=r.source,
+        )  # fmt: skip
+        for r in fired
+    ]
+    changes = _changes(decisive, fired, pending, near, values)
+    confidence, reasons = _confidence(decisive, fired, changes, unknown)
     wanted = PRINCIPLES_BY_VERDICT[verdict]
     principles = [PrincipleOut(id=p.id, text=p.text, source=p.source) for p in dec.principles if p.id in wanted]
     warnings = knowledge.warning_texts(
