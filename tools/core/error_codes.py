@@ -146,6 +146,7 @@ SETUP: frozenset[str] = frozenset(
     {
         "bf16_unsupported",
         "demo_examples_missing",
+        "litellm_missing",
         "litellm_not_json",
         "litellm_schema",
         "litellm_unreadable",

@@ -19,49 +19,88 @@ from pydantic import BaseModel
 
 from tools.knowledge.core import (
     DEFAULT_HORIZON_DAYS,
+    UNKNOWN,
     Fact,
     FactWarning,
+    candidates_text,
+    fact_date,
+    fit_raw,
+    is_stale,
     iter_facts,
     iter_rows,
+    known_date,
     load_facts,
     load_facts_file,
     max_age_days,
+    prepare_raw,
+    read_prepared,
     today,
     validate_facts,
     warning_texts,
     warnings_for,
 )
 from tools.knowledge.decision import Condition, DecisionFile, decision
-from tools.knowledge.gpus import GpusFile, gpus
-from tools.knowledge.pricing import HostingPrice, InferencePrice, PricingFile, TrainingPrice, pricing
-from tools.knowledge.providers import Provider, ProviderModel, ProvidersFile, providers
+from tools.knowledge.gpus import GpuOffer, GpusFile, gpus
+from tools.knowledge.negative import NegativeFactsFile, negative_facts, violations
+from tools.knowledge.pricing import UNIT_TEXT, HostingPrice, InferencePrice, PricingFile, TrainingPrice, pricing
+from tools.knowledge.providers import (
+    Provider,
+    ProviderModel,
+    ProvidersFile,
+    ServerlessFor,
+    Serving,
+    providers,
+    serving_text,
+)
 from tools.knowledge.training import Constant, TrainingFile, training
+from tools.knowledge.usage import FactUsage, PriceState, price_state
 
 __all__ = [
     # the core (tools.knowledge.core)
     "DEFAULT_HORIZON_DAYS",
+    "UNKNOWN",
     "Fact",
     "FactWarning",
+    "candidates_text",
+    "fact_date",
+    "fit_raw",
+    "is_stale",
     "iter_facts",
     "iter_rows",
+    "known_date",
     "load_facts",
     "load_facts_file",
     "max_age_days",
+    "prepare_raw",
+    "read_prepared",
     "today",
     "validate_facts",
     "warning_texts",
     "warnings_for",
+    # what one command used (tools.knowledge.usage)
+    "FactUsage",
+    "PriceState",
+    "price_state",
+    # negative facts (tools.knowledge.negative)
+    "NegativeFactsFile",
+    "negative_facts",
+    "violations",
     # the files, their accessors, and the row types callers name through this module
     "ProvidersFile",
     "Provider",
     "ProviderModel",
+    "ServerlessFor",
+    "Serving",
     "providers",
+    "serving_text",
     "PricingFile",
     "TrainingPrice",
     "InferencePrice",
     "HostingPrice",
+    "UNIT_TEXT",
     "pricing",
     "GpusFile",
+    "GpuOffer",
     "gpus",
     "TrainingFile",
     "Constant",
@@ -72,6 +111,7 @@ __all__ = [
     # defined here
     "FACT_MODELS",
     "cross_check",
+    "offering_usage",
     "offering_warnings",
 ]
 
@@ -81,6 +121,7 @@ FACT_MODELS: dict[str, type[BaseModel]] = {
     "gpus": GpusFile,
     "training": TrainingFile,
     "decision": DecisionFile,
+    "negative_facts": NegativeFactsFile,
 }
 """The files this module validates. Other modules' files (formats, diagnose) are checked for dates only,
 unless they add their model here."""
@@ -101,6 +142,28 @@ def cross_check(prov: ProvidersFile, price: PricingFile, gpu: GpusFile, train: T
     return problems
 
 
+def offering_usage(
+    provider_id: str, model_id: str | None = None, usage: FactUsage | None = None, method: str | None = None
+) -> FactUsage:
+    """The rows behind one provider path (and one of its models, and one method): the service, the model, and the
+    price rows for them - what select_provider / estimate_cost record when they recommend or price that path."""
+    usage = usage or FactUsage()
+    prov = providers().provider(provider_id)
+    usage.add([prov], file="providers.yaml")
+    price = pricing()
+    price_rows: list[Fact] = [r for r in price.hosting_for(provider_id)] + price.storage_for(provider_id)
+    if model_id is not None:
+        usage.add([prov.model(model_id)], file="providers.yaml", context=provider_id)
+        price_rows += [
+            r
+            for r in price.training
+            if r.provider == provider_id and r.model == model_id and (method is None or r.method == method)
+        ]
+        price_rows += [r for r in price.inference if r.provider == provider_id and r.model == model_id]
+    usage.add(price_rows, file="pricing.yaml")
+    return usage
+
+
 def offering_warnings(
     provider_id: str,
     model_id: str | None = None,
@@ -109,19 +172,17 @@ def offering_warnings(
     max_age: int | None = None,
     horizon: int = DEFAULT_HORIZON_DAYS,
 ) -> list[FactWarning]:
-    """Warnings for a provider path (and one of its models): the service, the model, and every price row
-    for them - what select_provider / estimate_cost attach when they recommend or price that path."""
+    """Every warning for a provider path (see :func:`offering_usage`), each once."""
     prov = providers().provider(provider_id)
-    rows: list[Fact] = [prov]
-    found = warnings_for(rows, file="providers.yaml", on=on, max_age=max_age, horizon=horizon)
+    rows: list[tuple[list[Fact], str, str | None]] = [([prov], "providers.yaml", None)]
     price = pricing()
     price_rows: list[Fact] = [r for r in price.hosting_for(provider_id)] + price.storage_for(provider_id)
     if model_id is not None:
-        model = prov.model(model_id)
-        found += warnings_for(
-            [model], file="providers.yaml", on=on, max_age=max_age, horizon=horizon, context=provider_id
-        )
+        rows.append(([prov.model(model_id)], "providers.yaml", provider_id))
         price_rows += [r for r in price.training if r.provider == provider_id and r.model == model_id]
         price_rows += [r for r in price.inference if r.provider == provider_id and r.model == model_id]
-    found += warnings_for(price_rows, file="pricing.yaml", on=on, max_age=max_age, horizon=horizon)
+    rows.append((price_rows, "pricing.yaml", None))
+    found: list[FactWarning] = []
+    for group, file, context in rows:
+        found += warnings_for(group, file=file, on=on, max_age=max_age, horizon=horizon, context=context)
     return found

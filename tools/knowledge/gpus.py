@@ -5,10 +5,10 @@ Also :func:`gpus`, the cached, validated file.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.core.errors import ToolError
-from tools.knowledge.core import Dated, Fact, load_facts
+from tools.knowledge.core import Dated, Expiry, Fact, LastKnown, load_facts
 
 
 class Gpu(Fact):
@@ -22,7 +22,8 @@ class GpuOffer(Dated):
     gpu: str
     vendor: str
     tier: str
-    usd_per_gpu_hour: float
+    usd_per_gpu_hour: float | None = Field(description="null: not confirmed this time (see last_known)")
+    last_known: LastKnown | None = None
     gpus_per_instance: int = 1
     instance: str | None = None
     region: str | None = None
@@ -30,6 +31,7 @@ class GpuOffer(Dated):
 
 class GpusFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    expiry: list[Expiry] = []
     gpus: list[Gpu]
     offers: list[GpuOffer]
 
@@ -50,7 +52,11 @@ class GpusFile(BaseModel):
         )
 
     def offers_for(self, gpu_id: str) -> list[GpuOffer]:
-        return sorted((o for o in self.offers if o.gpu == gpu_id), key=lambda o: o.usd_per_gpu_hour)
+        """Offers for one GPU, cheapest known first (offers without a confirmed price last)."""
+        return sorted(
+            (o for o in self.offers if o.gpu == gpu_id),
+            key=lambda o: (o.usd_per_gpu_hour is None, o.usd_per_gpu_hour or 0.0),
+        )
 
 
 def gpus() -> GpusFile:

@@ -10,8 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.core.errors import ToolError
-from tools.knowledge.core import Dated, load_facts
-from tools.knowledge.providers import Method
+from tools.knowledge.core import Dated, Expiry, LastKnown, load_facts
+from tools.knowledge.providers import Method, Serving
 
 TrainingUnit = Literal["per_1m_tokens", "per_hour", "per_gpu_hour", "free"]
 
@@ -21,7 +21,8 @@ class TrainingPrice(Dated):
     model: str
     method: Method
     unit: TrainingUnit
-    price_usd: float | None = Field(description="null: not found in a trusted source; tools must say so")
+    price_usd: float | None = Field(description="null: not confirmed at a source; tools must say so")
+    last_known: LastKnown | None = Field(default=None, description="a price we could not confirm this time")
     min_fee_usd: float | None = None
     max_fee_usd: float | None = None
     billing: str | None = None
@@ -39,6 +40,7 @@ class InferencePrice(Dated):
     ft_input: float | None = None
     ft_cached_input: float | None = None
     ft_output: float | None = None
+    serving: Serving | None = Field(default=None, description="how the fine-tuned model is served on this path")
     litellm_base_key: str | None = None
     litellm_ft_key: str | None = None
     litellm_price_suffix: str = ""
@@ -47,8 +49,10 @@ class InferencePrice(Dated):
 class HostingPrice(Dated):
     provider: str
     deployment: str
-    unit: Literal["per_hour", "per_minute", "per_model_unit_hour", "per_model_unit_minute"]
+    unit: Literal["per_hour", "per_minute", "per_gpu_hour", "per_model_unit_hour", "per_model_unit_minute"]
     price_usd: float | None
+    last_known: LastKnown | None = None
+    billing: str | None = None
     commitment: str | None = None
     residency: str | None = None
 
@@ -57,18 +61,35 @@ class StoragePrice(Dated):
     provider: str
     unit: Literal["per_model_month", "per_model_unit_month"]
     price_usd: float | None
+    last_known: LastKnown | None = None
 
 
 class Discount(Dated):
     provider: str
     applies_to: Literal["training", "inference"]
     kind: str
-    fraction_off: float
+    fraction_off: float | None
     fraction_off_max: float | None = None
+    last_known: LastKnown | None = None
+
+
+UNIT_TEXT = {
+    "per_1m_tokens": "per 1M training tokens",
+    "per_hour": "per hour",
+    "per_minute": "per minute",
+    "per_gpu_hour": "per GPU-hour",
+    "per_model_unit_hour": "per model unit per hour",
+    "per_model_unit_minute": "per model unit per minute",
+    "per_model_month": "per model per month",
+    "per_model_unit_month": "per model unit per month",
+    "free": "(free)",
+}
+"""Units as words, for sentences (never "USD per_1m_tokens")."""
 
 
 class PricingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    expiry: list[Expiry] = []
     training: list[TrainingPrice]
     inference: list[InferencePrice]
     hosting: list[HostingPrice]

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.core.errors import ToolError
-from tools.knowledge.core import Dated, Fact, load_facts
+from tools.knowledge.core import Dated, Expiry, Fact, Until, known_date, load_facts
 
 Method = Literal[
     "sft",
@@ -42,8 +42,45 @@ Tristate = Literal["yes", "no", "on_request", "limited", "opt_in", "unclear", "u
 
 
 class Milestone(Fact):
-    date: date
+    date: date | Literal["unknown"]
     event: str
+
+
+class ServerlessFor(BaseModel):
+    """Serverless (per token) only for adapters on these bases; every other fine-tune is served ``otherwise``."""
+
+    model_config = ConfigDict(extra="forbid")
+    serverless_for: list[str] = Field(min_length=1)
+    otherwise: Literal["dedicated"] = "dedicated"
+
+
+Serving = Literal["serverless", "dedicated", "self_managed", "none"] | ServerlessFor
+"""How a fine-tuned model is served: per token on shared capacity, on a deployment billed while it is up
+(per hour, GPU-second or model unit, with or without traffic), on your own machines, or not at all."""
+
+
+def serving_text(serving: Serving | None) -> str:
+    """How a fine-tune is served, in words."""
+    if serving is None:
+        return "not documented"
+    if isinstance(serving, ServerlessFor):
+        return f"serverless only for adapters on {', '.join(serving.serverless_for)}; otherwise {serving.otherwise}"
+    return serving.replace("_", "-")
+
+
+class ClosedMethod(Fact):
+    """A method the provider lists but no longer accepts new jobs for."""
+
+    method: Method
+    since: Until = Field(description="the day it closed, or unknown when the page gives none")
+    instead: str | None = Field(default=None, description="what the provider offers instead")
+
+
+class Eligibility(Fact):
+    """Who may still start jobs, when not everyone may."""
+
+    rule: str
+    until: date | None = Field(default=None, description="the last day the rule admits anyone")
 
 
 class ProviderModel(Dated):
@@ -60,7 +97,9 @@ class ProviderModel(Dated):
     context_tokens: int | None = None
     modalities: list[str] = ["text"]
     tool_calling: bool | None = None
-    serving_until: date | None = None
+    serving: Serving | None = Field(default=None, description="how the fine-tune is served; default: the provider's")
+    methods_closed: list[ClosedMethod] = []
+    regions: list[str] = []
 
 
 class Provider(Dated):
@@ -68,10 +107,11 @@ class Provider(Dated):
     name: str
     kind: ProviderKind
     status: Status
-    until_note: str | None = None
     milestones: list[Milestone] = []
+    eligibility: Eligibility | None = None
     hosting: list[Hosting]
     hosting_note: str | None = None
+    serving: Serving | None = None
     regions: list[str] = []
     residency: str | None = None
     data_leaves_your_machines: bool
@@ -97,13 +137,30 @@ class Provider(Dated):
         )
 
     def model_until(self, model: ProviderModel) -> date | None:
-        """When new training jobs for ``model`` stop: the earlier of the model's and the service's end."""
-        dates = [d for d in (model.available_until, self.available_until) if d is not None]
+        """When new training jobs for ``model`` stop: the earlier known date of the model's and the service's end
+        (None when neither has a known date; see :meth:`until_unknown`)."""
+        dates = [d for d in (known_date(model.available_until), known_date(self.available_until)) if d is not None]
         return min(dates) if dates else None
+
+    def model_serving_until(self, model: ProviderModel) -> date | None:
+        """When inference on a fine-tune of ``model`` stops, when known."""
+        dates = [d for d in (known_date(model.serving_until), known_date(self.serving_until)) if d is not None]
+        return min(dates) if dates else None
+
+    def until_unknown(self, model: ProviderModel) -> bool:
+        """True when the model's or the service's closing date is ``unknown`` (never "no announced end")."""
+        return "unknown" in (model.available_until, self.available_until)
+
+    def serving_of(self, model: ProviderModel) -> Serving | None:
+        return model.serving if model.serving is not None else self.serving
+
+    def closed_method(self, model: ProviderModel, method: str) -> ClosedMethod | None:
+        return next((c for c in model.methods_closed if c.method == method), None)
 
 
 class ProvidersFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    expiry: list[Expiry] = []
     providers: list[Provider]
 
     @model_validator(mode="after")
