@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, print_notes, run
-from tools.providers.select_provider import ProviderRanking
+from tools.providers.models import ProviderRanking
 
 
 def render_ranking(result: ProviderRanking, console: Console) -> None:
     if result.constraints:
         console.print("Constraints: " + "; ".join(result.constraints))
     table = Table(title="Options, best first")
-    for column in ("#", "provider / model", "method", "score", "cost", "until", "why / why not"):
+    for column in ("#", "provider / model", "method", "score", "cost", "no new jobs from", "why / why not"):
         table.add_column(column)
     for o in result.options:
         why = "; ".join(o.fits[:2]) + (" | [yellow]" + "; ".join(o.concerns[:2]) + "[/]" if o.concerns else "")
@@ -27,7 +27,7 @@ def render_ranking(result: ProviderRanking, console: Console) -> None:
             o.method,
             str(o.score),
             o.cost_class,
-            str(o.available_until or "-"),
+            "unknown" if o.end_unknown else str(o.available_until or "-"),
             why,
         )
     console.print(table)
