@@ -10,7 +10,11 @@ from rich.table import Table
 
 from skill.console import JsonFlag, print_notes, run
 from tools.cost.models import CostEstimate
-from tools.cost.parts import money
+from tools.cost.money import money
+from tools.cost.report import break_even_cell, training_cell
+
+DEFAULT_REPORT = "cost-report.md"
+MAX_NOTES = 3
 
 
 def _m(x: float | None) -> str:
@@ -18,6 +22,8 @@ def _m(x: float | None) -> str:
 
 
 def render_cost(result: CostEstimate, console: Console) -> None:
+    """A short table and the lines that change a decision; the rest (assumptions, sensitivity, GPU options,
+    excluded paths, every note) is in the report."""
     if result.dataset:
         d = result.dataset
         console.print(
@@ -25,66 +31,37 @@ def render_cost(result: CostEstimate, console: Console) -> None:
             f"({d.counter}{', approximate' if d.approximate else ''})"
         )
     table = Table(title="Training and inference")
-    for column in (
-        "provider / model",
-        "method",
-        "epochs",
-        "training",
-        "base / request",
-        "ft / request",
-        "fixed / month",
-        "break-even",
-    ):
+    for column in ("provider / model", "method", "training", "ft / request", "fixed / month", "break-even"):
         table.add_column(column)
     for o in result.options:
-        i, b = o.inference, o.break_even
-        be = "-" if b is None else "never" if b.never else f"{b.requests:,.0f} req" if b.requests is not None else "-"
+        i = o.inference
+        fixed = (_m(i.fixed_usd_per_month) + (" + ?" if i.fixed_unknown else "")) if i else "-"
         table.add_row(
             f"{o.provider} / {o.model}",
             o.method,
-            f"{o.training.epochs:g}",
-            _m(o.training.cost_usd),
-            _m(i.base_usd_per_request) if i else "-",
+            training_cell(o),
             _m(i.ft_usd_per_request) if i else "-",
-            _m(i.fixed_usd_per_month) if i else "-",
-            be,
+            fixed,
+            break_even_cell(o.break_even),
         )
     console.print(table)
-    for o in result.options:
-        if o.training.note:
-            console.print(f"[dim]{o.provider} / {o.model}: {o.training.note}[/]")
+    if len(result.options) == 1:
+        o = result.options[0]
+        console.print(f"training price: {o.training.price_text or o.training.note or 'unknown'}")
         if o.break_even:
-            console.print(f"{o.provider} / {o.model}: {o.break_even.statement}")
-        for g in o.gpu_options:
-            console.print(
-                f"  {g.gpus}x {g.gpu}: needs {g.memory_need_gb} GB, {g.hours} h"
-                + (f", {_m(g.cost_usd)} at {g.vendor} ({g.tier})" if g.cost_usd is not None else "")
-            )
+            console.print(o.break_even.statement)
+    for o in result.options:
         for line in o.over_budget:
-            console.print(f"  [yellow]over budget[/]: {line}")
-    if result.sensitivity:
-        table = Table(title=f"Sensitivity ({result.sensitivity_option})")
-        for column in ("variable", "value", "training", "break-even requests", "months"):
-            table.add_column(column)
-        for s in result.sensitivity:
-            table.add_row(
-                s.variable,
-                s.value,
-                _m(s.training_cost_usd),
-                "-" if s.break_even_requests is None else f"{s.break_even_requests:,.0f}",
-                "-" if s.break_even_months is None else f"{s.break_even_months:.2f}",
-            )
-        console.print(table)
-    console.print("\n[bold]Assumptions[/]")
-    for a in result.assumptions:
-        console.print(f"  - {a.what}: {a.value} [dim]({a.source}, {a.as_of})[/]")
-    for line in result.excluded:
-        console.print(f"[dim]excluded: {line}[/]")
-    for line in result.notes:
+            console.print(f"  [yellow]over budget[/]: {o.provider} / {o.model}: {line}")
+    if result.excluded:
+        console.print(f"[dim]{len(result.excluded)} paths left out (closed to new jobs or not offered)[/]")
+    for line in result.notes[:MAX_NOTES]:
         console.print(f"[yellow]note[/]: {line}")
+    if len(result.notes) > MAX_NOTES:
+        console.print(f"[dim]{len(result.notes) - MAX_NOTES} more notes in the report[/]")
     print_notes(console, result.warnings)
     if result.report:
-        console.print(f"report: {result.report}")
+        console.print(f"full estimate (assumptions, sensitivity, GPU options, every note): {result.report}")
 
 
 def cost(
@@ -125,7 +102,7 @@ def cost(
     hours: Annotated[float | None, typer.Option("--training-hours", help="For hourly-billed (RFT) training.")] = None,
     budget: Annotated[float | None, typer.Option("--training-budget")] = None,
     monthly_budget: Annotated[float | None, typer.Option("--inference-budget")] = None,
-    report: Annotated[str | None, typer.Option("--report", help="Write the full estimate as markdown.")] = None,
+    report: Annotated[str, typer.Option("--report", help="Where the full estimate goes (markdown).")] = DEFAULT_REPORT,
     json_out: JsonFlag = False,
 ) -> None:
     """Estimate training and inference cost and the break-even, from a dataset or token totals."""

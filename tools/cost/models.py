@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, Field
 
 from tools.core.fields import InputPath, OutputPath
@@ -18,7 +20,11 @@ class TrainingCost(BaseModel):
     unit: str | None = Field(
         None, description="per_1m_tokens, per_hour, per_gpu_hour, free, or gpu (computed from GPU hours)"
     )
-    price_usd: float | None = Field(None, description="the rate in that unit; null: no trusted price in our data")
+    price_usd: float | None = Field(None, description="the confirmed rate in that unit; null: none to compute with")
+    price_status: str = Field(
+        "unknown", description="confirmed, unconfirmed (past its expiry: last known only), unknown"
+    )
+    price_text: str = Field("", description="the rate in words, or its last known value and date")
     epochs: float = 1
     epochs_reason: str = ""
     billed_tokens: int | None = None
@@ -57,22 +63,30 @@ class InferenceCost(BaseModel):
     monthly_requests: int | None
     base_usd_per_month: float | None
     ft_usd_per_month: float | None = Field(None, description="fine-tuned token cost per month, without fixed fees")
-    fixed_usd_per_month: float = 0
+    fixed_usd_per_month: float = Field(0, description="confirmed fixed fees per month")
     fixed_items: list[str] = []
+    fixed_unknown: bool = Field(False, description="true when a fixed fee is unknown or unconfirmed (not counted)")
 
 
 class BreakEven(BaseModel):
     never: bool
     statement: str
     requests: float | None = Field(None, description="requests to recover the training cost")
-    months: float | None = Field(None, description="months at the given volume, fixed fees included")
+    months: float | None = Field(
+        None, description="30-day months at the given volume, fixed fees included; null when it never pays back"
+    )
     monthly_requests_to_cover_fixed: float | None = None
+    serving_until: date | None = Field(None, description="the day serving of the fine-tune ends, when known")
+    days_left: int | None = Field(None, description="days from today to serving_until: the payback must fit in them")
 
 
 class CostOption(BaseModel):
     provider: str
     model: str
     method: str
+    closes: date | None = Field(None, description="the day it closes to new jobs, when known")
+    serving: str = Field("", description="how the fine-tune is served")
+    eligibility: str | None = Field(None, description="who may still start jobs, when not everyone may")
     training: TrainingCost
     gpu_options: list[GpuOption] = []
     inference: InferenceCost | None = None
