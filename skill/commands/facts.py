@@ -20,40 +20,50 @@ from tools.facts.facts_check import FactsCheckReport
 facts_app = typer.Typer(help="Check, render and refresh the dated facts in reference/data.", no_args_is_help=True)
 
 
+def _table(title: str, warnings: list, console: Console, with_days: bool) -> None:  # type: ignore[type-arg]
+    rows = [w for w in warnings if w.file == "providers.yaml"]
+    if not rows:
+        return
+    table = Table(title=title)
+    for column in ("date", "in days", "what") if with_days else ("date", "what"):
+        table.add_column(column)
+    for w in rows:
+        cells = [str(w.date), str(w.days), w.summary] if with_days else [str(w.date), w.summary]
+        table.add_row(*cells)
+    console.print(table)
+
+
 def _render_check(report: FactsCheckReport, console: Console) -> None:
     console.print(
         f"[bold]facts check[/] on {report.today}: {report.rows_checked} rows in {len(report.files)} files "
-        f"(age limit {report.max_age_days} days, horizon {report.horizon_days} days; "
+        f"(review ages from each file's expiry, else {report.max_age_days} days; horizon {report.horizon_days} days; "
         f"{report.secondary_rows} rows from secondary sources)"
     )
     for line in report.headline:
         console.print(f"  - {line}")
-    if report.closing:
-        table = Table(title="closing soon (providers.yaml; prices that end with them are in --json)")
-        for column in ("date", "in days", "what", "file"):
-            table.add_column(column)
-        for w in (w for w in report.closing if w.file == "providers.yaml"):
-            table.add_row(
-                str(w.date), str(w.days), w.row + (" (inference)" if w.kind == "serving_closing" else ""), w.file or "-"
-            )
-        console.print(table)
-    if report.ended:
-        table = Table(title="ended (providers.yaml)")
-        for column in ("date", "what", "file"):
-            table.add_column(column)
-        for w in (w for w in report.ended if w.file == "providers.yaml"):
-            table.add_row(str(w.date), w.row + (" (inference)" if w.kind == "serving_ended" else ""), w.file or "-")
-        console.print(table)
+    _table(
+        "closing soon (providers.yaml; the price rows that end with them are in --json)", report.closing, console, True
+    )
+    _table("closed to new jobs or no longer served (providers.yaml)", report.ended, console, False)
+    for w in report.unknown_ends:
+        if w.file == "providers.yaml":
+            console.print(f"[yellow]unknown end[/]: {w.message}")
     for line in report.deprecated:
         console.print(f"[yellow]deprecated[/]: {line}")
     if report.stale:
-        console.print(f"[yellow]{report.stale_total} stale facts[/] (oldest first, {len(report.stale)} shown):")
+        console.print(
+            f"[yellow]{report.stale_total} facts past their review age[/] (oldest first, {len(report.stale)} shown):"
+        )
         for w in report.stale[:15]:
             console.print(f"  {w.date}  {w.file}: {w.row}  [dim]{w.source}[/]")
+    for line in report.expired_in_use:
+        console.print(f"[yellow]past expiry, still carries a value[/]: {line}")
+    for line in report.negative_violations:
+        console.print(f"[bold red]brings back a wrong claim[/]: {line}")
     for problem in report.invalid:
         console.print(f"[bold red]invalid[/]: {problem}")
     if report.ok:
-        console.print("[green]ok[/]: every fact is within the age limit and every file validates.")
+        console.print("[green]ok[/]: every fact is within its review age and every file validates.")
 
 
 @facts_app.command("check")
@@ -61,14 +71,15 @@ def check_command(
     ctx: typer.Context,
     today: Annotated[str | None, typer.Option("--today", help="Check as of this date (YYYY-MM-DD).")] = None,
     max_age_days: Annotated[
-        int | None, typer.Option("--max-age-days", help="Stale after this many days (120).")
+        int | None, typer.Option("--max-age-days", help="Override every row's review age (days).")
     ] = None,
     horizon_days: Annotated[
         int | None, typer.Option("--horizon-days", help="List offerings ending within (90).")
     ] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """List stale facts and offerings that ended or close soon; exit 1 when a fact is stale or a file invalid."""
+    """List facts past their review age and offerings that closed, close soon or have an unknown end; exit 1 when a
+    fact is stale, a file invalid or a negative fact violated."""
     args = {"today": today, "max_age_days": max_age_days, "horizon_days": horizon_days}
     run(ctx, "facts_check", args, json_out=json_out, render=_render_check, problems=lambda r: not r.ok)
 
@@ -100,23 +111,51 @@ def render_command(
     raise typer.Exit(EXIT_PROBLEMS if (check and drift) else EXIT_OK)
 
 
+def _print_refresh(result, summary: dict) -> None:  # type: ignore[no-untyped-def]
+    out.print(
+        f"{len(result.changes)} changes proposed from {result.source}; diff written to {summary['diff']}"
+        + (" and applied to pricing.yaml" if summary["applied"] else " (review it, then rerun with --apply)")
+    )
+    for c in result.changes:
+        out.print(f"  {c.row}: {c.field} {c.old} -> {c.new}")
+    for line in result.blocked:
+        out.print(f"  [yellow]refused[/]: {line}")
+    for line in result.kept_primary:
+        out.print(f"  [yellow]kept[/]: {line}")
+    for line in result.missing_keys:
+        out.print(f"  [yellow]not in LiteLLM[/]: {line}")
+    for line in result.serving_mismatches:
+        out.print(f"  [yellow]check[/]: {line}")
+    if result.unlisted_ft_keys:
+        out.print(
+            f"  LiteLLM prices {len(result.unlisted_ft_keys)} fine-tuned models pricing.yaml does not list: "
+            + ", ".join(result.unlisted_ft_keys[:8])
+        )
+
+
 @facts_app.command("refresh")
 def refresh_command(
     ctx: typer.Context,
     litellm: Annotated[
-        str, typer.Option("--litellm", help="LiteLLM model_prices_and_context_window.json: path or URL.")
-    ],
+        str | None,
+        typer.Option(
+            "--litellm",
+            help="A copy of LiteLLM's price map to read instead of the installed litellm package's (a file path).",
+        ),
+    ] = None,
     out_path: Annotated[str, typer.Option("--out", help="Where to write the diff for review.")] = "facts-refresh.diff",
     apply: Annotated[bool, typer.Option("--apply", help="Also write the updated reference/data/pricing.yaml.")] = False,
-    today: Annotated[str | None, typer.Option("--today", help="as_of date for changed rows (YYYY-MM-DD).")] = None,
+    today: Annotated[str | None, typer.Option("--today", help="`checked` date for changed rows (YYYY-MM-DD).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Propose per-token inference prices and deprecation dates from LiteLLM's price map, as a diff.
+    """Propose per-token inference prices and serving end dates from LiteLLM's price map, as a diff to review.
 
-    Training, hosting and storage fees are never touched (LiteLLM has none).
+    The map is read from the installed litellm package (pip install 'finetune-skill[facts]'). Training, hosting and
+    storage fees are never touched (LiteLLM has none); rows citing a provider's own page are kept, and changes that
+    reference/data/negative_facts.yaml forbids are refused.
     """
     from tools import knowledge
-    from tools.facts.refresh import LITELLM_URL, load_litellm, refresh_pricing
+    from tools.facts.refresh import installed_price_map, load_litellm, refresh_pricing, source_url
 
     ws = workspace_of(ctx)
     try:
@@ -124,16 +163,19 @@ def refresh_command(
     except ValueError:
         fail(ToolError("bad_today", f"--today {today!r} is not a date", "use YYYY-MM-DD"), json_out=json_out)
     try:
-        is_url = litellm.startswith(("https://", "http://"))
-        source = litellm if is_url else str(ws.input_file(litellm, what="LiteLLM price map"))
-        data = load_litellm(source)
+        if litellm:
+            path, source = ws.input_file(litellm, what="LiteLLM price map"), "https://pypi.org/project/litellm/"
+        else:
+            path, version = installed_price_map()
+            source = source_url(version)
         pricing_path = reference_data_dir() / "pricing.yaml"
         result = refresh_pricing(
-            data,
+            load_litellm(path),
             pricing_path,
             on,
-            source_url=litellm if is_url else LITELLM_URL,
+            source=source,
             providers_path=reference_data_dir() / "providers.yaml",
+            negative=knowledge.negative_facts(),
         )
         diff_path = ws.output_file(out_path, what="diff file")
         write_text_atomic(diff_path, result.diff or "# no changes\n")
@@ -142,12 +184,15 @@ def refresh_command(
     except ToolError as exc:
         fail(exc, json_out=json_out)
     summary = {
+        "source": result.source,
         "changes": [
             {"row": c.row, "field": c.field, "old": str(c.old) if c.old is not None else None, "new": str(c.new)}
             for c in result.changes
         ],
         "diff": ws.relative(diff_path),
         "applied": bool(apply and result.changes),
+        "refused": result.blocked,
+        "kept_primary": result.kept_primary,
         "missing_keys": result.missing_keys,
         "unlisted_ft_keys": result.unlisted_ft_keys[:30],
         "serving_mismatches": result.serving_mismatches,
@@ -156,21 +201,7 @@ def refresh_command(
     if json_out:
         typer.echo(json.dumps(summary, indent=2))
     else:
-        out.print(
-            f"{len(result.changes)} changes proposed; diff written to {summary['diff']}"
-            + (" and applied to pricing.yaml" if summary["applied"] else " (review it, then rerun with --apply)")
-        )
-        for c in result.changes:
-            out.print(f"  {c.row}: {c.field} {c.old} -> {c.new}")
-        for line in result.missing_keys:
-            out.print(f"  [yellow]not in LiteLLM[/]: {line}")
-        for line in result.serving_mismatches:
-            out.print(f"  [yellow]check[/]: {line}")
-        if result.unlisted_ft_keys:
-            out.print(
-                f"  LiteLLM prices {len(result.unlisted_ft_keys)} fine-tuned models pricing.yaml does not list: "
-                + ", ".join(result.unlisted_ft_keys[:8])
-            )
+        _print_refresh(result, summary)
     raise typer.Exit(EXIT_OK)
 
 

@@ -19,7 +19,8 @@ from tools.core.errors import ToolError
 from tools.core.fields import InputPath
 from tools.core.registry import tool
 from tools.core.workspace import current
-from tools.knowledge.core import Fact, load_facts, warning_texts
+from tools.knowledge.core import Fact, load_facts
+from tools.knowledge.usage import FactUsage
 
 Regime = Literal["gdpr", "hipaa", "none"]
 VerdictKind = Literal["allowed", "conditional", "not_allowed"]
@@ -122,8 +123,8 @@ class ComplianceResult(BaseModel):
     ok: bool = Field(description="at least one path is allowed (or conditional) and no PII or secret is unresolved")
 
 
-def _provider_facts(wanted: list[str] | None) -> tuple[list[Any], list[str]]:
-    """The provider rows to judge (training paths only) and their fact warnings: the one seam to providers.yaml."""
+def _provider_facts(wanted: list[str] | None) -> tuple[list[Any], FactUsage]:
+    """The provider rows to judge (training paths only) and the facts used: the one seam to providers.yaml."""
     from tools import knowledge
 
     rows = [p for p in knowledge.providers().providers if p.kind != "eval_service"]
@@ -135,7 +136,7 @@ def _provider_facts(wanted: list[str] | None) -> tuple[list[Any], list[str]]:
                 "unknown_provider", f"unknown provider ids: {', '.join(missing)}", "known: " + ", ".join(sorted(known))
             )
         rows = [p for p in rows if p.id in wanted]
-    return rows, warning_texts(rows, file="providers.yaml")
+    return rows, FactUsage().add(rows, file="providers.yaml")
 
 
 def _read_pii(raw: str | None) -> PiiStatus:
@@ -188,11 +189,14 @@ def _judge(p: Any, req: ComplianceRequest, rules: list[FieldRule], personal: boo
 
     if p.status == "ended":
         worse("not_allowed")
-        reasons.append(f"the service has ended{f' ({p.available_until})' if p.available_until else ''}")
+        reasons.append(
+            f"the service closed to new jobs on {p.available_until}" if p.available_until else "the service has ended"
+        )
     elif p.status in ("closing", "deprecated"):
         worse("conditional")
         conditions.append(
-            f"the service is {p.status}" + (f" (no new jobs from {p.available_until})" if p.available_until else "")
+            f"the service is {p.status}"
+            + (f" (closes to new jobs on {p.available_until})" if p.available_until else "")
         )
     if req.on_premises and p.data_leaves_your_machines:
         worse("not_allowed")
@@ -247,7 +251,8 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
     cited sources, not legal advice.
     """
     cf = facts()
-    rows, warnings = _provider_facts(req.providers)
+    rows, usage = _provider_facts(req.providers)
+    warnings: list[str] = []
     regimes = [r for r in dict.fromkeys(req.regimes) if r != "none"]
     pii = _read_pii(req.pii_report)
     personal = req.personal_data if req.personal_data is not None else (pii.found > 0 if pii.scanned else bool(regimes))
@@ -280,9 +285,10 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
         if all(conditions.get(c, False) for c in a.applies)
     ]
     ai_act = _ai_act(req, cf) if eu_ai_act else None
-    warnings += warning_texts(cf.actions + cf.field_rules + cf.constants, file="compliance.yaml")
+    usage.add(cf.actions + cf.field_rules + cf.constants, file="compliance.yaml")
     if pii.scanned and pii.found and pii.redacted_clean:
         warnings.append("PII was found in the original; train only on the redacted copy")
+    warnings = usage.notices() + warnings
     return ComplianceResult(
         regimes=regimes or ["none"],
         allowed=[v.provider for v in verdicts if v.verdict == "allowed"],

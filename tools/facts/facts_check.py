@@ -15,6 +15,7 @@ from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.resources import reference_data_dir
 from tools.knowledge import FACT_MODELS
+from tools.knowledge.ageing import ended_offering, value_free
 from tools.knowledge.core import (
     DEFAULT_HORIZON_DAYS,
     FactWarning,
@@ -56,7 +57,8 @@ class FactsCheckRequest(BaseModel):
     max_age_days: int | None = Field(
         default=None,
         ge=0,
-        description="Facts older than this many days are stale; default 120 (or FINETUNE_FACTS_MAX_AGE_DAYS).",
+        description="Overrides every row's review age (by default each row's own, from its file's expiry, else 120 "
+        "days or FINETUNE_FACTS_MAX_AGE_DAYS).",
     )
     horizon_days: int | None = Field(
         default=None, ge=0, description="Offerings ending within this many days are listed as closing; default 90."
@@ -78,37 +80,105 @@ class FactsCheckReport(BaseModel):
     rows_checked: int
     secondary_rows: int = Field(description="rows whose source is a third-party compilation")
     headline: list[str] = Field(description="the most important sentences, closing and ended paths first")
-    closing: list[FactWarning]
-    ended: list[FactWarning]
+    closing: list[FactWarning] = Field(description="close to new jobs, or stop serving, within the horizon")
+    ended: list[FactWarning] = Field(description="closed to new jobs, or stopped serving")
+    unknown_ends: list[FactWarning] = Field(description="live offerings whose end date the sources leave unknown")
     deprecated: list[str] = Field(description="offerings marked deprecated without an end date")
-    stale: list[FactWarning] = Field(description=f"at most {MAX_LISTED}, oldest first")
+    stale: list[FactWarning] = Field(
+        description=f"rows past their review age, oldest first (at most {MAX_LISTED}); ended offerings are left out"
+    )
     stale_total: int
+    expired_in_use: list[str] = Field(
+        description="ranking or pricing rows past their expiry that still carry a value a tool would use"
+    )
+    negative_violations: list[str] = Field(description="rows that bring back a claim negative_facts.yaml forbids")
     invalid: list[str]
-    ok: bool = Field(description="false when a file is invalid or a fact is stale")
+    ok: bool = Field(description="false when a file is invalid, a fact is stale or a negative fact is violated")
 
 
-def _walk(node: Any, file: str, context: str | None, out: list[tuple[str | None, dict[str, Any]]]) -> None:
+def _walk(node: Any, context: str | None, out: list[tuple[str | None, dict[str, Any]]]) -> None:
     if isinstance(node, dict):
         inner = context
-        if "source" in node or "as_of" in node:
+        if "source" in node or "as_of" in node or "checked" in node:
             out.append((context, node))
             own = node.get("id") or row_label(node)
             inner = f"{context} / {own}" if context else str(own)
         for value in node.values():
-            _walk(value, file, inner, out)
+            _walk(value, inner, out)
     elif isinstance(node, list):
         for value in node:
-            _walk(value, file, context, out)
+            _walk(value, context, out)
 
 
 def _generic_problems(node: Any, file: str) -> list[str]:
-    """Rows in files without a model: a dict with one of source/as_of must have both."""
+    """Rows in files without a model: a dict with a source must say when it was read, and the other way round."""
     problems = []
     for path, row in knowledge.iter_rows(node):
-        missing = [k for k in ("source", "as_of") if k not in row]
+        missing = [k for k in ("source",) if k not in row] + ([] if "as_of" in row or "checked" in row else ["checked"])
         if missing:
             problems.append(f"{file} {path}: missing {' and '.join(missing)}")
     return problems
+
+
+PRICE_SECTIONS = {
+    "pricing": ("training", "inference", "hosting", "storage", "discounts"),
+    "gpus": ("offers",),
+}
+
+
+def _over(row: dict[str, Any], now: date) -> bool:
+    """Past its review age and still live."""
+    return knowledge.is_stale(row, now) and not ended_offering(row, now)
+
+
+def expired_in_use(raws: dict[str, Any], now: date) -> list[str]:
+    """Ranking and pricing rows past their expiry that a tool would still compute with: prices that are not null,
+    and live providers and models. The test suite fails on any (re-check them, or keep the figure as last_known)."""
+    found: list[str] = []
+    for name, sections in PRICE_SECTIONS.items():
+        for section in sections:
+            for i, row in enumerate((raws.get(name) or {}).get(section) or []):
+                if not value_free(row) and _over(row, now):
+                    found.append(f"{name}.yaml {section}[{i}] {row_label(row)}: dated {knowledge.fact_date(row)}")
+    for p in (raws.get("providers") or {}).get("providers") or []:
+        if p.get("status") in ("ended", "deprecated") or ended_offering(p, now):
+            continue
+        for row, label in [(p, p.get("id"))] + [(m, f"{p.get('id')} / {m.get('id')}") for m in p.get("models") or []]:
+            if _over(row, now):
+                found.append(f"providers.yaml {label}: checked {knowledge.fact_date(row)}")
+    return found
+
+
+def _validate(name: str, raw: Any, label: str) -> tuple[BaseModel | None, str | None, list[str]]:
+    """(validated model or None, the first error, every problem) for one prepared file."""
+    model = _model_for(name)
+    if model is None:
+        problems = _generic_problems(raw, label)
+        return None, problems[0] if problems else None, problems[:10]
+    try:
+        return knowledge.validate_facts(knowledge.fit_raw(raw, model), model, label), None, []
+    except KnowledgeError as exc:
+        return None, exc.message, [exc.message]
+
+
+def _row_findings(
+    raw: Any, file: str, now: date, max_age: int | None, ahead: int
+) -> tuple[int, int, list[FactWarning], list[str]]:
+    """(rows, secondary rows, warnings, deprecated lines) for one file."""
+    rows: list[tuple[str | None, dict[str, Any]]] = []
+    _walk(raw, None, rows)
+    warnings: list[FactWarning] = []
+    deprecated: list[str] = []
+    secondary = 0
+    for context, row in rows:
+        secondary += row.get("basis") == "secondary"
+        warnings.extend(row_warnings(row, file=file, on=now, max_age=max_age, horizon=ahead, context=context))
+        if row.get("status") == "deprecated" and not row.get("available_until"):
+            deprecated.append(
+                f"{row_label(row)}: deprecated, no end date published - "
+                f"{row.get('until_note') or row.get('note') or ''}".rstrip(" -")
+            )
+    return len(rows), secondary, warnings, deprecated
 
 
 def check(
@@ -132,60 +202,68 @@ def check(
     deprecated: list[str] = []
     rows_checked = secondary = 0
     validated: dict[str, BaseModel] = {}
+    raws: dict[str, Any] = {}
     for path in files:
-        name = path.stem
         try:
-            raw = yaml.safe_load(path.read_text("utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            summaries.append(FactFileSummary(file=path.name, rows=0, validated=False, error=str(exc)[:200]))
-            invalid.append(f"{path.name}: not readable YAML")
+            raw = knowledge.read_prepared(path)
+        except KnowledgeError as exc:
+            summaries.append(FactFileSummary(file=path.name, rows=0, validated=False, error=exc.message[:200]))
+            invalid.append(exc.message)
             continue
-        error = None
-        model = _model_for(name)
+        raws[path.stem] = raw
+        model, error, problems = _validate(path.stem, raw, path.name)
+        invalid.extend(problems)
         if model is not None:
-            try:
-                validated[name] = knowledge.validate_facts(raw, model, path.name)
-            except KnowledgeError as exc:
-                error = exc.message
-                invalid.append(exc.message)
-        else:
-            problems = _generic_problems(raw, path.name)
-            invalid.extend(problems[:10])
-            error = problems[0] if problems else None
-        rows: list[tuple[str | None, dict[str, Any]]] = []
-        _walk(raw, path.name, None, rows)
-        file_days = raw.get("review_days") if isinstance(raw, dict) else None
-        for context, row in rows:
-            rows_checked += 1
-            secondary += row.get("basis") == "secondary"
-            own = row.get("review_days", file_days)
-            row_limit = max_age if max_age is not None else own if isinstance(own, int) else limit
-            warnings.extend(
-                row_warnings(row, file=path.name, on=now, max_age=row_limit, horizon=ahead, context=context)
-            )
-            if row.get("status") == "deprecated" and not row.get("available_until"):
-                deprecated.append(
-                    f"{row_label(row)}: deprecated, no end date published - "
-                    f"{row.get('until_note') or row.get('note') or ''}".rstrip(" -")
-                )
+            validated[path.stem] = model
+        n, sec, found, dep = _row_findings(raw, path.name, now, max_age, ahead)
+        rows_checked, secondary = rows_checked + n, secondary + sec
+        warnings.extend(found)
+        deprecated.extend(dep)
         summaries.append(
-            FactFileSummary(file=path.name, rows=len(rows), validated=model is not None and error is None, error=error)
+            FactFileSummary(
+                file=path.name, rows=n, validated=_model_for(path.stem) is not None and error is None, error=error
+            )
         )
     invalid.extend(unknown_formats(folder))
-    if all(k in validated for k in ("providers", "pricing", "gpus", "training")):
-        invalid.extend(
-            knowledge.cross_check(
-                validated["providers"],
-                validated["pricing"],  # type: ignore[arg-type]
-                validated["gpus"],
-                validated["training"],
-            )
-        )  # type: ignore[arg-type]
+    invalid.extend(_cross(validated))
+    negative = (
+        knowledge.violations(validated["negative_facts"], raws) if "negative_facts" in validated else []  # type: ignore[arg-type]
+    )
+    return _report(now, limit, ahead, summaries, rows_checked, secondary, warnings, deprecated, invalid, negative, raws)
 
-    closing = sorted((w for w in warnings if w.kind in ("closing", "serving_closing")), key=lambda w: w.date)
-    ended = sorted((w for w in warnings if w.kind in ("ended", "serving_ended")), key=lambda w: w.date, reverse=True)
-    stale = sorted((w for w in warnings if w.kind == "stale"), key=lambda w: w.date)
-    headline = _headline(closing, ended, stale, invalid)
+
+def _cross(validated: dict[str, BaseModel]) -> list[str]:
+    if not all(k in validated for k in ("providers", "pricing", "gpus", "training")):
+        return []
+    return knowledge.cross_check(
+        validated["providers"],  # type: ignore[arg-type]
+        validated["pricing"],  # type: ignore[arg-type]
+        validated["gpus"],  # type: ignore[arg-type]
+        validated["training"],  # type: ignore[arg-type]
+    )
+
+
+def _report(
+    now: date,
+    limit: int,
+    ahead: int,
+    summaries: list[FactFileSummary],
+    rows_checked: int,
+    secondary: int,
+    warnings: list[FactWarning],
+    deprecated: list[str],
+    invalid: list[str],
+    negative: list[str],
+    raws: dict[str, Any],
+) -> FactsCheckReport:
+    closing = sorted((w for w in warnings if w.kind in ("closing", "serving_closing")), key=lambda w: w.date or now)
+    ended = sorted(
+        (w for w in warnings if w.kind in ("ended", "serving_ended")), key=lambda w: w.date or now, reverse=True
+    )
+    unknown = [w for w in warnings if w.kind == "end_unknown"]
+    stale = sorted((w for w in warnings if w.kind == "stale"), key=lambda w: w.date or now)
+    in_use = expired_in_use(raws, now)
+    headline = _headline(closing, ended, unknown, stale, in_use, negative, invalid)
     return FactsCheckReport(
         today=now,
         max_age_days=limit,
@@ -196,11 +274,14 @@ def check(
         headline=headline,
         closing=closing[:MAX_LISTED],
         ended=ended[:MAX_LISTED],
+        unknown_ends=unknown[:MAX_LISTED],
         deprecated=deprecated,
         stale=stale[:MAX_LISTED],
         stale_total=len(stale),
+        expired_in_use=in_use,
+        negative_violations=negative,
         invalid=invalid,
-        ok=not invalid and not stale,
+        ok=not invalid and not stale and not negative,
     )
 
 
@@ -233,22 +314,30 @@ def _is_service(w: FactWarning) -> bool:
 
 
 def _headline(
-    closing: list[FactWarning], ended: list[FactWarning], stale: list[FactWarning], invalid: list[str]
+    closing: list[FactWarning],
+    ended: list[FactWarning],
+    unknown: list[FactWarning],
+    stale: list[FactWarning],
+    in_use: list[str],
+    negative: list[str],
+    invalid: list[str],
 ) -> list[str]:
-    lines: list[str] = []
-    for w in closing:
-        if _is_service(w):
-            lines.append(w.summary)
-    for w in ended:
-        if _is_service(w):
-            lines.append(w.summary)
+    lines: list[str] = [w.summary for w in closing if _is_service(w)]
+    lines += [w.summary for w in ended if _is_service(w)]
     models_ended = sorted(
         {w.row for w in ended if w.file == "providers.yaml" and not _is_service(w) and w.kind == "ended"}
     )
     if models_ended:
-        lines.append("fine-tunable models that already ended: " + ", ".join(models_ended))
+        lines.append("fine-tunable models closed to new jobs: " + ", ".join(models_ended))
+    models_unknown = sorted({w.row for w in unknown if w.file == "providers.yaml"})
+    if models_unknown:
+        lines.append("end date unknown (sources disagree or give none): " + ", ".join(models_unknown))
     if stale:
-        lines.append(f"{len(stale)} facts are older than the age limit; re-check them at their sources")
+        lines.append(f"{len(stale)} facts are past their review age; re-check them at their sources")
+    if in_use:
+        lines.append(f"{len(in_use)} ranking or pricing rows are past their expiry but still carry a value")
+    if negative:
+        lines.append(f"{len(negative)} rows bring back claims negative_facts.yaml forbids")
     if invalid:
         lines.append(f"{len(invalid)} problems in reference/data; see `invalid`")
     return lines
@@ -259,5 +348,7 @@ def facts_check(req: FactsCheckRequest) -> FactsCheckReport:
     """List facts in reference/data that are older than the allowed age, and provider paths or models that have ended
     or close soon (relative to today's date). Use it before planning a fine-tune to learn which paths are closed
     (e.g. OpenAI self-serve fine-tuning takes no new jobs from 2027-01-06), and when maintaining the knowledge base.
-    It does not fetch anything; prices are re-checked with `finetune facts refresh`."""
+    Each row's review age comes from its file's expiry (prices 60 days, GPU rental 30, provider rows 90) and
+    counts from the page's own date for prices, from the day we read it for the rest. It does not fetch anything;
+    inference prices are re-checked with `finetune facts refresh`."""
     return check(req.today, req.max_age_days, req.horizon_days)

@@ -46,10 +46,24 @@ def _money(value: float | None) -> str:
     return f"${whole}.{frac.ljust(2, '0')}"
 
 
-def _src(url: str, as_of: object, basis: str = "primary") -> str:
-    host = urlparse(url).netloc.removeprefix("www.") or url
-    mark = "" if basis == "primary" else f" ({basis})"
-    return f"[{host}]({url}) {as_of}{mark}"
+def _src(row: knowledge.Fact) -> str:
+    """The source link, the page's own date when it has one, the day we read it, and the basis when not primary."""
+    host = urlparse(row.source).netloc.removeprefix("www.") or row.source
+    page = f"page {row.source_date}, " if row.source_date else ""
+    mark = "" if row.basis == "primary" else f" ({row.basis})"
+    return f"[{host}]({row.source}) {page}checked {row.checked}{mark}"
+
+
+def _price(value: float | None, last: knowledge.LastKnown | None) -> str:
+    if value is not None:
+        return _money(value)
+    if last is not None:
+        return f"last known {_money(last.value)} ({last.dated}), unconfirmed"
+    return "unknown"
+
+
+def _until(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -71,21 +85,20 @@ def providers_status() -> str:
     prov = knowledge.providers()
     rows = []
     for p in prov.providers:
-        until = p.available_until or "-"
         rows.append(
             [
                 p.name,
                 p.kind,
                 p.status,
-                _cell(until),
-                _cell(p.hosting),
+                _until(p.available_until),
+                knowledge.serving_text(p.serving),
                 "yes" if p.data_leaves_your_machines else "no",
-                _src(p.source, p.as_of, p.basis),
+                _src(p),
             ]
         )
-    return _table(["path", "kind", "status", "ends", "hosting", "data leaves you", "source"], rows) + _footer(
-        "providers"
-    )
+    return _table(
+        ["path", "kind", "status", "no new jobs from", "fine-tunes served", "data leaves you", "source"], rows
+    ) + _footer("providers")
 
 
 def providers_models() -> str:
@@ -95,18 +108,18 @@ def providers_models() -> str:
         for m in p.models:
             if not m.methods:
                 continue
-            until = p.model_until(m)
+            closed = ", ".join(f"{c.method} (closed)" for c in m.methods_closed)
             rows.append(
                 [
                     p.id,
                     f"`{m.id}`",
-                    _cell(m.methods),
+                    _cell(m.methods) + (f"; {closed}" if closed else ""),
                     _cell(m.min_examples),
                     _cell(m.max_examples),
                     _cell(m.max_tokens_per_example),
-                    _cell(until),
-                    _cell(m.serving_until),
-                    _src(m.source, m.as_of, m.basis),
+                    _until(m.available_until if m.available_until is not None else p.available_until),
+                    _until(m.serving_until),
+                    _src(m),
                 ]
             )
     return _table(
@@ -139,7 +152,7 @@ def compliance_matrix() -> str:
                 p.zdr,
                 p.hipaa_baa,
                 _cell(p.residency),
-                _src(p.source, p.as_of, p.basis),
+                _src(p),
             ]
         )
     return _table(
@@ -149,12 +162,7 @@ def compliance_matrix() -> str:
 
 def pricing_training() -> str:
     price = knowledge.pricing()
-    unit_names = {
-        "per_1m_tokens": "per 1M training tokens",
-        "per_hour": "per hour",
-        "per_gpu_hour": "per GPU-hour",
-        "free": "free",
-    }
+    unit_names = knowledge.UNIT_TEXT
     rows = []
     for r in price.training:
         rows.append(
@@ -162,16 +170,16 @@ def pricing_training() -> str:
                 r.provider,
                 f"`{r.model}`",
                 r.method,
-                _money(r.price_usd),
+                "free" if r.unit == "free" else _price(r.price_usd, r.last_known),
                 unit_names[r.unit],
                 _money(r.min_fee_usd) if r.min_fee_usd else "-",
-                _cell(r.available_until),
-                _src(r.source, r.as_of, r.basis),
+                _until(r.available_until),
+                _src(r),
             ]
         )
-    return _table(["provider", "model", "method", "price", "unit", "min fee", "ends", "source"], rows) + _footer(
-        "pricing"
-    )
+    return _table(
+        ["provider", "model", "method", "price", "unit", "min fee", "no new jobs from", "source"], rows
+    ) + _footer("pricing")
 
 
 def pricing_inference() -> str:
@@ -188,13 +196,26 @@ def pricing_inference() -> str:
                 _cell(r.ft_input),
                 _cell(r.ft_cached_input),
                 _cell(r.ft_output),
-                _cell(r.available_until),
-                _src(r.source, r.as_of, r.basis),
+                knowledge.serving_text(r.serving),
+                _until(r.serving_until),
+                _src(r),
             ]
         )
     return (
         _table(
-            ["provider", "model", "tier", "base in", "base out", "FT in", "FT cached in", "FT out", "ends", "source"],
+            [
+                "provider",
+                "model",
+                "tier",
+                "base in",
+                "base out",
+                "FT in",
+                "FT cached in",
+                "FT out",
+                "fine-tune served",
+                "serving ends",
+                "source",
+            ],
             rows,
         )
         + "\n\nAll prices in US dollars per 1M tokens."
@@ -211,10 +232,10 @@ def pricing_fixed() -> str:
                 "hosting",
                 h.provider,
                 h.deployment,
-                _money(h.price_usd),
+                _price(h.price_usd, h.last_known),
                 h.unit.replace("_", " "),
                 _cell(h.note),
-                _src(h.source, h.as_of, h.basis),
+                _src(h),
             ]
         )
     for s in price.storage:
@@ -223,10 +244,10 @@ def pricing_fixed() -> str:
                 "storage",
                 s.provider,
                 "-",
-                _money(s.price_usd),
+                _price(s.price_usd, s.last_known),
                 s.unit.replace("_", " "),
                 _cell(s.note),
-                _src(s.source, s.as_of, s.basis),
+                _src(s),
             ]
         )
     return _table(["fee", "provider", "deployment", "price", "unit", "note", "source"], rows) + _footer("pricing")
@@ -235,7 +256,7 @@ def pricing_fixed() -> str:
 def gpu_offers() -> str:
     g = knowledge.gpus()
     rows = []
-    for o in sorted(g.offers, key=lambda o: (o.gpu, o.usd_per_gpu_hour)):
+    for o in sorted(g.offers, key=lambda o: (o.gpu, o.usd_per_gpu_hour is None, o.usd_per_gpu_hour or 0)):
         spec = g.gpu(o.gpu)
         rows.append(
             [
@@ -244,9 +265,9 @@ def gpu_offers() -> str:
                 _cell(spec.bf16_dense_tflops),
                 o.vendor,
                 o.tier + (f" ({o.instance})" if o.instance else ""),
-                _money(o.usd_per_gpu_hour),
+                _price(o.usd_per_gpu_hour, o.last_known),
                 _cell(o.gpus_per_instance),
-                _src(o.source, o.as_of, o.basis),
+                _src(o),
             ]
         )
     return _table(
@@ -263,11 +284,11 @@ def training_hyperparameters() -> str:
             _cell(h.default),
             f"{_cell(h.low)} - {_cell(h.high)}",
             _cell(h.note),
-            _src(h.source, h.as_of, h.basis),
+            _src(h),
         ]
         for h in t.hyperparameters
     ]
-    rows += [["-", c.name, c.value, "-", _cell(c.note), _src(c.source, c.as_of, c.basis)] for c in t.choices]
+    rows += [["-", c.name, c.value, "-", _cell(c.note), _src(c)] for c in t.choices]
     return _table(["method", "setting", "default", "range", "note", "source"], rows) + _footer("training")
 
 
@@ -280,7 +301,7 @@ def training_dataset_sizes() -> str:
             _cell(d.start_examples),
             _cell(d.good_examples),
             d.rationale,
-            _src(d.source, d.as_of, d.basis),
+            _src(d),
         ]
         for d in t.dataset_sizes
     ]
@@ -296,7 +317,7 @@ def training_memory() -> str:
             _cell(m.bytes_per_param),
             f"{m.bytes_per_param * 8:g} GB",
             _cell(m.note),
-            _src(m.source, m.as_of, m.basis),
+            _src(m),
         ]
         for m in t.memory
     ]
@@ -315,7 +336,7 @@ def training_throughput() -> str:
             f"{r.gpus} x {g.gpu(r.gpu).name}",
             _cell(r.tokens_per_second),
             _cell(r.peak_memory_gib),
-            _src(r.source, r.as_of, r.basis),
+            _src(r),
         ]
         for r in t.measured_throughput
     ]
@@ -337,19 +358,19 @@ def decision_rules() -> str:
     rows = []
     for r in sorted(dec.rules, key=lambda r: -r.priority):
         when = " and ".join(_condition_text(c, dec) for c in r.conditions) or "otherwise"
-        rows.append([r.id, when, f"**{r.verdict}**", r.reason, _src(r.source, r.as_of, r.basis)])
+        rows.append([r.id, when, f"**{r.verdict}**", r.reason, _src(r)])
     return _table(["rule", "when", "verdict", "why", "source"], rows) + _footer("decision")
 
 
 def decision_thresholds() -> str:
     dec = knowledge.decision()
-    rows = [[t.id, f"{t.value:,g} {t.unit}", t.rationale, _src(t.source, t.as_of, t.basis)] for t in dec.thresholds]
+    rows = [[t.id, f"{t.value:,g} {t.unit}", t.rationale, _src(t)] for t in dec.thresholds]
     return _table(["threshold", "value", "rationale", "source"], rows) + _footer("decision")
 
 
 def decision_principles() -> str:
     dec = knowledge.decision()
-    rows = [[p.id, p.text, _src(p.source, p.as_of, p.basis)] for p in dec.principles]
+    rows = [[p.id, p.text, _src(p)] for p in dec.principles]
     return _table(["rule", "what", "source"], rows) + _footer("decision")
 
 
