@@ -13,6 +13,7 @@ from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
 from tools.knowledge.providers import Provider
+from tools.knowledge.usage import FactUsage
 
 
 def provider(pid: str, **kw) -> Provider:
@@ -57,7 +58,9 @@ FAKE = [
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        compliance, "_provider_facts", lambda wanted: ([p for p in FAKE if not wanted or p.id in wanted], [])
+        compliance,
+        "_provider_facts",
+        lambda wanted: ([p for p in FAKE if not wanted or p.id in wanted], FactUsage()),
     )
 
 
@@ -171,6 +174,21 @@ def test_bad_arguments(ws: Workspace, fake) -> None:
 def test_deterministic(ws: Workspace, fake) -> None:
     args = {"regimes": ["gdpr", "hipaa"], "residency": "eu", "zero_retention": True}
     assert check(ws, **args).model_dump() == check(ws, **args).model_dump()
+
+
+def test_closing_and_ended_paths_are_worded_by_what_ends(ws: Workspace, fake) -> None:
+    result = check(ws)
+    by_id = {v.provider: v for v in result.providers}
+    assert by_id["ended"].verdict == "not_allowed"
+    assert "the service closed to new jobs on 2025-01-01" in by_id["ended"].reasons
+    assert any("closes to new jobs on 2027-01-06" in c for c in by_id["closing"].conditions)
+
+
+def test_real_provider_facts_give_one_notice_per_event(ws: Workspace) -> None:
+    result = check(ws, regimes=["gdpr"])
+    assert len(result.warnings) == len(set(result.warnings))
+    assert sum("review age" in w for w in result.warnings) <= 1
+    assert any("closes to new jobs on 2027-01-06" in w for w in result.warnings)
 
 
 def test_real_provider_facts(ws: Workspace) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.facts_helpers import confirm_last_known_prices
 from tests.support.provider_stub import ProviderStub, serving
 from tools.core import registry
 from tools.core.errors import ToolError
@@ -49,7 +50,10 @@ def _poll_until_done(ws: Workspace, run_id: str):
     raise AssertionError("job never ended")
 
 
-def test_dry_run_does_nothing_and_prices(ws: Workspace, stub: ProviderStub) -> None:
+def test_dry_run_does_nothing_and_prices(ws: Workspace, stub: ProviderStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    unconfirmed = _launch(ws, **OPENAI)  # OpenAI's training price is last known only (May 2026): not used
+    assert unconfirmed.estimated_cost_usd is None and "an unknown amount" in unconfirmed.message
+    confirm_last_known_prices(monkeypatch)
     out = _launch(ws, **OPENAI)
     assert not out.started and out.run_id is None
     assert out.estimated_cost_usd is not None and out.estimated_cost_usd > 0
