@@ -297,7 +297,7 @@ def _ft_row(
     if why is None and ft_row is not None:
         if isinstance(ft_row.serving, knowledge.ServerlessFor):
             notes.append(
-                f"{provider} / {ft_row.model}: the fine-tuned per-token price holds only for adapters on "
+                f"{provider} / {model}: the fine-tuned per-token price holds only for adapters on "
                 f"{', '.join(ft_row.serving.serverless_for)}; a fine-tune of another base needs a dedicated endpoint"
             )
         return ft_row

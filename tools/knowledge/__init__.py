@@ -1,12 +1,15 @@
-"""The knowledge base's public face: the five shipped fact files, and the checks that span them.
+"""The knowledge base's public face: the shipped fact files it validates, and the checks that span them.
 
-The pieces live in their own modules: :mod:`tools.knowledge.core` (fact rows, loading and validation,
-today's date, ageing warnings) and one schema module per file - :mod:`tools.knowledge.providers`,
+The pieces live in their own modules: :mod:`tools.knowledge.rows` (the fields every row carries, end dates,
+today's date), :mod:`tools.knowledge.resolve` (expiry ages and ``from:`` references, applied before
+validation), :mod:`tools.knowledge.core` (loading and validation), :mod:`tools.knowledge.ageing` (the
+warnings a row calls for), :mod:`tools.knowledge.usage` (what one command used: its notices, and whether a
+price may be computed with) and one schema module per file - :mod:`tools.knowledge.providers`,
 :mod:`tools.knowledge.pricing`, :mod:`tools.knowledge.gpus`, :mod:`tools.knowledge.training`,
-:mod:`tools.knowledge.decision` - each with its cached accessor (:func:`providers`, :func:`pricing`, ...).
+:mod:`tools.knowledge.decision`, :mod:`tools.knowledge.negative` - each with its cached accessor.
 
 This module holds what needs several files at once (:data:`FACT_MODELS`, :func:`cross_check`,
-:func:`offering_warnings`) and re-exports the names that callers use as ``knowledge.<name>``, so
+:func:`offering_usage`) and re-exports the names that callers use as ``knowledge.<name>``, so
 ``from tools import knowledge`` keeps working. New code that needs one row type or one core helper
 imports it from its home module. Nothing below imports this module, so there is no import cycle.
 """
