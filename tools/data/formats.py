@@ -83,6 +83,11 @@ class TargetFact(Fact):
     max_file_bytes: int | None
 
 
+class RecommendedFact(Fact):
+    target: str
+    min_examples: int
+
+
 class DefaultTargetFact(Fact):
     format: str
     target: str
@@ -92,6 +97,15 @@ class ModelFact(Fact):
     prefix: str
     encoding: str | None
     max_tokens_per_example: int
+    target: str | None = None  # the training target the model implies (validate --model)
+
+
+class FamilyFact(Fact):
+    """An open-weight model family whose tokenizer a tiktoken encoding approximates (when its own is not on disk)."""
+
+    match: list[str]  # lower-case substrings of the model id
+    encoding: str
+    label: str
 
 
 class OverheadFact(Fact):
@@ -131,8 +145,10 @@ class CookbookFact(Fact):
 
 class FormatFacts(BaseModel):
     targets: list[TargetFact]
+    recommended_examples: list[RecommendedFact]
     default_targets: list[DefaultTargetFact]
     models: list[ModelFact]
+    families: list[FamilyFact]
     chat_overhead: OverheadFact
     nova_reserved: ReservedFact
     refusals: RefusalFact
@@ -145,6 +161,9 @@ class FormatFacts(BaseModel):
                 return row
         known = ", ".join(r.id for r in self.targets)
         raise ToolError("unknown_target", f"unknown training target {target_id!r}", f"choose one of: {known}")
+
+    def recommended(self, target_id: str) -> RecommendedFact | None:
+        return next((r for r in self.recommended_examples if r.target == target_id), None)
 
     def default_target(self, fmt: str) -> TargetFact:
         for row in self.default_targets:
@@ -164,6 +183,16 @@ class FormatFacts(BaseModel):
             if base.startswith(row.prefix) and (best is None or len(row.prefix) > len(best.prefix)):
                 best = row
         return best
+
+    def family(self, model_id: str) -> FamilyFact | None:
+        """The open-weight family ``model_id`` belongs to, by the longest matching substring."""
+        name = model_id.lower()
+        best: tuple[int, FamilyFact] | None = None
+        for row in self.families:
+            for needle in row.match:
+                if needle in name and (best is None or len(needle) > best[0]):
+                    best = (len(needle), row)
+        return best[1] if best else None
 
 
 def facts() -> FormatFacts:

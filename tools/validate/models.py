@@ -28,8 +28,10 @@ class ValidateRequest(BaseModel):
     )
     model: str | None = Field(
         None,
-        description="Model id for token counting and the per-example limit "
-        "(e.g. gpt-4.1-mini-2025-04-14, ft:..., or a local HF tokenizer).",
+        description="The model to train; it decides the rules: an OpenAI id (gpt-4.1-mini-2025-04-14, ft:...) "
+        "means OpenAI's target and tokenizer; an open-weight model (a Hugging Face id such as "
+        "Qwen/Qwen2.5-7B-Instruct, or a local model folder) means TRL's rules, counted with its own tokenizer "
+        "when it is on disk, else a labelled approximation.",
     )
     near_duplicates: bool = Field(True, description="Look for near-duplicates (MinHash LSH) and near leakage.")
     report: OutputPath | None = Field(
@@ -95,6 +97,7 @@ class ValidateResult(BaseModel):
     tokens: TokenStats | None
     report_json: str
     report_markdown: str
+    notes: list[str] = Field(default_factory=list, description="What decided the rules and how tokens were counted.")
 
 
 # ---------------------------------------------------------------- per-example state

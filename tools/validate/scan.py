@@ -3,7 +3,7 @@
 Each example leaves a fixed-size record (line, offset, content hashes, token counts, MinHash band
 keys) in :class:`Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
 the file grows; the dataset-level checks (tools/validate/dataset_findings.py) read one column at a time.
-A large file is split at a line boundary and its second half is checked by a forked process.
+A large file is cut at line boundaries into one part per core; forked workers check all parts but the first.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class FileState:
     lines: int = 0
     examples: int = 0
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)
+    renames: dict[str, str] | None = None  # nonstandard keys read under their standard names (tools/validate/keys.py)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class ScanRun:
     short: list[tuple[str, int]] = field(default_factory=list)
     short_count: int = 0
     groups: dict[str, list[list[Any]]] = field(default_factory=dict)
+    content: Any = None  # the ContentScan of this process (tools/validate/content.py)
 
     def keep_groups(self, code: str, groups: list[Any], recs: Any, files: list[FileState]) -> None:
         """Line groups for the report file (not the inline output); file:line when several files."""
@@ -194,121 +196,135 @@ class ScanContext:
     dtype: Any
     refusal_phrases: Any  # a compiled pattern of lower-case phrases
     check_line: Any
+    content: Any = None  # ContentFacts: the content checks' thresholds
     tmp: Path | None = None
+    overhead: bool = True  # add the chat format's per-message tokens (OpenAI's counting) to the billed count
 
 
 def _scan_range(
-    ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, start: int, stop: int | None, first_number: int
+    ctx: ScanContext,
+    run: ScanRun,
+    fs: FileState,
+    rec_out: Any,
+    span: tuple[int, int | None, int],
+    tick: Any = None,
 ) -> bool:
-    """Check lines in bytes start..stop of one file; append example records to rec_out.
+    """Check the lines in bytes ``span`` = (start, stop, number of the first line) of one file; append example
+    records to rec_out; ``tick(bytes done)`` after each batch.
 
     The cyclic garbage collector is paused meanwhile: the scan makes millions of short-lived, acyclic objects
     (refcounting frees them) and the collector's passes over them cost about 3% of the time."""
     import gc
 
+    from tools.validate.content import ContentScan
+
+    if run.content is None:
+        run.content = ContentScan(ctx.content)
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan_lines(ctx, run, fs, rec_out, start, stop, first_number)
+        return _scan_lines(ctx, run, fs, rec_out, span, tick)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _scan_lines(
-    ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, start: int, stop: int | None, first_number: int
+    ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, span: tuple[int, int | None, int], tick: Any
 ) -> bool:
-    from tools.data.jsonl import parse, read_lines
+    from tools.data.jsonl import read_lines
 
-    req, F = ctx.req, ctx.F
-    q = F.quality
-    reserved = F.nova_reserved.strings
+    start, stop, first_number = span
+    q = ctx.F.quality
     pending: list[tuple[int, int, Conversation]] = []
     parsed_any = False
+    end = start
 
     def flush() -> None:
-        rec_out.write(
-            _flush(
-                run,
-                fs,
-                pending,
-                ctx.counter,
-                F.chat_overhead,
-                ctx.limit,
-                ctx.hasher,
-                ctx.dtype,
-                ctx.refusal_phrases,
-                q.min_assistant_tokens,
-            )
-        )
+        rec_out.write(_flush(ctx, run, fs, pending))
         pending.clear()
+        if tick is not None:
+            tick(end - start)
 
     for line in read_lines(fs.path, max_bytes=q.max_line_bytes, start=start, stop=stop, first_number=first_number):
         fs.lines = line.number
-        if line.text is None:
-            run.add(fs, line.problem or "unreadable_line", "error", line.detail, line.number)
-            continue
-        if line.problem == "bom":
-            run.add(
-                fs,
-                "bom",
-                "warning" if line.number == 1 else "error",
-                line.detail + ("" if line.number == 1 else " in the middle of the file"),
-                line.number,
-            )
-        if line.blank:
-            run.add(fs, "blank_line", "warning", "blank line", line.number)
-            continue
-        obj, err = parse(line)
-        if err is not None:
-            if line.problem == "no_final_newline":
-                run.add(
-                    fs,
-                    "truncated_line",
-                    "error",
-                    f"the last line is cut off ({err}); the file was probably truncated",
-                    line.number,
-                )
-            else:
-                run.add(fs, "invalid_json", "error", err, line.number)
-            continue
-        parsed_any = True
-        if fs.fmt is None:
-            continue
-        plain = read_plain_chat(obj, fs.target, reserved) if fs.fmt == "openai_chat" and type(obj) is dict else None
-        if plain is not None:
-            conv, issues = plain
-        else:
-            line_fmt = detect(obj) if isinstance(obj, dict) else None
-            if isinstance(obj, dict) and line_fmt != fs.fmt and not req.format:
-                run.add(
-                    fs,
-                    "format_mismatch",
-                    "error",
-                    f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}",
-                    line.number,
-                )
-                continue
-            conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
-            issues = ctx.check_line(obj, fs.fmt, fs.target, conv, reserved)
-        for code, sev, msg in issues:
-            run.add(fs, code, sev, msg, line.number)
-        if (
-            conv is None
-            or issues
-            and any(sev == "error" and code in ("missing_messages", "wrong_top_level_type") for code, sev, _ in issues)
-        ):
+        end = line.offset + line.size
+        parsed, example = _read_line(ctx, run, fs, line)
+        parsed_any = parsed_any or parsed
+        if example is None:
             continue
         fs.examples += 1
-        pending.append((line.number, line.offset, conv))
+        pending.append((line.number, line.offset, example))
         if len(pending) >= _BATCH:
             flush()
     if pending:
         flush()
+    elif tick is not None:
+        tick(end - start)
     return parsed_any
 
 
-_PARALLEL_MIN_BYTES = 8 << 20
+def _read_line(ctx: ScanContext, run: ScanRun, fs: FileState, line: Any) -> tuple[bool, Conversation | None]:
+    """(whether the line parsed as JSON, its example when it is one); the line's format findings go to ``run``."""
+    from tools.data.jsonl import parse
+
+    if line.text is None:
+        run.add(fs, line.problem or "unreadable_line", "error", line.detail, line.number)
+        return False, None
+    if line.problem == "bom":
+        run.add(
+            fs,
+            "bom",
+            "warning" if line.number == 1 else "error",
+            line.detail + ("" if line.number == 1 else " in the middle of the file"),
+            line.number,
+        )
+    if line.blank:
+        run.add(fs, "blank_line", "warning", "blank line", line.number)
+        return False, None
+    obj, err = parse(line)
+    if err is not None:
+        if line.problem == "no_final_newline":
+            run.add(
+                fs,
+                "truncated_line",
+                "error",
+                f"the last line is cut off ({err}); the file was probably truncated",
+                line.number,
+            )
+        else:
+            run.add(fs, "invalid_json", "error", err, line.number)
+        return False, None
+    if fs.fmt is None:
+        return True, None
+    if fs.renames and type(obj) is dict:
+        obj = {fs.renames.get(k, k): v for k, v in obj.items()}
+    reserved = ctx.F.nova_reserved.strings
+    plain = read_plain_chat(obj, fs.target, reserved) if fs.fmt == "openai_chat" and type(obj) is dict else None
+    if plain is not None:
+        conv, issues = plain
+    else:
+        line_fmt = detect(obj) if isinstance(obj, dict) else None
+        if isinstance(obj, dict) and line_fmt != fs.fmt and not ctx.req.format:
+            run.add(
+                fs,
+                "format_mismatch",
+                "error",
+                f"this line is {line_fmt or 'no known format'}, the file is {fs.fmt}",
+                line.number,
+            )
+            return True, None
+        conv = normalise(obj, fs.fmt) if isinstance(obj, dict) else None
+        issues = ctx.check_line(obj, fs.fmt, fs.target, conv, reserved)
+    for code, sev, msg in issues:
+        run.add(fs, code, sev, msg, line.number)
+    if conv is None or any(sev == "error" and code in _NOT_AN_EXAMPLE for code, sev, _ in issues):
+        return True, None
+    return True, conv
+
+
+_NOT_AN_EXAMPLE = ("missing_messages", "wrong_top_level_type")
+_MIN_BYTES_PER_WORKER = 4 << 20  # below this a forked worker costs more than it saves
 _STATE_FIELDS = (
     "counts",
     "kept",
@@ -322,73 +338,133 @@ _STATE_FIELDS = (
 )
 
 
-def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any) -> bool:
-    """Scan one file; a large file is split in two halves checked by this process and a forked one."""
-    from tools.core.forked import can_fork, in_parallel
+class _Progress:
+    """Bytes done by each worker of one file, in shared memory that forked workers write into; the parent reports
+    the sum to the listening surface (tools.core.progress)."""
+
+    def __init__(self, slots: int, base: int, total: int, label: str) -> None:
+        import mmap
+
+        self.shared = mmap.mmap(-1, 8 * slots)
+        self.slots, self.base, self.total, self.label = slots, base, total, label
+
+    def tick(self, slot: int, done: int) -> None:
+        import struct
+
+        struct.pack_into("q", self.shared, 8 * slot, done)
+        if slot == 0:
+            self.report()
+
+    def report(self) -> None:
+        import struct
+
+        from tools.core import progress
+
+        done = sum(struct.unpack_from(f"{self.slots}q", self.shared))
+        progress.report(self.base + done, self.total, self.label)
+
+
+def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, where: tuple[int, int] = (0, 0)) -> bool:
+    """Scan one file, cut at line boundaries into one part per worker (tools.core.forked.workers): this process
+    checks the first part, forked workers the others, and their findings and records are appended in file order.
+
+    ``where`` = (bytes of the files before this one, bytes of all files), for progress."""
+    from tools.core.forked import fan_out, workers
 
     size = fs.path.stat().st_size
-    if size < _PARALLEL_MIN_BYTES or not can_fork():
-        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
-    mid, newlines = _midpoint(fs.path, size)
-    if mid >= size:
-        return _scan_range(ctx, run, fs, rec_out, 0, None, 1)
-    fd, child_spool = tempfile.mkstemp(prefix="findings-b.", dir=ctx.tmp)
-    os.close(fd)
-    child_cols = Columns(ctx.tmp, ctx.dtype)
-
-    def second_half() -> dict[str, Any]:
-        with open(child_spool, "w", encoding="utf-8") as spool:
-            sub = ScanRun(run.req, spool)
-            part = FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target)
-            parsed = _scan_range(ctx, sub, part, child_cols, mid, None, newlines + 1)
-            child_cols.close()
-        state = {k: getattr(sub, k) for k in _STATE_FIELDS}
-        return {**state, "parsed": parsed, "lines": part.lines, "examples": part.examples, "fcounts": part.counts}
-
+    parts = max(1, min(workers(), size // _MIN_BYTES_PER_WORKER))
+    base, total = where
+    bar = _Progress(parts, base, total or size, f"checking {fs.shown}")
+    spans = _spans(fs.path, size, parts) if parts > 1 else [(0, None, 1)]
+    if len(spans) == 1:
+        return _scan_range(ctx, run, fs, rec_out, spans[0], lambda done: bar.tick(0, done))
     run.spool.flush()
     rec_out.flush()
+    children = [_Part(ctx, run, fs, span, lambda done, k=k: bar.tick(k, done)) for k, span in enumerate(spans[1:], 1)]
     try:
-        parsed_any, state = in_parallel(
-            lambda: _scan_range(ctx, run, fs, rec_out, 0, mid, 1),
-            second_half,
-            tmp=ctx.tmp,
-            what=f"checking the second half of {fs.shown}",
+        parsed_any, states = fan_out(
+            lambda: _scan_range(ctx, run, fs, rec_out, spans[0], lambda done: bar.tick(0, done)),
+            children,
+            tmp=ctx.tmp,  # type: ignore[arg-type]
+            what=f"checking part of {fs.shown}",
+            idle=bar.report,
         )
-        with open(child_spool, encoding="utf-8") as spool:
-            for row in spool:
-                run.spool.write(row)
-        child_cols.close()
-        rec_out.append_from(child_cols)
-        _merge_state(run, fs, state)
-        return parsed_any or state["parsed"]
+        for part, state in zip(children, states, strict=True):
+            with open(part.spool, encoding="utf-8") as spool:
+                for row in spool:
+                    run.spool.write(row)
+            part.cols.close()
+            rec_out.append_from(part.cols)
+            _merge_state(run, fs, state)
+            parsed_any = parsed_any or state["parsed"]
+        return parsed_any
     finally:
-        child_cols.remove()
+        for part in children:
+            part.remove()
+
+
+class _Part:
+    """One forked worker's part of a file: its byte span, its own findings spool and record columns."""
+
+    def __init__(self, ctx: ScanContext, run: ScanRun, fs: FileState, span: tuple[int, int | None, int], tick: Any):
+        fd, self.spool = tempfile.mkstemp(prefix="findings-part.", dir=ctx.tmp)
+        os.close(fd)
+        self.cols = Columns(ctx.tmp, ctx.dtype)  # type: ignore[arg-type]
+        self.ctx, self.run, self.fs, self.span, self.tick = ctx, run, fs, span, tick
+
+    def __call__(self) -> dict[str, Any]:
+        fs = self.fs
+        with open(self.spool, "w", encoding="utf-8") as spool:
+            sub = ScanRun(self.run.req, spool)
+            part = FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target, renames=fs.renames)
+            parsed = _scan_range(self.ctx, sub, part, self.cols, self.span, self.tick)
+            self.cols.close()
+        state = {k: getattr(sub, k) for k in _STATE_FIELDS}
+        return {
+            **state,
+            "tallies": sub.content.tallies if sub.content is not None else None,
+            "parsed": parsed,
+            "lines": part.lines,
+            "examples": part.examples,
+            "fcounts": part.counts,
+        }
+
+    def remove(self) -> None:
+        self.cols.remove()
         try:
-            os.unlink(child_spool)
+            os.unlink(self.spool)
         except OSError:
             pass
 
 
-def _midpoint(path: Path, size: int) -> tuple[int, int]:
-    """(the byte offset of the first line starting at or after the middle, the number of lines before it)."""
+def _spans(path: Path, size: int, parts: int) -> list[tuple[int, int | None, int]]:
+    """``parts`` byte spans (start, stop, number of the first line) cut at line starts; fewer when lines are long."""
+    cuts: list[int] = []
     with path.open("rb") as handle:
-        handle.seek(size // 2)
-        handle.readline()
-        mid = handle.tell()
+        for k in range(1, parts):
+            handle.seek(size * k // parts)
+            handle.readline()
+            at = handle.tell()
+            if at < size and (not cuts or at > cuts[-1]):
+                cuts.append(at)
+        numbers = [1]
         handle.seek(0)
-        newlines = 0
-        remaining = mid
-        while remaining > 0:
-            block = handle.read(min(1 << 22, remaining))
-            if not block:
-                break
-            newlines += block.count(b"\n")
-            remaining -= len(block)
-    return mid, newlines
+        newlines, pos = 0, 0
+        for cut in cuts:
+            while pos < cut:
+                block = handle.read(min(1 << 22, cut - pos))
+                if not block:
+                    break
+                newlines += block.count(b"\n")
+                pos += len(block)
+            numbers.append(newlines + 1)
+    starts = [0] + cuts
+    stops: list[int | None] = [*cuts, None]
+    return list(zip(starts, stops, numbers, strict=True))
 
 
 def _merge_state(run: ScanRun, fs: FileState, state: dict[str, Any]) -> None:
-    """Fold the second half's counters and kept lines into ``run`` and ``fs``, keeping the same bounds."""
+    """Fold a worker's counters and kept lines into ``run`` and ``fs``, keeping the same bounds."""
     run.counts.update(state["counts"])
     room = max(0, 400 - len(run.kept))
     run.kept.extend(state["kept"][:room] if room else [f for f in state["kept"] if f.severity == "error"][:50])
@@ -407,6 +483,8 @@ def _merge_state(run: ScanRun, fs: FileState, state: dict[str, Any]) -> None:
     run.refusal_count += state["refusal_count"]
     run.short_count += state["short_count"]
     run.assistant_turns += state["assistant_turns"]
+    if state["tallies"] is not None and run.content is not None:
+        run.content.merge(state["tallies"])
     fs.counts.update(state["fcounts"])
     fs.examples += state["examples"]
     fs.lines = max(fs.lines, state["lines"])
@@ -430,62 +508,92 @@ def _run_hash(key: Any) -> int:
     return hash(key) & _MASK or 1
 
 
-def _flush(
-    run: ScanRun,
-    fs: FileState,
-    pending: list[tuple[int, int, Conversation]],
-    counter: Any,
-    overhead: Any,
-    limit: int | None,
-    hasher: Any,
-    dtype: Any,
-    refusal_phrases: Any,
-    min_asst: int,
-) -> Any:
-    """Token counts, hashes, band keys and per-example checks for a batch of examples."""
+def _tokens(ctx: ScanContext, run: ScanRun, fs: FileState, line_no: int, conv: Conversation) -> tuple[int, int, int]:
+    """(total, assistant, billed) tokens of one example; refusal and very short answers are tallied on the way.
+
+    Billed follows the OpenAI cookbook's num_tokens_from_messages: per message, its overhead plus the tokens of
+    every value (the role's too), plus the name's overhead, plus the reply priming once."""
+    count = ctx.counter.count  # cached: a repeated string (a shared system prompt, a role) is encoded once
+    overhead = ctx.F.chat_overhead
+    per_msg, per_name = overhead.tokens_per_message, overhead.tokens_per_name
+    if not ctx.overhead:
+        per_msg = per_name = 0
+    total = asst = billed = 0
+    if conv.text is not None:
+        total = asst = billed = count(conv.text)
+    for m in conv.messages:
+        n = count(m.content)
+        if m.tool_calls:
+            for c in m.tool_calls:
+                n += count(f"{c.name} {c.arguments}")
+        total += n
+        billed += n
+        if ctx.overhead:
+            billed += per_msg + count(m.role) + (per_name + count(m.name) if m.name else 0)
+        if m.role == "assistant" and m.weight != 0:
+            asst += n
+            _answer_tally(ctx, run, fs, line_no, m, n)
+    for m in conv.rejected or ():
+        n = count(m.content)
+        total += n
+        billed += n + (per_msg + count(m.role) if ctx.overhead else 0)
+    if conv.tools:
+        n = count(json.dumps(conv.tools, sort_keys=True))
+        total += n
+        billed += n
+    if conv.messages and ctx.overhead:
+        billed += overhead.reply_priming
+    return total, asst, billed
+
+
+def _answer_tally(ctx: ScanContext, run: ScanRun, fs: FileState, line_no: int, m: Any, n: int) -> None:
+    run.assistant_turns += 1
+    if ctx.refusal_phrases.search(m.content.lower()):
+        run.refusal_count += 1
+        if len(run.refusals) < 1000:
+            run.refusals.append((fs.shown, line_no))
+    if 0 < n < ctx.F.quality.min_assistant_tokens and m.content.strip():
+        run.short_count += 1
+        if len(run.short) < 1000:
+            run.short.append((fs.shown, line_no))
+
+
+def _hashes(run: ScanRun, fs: FileState, line_no: int, conv: Conversation) -> tuple[int, int, int]:
+    """(whole example, prompt, answer) hashes for duplicates and contradictions; the system prompt is tallied."""
+    msgs = conv.messages
+    if conv.text is not None:
+        return _run_hash(("T", _fold(conv.text))), 0, 0
+    keys = _msg_keys(msgs)
+    full = _run_hash((keys, _msg_keys(conv.rejected) if conv.rejected else ()))
+    if msgs and msgs[-1].role == "assistant" and (keys[-1][1] or msgs[-1].tool_calls):
+        prompt, answer = _run_hash(keys[:-1]), _run_hash(keys[-1:])
+    else:
+        prompt = answer = 0
+    system = conv.system
+    if system is None:
+        run.no_system[0] += 1
+        if len(run.no_system[1]) < _LINES_KEPT:
+            run.no_system[1].append((fs.shown, line_no))
+    else:
+        sh = _run_hash(system)
+        entry = run.systems.get(sh)
+        if entry is None and len(run.systems) < 1000:
+            entry = run.systems[sh] = [0, [], len(system)]
+        if entry is not None:
+            entry[0] += 1
+            if len(entry[1]) < _LINES_KEPT:
+                entry[1].append((fs.shown, line_no))
+    return full, prompt, answer
+
+
+def _flush(ctx: ScanContext, run: ScanRun, fs: FileState, pending: list[tuple[int, int, Conversation]]) -> Any:
+    """Token counts, hashes, band keys, per-example and content checks for a batch of examples."""
     import numpy as np
 
-    count = counter.count  # cached: a repeated string (a shared system prompt) is encoded once
-    per_msg, per_name, priming = overhead.tokens_per_message, overhead.tokens_per_name, overhead.reply_priming
-    columns: dict[str, list[int]] = {
-        name: [] for name in ("line", "offset", "full", "prompt", "answer", "total", "asst", "billed")
-    }
-    c_line, c_offset, c_full, c_prompt, c_answer = (columns[k] for k in ("line", "offset", "full", "prompt", "answer"))
-    c_total, c_asst, c_billed = columns["total"], columns["asst"], columns["billed"]
+    rows: list[tuple[int, ...]] = []
+    limit, content = ctx.limit, run.content
     for line_no, offset, conv in pending:
-        total = asst = billed = 0
-        if conv.text is not None:
-            total = asst = billed = count(conv.text)
-        n_msgs = 0
-        for m in conv.messages:
-            n = count(m.content)
-            if m.tool_calls:
-                for c in m.tool_calls:
-                    n += count(f"{c.name} {c.arguments}")
-            total += n
-            billed += n + per_msg + (per_name if m.name else 0)
-            n_msgs += 1
-            if m.role == "assistant" and m.weight != 0:
-                asst += n
-                run.assistant_turns += 1
-                if refusal_phrases.search(m.content.lower()):
-                    run.refusal_count += 1
-                    if len(run.refusals) < 1000:
-                        run.refusals.append((fs.shown, line_no))
-                if 0 < n < min_asst and m.content.strip():
-                    run.short_count += 1
-                    if len(run.short) < 1000:
-                        run.short.append((fs.shown, line_no))
-        for m in conv.rejected or ():
-            n = count(m.content)
-            total += n
-            billed += n + per_msg
-        if conv.tools:
-            n = count(json.dumps(conv.tools, sort_keys=True))
-            total += n
-            billed += n
-        if n_msgs:
-            billed += priming
+        total, asst, billed = _tokens(ctx, run, fs, line_no, conv)
         if limit and billed > limit:
             run.add(
                 fs,
@@ -495,46 +603,17 @@ def _flush(
                 + (" (the end is truncated, often losing the answer)" if fs.target.over_limit == "warning" else ""),
                 line_no,
             )
-        msgs = conv.messages
-        if conv.text is not None:
-            full = _run_hash(("T", _fold(conv.text)))
-            prompt = answer = 0
-        else:
-            keys = _msg_keys(msgs)
-            full = _run_hash((keys, _msg_keys(conv.rejected) if conv.rejected else ()))
-            if msgs and msgs[-1].role == "assistant" and (keys[-1][1] or msgs[-1].tool_calls):
-                prompt = _run_hash(keys[:-1])
-                answer = _run_hash(keys[-1:])
-            else:
-                prompt = answer = 0
-            system = conv.system
-            if system is None:
-                run.no_system[0] += 1
-                if len(run.no_system[1]) < _LINES_KEPT:
-                    run.no_system[1].append((fs.shown, line_no))
-            else:
-                sh = _run_hash(system)
-                entry = run.systems.get(sh)
-                if entry is None and len(run.systems) < 1000:
-                    entry = run.systems[sh] = [0, [], len(system)]
-                if entry is not None:
-                    entry[0] += 1
-                    if len(entry[1]) < _LINES_KEPT:
-                        entry[1].append((fs.shown, line_no))
-        c_line.append(line_no)
-        c_offset.append(offset)
-        c_full.append(full)
-        c_prompt.append(prompt)
-        c_answer.append(answer)
-        c_total.append(total)
-        c_asst.append(asst)
-        c_billed.append(billed)
-    out = np.zeros(len(pending), dtype=dtype)
+        full, prompt, answer = _hashes(run, fs, line_no, conv)
+        content.example(fs.shown, line_no, conv, lambda code, sev, msg, n=line_no: run.add(fs, code, sev, msg, n))
+        rows.append((line_no, offset, full, prompt, answer, total, asst, billed))
+    out = np.zeros(len(pending), dtype=ctx.dtype)
     out["file"] = fs.index
-    for name, values in columns.items():
-        out[name] = np.array(values, dtype=dtype[name])
-    if hasher is not None:
-        out["bands"] = hasher.keys([dup_text(conv) for _, _, conv in pending])
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        for k, name in enumerate(("line", "offset", "full", "prompt", "answer", "total", "asst", "billed")):
+            out[name] = np.array(columns[k], dtype=ctx.dtype[name])
+    if ctx.hasher is not None:
+        out["bands"] = ctx.hasher.keys([dup_text(conv) for _, _, conv in pending])
     return out
 
 

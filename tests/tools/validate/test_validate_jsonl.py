@@ -138,7 +138,8 @@ def test_token_statistics_and_overhead(ws: Workspace) -> None:
     first = [enc.count(m["content"]) for m in rows[0]["messages"]]
     assert r.tokens.method == "tiktoken:o200k_base" and not r.tokens.approximate
     assert r.tokens.total.min <= sum(first) <= r.tokens.total.max
-    assert r.tokens.billed.min == r.tokens.total.min + 3 * 3 + 3  # 3 per message + 3 priming
+    # the cookbook's count: per message 3 plus its values' tokens (the role's 1 token too), plus 3 priming
+    assert r.tokens.billed.min == r.tokens.total.min + 3 * (3 + 1) + 3
     assert r.tokens.limit == 65536
     assert validate(ws, "t.jsonl", model="claude-sonnet-4").tokens.approximate
 
@@ -225,8 +226,10 @@ def test_system_prompt_counted_once(ws: Workspace) -> None:
     assert before is not None
 
 
-def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scan's two halves and the near-duplicate confirmation's two halves (forked) match one process."""
+@pytest.mark.parametrize("parts", [2, 4])
+def test_parallel_parts_give_the_same_report(ws: Workspace, monkeypatch: pytest.MonkeyPatch, parts: int) -> None:
+    """The scan cut into parts checked by forked workers, and the near-duplicate confirmation split the same way,
+    give what one process gives."""
     import os
 
     import tools.validate.dataset_findings as d
@@ -236,7 +239,8 @@ def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest
     monkeypatch.setenv("FINETUNE_NO_FORK", "1")
     serial = validate(ws, "train.jsonl")
     monkeypatch.delenv("FINETUNE_NO_FORK")
-    monkeypatch.setattr(v, "_PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setenv("FINETUNE_WORKERS", str(parts))
+    monkeypatch.setattr(v, "_MIN_BYTES_PER_WORKER", 1)
     monkeypatch.setattr(d, "_PARALLEL_MIN_PAIRS", 1)
     import tools.core.forked
 
@@ -246,6 +250,6 @@ def test_parallel_halves_give_the_same_report(ws: Workspace, monkeypatch: pytest
     real_fork = os.fork
     monkeypatch.setattr(os, "fork", lambda: forks.append(1) or real_fork())
     parallel = validate(ws, "train.jsonl")
-    assert len(forks) == 2 and any(c.code == "near_duplicate" for c in parallel.counts)
+    assert len(forks) >= parts - 1 and any(c.code == "near_duplicate" for c in parallel.counts)
     strip = lambda r: r.model_dump(exclude={"report_json", "report_markdown"})  # noqa: E731
     assert strip(parallel) == strip(serial)
