@@ -236,24 +236,26 @@ class ContentScan:
 
     def _phrases(self, answer: str, shown: str, line: int) -> None:
         t = self.tallies
-        n = self.F.repeated_phrase.words
-        head = answer[: 40 * n].split(None, n)
-        if len(head) <= n:  # too short to have an opening distinct from the whole answer
-            short = " ".join(head)
-            if len(head) <= self.F.label_imbalance.max_words:
-                _count_phrase(t.labels, short.strip())
-            else:
-                t.long_answers += 1
+        f = self.F.repeated_phrase
+        n = f.max_words
+        labels = self.F.label_imbalance.max_words
+        head = answer[: 40 * max(n, labels)].split(None, max(n, labels))
+        if len(head) <= labels:
+            _count_phrase(t.labels, " ".join(head))
+        else:
+            t.long_answers += 1
+        if len(head) <= f.min_words:  # too short to have an opening distinct from the whole answer
             return
-        t.long_answers += 1
         t.phrased += 1
-        opening = " ".join(w.strip(_STRIP).lower() for w in head[:n])
-        if _count_phrase(t.openings, opening):
-            lines = t.opening_lines.setdefault(opening, [])
-            if len(lines) < 20:
-                lines.append((shown, line))
-        tail = answer[-40 * n :].rsplit(None, n)[-n:]
-        _count_phrase(t.closings, " ".join(w.strip(_STRIP).lower() for w in tail))
+        head = [w.strip(_STRIP).lower() for w in head[:n]]
+        tail = [w.strip(_STRIP).lower() for w in answer[-40 * n :].rsplit(None, n)[-n:]]
+        for k in range(f.min_words, min(n, len(head) - 1) + 1):
+            opening = " ".join(head[:k])
+            if _count_phrase(t.openings, opening):
+                kept = t.opening_lines.setdefault(opening, [])
+                if len(kept) < 20:
+                    kept.append((shown, line))
+            _count_phrase(t.closings, " ".join(tail[-k:]))
 
     def _degenerate(self, answer: str, index: int, report: Callable[[str, str, str], None]) -> None:
         f = self.F.degenerate_repetition
@@ -275,13 +277,11 @@ class ContentScan:
     def _cut(self, answer: str, shown: str, line: int) -> None:
         text = answer.rstrip()
         last = text[-1]
-        if last in _TERMINAL or text.count(" ") + 1 < self.F.truncated_answer.min_words:
-            return
-        if last in _CUT_MARKS or last.isalnum():
-            tail = text[text.rfind(" ") + 1 :].lower()
-            if tail.startswith(("http", "www.")) or unicodedata.category(last)[0] == "S":
-                return
+        if last in _CUT_MARKS:  # a trailing comma, colon, dash: cut whatever the length
             self.tallies.cut.add(shown, line)
+        elif last.isalnum() and text.count(" ") + 1 >= self.F.truncated_answer.min_words:
+            if not text[text.rfind(" ") + 1 :].lower().startswith(("http", "www.")):
+                self.tallies.cut.add(shown, line)
 
     def merge(self, other: Any) -> None:
         self.tallies.merge(other)

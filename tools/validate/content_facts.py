@@ -25,7 +25,8 @@ class FillerFact(CheckFact):
 
 
 class PhraseFact(CheckFact):
-    words: int = Field(ge=1)
+    min_words: int = Field(ge=1)
+    max_words: int = Field(ge=1)
     min_share: float = Field(gt=0, le=1)
     min_answers: int = Field(ge=2)
 

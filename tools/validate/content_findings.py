@@ -66,19 +66,18 @@ def _phrases(t: Tallies, F: ContentFacts, emit: Emit) -> None:
     if t.phrased < f.min_answers:
         return
     for kind, counter in (("open", t.openings), ("close", t.closings)):
-        if not counter:
+        common = [(p, n) for p, n in counter.most_common(50) if n / t.phrased >= f.min_share]
+        if not common:
             continue
-        phrase, count = counter.most_common(1)[0]
+        phrase, count = max(common, key=lambda pn: (len(pn[0].split()), pn[1]))
         share = count / t.phrased
-        if share >= f.min_share:
-            lines = t.opening_lines.get(phrase, []) if kind == "open" else []
-            emit(
-                f"repeated_{'opening' if kind == 'open' else 'closing'}",
-                f.severity,
-                f'{count} of {t.phrased} answers ({share:.0%}) {kind} with "{phrase[:60]}"; the model will '
-                f"{kind} every reply that way. Vary or remove the stock phrase",
-                lines,
-            )
+        emit(
+            f"repeated_{'opening' if kind == 'open' else 'closing'}",
+            f.severity,
+            f'{count} of {t.phrased} answers ({share:.0%}) {kind} with "{phrase[:60]}"; the model will '
+            f"{kind} every reply that way. Vary or remove the stock phrase",
+            t.opening_lines.get(phrase, []) if kind == "open" else [],
+        )
 
 
 def _labels(t: Tallies, F: ContentFacts, emit: Emit) -> None:
