@@ -104,3 +104,44 @@ def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> di
             f.write(json.dumps(ex) + "\n")
     del rows
     return {str(r): p for r, p in planted.items()}
+
+
+_TEMPLATE_PROMPTS = (
+    "Where is my order {order}?",
+    "Can I move the delivery of order {order} to {day}?",
+    "Is the {product} in {colour} back in stock?",
+    "How do I return the {product} I bought on {day}?",
+    "Does the {product} come with a warranty?",
+)
+_TEMPLATE_ANSWERS = (
+    "Your order {order} left our {city} warehouse and will arrive on {day}. Thank you for shopping with us!",
+    "I have moved the delivery of order {order} to {day}. You will get a confirmation e-mail shortly.",
+    "The {product} in {colour} is back in stock in {city} and ships within {n} days.",
+    "To return the {product}, print the label from your account and drop it at any {city} post office "
+    "within {n} days.",
+    "Yes, the {product} has a {n}-year warranty that covers manufacturing defects.",
+)
+_SLOTS = {
+    "day": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"),
+    "product": ("tent", "sleeping bag", "backpack", "headlamp", "stove", "rain jacket", "trail shoe", "water filter"),
+    "colour": ("red", "blue", "green", "black", "grey", "orange"),
+    "city": ("Oslo", "Bergen", "Lyon", "Denver", "Leeds", "Graz"),
+    "n": ("2", "3", "5", "10"),
+}
+
+
+def generate_templated(path: Path, n: int, seed: int = 11) -> None:
+    """Write ``n`` low-diversity examples: five prompt/answer templates whose slots come from a small vocabulary
+    (the shape of generated support data), so most examples have many near-duplicates."""
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8") as f:
+        for _ in range(n):
+            k = rng.randrange(len(_TEMPLATE_PROMPTS))
+            slots = {name: rng.choice(values) for name, values in _SLOTS.items()}
+            slots["order"] = f"{rng.randrange(10**5, 10**6)}"
+            msgs = [
+                {"role": "system", "content": "You are the support assistant of Juniper Outdoor."},
+                {"role": "user", "content": _TEMPLATE_PROMPTS[k].format(**slots)},
+                {"role": "assistant", "content": _TEMPLATE_ANSWERS[k].format(**slots)},
+            ]
+            f.write(json.dumps({"messages": msgs}) + "\n")

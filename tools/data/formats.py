@@ -128,6 +128,7 @@ class QualityFact(Fact):
     shingle_chars: int
     minhash_bands: int
     minhash_rows: int
+    max_bucket: int
     min_assistant_tokens: int
     outlier_median_multiple: float
     min_assistant_share: float

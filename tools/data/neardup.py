@@ -168,43 +168,94 @@ class MinHasher:
         return combined
 
 
-def candidate_pairs(keys: np.ndarray, ids: np.ndarray) -> Iterator[tuple[int, int]]:
-    """Pairs of ``ids`` sharing a band key (rows with key 0 are skipped); large buckets become stars."""
-    return candidate_pairs_banded(lambda band: keys[:, band], keys.shape[1], ids)
+class Crowded:
+    """Examples in buckets too large to pair up (more than ``max_bucket`` share one band key): the sign of templated,
+    low-diversity data. Their pairs are not enumerated (that is quadratic); the caller reports them as one finding.
+
+    ``mask`` marks them by position in ``ids``; ``largest`` keeps the biggest buckets seen (size, first members)."""
+
+    def __init__(self, n: int, keep: int = 8) -> None:
+        self.mask = np.zeros(n, dtype=bool)
+        self.largest: list[tuple[int, np.ndarray]] = []
+        self.keep = keep
+
+    @property
+    def count(self) -> int:
+        return int(self.mask.sum())
+
+    def add(self, positions: np.ndarray, members: np.ndarray) -> None:
+        self.mask[positions] = True
+        size = len(members)
+        if len(self.largest) < self.keep or size > self.largest[-1][0]:
+            head = np.sort(members)[:20]
+            for k, (kept_size, kept) in enumerate(self.largest):
+                if len(np.intersect1d(head, kept)) >= 3:  # the same crowd seen in another band
+                    if size > kept_size:
+                        self.largest[k] = (size, head)
+                    break
+            else:
+                self.largest.append((size, head))
+            self.largest.sort(key=lambda item: -item[0])
+            del self.largest[self.keep :]
+
+
+def candidate_pairs(keys: np.ndarray, ids: np.ndarray, max_bucket: int = MAX_BUCKET) -> Iterator[tuple[int, int]]:
+    """Distinct pairs of ``ids`` sharing a band key (rows with key 0 are skipped); a bucket over ``max_bucket``
+    becomes a star around its first member."""
+    seen: set[tuple[int, int]] = set()
+    for pair in candidate_pairs_banded(lambda band: keys[:, band], keys.shape[1], ids, max_bucket, star=True):
+        if pair not in seen:
+            seen.add(pair)
+            yield pair
 
 
 def candidate_pairs_banded(
-    band_column: Callable[[int], np.ndarray], bands: int, ids: np.ndarray
+    band_column: Callable[[int], np.ndarray],
+    bands: int,
+    ids: np.ndarray,
+    max_bucket: int = MAX_BUCKET,
+    crowded: Crowded | None = None,
+    star: bool = False,
 ) -> Iterator[tuple[int, int]]:
-    """Like :func:`candidate_pairs`, reading one band column at a time (so memory holds one column)."""
-    seen: set[tuple[int, int]] = set()
+    """Pairs ``(a, b)``, a < b, of ``ids`` sharing a key in one band, reading one band column at a time (memory holds
+    one column). A pair sharing several bands comes once per band: the caller skips what it has already joined.
+
+    A bucket of more than ``max_bucket`` members is capped: with ``crowded`` its members are recorded there and
+    no pair is made; otherwise (``star``) it becomes a star around its first member. So the number of pairs is at
+    most ``bands * len(ids) * max_bucket / 2`` whatever the data."""
     for band in range(bands):
         col = band_column(band)
         if len(col) < 2:
             continue
-        order = np.argsort(col)  # equal keys in any order: pairs are normalised, big buckets become stars
+        order = np.argsort(col, kind="stable")
         sorted_keys = col[order]
         same = sorted_keys[1:] == sorted_keys[:-1]
         same &= sorted_keys[1:] != 0
-        del col, sorted_keys  # only the runs of equal keys are needed from here on
+        del col, sorted_keys
         if not same.any():
             continue
         edges = np.diff(np.concatenate(([0], same.astype(np.int8), [0])))
-        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        runs = [ids[order[s : e + 1]] for s, e in zip(starts, ends, strict=True)]
-        del order, same, edges
-        for members in runs:
-            if len(members) <= MAX_BUCKET:
-                pairs = (
-                    (int(members[i]), int(members[j])) for i in range(len(members)) for j in range(i + 1, len(members))
-                )
-            else:
-                pairs = ((int(members[0]), int(x)) for x in members[1:])
-            for a, b in pairs:
-                pair = (a, b) if a < b else (b, a)
-                if pair not in seen:
-                    seen.add(pair)
-                    yield pair
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # bucket = order[start..end]
+        del same, edges
+        sizes = ends - starts + 1
+        two = sizes == 2  # most buckets: their pairs straight from the arrays
+        a, b = ids[order[starts[two]]], ids[order[ends[two]]]
+        lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
+        yield from zip(lo, hi, strict=True)
+        for s, e in zip(starts[~two].tolist(), ends[~two].tolist(), strict=True):
+            positions = order[s : e + 1]
+            members = ids[positions]
+            if len(members) > max_bucket:
+                if crowded is not None:
+                    crowded.add(positions, members)
+                    continue
+                if not star:
+                    continue
+                first = int(members[0])
+                yield from ((min(first, int(x)), max(first, int(x))) for x in members[1:])
+                continue
+            ms = np.sort(members).tolist()
+            yield from ((ms[i], ms[j]) for i in range(len(ms)) for j in range(i + 1, len(ms)))
 
 
 class UnionFind:

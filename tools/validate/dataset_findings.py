@@ -291,34 +291,61 @@ _PARALLEL_MIN_PAIRS = 1024
 def _confirm_pairs(
     pairs: list[tuple[int, int]], recs: Any, files: list[FileState], n: int, threshold: float
 ) -> list[tuple[int, int, float]]:
-    """The candidate pairs whose exact shingle Jaccard reaches ``threshold``, with it; a large batch is split
-    between this process and a forked one (each opens its own file handles)."""
-    from tools.core.forked import in_parallel
-    from tools.data.neardup import jaccard
+    """The candidate pairs whose exact shingle Jaccard reaches ``threshold``, with it; a large batch is split into
+    one part per worker, the others confirmed by forked processes (each opens its own file handles)."""
+    from tools.core.forked import fan_out, workers
 
     def confirm(part: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+        from tools.data.neardup import jaccard
+
         with _ShingleReader(recs, files, n) as reader:
             sets = reader.sets({i for pair in part for i in pair})
         return [(a, b, sim) for a, b in part if (sim := jaccard(sets[a], sets[b])) >= threshold]
 
-    if len(pairs) < _PARALLEL_MIN_PAIRS:
+    parts = min(workers(), max(1, len(pairs) // _PARALLEL_MIN_PAIRS))
+    if parts <= 1:
         return confirm(pairs)
-    half = len(pairs) // 2
-    mine, theirs = in_parallel(
-        lambda: confirm(pairs[:half]),
-        lambda: confirm(pairs[half:]),
+    size = -(-len(pairs) // parts)
+    cut = [pairs[k : k + size] for k in range(0, len(pairs), size)]
+    mine, theirs = fan_out(
+        lambda: confirm(cut[0]),
+        [lambda part=part: confirm(part) for part in cut[1:]],
         tmp=recs.dir,
         what="confirming near-duplicate pairs",
     )
-    return mine + theirs
+    return mine + [row for rows in theirs for row in rows]
+
+
+class _Joined:
+    """Union-find over confirmed pairs, with each example's most similar pair (within a file and across files)."""
+
+    def __init__(self, file_col: Any) -> None:
+        from tools.data.neardup import UnionFind
+
+        self.uf = UnionFind()
+        self.file_col = file_col
+        self.best: dict[int, tuple[float, int, int]] = {}
+        self.best_cross: dict[int, tuple[float, int, int]] = {}
+
+    def join(self, a: int, b: int, sim: float) -> None:
+        self.uf.union(a, b)
+        table = self.best_cross if self.file_col[a] != self.file_col[b] else self.best
+        for x in (a, b):
+            if sim > table.get(x, (0.0, 0, 0))[0]:
+                table[x] = (sim, a, b)
 
 
 def _near_duplicates(
     run: ScanRun, recs: Any, files: list[FileState], F: Any, dup_of: dict[int, int], multi: bool
 ) -> list[Finding]:
+    """Near-duplicate groups and near leakage from MinHash LSH candidates confirmed by exact Jaccard.
+
+    Candidate pairs already joined (directly or through others) or already rejected are not confirmed again, and a
+    bucket too large to pair up marks its examples as crowded (templated data) instead of making pairs: near-linear
+    work on low-diversity files, reported as one low_diversity finding."""
     import numpy as np
 
-    from tools.data.neardup import UnionFind, candidate_pairs_banded
+    from tools.data.neardup import Crowded, candidate_pairs_banded
 
     usable = recs.band(0) != 0
     if dup_of:
@@ -327,25 +354,38 @@ def _near_duplicates(
     del usable
     if len(idx) < 2:
         return []
-    threshold, n_sh = F.quality.near_dup_threshold, F.quality.shingle_chars
-    file_col = recs["file"]
+    q = F.quality
     prompts = recs["prompt"]
-    uf = UnionFind()
-    best: dict[int, tuple[float, int, int]] = {}  # example -> its most similar accepted pair
-    best_cross: dict[int, tuple[float, int, int]] = {}  # the same, for pairs across files
-    pairs = (
-        p
-        for p in candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx)
-        if not (prompts[p[0]] != 0 and prompts[p[0]] == prompts[p[1]])
-    )  # contradictions, not near-dups
-    for chunk in _chunks(pairs, 2048):
-        for a, b, sim in _confirm_pairs(chunk, recs, files, n_sh, threshold):
-            uf.union(a, b)
-            table = best_cross if file_col[a] != file_col[b] else best
-            for x in (a, b):
-                if sim > table.get(x, (0.0, 0, 0))[0]:
-                    table[x] = (sim, a, b)
-    all_groups = uf.groups()
+    joined = _Joined(recs["file"])
+    crowded = Crowded(len(idx))
+    rejected: set[tuple[int, int]] = set()
+    find = joined.uf.find
+
+    def fresh(pairs: Any) -> Any:
+        for a, b in pairs:
+            if (prompts[a] != 0 and prompts[a] == prompts[b]) or (a, b) in rejected or find(a) == find(b):
+                continue  # a contradiction (same prompt), already judged, or already in one group
+            yield a, b
+
+    candidates = candidate_pairs_banded(lambda j: recs.band(j)[idx], recs.bands, idx, q.max_bucket, crowded)
+    for chunk in _chunks(fresh(candidates), 2048):
+        confirmed = _confirm_pairs(chunk, recs, files, q.shingle_chars, q.near_dup_threshold)
+        for a, b, sim in confirmed:
+            joined.join(a, b, sim)
+        if len(rejected) < 2_000_000:
+            rejected.update(set(chunk) - {(a, b) for a, b, _ in confirmed})
+    out = _near_findings(run, recs, files, F, joined, multi)
+    if crowded.count:
+        out.append(_crowded_finding(recs, files, F, crowded, len(idx), multi))
+    return out
+
+
+def _near_findings(
+    run: ScanRun, recs: Any, files: list[FileState], F: Any, joined: _Joined, multi: bool
+) -> list[Finding]:
+    threshold, n_sh = F.quality.near_dup_threshold, F.quality.shingle_chars
+    best, best_cross = joined.best, joined.best_cross
+    all_groups = joined.uf.groups()
     within = {tuple(g): max(best[i] for i in g if i in best) for g in all_groups if any(i in best for i in g)}
     across = {
         tuple(g): max(best_cross[i] for i in g if i in best_cross)
@@ -365,7 +405,6 @@ def _near_duplicates(
         return ", ".join(parts)
 
     out: list[Finding] = []
-
     run.keep_groups("near_duplicate", inner, recs, files)
     run.keep_groups("leakage_near", cross, recs, files)
     first = files[0].shown if len(files) == 1 else "(all files)"
@@ -400,6 +439,36 @@ def _near_duplicates(
             )
         )
     return out
+
+
+def _crowded_finding(recs: Any, files: list[FileState], F: Any, crowded: Any, judged: int, multi: bool) -> Finding:
+    """One finding for the examples in buckets too large to pair: what share, the largest groups, sampled
+    similarities inside them."""
+    q = F.quality
+    parts = []
+    shown_lines: list[tuple[str, int]] = []
+    for size, members in crowded.largest[:4]:
+        sample = [int(x) for x in members[:6]]
+        sampled = list(zip(sample, sample[1:], strict=False))
+        sims = [sim for _, _, sim in _confirm_pairs(sampled, recs, files, q.shingle_chars, 0.0)]
+        pairs = lines_of(recs, sample, files)
+        shown_lines += pairs
+        spread = f"{min(sims):.2f}-{max(sims):.2f}" if sims else "n/a"
+        parts.append(
+            f"{size:,} share a band key, e.g. lines {_fmt_lines(pairs, multi, 4)} (similarity {spread} between them)"
+        )
+    share = crowded.count / max(judged, 1)
+    return Finding(
+        code="low_diversity",
+        severity="warning",
+        file=files[0].shown if len(files) == 1 else "(all files)",
+        line=shown_lines[0][1] if shown_lines else None,
+        message=f"{crowded.count:,} of {judged:,} examples ({share:.0%}) sit in crowds of near-identical texts "
+        f"(more than {q.max_bucket} in one MinHash bucket): {'; '.join(parts)}. The data looks generated from "
+        "templates or a small vocabulary, so the model learns the template rather than the task; near-duplicates "
+        "inside these crowds are not listed pair by pair. Vary the examples, or keep a few per template",
+        lines=[n for _, n in shown_lines],
+    )
 
 
 def _dist(values: Any) -> Distribution:
