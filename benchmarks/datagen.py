@@ -117,8 +117,7 @@ _TEMPLATE_ANSWERS = (
     "Your order {order} left our {city} warehouse and will arrive on {day}. Thank you for shopping with us!",
     "I have moved the delivery of order {order} to {day}. You will get a confirmation e-mail shortly.",
     "The {product} in {colour} is back in stock in {city} and ships within {n} days.",
-    "To return the {product}, print the label from your account and drop it at any {city} post office "
-    "within {n} days.",
+    "To return the {product}, print the label from your account and drop it at any {city} post office within {n} days.",
     "Yes, the {product} has a {n}-year warranty that covers manufacturing defects.",
 )
 _SLOTS = {

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from skill.console import JsonFlag, run
+from skill.console import JsonFlag, call_tool, err, finish
+from skill.progress_bar import progress_bar
 from tools.validate.models import ValidateResult
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -41,6 +42,8 @@ def render_validation(result: ValidateResult, console: Console) -> None:
                 markup=True,
                 highlight=False,
             )
+    for note in result.notes:
+        console.print(f"[dim]note:[/] {note}", highlight=False)
     console.print(f"\nfull report: {result.report_markdown} (JSON: {result.report_json})")
 
 
@@ -54,29 +57,33 @@ def validate(
         str | None,
         typer.Option("--target", help="openai, together, mistral, bedrock-nova, bedrock-haiku, vertex-gemini, trl."),
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model id for token counts and limits.")] = None,
-    no_near: Annotated[bool, typer.Option("--no-near-duplicates", help="Skip the near-duplicate search.")] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="The model to train: decides the rules (an open-weight id or folder means TRL), tokenizer, limits.",
+        ),
+    ] = None,
+    no_near: Annotated[
+        bool, typer.Option("--no-near-duplicates", help="Skip the near-duplicate search (the slowest dataset check).")
+    ] = False,
     report: Annotated[str | None, typer.Option("--report", help="Where to write the JSON report.")] = None,
     top: Annotated[int, typer.Option("--top", help="Findings to show.")] = 20,
     json_out: JsonFlag = False,
 ) -> None:
-    """Check training files: format rules with line numbers, duplicates, leakage, token statistics."""
-    run(
-        ctx,
-        "validate_jsonl",
-        {
-            "paths": paths,
-            "format": format,
-            "target": target,
-            "model": model,
-            "near_duplicates": not no_near,
-            "report": report,
-            "max_findings": top,
-        },
-        json_out=json_out,
-        render=render_validation,
-        problems=lambda r: not r.ok,
-    )
+    """Check training files: format rules with line numbers, duplicates, leakage, content, token statistics."""
+    args = {
+        "paths": paths,
+        "format": format,
+        "target": target,
+        "model": model,
+        "near_duplicates": not no_near,
+        "report": report,
+        "max_findings": top,
+    }
+    with progress_bar(err, "validating"):  # the bar is gone before the result is printed
+        result = call_tool(ctx, "validate_jsonl", args, json_out=json_out)
+    finish(result, json_out=json_out, render=render_validation, problems=lambda r: not r.ok)
 
 
 def register(app: typer.Typer) -> None:

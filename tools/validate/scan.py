@@ -389,6 +389,7 @@ def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, where
             what=f"checking part of {fs.shown}",
             idle=bar.report,
         )
+        bar.report()  # the workers' last ticks may have come after this process's
         for part, state in zip(children, states, strict=True):
             with open(part.spool, encoding="utf-8") as spool:
                 for row in spool:

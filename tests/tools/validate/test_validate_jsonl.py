@@ -253,3 +253,24 @@ def test_parallel_parts_give_the_same_report(ws: Workspace, monkeypatch: pytest.
     assert len(forks) >= parts - 1 and any(c.code == "near_duplicate" for c in parallel.counts)
     strip = lambda r: r.model_dump(exclude={"report_json", "report_markdown"})  # noqa: E731
     assert strip(parallel) == strip(serial)
+
+
+def test_progress_counts_bytes_of_every_part(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Progress is the bytes checked by this process and its forked workers, up to the file's size, then the
+    dataset checks."""
+    import tools.core.forked
+    import tools.validate.scan as v
+    from tools.core import progress
+
+    planted(ws)
+    size = (ws.root / "train.jsonl").stat().st_size
+    monkeypatch.setenv("FINETUNE_WORKERS", "3")
+    monkeypatch.setattr(v, "_MIN_BYTES_PER_WORKER", 1)
+    monkeypatch.setattr(tools.core.forked.threading, "active_count", lambda: 1)
+    seen: list[tuple[float, float | None, str | None]] = []
+    with progress.reporting(lambda done, total, message: seen.append((done, total, message))):
+        validate(ws, "train.jsonl")
+    checking = [(d, t) for d, t, m in seen if m == "checking train.jsonl"]
+    assert checking and all(t == size for _, t in checking) and checking[-1][0] == size
+    assert [d for d, _ in checking] == sorted(d for d, _ in checking)
+    assert seen[-1][2] and seen[-1][2].startswith("dataset checks")
