@@ -246,9 +246,8 @@ def main() -> None:
         )
     templ, _ = dataset(args.n, templated=True)
     _, _, _, ton = _row("templated", templ, cores, args.repeat)
-    print(
-        f"  findings: {json.dumps({k: v for k, v in ton['counts'].items() if k in ('low_diversity', 'near_duplicate', 'duplicate')})}"
-    )
+    shown = ("low_diversity", "near_duplicate", "duplicate")
+    print(f"  findings: {json.dumps({k: v for k, v in ton['counts'].items() if k in shown})}")
 
 
 if __name__ == "__main__":
