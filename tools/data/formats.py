@@ -365,78 +365,113 @@ def _messages_or_string(value: Any, role: str) -> list[Message]:
     return [Message(role, "" if value is None else str(value))]
 
 
+def _read_openai_chat(obj: dict[str, Any]) -> Conversation:
+    msgs = obj.get("messages")
+    return Conversation(
+        [_openai_message(m) for m in msgs] if isinstance(msgs, list) else [],
+        obj.get("tools") if isinstance(obj.get("tools"), list) else None,
+        obj.get("parallel_tool_calls") if isinstance(obj.get("parallel_tool_calls"), bool) else None,
+    )
+
+
+def _read_openai_preference(obj: dict[str, Any]) -> Conversation:
+    inp = obj.get("input") if isinstance(obj.get("input"), dict) else {}
+    base = _read_openai_chat(inp)
+    base.messages += _messages_or_string(obj.get("preferred_output"), "assistant")
+    base.rejected = _messages_or_string(obj.get("non_preferred_output"), "assistant")
+    return base
+
+
+def _read_bedrock(obj: dict[str, Any]) -> Conversation:
+    out: list[Message] = []
+    system = obj.get("system")
+    if isinstance(system, str) and system:
+        out.append(Message("system", system))
+    elif isinstance(system, list) and system:
+        out.append(Message("system", _text_of(system)[0]))
+    for m in obj.get("messages") or []:
+        if isinstance(m, dict):
+            text, images = _text_of(m.get("content"))
+            out.append(Message(_ROLE_ALIASES.get(str(m.get("role")), str(m.get("role"))), text, images))
+        else:
+            out.append(Message("?"))
+    return Conversation(out)
+
+
+def _read_vertex_gemini(obj: dict[str, Any]) -> Conversation:
+    out: list[Message] = []
+    si = obj.get("systemInstruction")
+    if isinstance(si, dict):
+        out.append(Message("system", _text_of(si.get("parts"))[0]))
+    for m in obj.get("contents") or []:
+        if isinstance(m, dict):
+            text, images = _text_of(m.get("parts"))
+            out.append(Message(_ROLE_ALIASES.get(str(m.get("role")), str(m.get("role"))), text, images))
+        else:
+            out.append(Message("?"))
+    return Conversation(out, obj.get("tools") if isinstance(obj.get("tools"), list) else None)
+
+
+def _read_prompt_completion(obj: dict[str, Any]) -> Conversation:
+    return Conversation(
+        _messages_or_string(obj.get("prompt"), "user") + _messages_or_string(obj.get("completion"), "assistant")
+    )
+
+
+def _read_preference(obj: dict[str, Any]) -> Conversation:
+    prompt = _messages_or_string(obj["prompt"], "user") if "prompt" in obj else []
+    return Conversation(
+        prompt + _messages_or_string(obj.get("chosen"), "assistant"),
+        rejected=_messages_or_string(obj.get("rejected"), "assistant"),
+    )
+
+
+def _read_alpaca(obj: dict[str, Any]) -> Conversation:
+    out: list[Message] = []
+    if isinstance(obj.get("system"), str) and obj["system"]:
+        out.append(Message("system", obj["system"]))
+    prompt = str(obj.get("instruction") or "")
+    if obj.get("input"):
+        prompt = f"{prompt}\n\n{obj['input']}"
+    out.append(Message("user", prompt))
+    out.append(Message("assistant", str(obj.get("output", obj.get("response", "")) or "")))
+    return Conversation(out)
+
+
+def _read_sharegpt(obj: dict[str, Any]) -> Conversation:
+    out: list[Message] = []
+    for m in obj.get("conversations") or []:
+        if isinstance(m, dict):
+            role = str(m.get("from", m.get("role", "")))
+            out.append(Message(_ROLE_ALIASES.get(role, role), _text_of(m.get("value", m.get("content")))[0]))
+    return Conversation(out)
+
+
+def _read_text(obj: dict[str, Any]) -> Conversation:
+    text = obj.get("text")
+    return Conversation(text=text if isinstance(text, str) else "")
+
+
+_READERS = {
+    "openai_chat": _read_openai_chat,
+    "openai_preference": _read_openai_preference,
+    "bedrock_nova": _read_bedrock,
+    "bedrock_haiku": _read_bedrock,
+    "vertex_gemini": _read_vertex_gemini,
+    "prompt_completion": _read_prompt_completion,
+    "preference": _read_preference,
+    "alpaca": _read_alpaca,
+    "sharegpt": _read_sharegpt,
+    "text": _read_text,
+}
+
+
 def normalise(obj: dict[str, Any], fmt: str) -> Conversation:
     """Read one parsed line of format ``fmt`` into a :class:`Conversation` (best effort, never raises)."""
-    if fmt == "openai_chat":
-        msgs = obj.get("messages")
-        return Conversation(
-            [_openai_message(m) for m in msgs] if isinstance(msgs, list) else [],
-            obj.get("tools") if isinstance(obj.get("tools"), list) else None,
-            obj.get("parallel_tool_calls") if isinstance(obj.get("parallel_tool_calls"), bool) else None,
-        )
-    if fmt == "openai_preference":
-        inp = obj.get("input") if isinstance(obj.get("input"), dict) else {}
-        base = normalise(inp, "openai_chat")
-        base.messages += _messages_or_string(obj.get("preferred_output"), "assistant")
-        base.rejected = _messages_or_string(obj.get("non_preferred_output"), "assistant")
-        return base
-    if fmt in ("bedrock_nova", "bedrock_haiku"):
-        out: list[Message] = []
-        system = obj.get("system")
-        if isinstance(system, str) and system:
-            out.append(Message("system", system))
-        elif isinstance(system, list) and system:
-            out.append(Message("system", _text_of(system)[0]))
-        for m in obj.get("messages") or []:
-            if isinstance(m, dict):
-                text, images = _text_of(m.get("content"))
-                out.append(Message(_ROLE_ALIASES.get(str(m.get("role")), str(m.get("role"))), text, images))
-            else:
-                out.append(Message("?"))
-        return Conversation(out)
-    if fmt == "vertex_gemini":
-        out = []
-        si = obj.get("systemInstruction")
-        if isinstance(si, dict):
-            out.append(Message("system", _text_of(si.get("parts"))[0]))
-        for m in obj.get("contents") or []:
-            if isinstance(m, dict):
-                text, images = _text_of(m.get("parts"))
-                out.append(Message(_ROLE_ALIASES.get(str(m.get("role")), str(m.get("role"))), text, images))
-            else:
-                out.append(Message("?"))
-        return Conversation(out, obj.get("tools") if isinstance(obj.get("tools"), list) else None)
-    if fmt == "prompt_completion":
-        return Conversation(
-            _messages_or_string(obj.get("prompt"), "user") + _messages_or_string(obj.get("completion"), "assistant")
-        )
-    if fmt == "preference":
-        prompt = _messages_or_string(obj["prompt"], "user") if "prompt" in obj else []
-        return Conversation(
-            prompt + _messages_or_string(obj.get("chosen"), "assistant"),
-            rejected=_messages_or_string(obj.get("rejected"), "assistant"),
-        )
-    if fmt == "alpaca":
-        out = []
-        if isinstance(obj.get("system"), str) and obj["system"]:
-            out.append(Message("system", obj["system"]))
-        prompt = str(obj.get("instruction") or "")
-        if obj.get("input"):
-            prompt = f"{prompt}\n\n{obj['input']}"
-        out.append(Message("user", prompt))
-        out.append(Message("assistant", str(obj.get("output", obj.get("response", "")) or "")))
-        return Conversation(out)
-    if fmt == "sharegpt":
-        out = []
-        for m in obj.get("conversations") or []:
-            if isinstance(m, dict):
-                role = str(m.get("from", m.get("role", "")))
-                out.append(Message(_ROLE_ALIASES.get(role, role), _text_of(m.get("value", m.get("content")))[0]))
-        return Conversation(out)
-    if fmt == "text":
-        text = obj.get("text")
-        return Conversation(text=text if isinstance(text, str) else "")
-    raise ToolError("unknown_format", f"unknown format {fmt!r}", "formats: " + ", ".join(FORMATS))
+    reader = _READERS.get(fmt)
+    if reader is None:
+        raise ToolError("unknown_format", f"unknown format {fmt!r}", "formats: " + ", ".join(FORMATS))
+    return reader(obj)
 
 
 @dataclass(slots=True)
@@ -535,85 +570,124 @@ def _plain_turns(conv: Conversation, fmt: str, dropped: list[str]) -> tuple[str 
     return system, turns
 
 
+def _write_openai_chat(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    if conv.rejected:
+        dropped.append("rejected (non-preferred) answers")
+    obj: dict[str, Any] = {"messages": [_openai_msg(m, dropped) for m in conv.messages]}
+    if conv.tools:
+        obj["tools"] = conv.tools
+    if conv.parallel_tool_calls is not None:
+        obj["parallel_tool_calls"] = conv.parallel_tool_calls
+    return obj
+
+
+def _last_answer(msgs: list[Message]) -> tuple[list[Message], list[Message]]:
+    """(prompt messages, [the final assistant message]) or (all messages, []) when the last is not an answer."""
+    return (msgs[:-1], msgs[-1:]) if msgs and msgs[-1].role == "assistant" else (msgs, [])
+
+
+def _write_openai_preference(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    prompt, chosen = _last_answer(conv.messages)
+    inp: dict[str, Any] = {"messages": [_openai_msg(m, dropped) for m in prompt]}
+    if conv.tools:
+        inp["tools"] = conv.tools
+    return {
+        "input": inp,
+        "preferred_output": [_openai_msg(m, dropped) for m in chosen],
+        "non_preferred_output": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
+    }
+
+
+def _write_bedrock_nova(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    system, turns = _plain_turns(conv, "bedrock_nova", dropped)
+    obj: dict[str, Any] = {"schemaVersion": "bedrock-conversation-2024"}
+    if system:
+        obj["system"] = [{"text": system}]
+    obj["messages"] = [{"role": m.role, "content": [{"text": m.content}]} for m in turns]
+    return obj
+
+
+def _write_bedrock_haiku(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    system, turns = _plain_turns(conv, "bedrock_haiku", dropped)
+    obj: dict[str, Any] = {"system": system} if system else {}
+    obj["messages"] = [{"role": m.role, "content": m.content} for m in turns]
+    return obj
+
+
+def _write_vertex_gemini(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    system, turns = _plain_turns(conv, "vertex_gemini", dropped)
+    obj: dict[str, Any] = {"systemInstruction": {"role": "system", "parts": [{"text": system}]}} if system else {}
+    obj["contents"] = [
+        {"role": "model" if m.role == "assistant" else m.role, "parts": [{"text": m.content}]} for m in turns
+    ]
+    return obj
+
+
+def _write_single_turn(conv: Conversation, dropped: list[str], fmt: str) -> dict[str, Any]:
+    system, turns = _plain_turns(conv, fmt, dropped)
+    last = turns[-1].content if turns and turns[-1].role == "assistant" else ""
+    context = turns[:-1] if turns and turns[-1].role == "assistant" else turns
+    if len(context) > 1:
+        dropped.append("earlier turns were flattened into the prompt")
+    prompt = "\n\n".join(m.content for m in context)
+    if fmt == "alpaca":
+        obj: dict[str, Any] = {"instruction": prompt, "input": "", "output": last}
+        if system:
+            obj["system"] = system
+        return obj
+    if system:
+        prompt = f"{system}\n\n{prompt}"
+        dropped.append("system prompt was prefixed to the prompt")
+    return {"prompt": prompt, "completion": last}
+
+
+def _write_preference(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    prompt_msgs, chosen = _last_answer(conv.messages)
+    return {
+        "prompt": [_openai_msg(m, dropped) for m in prompt_msgs],
+        "chosen": [_openai_msg(m, dropped) for m in chosen],
+        "rejected": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
+    }
+
+
+def _write_sharegpt(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    _, turns = _plain_turns(conv, "sharegpt", dropped)
+    names = {"user": "human", "assistant": "gpt", "system": "system"}
+    system = conv.system
+    head = [{"from": "system", "value": system}] if system else []
+    return {"conversations": head + [{"from": names.get(m.role, m.role), "value": m.content} for m in turns]}
+
+
+def _write_text(conv: Conversation, dropped: list[str]) -> dict[str, Any]:
+    if conv.text is not None:
+        return {"text": conv.text}
+    _, turns = _plain_turns(conv, "text", dropped)
+    dropped.append("roles (turns were joined into plain text)")
+    system = conv.system
+    return {"text": "\n\n".join(([system] if system else []) + [m.content for m in turns])}
+
+
+_WRITERS = {
+    "openai_chat": _write_openai_chat,
+    "openai_preference": _write_openai_preference,
+    "bedrock_nova": _write_bedrock_nova,
+    "bedrock_haiku": _write_bedrock_haiku,
+    "vertex_gemini": _write_vertex_gemini,
+    "prompt_completion": lambda conv, dropped: _write_single_turn(conv, dropped, "prompt_completion"),
+    "alpaca": lambda conv, dropped: _write_single_turn(conv, dropped, "alpaca"),
+    "preference": _write_preference,
+    "sharegpt": _write_sharegpt,
+    "text": _write_text,
+}
+
+
 def render(conv: Conversation, fmt: str) -> tuple[dict[str, Any], list[str]]:
     """``conv`` as one line of format ``fmt``, and what that format could not hold (deduplicated)."""
+    writer = _WRITERS.get(fmt)
+    if writer is None:
+        raise ToolError("unknown_format", f"unknown output format {fmt!r}", "formats: " + ", ".join(FORMATS))
     dropped: list[str] = []
     if conv.text is not None and fmt != "text":
         conv = Conversation([Message("assistant", conv.text)])
         dropped.append("plain text became a single assistant turn")
-    if fmt == "openai_chat":
-        if conv.rejected:
-            dropped.append("rejected (non-preferred) answers")
-        obj: dict[str, Any] = {"messages": [_openai_msg(m, dropped) for m in conv.messages]}
-        if conv.tools:
-            obj["tools"] = conv.tools
-        if conv.parallel_tool_calls is not None:
-            obj["parallel_tool_calls"] = conv.parallel_tool_calls
-    elif fmt == "openai_preference":
-        msgs = conv.messages
-        prompt, chosen = (msgs[:-1], msgs[-1:]) if msgs and msgs[-1].role == "assistant" else (msgs, [])
-        inp: dict[str, Any] = {"messages": [_openai_msg(m, dropped) for m in prompt]}
-        if conv.tools:
-            inp["tools"] = conv.tools
-        obj = {
-            "input": inp,
-            "preferred_output": [_openai_msg(m, dropped) for m in chosen],
-            "non_preferred_output": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
-        }
-    elif fmt == "bedrock_nova":
-        system, turns = _plain_turns(conv, fmt, dropped)
-        obj = {"schemaVersion": "bedrock-conversation-2024"}
-        if system:
-            obj["system"] = [{"text": system}]
-        obj["messages"] = [{"role": m.role, "content": [{"text": m.content}]} for m in turns]
-    elif fmt == "bedrock_haiku":
-        system, turns = _plain_turns(conv, fmt, dropped)
-        obj = {"system": system} if system else {}
-        obj["messages"] = [{"role": m.role, "content": m.content} for m in turns]
-    elif fmt == "vertex_gemini":
-        system, turns = _plain_turns(conv, fmt, dropped)
-        obj = {"systemInstruction": {"role": "system", "parts": [{"text": system}]}} if system else {}
-        obj["contents"] = [
-            {"role": "model" if m.role == "assistant" else m.role, "parts": [{"text": m.content}]} for m in turns
-        ]
-    elif fmt in ("prompt_completion", "alpaca"):
-        system, turns = _plain_turns(conv, fmt, dropped)
-        last = turns[-1].content if turns and turns[-1].role == "assistant" else ""
-        context = turns[:-1] if turns and turns[-1].role == "assistant" else turns
-        if len(context) > 1:
-            dropped.append("earlier turns were flattened into the prompt")
-        prompt = "\n\n".join(m.content for m in context)
-        if fmt == "alpaca":
-            obj = {"instruction": prompt, "input": "", "output": last}
-            if system:
-                obj["system"] = system
-        else:
-            if system:
-                prompt = f"{system}\n\n{prompt}"
-                dropped.append("system prompt was prefixed to the prompt")
-            obj = {"prompt": prompt, "completion": last}
-    elif fmt == "preference":
-        msgs = conv.messages
-        prompt_msgs, chosen = (msgs[:-1], msgs[-1:]) if msgs and msgs[-1].role == "assistant" else (msgs, [])
-        obj = {
-            "prompt": [_openai_msg(m, dropped) for m in prompt_msgs],
-            "chosen": [_openai_msg(m, dropped) for m in chosen],
-            "rejected": [_openai_msg(m, dropped) for m in (conv.rejected or [])],
-        }
-    elif fmt == "sharegpt":
-        _, turns = _plain_turns(conv, fmt, dropped)
-        names = {"user": "human", "assistant": "gpt", "system": "system"}
-        system = conv.system
-        head = [{"from": "system", "value": system}] if system else []
-        obj = {"conversations": head + [{"from": names.get(m.role, m.role), "value": m.content} for m in turns]}
-    elif fmt == "text":
-        if conv.text is not None:
-            obj = {"text": conv.text}
-        else:
-            _, turns = _plain_turns(conv, fmt, dropped)
-            dropped.append("roles (turns were joined into plain text)")
-            system = conv.system
-            obj = {"text": "\n\n".join(([system] if system else []) + [m.content for m in turns])}
-    else:
-        raise ToolError("unknown_format", f"unknown output format {fmt!r}", "formats: " + ", ".join(FORMATS))
-    return obj, sorted(set(dropped))
+    return writer(conv, dropped), sorted(set(dropped))
