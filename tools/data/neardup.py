@@ -216,13 +216,15 @@ def candidate_pairs_banded(
     max_bucket: int = MAX_BUCKET,
     crowded: Crowded | None = None,
     star: bool = False,
+    find: Callable[[int], int] | None = None,
 ) -> Iterator[tuple[int, int]]:
     """Pairs ``(a, b)``, a < b, of ``ids`` sharing a key in one band, reading one band column at a time (memory holds
     one column). A pair sharing several bands comes once per band: the caller skips what it has already joined.
 
     A bucket of more than ``max_bucket`` members is capped: with ``crowded`` its members are recorded there and
     no pair is made; otherwise (``star``) it becomes a star around its first member. So the number of pairs is at
-    most ``bands * len(ids) * max_bucket / 2`` whatever the data."""
+    most ``bands * len(ids) * max_bucket / 2`` whatever the data. ``find`` (the caller's union-find, as it grows)
+    keeps one member per group in a bucket of three or more, so members already joined are not paired again."""
     for band in range(bands):
         col = band_column(band)
         if len(col) < 2:
@@ -255,6 +257,9 @@ def candidate_pairs_banded(
                 yield from ((min(first, int(x)), max(first, int(x))) for x in members[1:])
                 continue
             ms = np.sort(members).tolist()
+            if find is not None:
+                ms = list({find(m): m for m in reversed(ms)}.values())[::-1]  # the first member of each group
+                ms.sort()
             yield from ((ms[i], ms[j]) for i in range(len(ms)) for j in range(i + 1, len(ms)))
 
 
