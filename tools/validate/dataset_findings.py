@@ -468,7 +468,8 @@ def _crowded_finding(recs: Any, files: list[FileState], F: Any, crowded: Any, ju
         message=f"{crowded.count:,} of {judged:,} examples ({share:.0%}) sit in crowds of near-identical texts "
         f"(more than {q.max_bucket} in one MinHash bucket): {'; '.join(parts)}. The data looks generated from "
         "templates or a small vocabulary, so the model learns the template rather than the task; near-duplicates "
-        "inside these crowds are not listed pair by pair. Vary the examples, or keep a few per template",
+        "inside these crowds are not listed pair by pair. Vary the examples, or keep a few per template "
+        "(--no-near-duplicates skips this search)",
         lines=[n for _, n in shown_lines],
     )
 
@@ -567,7 +568,7 @@ def finish_findings(
                 first = False
         out.write("\n ]\n}\n")
     with atomic_writer(md_path) as md:
-        md.write(_markdown(summaries, counts, tokens, dataset, spool_name))
+        md.write(_markdown(summaries, counts, tokens, dataset, spool_name, notes or []))
     return ValidateResult(
         ok=errors == 0,
         files=summaries,
@@ -587,9 +588,12 @@ def _markdown(
     tokens: TokenStats | None,
     dataset: list[Finding],
     spool_name: str,
+    notes: list[str],
     limit: int = 500,
 ) -> str:
     lines = ["# Dataset validation report", ""]
+    if notes:
+        lines += [f"- {note}" for note in notes] + [""]
     lines += ["| file | format | target | lines | examples | errors | warnings |", "|---|---|---|---|---|---|---|"]
     lines += [
         f"| {f.path} | {f.format} | {f.target} | {f.lines} | {f.examples} | {f.errors} | {f.warnings} |" for f in files

@@ -60,3 +60,21 @@ def test_shingle_sets_of_a_batch_equal_one_at_a_time() -> None:
     for text, got in zip(texts, batch, strict=True):
         assert np.array_equal(got, shingles(text))
     assert len(batch[1]) == 0 and len(batch[2]) == 1 and np.array_equal(batch[0], batch[4])
+
+
+def test_crowded_buckets_make_no_pairs_and_joined_members_pair_once() -> None:
+    from tools.data.neardup import Crowded, candidate_pairs_banded
+
+    keys = np.array([7] * 60 + [9, 9, 9] + [11, 11] + [0, 0], dtype=np.uint64).reshape(-1, 1)
+    ids = np.arange(len(keys))
+    crowded = Crowded(len(ids))
+    pairs = list(candidate_pairs_banded(lambda b: keys[:, b], 1, ids, max_bucket=50, crowded=crowded))
+    assert sorted(pairs) == [(60, 61), (60, 62), (61, 62), (63, 64)]  # the 60-member bucket: none; key 0: none
+    assert crowded.count == 60 and crowded.largest[0][0] == 60
+    joined = {60: 60, 61: 60, 62: 62}  # 60 and 61 already in one group
+    pairs = list(
+        candidate_pairs_banded(lambda b: keys[:, b], 1, ids, 50, Crowded(len(ids)), find=lambda x: joined.get(x, x))
+    )
+    assert sorted(pairs) == [(60, 62), (63, 64)]
+    star = list(candidate_pairs_banded(lambda b: keys[:, b], 1, ids, max_bucket=50, star=True))
+    assert len(star) == 59 + 3 + 1

@@ -274,3 +274,35 @@ def test_progress_counts_bytes_of_every_part(ws: Workspace, monkeypatch: pytest.
     assert checking and all(t == size for _, t in checking) and checking[-1][0] == size
     assert [d for d, _ in checking] == sorted(d for d, _ in checking)
     assert seen[-1][2] and seen[-1][2].startswith("dataset checks")
+
+
+def test_templated_data_is_one_low_diversity_finding(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A templated file (benchmarks/datagen.py: five templates, slots from a small vocabulary) is reported as one
+    low_diversity finding with sampled similarities, the candidate pairs stay linear in the examples, and a
+    planted near-duplicate among diverse rows is still found."""
+    import tools.data.neardup as nd
+    from benchmarks.datagen import generate_templated
+
+    generate_templated(ws.root / "t.jsonl", 3000)
+    with (ws.root / "t.jsonl").open("a", encoding="utf-8") as out:
+        for i in range(1, 30):
+            out.write(json.dumps(chat(i)) + "\n")
+        near = chat(7)
+        near["messages"][1]["content"] += " Thanks."
+        out.write(json.dumps(near) + "\n")  # line 3030, a near-duplicate of line 3007
+    made = []
+    real = nd.candidate_pairs_banded
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        for pair in real(*args, **kw):
+            made.append(pair)
+            yield pair
+
+    monkeypatch.setattr(nd, "candidate_pairs_banded", counting)
+    r = validate(ws, "t.jsonl")
+    (low,) = by_code(r)["low_diversity"]
+    assert low.severity == "warning" and "templates" in low.message and "similarity" in low.message
+    assert 0 < len(made) < 24 * 3030  # bands x examples: no quadratic enumeration
+    near_lines = by_code(r)["near_duplicate"][0]
+    assert any(g == [3007, 3030] for g in json.loads((ws.root / r.report_json).read_text())["groups"]["near_duplicate"])
+    assert near_lines.severity == "warning"
