@@ -1,17 +1,15 @@
 """The streaming pass of validate_jsonl: per-line checks, token counts and per-example records.
 
 Each example leaves a fixed-size record (line, offset, content hashes, token counts, MinHash band
-keys) in :class:`Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
+keys) in :class:`~tools.validate.columns.Columns`, one file per column under ``.finetune/tmp``, so memory stays flat as
 the file grows; the dataset-level checks (tools/validate/dataset_findings.py) read one column at a time.
-A large file is cut at line boundaries into one part per core; forked workers check all parts but the first.
+A large file is cut at line boundaries into one part per core (tools/validate/parts.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from tools.validate.models import Finding, ValidateRequest
 from tools.validate.plain_chat import read_plain_chat
 
 _BATCH = 2000
-_LINES_KEPT = 50
+LINES_KEPT = 50
 
 
 def text_hash(text: str) -> int:
@@ -98,94 +96,6 @@ class ScanRun:
             self.kept.append(Finding(code=code, severity=severity, file=fs.shown, line=line, message=message))
 
 
-def column_dtype(bands: int) -> Any:
-    import numpy as np
-
-    return np.dtype(
-        [
-            ("file", "i2"),
-            ("line", "i4"),
-            ("offset", "i8"),
-            ("full", "u8"),
-            ("prompt", "u8"),
-            ("answer", "u8"),
-            ("total", "i4"),
-            ("asst", "i4"),
-            ("billed", "i4"),
-            ("bands", "u8", (bands,)),
-        ]
-    )
-
-
-# ---------------------------------------------------------------- the tool
-
-
-class Columns:
-    """Per-example records kept on disk, one file per column, so memory holds a column at a time."""
-
-    def __init__(self, folder: Path, dtype: Any) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="examples.", dir=folder))
-        self.dtype = dtype
-        self.fields = [n for n in dtype.names if n != "bands"]
-        self.bands = dtype["bands"].shape[0]
-        self.names = self.fields + [f"band{j}" for j in range(self.bands)]
-        self.handles: dict[str, Any] = {n: open(self.dir / n, "ab") for n in self.names}  # noqa: SIM115
-        self.n = 0
-        self._cache: dict[str, Any] = {}
-
-    def write(self, arr: Any) -> None:
-        import numpy as np
-
-        for name in self.fields:
-            self.handles[name].write(np.ascontiguousarray(arr[name]).tobytes())
-        for j in range(self.bands):
-            self.handles[f"band{j}"].write(np.ascontiguousarray(arr["bands"][:, j]).tobytes())
-        self.n += len(arr)
-
-    def flush(self) -> None:
-        for handle in self.handles.values():
-            handle.flush()
-
-    def close(self) -> None:
-        for handle in self.handles.values():
-            handle.close()
-
-    def append_from(self, other: Columns) -> None:
-        for name in self.names:
-            with open(other.dir / name, "rb") as src:
-                while block := src.read(1 << 22):
-                    self.handles[name].write(block)
-        first = self.fields[0]  # the child process counted its rows; the file sizes tell the parent
-        self.n += (other.dir / first).stat().st_size // self.dtype[first].itemsize
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, name: str) -> Any:
-        import numpy as np
-
-        cached = self._cache.get(name)
-        if cached is not None:
-            return cached
-        self.flush()
-        column = np.fromfile(self.dir / name, dtype=self.dtype[name])
-        if name in ("file", "line"):  # small and read all the time (line numbers); others load on demand
-            self._cache[name] = column
-        return column
-
-    def band(self, j: int) -> Any:
-        import numpy as np
-
-        self.flush()
-        return np.fromfile(self.dir / f"band{j}", dtype=np.uint64)
-
-    def remove(self) -> None:
-        import shutil
-
-        self.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @dataclass
 class ScanContext:
     req: ValidateRequest
@@ -201,7 +111,7 @@ class ScanContext:
     overhead: bool = True  # add the chat format's per-message tokens (OpenAI's counting) to the billed count
 
 
-def _scan_range(
+def scan_range(
     ctx: ScanContext,
     run: ScanRun,
     fs: FileState,
@@ -324,173 +234,6 @@ def _read_line(ctx: ScanContext, run: ScanRun, fs: FileState, line: Any) -> tupl
 
 
 _NOT_AN_EXAMPLE = ("missing_messages", "wrong_top_level_type")
-_MIN_BYTES_PER_WORKER = 4 << 20  # below this a forked worker costs more than it saves
-_STATE_FIELDS = (
-    "counts",
-    "kept",
-    "systems",
-    "no_system",
-    "refusals",
-    "refusal_count",
-    "assistant_turns",
-    "short",
-    "short_count",
-)
-
-
-class _Progress:
-    """Bytes done by each worker of one file, in shared memory that forked workers write into; the parent reports
-    the sum to the listening surface (tools.core.progress)."""
-
-    def __init__(self, slots: int, base: int, total: int, label: str) -> None:
-        import mmap
-
-        self.shared = mmap.mmap(-1, 8 * slots)
-        self.slots, self.base, self.total, self.label = slots, base, total, label
-
-    def tick(self, slot: int, done: int) -> None:
-        import struct
-
-        struct.pack_into("q", self.shared, 8 * slot, done)
-        if slot == 0:
-            self.report()
-
-    def report(self) -> None:
-        import struct
-
-        from tools.core import progress
-
-        done = sum(struct.unpack_from(f"{self.slots}q", self.shared))
-        progress.report(self.base + done, self.total, self.label)
-
-
-def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, where: tuple[int, int] = (0, 0)) -> bool:
-    """Scan one file, cut at line boundaries into one part per worker (tools.core.forked.workers): this process
-    checks the first part, forked workers the others, and their findings and records are appended in file order.
-
-    ``where`` = (bytes of the files before this one, bytes of all files), for progress."""
-    from tools.core.forked import fan_out, workers
-
-    size = fs.path.stat().st_size
-    parts = max(1, min(workers(), size // _MIN_BYTES_PER_WORKER))
-    base, total = where
-    bar = _Progress(parts, base, total or size, f"checking {fs.shown}")
-    spans = _spans(fs.path, size, parts) if parts > 1 else [(0, None, 1)]
-    if len(spans) == 1:
-        return _scan_range(ctx, run, fs, rec_out, spans[0], lambda done: bar.tick(0, done))
-    run.spool.flush()
-    rec_out.flush()
-    children = [_Part(ctx, run, fs, span, lambda done, k=k: bar.tick(k, done)) for k, span in enumerate(spans[1:], 1)]
-    try:
-        parsed_any, states = fan_out(
-            lambda: _scan_range(ctx, run, fs, rec_out, spans[0], lambda done: bar.tick(0, done)),
-            children,
-            tmp=ctx.tmp,  # type: ignore[arg-type]
-            what=f"checking part of {fs.shown}",
-            idle=bar.report,
-        )
-        bar.report()  # the workers' last ticks may have come after this process's
-        for part, state in zip(children, states, strict=True):
-            with open(part.spool, encoding="utf-8") as spool:
-                for row in spool:
-                    run.spool.write(row)
-            part.cols.close()
-            rec_out.append_from(part.cols)
-            _merge_state(run, fs, state)
-            parsed_any = parsed_any or state["parsed"]
-        return parsed_any
-    finally:
-        for part in children:
-            part.remove()
-
-
-class _Part:
-    """One forked worker's part of a file: its byte span, its own findings spool and record columns."""
-
-    def __init__(self, ctx: ScanContext, run: ScanRun, fs: FileState, span: tuple[int, int | None, int], tick: Any):
-        fd, self.spool = tempfile.mkstemp(prefix="findings-part.", dir=ctx.tmp)
-        os.close(fd)
-        self.cols = Columns(ctx.tmp, ctx.dtype)  # type: ignore[arg-type]
-        self.ctx, self.run, self.fs, self.span, self.tick = ctx, run, fs, span, tick
-
-    def __call__(self) -> dict[str, Any]:
-        fs = self.fs
-        with open(self.spool, "w", encoding="utf-8") as spool:
-            sub = ScanRun(self.run.req, spool)
-            part = FileState(fs.index, fs.path, fs.shown, fs.fmt, fs.target, renames=fs.renames)
-            parsed = _scan_range(self.ctx, sub, part, self.cols, self.span, self.tick)
-            self.cols.close()
-        state = {k: getattr(sub, k) for k in _STATE_FIELDS}
-        return {
-            **state,
-            "tallies": sub.content.tallies if sub.content is not None else None,
-            "parsed": parsed,
-            "lines": part.lines,
-            "examples": part.examples,
-            "fcounts": part.counts,
-        }
-
-    def remove(self) -> None:
-        self.cols.remove()
-        try:
-            os.unlink(self.spool)
-        except OSError:
-            pass
-
-
-def _spans(path: Path, size: int, parts: int) -> list[tuple[int, int | None, int]]:
-    """``parts`` byte spans (start, stop, number of the first line) cut at line starts; fewer when lines are long."""
-    cuts: list[int] = []
-    with path.open("rb") as handle:
-        for k in range(1, parts):
-            handle.seek(size * k // parts)
-            handle.readline()
-            at = handle.tell()
-            if at < size and (not cuts or at > cuts[-1]):
-                cuts.append(at)
-        numbers = [1]
-        handle.seek(0)
-        newlines, pos = 0, 0
-        for cut in cuts:
-            while pos < cut:
-                block = handle.read(min(1 << 22, cut - pos))
-                if not block:
-                    break
-                newlines += block.count(b"\n")
-                pos += len(block)
-            numbers.append(newlines + 1)
-    starts = [0] + cuts
-    stops: list[int | None] = [*cuts, None]
-    return list(zip(starts, stops, numbers, strict=True))
-
-
-def _merge_state(run: ScanRun, fs: FileState, state: dict[str, Any]) -> None:
-    """Fold a worker's counters and kept lines into ``run`` and ``fs``, keeping the same bounds."""
-    run.counts.update(state["counts"])
-    room = max(0, 400 - len(run.kept))
-    run.kept.extend(state["kept"][:room] if room else [f for f in state["kept"] if f.severity == "error"][:50])
-    for key, (count, lines, length) in state["systems"].items():
-        entry = run.systems.get(key)
-        if entry is None:
-            if len(run.systems) < 1000:
-                run.systems[key] = [count, lines, length]
-        else:
-            entry[0] += count
-            entry[1].extend(lines[: max(0, _LINES_KEPT - len(entry[1]))])
-    run.no_system[0] += state["no_system"][0]
-    run.no_system[1].extend(state["no_system"][1][: max(0, _LINES_KEPT - len(run.no_system[1]))])
-    run.refusals.extend(state["refusals"][: max(0, 1000 - len(run.refusals))])
-    run.short.extend(state["short"][: max(0, 1000 - len(run.short))])
-    run.refusal_count += state["refusal_count"]
-    run.short_count += state["short_count"]
-    run.assistant_turns += state["assistant_turns"]
-    if state["tallies"] is not None and run.content is not None:
-        run.content.merge(state["tallies"])
-    fs.counts.update(state["fcounts"])
-    fs.examples += state["examples"]
-    fs.lines = max(fs.lines, state["lines"])
-
-
 _MASK = (1 << 64) - 1
 
 
@@ -573,7 +316,7 @@ def _hashes(run: ScanRun, fs: FileState, line_no: int, conv: Conversation) -> tu
     system = conv.system
     if system is None:
         run.no_system[0] += 1
-        if len(run.no_system[1]) < _LINES_KEPT:
+        if len(run.no_system[1]) < LINES_KEPT:
             run.no_system[1].append((fs.shown, line_no))
     else:
         sh = _run_hash(system)
@@ -582,7 +325,7 @@ def _hashes(run: ScanRun, fs: FileState, line_no: int, conv: Conversation) -> tu
             entry = run.systems[sh] = [0, [], len(system)]
         if entry is not None:
             entry[0] += 1
-            if len(entry[1]) < _LINES_KEPT:
+            if len(entry[1]) < LINES_KEPT:
                 entry[1].append((fs.shown, line_no))
     return full, prompt, answer
 
@@ -616,6 +359,13 @@ def _flush(ctx: ScanContext, run: ScanRun, fs: FileState, pending: list[tuple[in
     if ctx.hasher is not None:
         out["bands"] = ctx.hasher.keys([dup_text(conv) for _, _, conv in pending])
     return out
+
+
+def fmt_lines(pairs: list[tuple[str, int]], multi: bool, limit: int = 12) -> str:
+    """Line numbers for a message: ``12, 40, 41 (+3 more)``, or ``file:line`` when several files are checked."""
+    shown = [f"{f}:{n}" if multi else str(n) for f, n in pairs[:limit]]
+    more = f" (+{len(pairs) - limit} more)" if len(pairs) > limit else ""
+    return ", ".join(shown) + more
 
 
 def lines_of(recs: Any, idx: Any, files: list[FileState]) -> list[tuple[str, int]]:

@@ -40,10 +40,12 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
     (use scan_pii). Returns the top findings inline and the path of the full JSON and markdown report."""
     from tools.data.format_rules import check_line
     from tools.data.jsonl import sniff
+    from tools.validate.columns import Columns, column_dtype
     from tools.validate.content_facts import content_facts
-    from tools.validate.dataset_findings import dataset_findings, finish_findings, token_stats
+    from tools.validate.dataset_findings import dataset_findings
     from tools.validate.model_rules import chat_template_preflight
-    from tools.validate.scan import Columns, FileState, ScanContext, ScanRun, column_dtype
+    from tools.validate.report import finish_findings, token_stats
+    from tools.validate.scan import FileState, ScanContext, ScanRun
 
     ws = current()
     F = facts()
@@ -133,7 +135,7 @@ def _model_rules(model: str | None, F: Any, ws: Any) -> tuple[Any, Path | None]:
 
 def _scan_files(ctx: Any, run: Any, files: list[Any], columns: Any, F: Any) -> None:
     """The streaming pass over every file, with the per-file findings (size, format, example counts)."""
-    from tools.validate.scan import scan_file
+    from tools.validate.parts import scan_file
 
     total = sum(fs.path.stat().st_size for fs in files) or 1
     before = 0

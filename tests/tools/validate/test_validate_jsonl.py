@@ -232,8 +232,8 @@ def test_parallel_parts_give_the_same_report(ws: Workspace, monkeypatch: pytest.
     give what one process gives."""
     import os
 
-    import tools.validate.dataset_findings as d
-    import tools.validate.scan as v
+    import tools.validate.near as d
+    import tools.validate.parts as v
 
     planted(ws)
     monkeypatch.setenv("FINETUNE_NO_FORK", "1")
@@ -259,7 +259,7 @@ def test_progress_counts_bytes_of_every_part(ws: Workspace, monkeypatch: pytest.
     """Progress is the bytes checked by this process and its forked workers, up to the file's size, then the
     dataset checks."""
     import tools.core.forked
-    import tools.validate.scan as v
+    import tools.validate.parts as v
     from tools.core import progress
 
     planted(ws)
