@@ -7,10 +7,12 @@ vocabulary, 1-3 exchanges per example, 2% exact duplicates, and planted near-dup
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import string
 from pathlib import Path
+from typing import Any
 
 EDIT_RATES = (0.01, 0.03, 0.05)
 
@@ -34,22 +36,15 @@ def _edit(text: str, rate: float, rng: random.Random) -> str:
     return "".join(chars)
 
 
-def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> dict:
-    """Write ``n`` examples to ``path``; return the planted near-duplicate pairs by edit rate."""
-    rng = random.Random(seed)
+def _sampler(rng: random.Random) -> Any:
+    """``words(mean)``: a log-normal number of Zipf-distributed words, cut into sentences."""
     vocab = _vocab(rng)
-    weights = [1.0 / (k + 1) for k in range(len(vocab))]
-    cum = []
-    total = 0.0
-    for w in weights:
-        total += w
-        cum.append(total)
+    cum = list(itertools.accumulate(1.0 / (k + 1) for k in range(len(vocab))))
 
     def words(mean: float) -> str:
         k = max(3, min(3000, int(rng.lognormvariate(mean, 0.8))))
-        ws = rng.choices(vocab, cum_weights=cum, k=k)
         out, sentence = [], 0
-        for w in ws:
+        for w in rng.choices(vocab, cum_weights=cum, k=k):
             sentence += 1
             if sentence > rng.randint(8, 20):
                 out.append(w + ".")
@@ -58,21 +53,38 @@ def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> di
                 out.append(w)
         return " ".join(out)
 
+    return words
+
+
+def _plan_pairs(rng: random.Random, n: int, pairs_per_rate: int) -> dict[int, float]:
+    """The lines whose example gets an edited copy a little later, with the edit rate of each."""
+    plan = [rate for rate in EDIT_RATES for _ in range(pairs_per_rate)]
+    rng.shuffle(plan)
+    pair_lines = set(rng.sample(range(1, n // 2), len(plan)))
+    return dict(zip(sorted(pair_lines), plan, strict=False))
+
+
+def _partner(rng: random.Random, line: int, n: int, pending: dict[int, Any], pair_plan: dict[int, float]) -> int:
+    """A later line (within 5,000) for the edited copy of ``line``'s example; past ``n`` when none is free."""
+    target = line + rng.randint(1, 5000)
+    while target in pending or target in pair_plan or target > n:
+        target = line + rng.randint(1, 5000) if line + 5000 < n else line + 1
+        if target > n:
+            break
+    return target
+
+
+def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> dict:
+    """Write ``n`` examples to ``path``; return the planted near-duplicate pairs by edit rate."""
+    rng = random.Random(seed)
+    words = _sampler(rng)
     systems = [words(4.2) for _ in range(4)] + ["You are a helpful assistant."]
     planted: dict[float, list[tuple[int, int]]] = {r: [] for r in EDIT_RATES}
     pending: dict[int, tuple[float, dict]] = {}
-    rows: list[dict] = []
     kept: dict[int, dict] = {}
+    pair_plan = _plan_pairs(rng, n, pairs_per_rate)
     with path.open("w", encoding="utf-8") as f:
-        line = 0
-        plan = []
-        for rate in EDIT_RATES:
-            plan += [rate] * pairs_per_rate
-        rng.shuffle(plan)
-        pair_lines = set(rng.sample(range(1, n // 2), len(plan)))
-        pair_plan = dict(zip(sorted(pair_lines), plan, strict=False))
-        while line < n:
-            line += 1
+        for line in range(1, n + 1):
             if line in pending:
                 rate, base = pending.pop(line)
                 ex = json.loads(json.dumps(base))
@@ -82,8 +94,7 @@ def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> di
                 f.write(json.dumps(ex) + "\n")
                 continue
             if kept and rng.random() < 0.02:
-                ex = kept[rng.choice(list(kept))]
-                f.write(json.dumps(ex) + "\n")
+                f.write(json.dumps(kept[rng.choice(list(kept))]) + "\n")
                 continue
             msgs = [{"role": "system", "content": rng.choice(systems)}] if rng.random() < 0.95 else []
             for _ in range(rng.choice((1, 1, 1, 2, 3))):
@@ -91,18 +102,13 @@ def generate(path: Path, n: int, seed: int = 7, pairs_per_rate: int = 300) -> di
                 msgs.append({"role": "assistant", "content": words(3.4)})
             ex = {"messages": msgs}
             if line in pair_plan:
-                target = line + rng.randint(1, 5000)
-                while target in pending or target in pair_lines or target > n:
-                    target = line + rng.randint(1, 5000) if line + 5000 < n else line + 1
-                    if target > n:
-                        break
+                target = _partner(rng, line, n, pending, pair_plan)
                 if target <= n and target not in pending:
                     pending[target] = (pair_plan[line], ex)
                     planted[pair_plan[line]].append((line, target))
             if len(kept) < 2000 and rng.random() < 0.05:
                 kept[line] = ex
             f.write(json.dumps(ex) + "\n")
-    del rows
     return {str(r): p for r, p in planted.items()}
 
 
