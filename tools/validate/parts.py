@@ -61,7 +61,7 @@ def scan_file(ctx: ScanContext, run: ScanRun, fs: FileState, rec_out: Any, where
     size = fs.path.stat().st_size
     parts = max(1, min(workers(), size // _MIN_BYTES_PER_WORKER))
     base, total = where
-    bar = _Progress(parts, base, total or size, f"checking {fs.shown}")
+    bar = _Progress(parts, base, total or size, f"scanning {fs.shown}")
     spans = _spans(fs.path, size, parts) if parts > 1 else [(0, None, 1)]
     if len(spans) == 1:
         return scan_range(ctx, run, fs, rec_out, spans[0], lambda done: bar.tick(0, done))

@@ -141,7 +141,7 @@ def _scan_files(ctx: Any, run: Any, files: list[Any], columns: Any, F: Any) -> N
     before = 0
     for fs in files:
         size = fs.path.stat().st_size
-        progress.report(before, total, f"checking {fs.shown}")
+        progress.report(before, total, f"scanning {fs.shown}")
         if size == 0:
             run.add(fs, "empty_file", "error", f"{fs.shown} is empty", None)
             continue

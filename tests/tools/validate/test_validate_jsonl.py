@@ -270,7 +270,7 @@ def test_progress_counts_bytes_of_every_part(ws: Workspace, monkeypatch: pytest.
     seen: list[tuple[float, float | None, str | None]] = []
     with progress.reporting(lambda done, total, message: seen.append((done, total, message))):
         validate(ws, "train.jsonl")
-    checking = [(d, t) for d, t, m in seen if m == "checking train.jsonl"]
+    checking = [(d, t) for d, t, m in seen if m == "scanning train.jsonl"]
     assert checking and all(t == size for _, t in checking) and checking[-1][0] == size
     assert [d for d, _ in checking] == sorted(d for d, _ in checking)
     assert seen[-1][2] and seen[-1][2].startswith("dataset checks")
