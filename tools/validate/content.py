@@ -237,8 +237,7 @@ class ContentScan:
         contact = self.tallies.contact
         if "@" in answer and _EMAIL.search(answer):
             contact["e-mail"].add(shown, line)
-        lowered = answer if answer.isascii() else ""
-        if ("http" in answer or "www." in answer or "WWW." in lowered) and _URL.search(answer):
+        if ("http" in answer or "www." in answer or "WWW." in answer) and _URL.search(answer):
             contact["URL"].add(shown, line)
         if sum(answer.count(d) for d in "0123456789") >= 6 and _PHONE.search(answer):
             contact["phone"].add(shown, line)
