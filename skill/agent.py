@@ -29,8 +29,9 @@ from tools.core.registry import Tool
 from tools.core.resources import prompts_dir
 from tools.core.scrub import scrub
 from tools.core.workspace import Workspace, using, write_text_atomic
-from tools.decide.checklist import load_answers, open_questions
+from tools.decide.checklist import ChecklistAnswers, load_answers, open_questions
 from tools.facts.read_reference import available as reference_files
+from tools.facts.search_reference import Passage, search
 from tools.llm.base import (
     AssistantMessage,
     History,
@@ -44,6 +45,7 @@ from tools.llm.base import (
 )
 
 Message = UserMessage | AssistantMessage | ToolResultMessage
+REFERENCE_PASSAGES = 3
 
 
 class Confirmer(Protocol):
@@ -94,12 +96,17 @@ def _templates() -> jinja2.Environment:
     )
 
 
-def render_system_prompt(ws: Workspace, tools: Sequence[Tool]) -> SystemPrompt:
+def render_system_prompt(ws: Workspace, tools: Sequence[Tool], passages: Sequence[Passage] = ()) -> SystemPrompt:
     """The stable part (role, steps, references, rules) is cached by backends that cache; the
-    volatile part (today's date, the answers so far) changes without invalidating it."""
+    volatile part (today's date, the answers so far, the reference passages for the person's last
+    message) changes without invalidating it."""
     env = _templates()
+    problem = None
     with using(ws):
-        answers = load_answers()
+        try:
+            answers = load_answers()
+        except ToolError as exc:  # a damaged checklist file: the model is told, and can reset it
+            answers, problem = ChecklistAnswers(), f"{exc.message}; {exc.hint}"
     known = {k: v for k, v in answers.model_dump(mode="json").items() if v is not None}
     tool_names = {t.name for t in tools}
     stable = env.get_template("agent_system.md.j2").render(
@@ -113,6 +120,8 @@ def render_system_prompt(ws: Workspace, tools: Sequence[Tool]) -> SystemPrompt:
         answers=known,
         open_questions=[q.ask for q in open_questions(answers) if q.core],
         tool_names=tool_names,
+        passages=list(passages),
+        checklist_problem=problem,
     )
     return SystemPrompt(stable=stable, volatile=volatile)
 
@@ -141,13 +150,17 @@ class Agent:
         self.tools = list(tools) if tools is not None else registry.all_tools()
         self.actor = actor
         self.history: list[Message] = []
+        self.passages: list[Passage] = []
         self.ledger: UsageLedger = backend.new_ledger()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.transcript_path = self.ws.state_dir / "transcripts" / f"{stamp}-{backend.name}.json"
 
     def send(self, text: str) -> AgentReply:
-        """Add the person's message and run rounds until the model answers without tool calls."""
+        """Add the person's message and run rounds until the model answers without tool calls. The
+        reference passages that best match the message (search_reference's BM25) ride in the system
+        prompt, so any backend answers from the same sourced text the offline guide quotes."""
         self.history.append(UserMessage(text=text))
+        self.passages = search(text, REFERENCE_PASSAGES) if text.strip() else []
         reply = AgentReply(text="")
         for _ in range(self.limits.max_rounds):
             turn = self._complete()
@@ -176,7 +189,7 @@ class Agent:
         return reply
 
     def _complete(self) -> Turn:
-        system = render_system_prompt(self.ws, self.tools)
+        system = render_system_prompt(self.ws, self.tools, self.passages)
         turn = self.backend.complete(
             self.history, self.tools, system=system, max_tokens=self.limits.max_tokens, on_text=self.on_text
         )

@@ -25,6 +25,7 @@ from tools.core.document import Block, Bullets, Document, Findings, Image, Pairs
 from tools.core.document import Table as DocTable
 from tools.core.error_codes import exit_code
 from tools.core.errors import ToolError
+from tools.core.voice import speaking
 from tools.core.workspace import Workspace
 
 EXIT_OK = 0
@@ -141,9 +142,11 @@ def report_error(exc: ToolError, *, json_out: bool) -> None:
 
 
 def call_tool(ctx: typer.Context, name: str, args: Mapping[str, Any] | BaseModel, *, json_out: bool) -> BaseModel:
-    """Run a registered tool for the CLI; a ToolError ends the command with exit code 2."""
+    """Run a registered tool for the CLI, its messages in the CLI's voice (``--confirm``, ``finetune ...``
+    commands); a ToolError ends the command with its category's exit code."""
     try:
-        return registry.call(name, args, workspace=workspace_of(ctx), actor="cli")
+        with speaking("cli"):
+            return registry.call(name, args, workspace=workspace_of(ctx), actor="cli")
     except ToolError as exc:
         fail(exc, json_out=json_out)
 

@@ -10,10 +10,9 @@ from typer.testing import CliRunner
 
 from skill.agent import Agent, AgentLimits, compact
 from skill.cli import app
-from skill.guide import GuideBackend, GuideInputs, parse_answer
+from skill.guide import GuideBackend, GuideInputs
 from tests.conftest import REPO
 from tools.core.workspace import Workspace
-from tools.decide.checklist import questions
 from tools.llm.base import LLMBackend, ToolCall, Turn
 
 pytestmark = pytest.mark.usefixtures("test_tools")
@@ -162,38 +161,6 @@ def test_errors_go_back_to_the_model_and_rounds_are_bounded(ws: Workspace) -> No
     assert all(e.outcome == "error" and "unknown_tool" in e.content for e in reply.events)
     saved = json.loads(agent.transcript_path.read_text())
     assert len(saved["history"]["messages"]) == 7
-
-
-def test_guide_asks_records_and_re_asks(ws: Workspace) -> None:
-    agent = Agent(GuideBackend(), ws)
-    assert agent.send("hello").text.startswith(questions()[0].ask)
-    reply = agent.send("the tone is off, it sounds like a robot")
-    assert reply.events[0].call.arguments == {"failure_mode": "style"}
-    assert reply.text.startswith(questions()[1].ask)
-    assert "did not catch" in agent.send("lots of them").text
-    reply = agent.send("about 1.2k")
-    assert reply.events[0].call.arguments == {"quality_examples": 1200}
-    reply = agent.send("no idea")
-    assert reply.events[0].call.arguments == {"unknown": ["monthly_requests"]}
-    assert reply.text.startswith(questions()[3].ask)
-
-
-@pytest.mark.parametrize(
-    "text, field, expected",
-    [
-        ("JSON keeps breaking", "failure_mode", ("failure_mode", "format")),
-        ("150k a month", "monthly_requests", ("monthly_requests", 150_000)),
-        ("$2,500", "training_budget_usd", ("training_budget_usd", 2500.0)),
-        ("patient records, HIPAA", "privacy", ("privacy", "health")),
-        ("it must stay on our own machines", "privacy", ("privacy", "must_stay_on_premises")),
-        ("not sure", "privacy", ("unknown", "privacy")),
-        ("yes, monthly", "requirements_change_often", ("requirements_change_often", True)),
-        ("many", "quality_examples", None),
-    ],
-)
-def test_parse_answer(text: str, field: str, expected: tuple[str, Any] | None) -> None:
-    question = next(q for q in questions() if q.field == field)
-    assert parse_answer(question, text) == expected
 
 
 def test_guide_walks_the_example_project_non_interactively(ws: Workspace) -> None:

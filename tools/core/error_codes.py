@@ -62,6 +62,7 @@ INPUT: frozenset[str] = frozenset(
         "dir_not_found",
         "empty_dataset",
         "empty_input",
+        "empty_query",
         "few_shot_needs_train_data",
         "file_not_found",
         "fsdp_fp16_unsupported",

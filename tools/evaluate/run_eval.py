@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StrictBool
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath, OutputPath
 from tools.core.registry import tool
+from tools.core.voice import say
 from tools.core.workspace import Workspace, atomic_writer, current
 from tools.evaluate import probes
 from tools.evaluate.generate import EvalItem, read_items, read_predictions
@@ -302,8 +303,8 @@ def run_eval(req: RunEvalRequest) -> RunEvalResult:
                 f"would generate {gens} outputs ({len(items)} eval items x {len(local_systems)} models"
                 f"{', plus probes' if gens > len(items) * len(local_systems) else ''}, up to {req.max_new_tokens} "
                 f"tokens each)"
-                f"{f', {judge_calls} judge requests' if judge_calls else ''}; time {when}. Call again with "
-                f"confirm=true to run."
+                f"{f', {judge_calls} judge requests' if judge_calls else ''}; time {when}. "
+                + say("confirm_to_start", tool="run_eval", command="finetune eval", chat="evaluate it", action="run")
             ),
             items=len(items),
             skipped_lines=skipped[:20],

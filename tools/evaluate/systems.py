@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
+from tools.core.voice import say
 from tools.core.workspace import Workspace
 from tools.evaluate.generate import (
     EvalItem,
@@ -102,8 +103,7 @@ class System:
                     raise ToolError(
                         "adapter_missing",
                         f"run {cand.run_id} has no adapter yet",
-                        f"wait until the run completes (run_status {cand.run_id}) or stop it (stop_run saves the "
-                        f"adapter)",
+                        say("adapter_not_ready", run_id=cand.run_id),
                     )
             source = f"run {cand.run_id}: {self.model_name}" + ("" if cand.base_only else " + adapter")
         elif cand.model:

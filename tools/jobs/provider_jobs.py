@@ -26,6 +26,7 @@ from tools import knowledge
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
 from tools.core.registry import tool
+from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file, write_text_atomic
 from tools.knowledge.core import data_path
 from tools.plan import plan_math as pm
@@ -434,8 +435,15 @@ def launch_provider_job(req: LaunchProviderJobRequest) -> LaunchProviderJobResul
             job=job_info(ws, existing) if existing else None,
             message=(
                 f"would upload {req.data} ({examples} examples, {size:,} bytes) to {req.provider} and fine-tune "
-                f"{req.model} with {req.method}; training costs {price}{seen}. Call again with confirm=true "
-                f"to start (it sends the data to {prov.name} and bills the account)."
+                f"{req.model} with {req.method}; training costs {price}{seen}. "
+                + say(
+                    "confirm_to_start",
+                    tool="launch_provider_job",
+                    command="finetune provider job launch",
+                    chat="start the job",
+                    action="start",
+                )
+                + f" It sends the data to {prov.name} and bills the account."
             ),
             **common,
         )
@@ -529,7 +537,9 @@ def provider_job_status(req: ProviderJobStatusRequest) -> ProviderJobStatusResul
     if req.run_id:
         folder = run_dir(ws, req.run_id)
         if read_json(folder / "config.json").get("kind") != KIND:
-            raise ToolError("not_a_provider_run", f"run {req.run_id} is a local run", "use run_status for local runs")
+            raise ToolError(
+                "not_a_provider_run", f"run {req.run_id} is a local run", say("local_run_status", run_id=req.run_id)
+            )
         folders = [folder]
     else:
         folders = [p.parent for p in sorted(runs_root(ws).glob("*/config.json")) if read_json(p).get("kind") == KIND]

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, StrictBool, ValidationError
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
 from tools.core.registry import tool
+from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file
 from tools.data.formats import read_conversations
 from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
@@ -353,7 +354,8 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
                 f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
                 + (f" x {procs} processes ({req.sharding})" if procs > 1 else "")
                 + f", {precision} on {device}; "
-                f"time {when}. Call again with confirm=true to start."
+                f"time {when}. "
+                + say("confirm_to_start", tool="launch_lora", command="finetune train", chat="train it", action="start")
             ),
             **common,
         )
@@ -396,7 +398,7 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         folder=ws.relative(folder),
         pid=pid,
         message=f"run {run_id} started (pid {pid}): {steps} steps, {precision} on {device}, time {when}; "
-        f"poll run_status, stop with stop_run",
+        + say("watch_run", run_id=run_id),
         **common,
     )
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field, StrictBool
 
 from tools.core.errors import ToolError
 from tools.core.registry import tool
+from tools.core.voice import say
 from tools.core.workspace import Workspace, current, write_text_atomic
 
 RUNS_DIR = "runs"
@@ -399,7 +400,9 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     msg = (
         f"run {req.run_id} stopped at step {info.step}"
         if info.state == "stopped"
-        else f"sent SIGTERM to pid {', '.join(signalled)}; the run stops after its current step (poll run_status)"
+        else f"sent SIGTERM to pid {', '.join(signalled)}; the run stops after its current step ("
+        + say("watch_run", run_id=req.run_id)
+        + ")"
     )
     return StopRunResult(run=info, signalled=True, message=msg)
 
@@ -443,7 +446,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
         raise ToolError(
             "run_active",
             f"run {req.run_id} is still {state} (pids {', '.join(map(str, live_pids(status)))})",
-            "stop it first with stop_run, or wait for it to finish",
+            say("stop_run_first", run_id=req.run_id),
         )
     if state == "completed":
         raise ToolError("run_completed", f"run {req.run_id} already completed", "launch a new run to train further")
@@ -454,7 +457,14 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
             run=run_info(ws, folder),
             started=False,
             from_checkpoint=start,
-            message=f"would resume run {req.run_id} {where}; call again with confirm=true",
+            message=f"would resume run {req.run_id} {where}. "
+            + say(
+                "confirm_to_start",
+                tool="resume_run",
+                command=f"finetune runs resume {req.run_id}",
+                chat="resume it",
+                action="resume it",
+            ),
         )
     update_status(
         folder,
@@ -474,7 +484,8 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
         from_checkpoint=start,
         message=f"resuming run {req.run_id} "
         + (f"from {start}" if start else "from the start")
-        + f" (pid {pid}); poll run_status",
+        + f" (pid {pid}); "
+        + say("watch_run", run_id=req.run_id),
     )
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from tools.core import registry
 from tools.core.errors import ToolError
+from tools.core.voice import speaking
 from tools.core.workspace import Workspace
 from tools.decide.checklist import questions
 
@@ -46,12 +47,54 @@ def test_bad_answers_are_refused(ws: Workspace, args: dict) -> None:
     assert info.value.code == "invalid_arguments"
 
 
-def test_corrupt_state_file_is_a_clear_error(ws: Workspace) -> None:
+def test_corrupt_state_file_is_reported_with_its_path_and_the_way_out(ws: Workspace) -> None:
     ws.state_dir.mkdir()
     (ws.state_dir / "checklist.json").write_text("{broken")
     with pytest.raises(ToolError) as info:
         registry.call("record_answers", {"region": "eu"}, workspace=ws)
-    assert info.value.code == "checklist_corrupt" and "delete" in (info.value.hint or "")
+    assert info.value.code == "checklist_corrupt"
+    assert info.value.message.startswith(".finetune/checklist.json: not valid JSON (line 1, column 2")
+    assert "reset=true" in (info.value.hint or "")
+    with speaking("cli"), pytest.raises(ToolError) as info:
+        registry.call("record_answers", {"region": "eu"}, workspace=ws)
+    assert "`finetune chat --reset`" in (info.value.hint or "") and "reset=true" not in (info.value.hint or "")
+    fresh = registry.call("record_answers", {"reset": True}, workspace=ws)
+    assert fresh.answered == [] and json.loads((ws.state_dir / "checklist.json").read_text())["failure_mode"] is None
+
+
+def test_contradictory_or_invalid_state_is_repaired_and_said(ws: Workspace) -> None:
+    """The state a session before the fix could leave: a field both answered and unknown, plus a bad value."""
+    ws.state_dir.mkdir()
+    damaged = {"quality_examples": 800, "monthly_requests": -3, "colour": "blue", "unknown": ["quality_examples", "x"]}
+    (ws.state_dir / "checklist.json").write_text(json.dumps(damaged))
+    state = registry.call("record_answers", {}, workspace=ws)
+    assert state.answers.quality_examples == 800 and state.answers.unknown is None
+    assert state.answers.monthly_requests is None
+    repairs = " | ".join(state.repairs)
+    assert "quality_examples was both answered (800) and unknown; kept the answer" in repairs
+    assert "monthly_requests=-3 is not a valid answer" in repairs and "colour is not a checklist question" in repairs
+    assert (ws.state_dir / "checklist.json.damaged").read_text() == json.dumps(damaged)
+    again = registry.call("record_answers", {}, workspace=ws)
+    assert again.repairs == [] and again.answers.quality_examples == 800
+    decision = registry.call("decide_fit", again.answers.model_dump(exclude_none=True), workspace=ws)
+    assert decision.recommendation
+
+
+def test_a_later_answer_replaces_the_earlier_one_either_way(ws: Workspace) -> None:
+    registry.call("record_answers", {"quality_examples": 800, "privacy": "none"}, workspace=ws)
+    state = registry.call("record_answers", {"unknown": ["quality_examples"]}, workspace=ws)
+    assert state.answers.quality_examples is None and state.answers.unknown == ["quality_examples"]
+    assert state.replaced == ["quality_examples: 800 -> unknown"]
+    saved = json.loads((ws.state_dir / "checklist.json").read_text())
+    assert saved["quality_examples"] is None and saved["unknown"] == ["quality_examples"]
+    state = registry.call("record_answers", {"quality_examples": 200, "privacy": "health"}, workspace=ws)
+    assert state.answers.unknown is None and state.answers.quality_examples == 200
+    assert state.replaced == ["quality_examples: unknown -> 200", "privacy: none -> health"]
+    same = registry.call("record_answers", {"privacy": "health"}, workspace=ws)
+    assert same.replaced == []
+    with pytest.raises(ToolError) as info:
+        registry.call("record_answers", {"privacy": "none", "unknown": ["privacy"]}, workspace=ws)
+    assert info.value.code == "contradicting_answers"
 
 
 def test_read_reference_file_and_section(ws: Workspace) -> None:
