@@ -76,7 +76,7 @@ def _read(prompt: str) -> str | None:
     """The person's next line; None when they leave (exit, quit, Ctrl-D, Ctrl-C)."""
     try:
         text = typer.prompt(prompt, default="", show_default=False, prompt_suffix=": ")
-    except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
+    except (typer.Abort, click.exceptions.Abort, EOFError, KeyboardInterrupt):
         return None
     return None if text.strip().lower() in LEAVE else text
 

@@ -141,7 +141,8 @@ class Now:
         return next((c for c in reversed(self.calls) if c.name == name), None)
 
     def results(self) -> dict[str, dict[str, Any]]:
-        return {c.name: c.data for c in [*self.before, *self.calls] if c.outcome == "ok"}
+        loaded = [self.loaded] if self.loaded is not None else []
+        return {c.name: c.data for c in [*self.before, *loaded, *self.calls] if c.outcome == "ok"}
 
     def state(self) -> dict[str, Any] | None:
         return self.results().get("record_answers")
@@ -430,7 +431,7 @@ class GuideBackend(LLMBackend):
         memory = replace(now.memory, asked=None, retries=0)
         if memory.verdict not in FINE_TUNE_VERDICTS:
             return Reply([*lines, say("offer_not_fine_tune")], replace(memory, offered=None))
-        step = self._next_step(now)
+        step = self._next_step(now) if now.inputs.dataset else None
         if step is not None:
             described = str(guide_texts()["steps"][step]).format(**now.inputs.model_dump())
             return Reply([*lines, say("offer_steps", step=described)], replace(memory, offered=step))
