@@ -14,7 +14,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.prompt import Confirm
 
@@ -76,7 +75,7 @@ def _read(prompt: str) -> str | None:
     """The person's next line; None when they leave (exit, quit, Ctrl-D, Ctrl-C)."""
     try:
         text = typer.prompt(prompt, default="", show_default=False, prompt_suffix=": ")
-    except (typer.Abort, click.exceptions.Abort, EOFError, KeyboardInterrupt):
+    except (typer.Abort, EOFError, KeyboardInterrupt):
         return None
     return None if text.strip().lower() in LEAVE else text
 

@@ -187,6 +187,9 @@ def test_guide_walks_the_example_project_non_interactively(ws: Workspace) -> Non
     assert outcomes.pop("launch_lora") == "declined", "training must wait for the person's yes"
     assert set(outcomes.values()) == {"ok"}, [(e.call.name, e.content[:200]) for e in reply.events]
     assert reply.text.startswith("That completes the walk")
+    assert "-> ok" not in reply.text and "Recommendation: fine-tune (LoRA first)" in reply.text
+    assert "validate_jsonl:" in reply.text and "errors," in reply.text and "line 71 (error, invalid_json)" in reply.text
+    assert "scan_pii:" in reply.text and "findings on" in reply.text
 
 
 def test_chat_cli_without_tty_or_answers_explains(in_ws: Workspace) -> None:
