@@ -48,11 +48,16 @@ def decide(
 
             args, _ = load_answers_file(answers, workspace_of(ctx))
         else:
+            from skill.console import err
+            from tools.core.voice import speaking
             from tools.core.workspace import using
-            from tools.decide.checklist import load_answers
+            from tools.decide.checklist import load_checklist
 
-            with using(workspace_of(ctx)):
-                args = load_answers().model_dump(exclude_none=True, mode="json")
+            with using(workspace_of(ctx)), speaking("cli"):
+                recorded, repairs = load_checklist()
+            args = recorded.model_dump(exclude_none=True, mode="json")
+            for note in repairs:
+                err.print(f"[yellow]repaired[/] .finetune/checklist.json: {note}", highlight=False)
     except ToolError as exc:
         fail(exc, json_out=json_out)
     flags = {

@@ -97,3 +97,23 @@ def test_a_question_off_the_walk_is_answered_from_the_reference_then_the_walk_re
     )
     nothing = chat("what is the weather in Paris tomorrow?")
     assert nothing.startswith("The reference files have nothing on that, so I will not guess.")
+
+
+def test_decide_reads_a_damaged_checklist_and_says_what_it_repaired(in_ws: Workspace) -> None:
+    from typer.testing import CliRunner
+
+    from skill.cli import app
+
+    in_ws.state_dir.mkdir()
+    checklist = in_ws.state_dir / "checklist.json"
+    checklist.write_text('{"failure_mode": "style", "quality_examples": 300, "unknown": ["quality_examples"]}')
+    result = CliRunner().invoke(app, ["decide"])
+    assert result.exit_code == 0, result.output
+    assert "repaired .finetune/checklist.json: quality_examples was both answered (300) and unknown" in " ".join(
+        result.stderr.split()
+    )
+    assert "Recommendation:" in result.stdout
+    checklist.write_text("{not json")
+    broken = CliRunner().invoke(app, ["decide"])
+    assert broken.exit_code != 0 and ".finetune/checklist.json: not valid JSON" in broken.stderr
+    assert "`finetune chat --reset`" in " ".join(broken.stderr.split())

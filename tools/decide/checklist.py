@@ -128,9 +128,12 @@ def load_checklist() -> tuple[ChecklistAnswers, list[str]]:
     if not isinstance(data, dict):
         raise _corrupt(path, f"expected a JSON object of answers, found a {type(data).__name__}")
     try:
-        return ChecklistAnswers.model_validate(data), []
+        answers = ChecklistAnswers.model_validate(data)
     except ValidationError:
         return _repair(data)
+    if any(getattr(answers, name) is not None for name in answers.unknown or []):
+        return _repair(data)  # answered and unknown at once, as an earlier version could leave it
+    return answers, []
 
 
 def load_answers() -> ChecklistAnswers:
