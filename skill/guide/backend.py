@@ -17,12 +17,26 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import asdict, replace
+from typing import Any
 
 from skill.guide import summaries
 from skill.guide.answers_file import GuideInputs
 from skill.guide.plans import PLANS, STEP_CALLS, PlanContext, plan_config, plan_cost, plan_launch, present
+from skill.guide.state import (
+    Act,
+    Action,
+    Memory,
+    Now,
+    Reply,
+    ask_text,
+    describe,
+    name_of,
+    outcome_lines,
+    question_of,
+    read_calls,
+    why_of,
+)
 from skill.guide.understand import (
     Understood,
     change_target,
@@ -31,178 +45,19 @@ from skill.guide.understand import (
     is_question,
     kind_of,
     mentioned_files,
+    requests_in,
     say,
-    says,
     understand,
 )
-from tools import knowledge
 from tools.core.registry import Tool
 from tools.decide.checklist import ChecklistAnswers, Question, open_questions, questions
-from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, ToolResultMessage, Turn, UserMessage
+from tools.llm.base import AssistantMessage, LLMBackend, ToolCall, Turn, UserMessage
 
 OPENING = "Hello."
 SHOWN_PASSAGES = 2
 GREETINGS = {"hello", "hi", "hey", "hello there", "good morning", "start", "let's go", "lets go", "go", "begin"}
 FINE_TUNE_VERDICTS = {"fine_tune", "rag_plus_fine_tune"}
-REQUESTS: tuple[tuple[str, str], ...] = (
-    ("validate_jsonl", r"\b(validate|validation|check (?:the |my |this |that )?(?:data|file|dataset))\b"),
-    ("scan_pii", r"\b(scan|redact|pseudonymi[sz]e)\b|\bcheck\b.{0,30}\b(pii|personal data)\b"),
-    ("split_dataset", r"\bsplit\b"),
-    (
-        "estimate_cost",
-        r"\b(would it cost|will it cost|does it cost|cost me|price it|estimate the cost|cost with|"
-        r"what would [\w\s]{0,40}cost)\b",
-    ),
-    ("diagnose_loss", r"\b(diagnose|loss curve)\b"),
-    ("configure_training", r"\b(configure|hyperparameters)\b"),
-    (
-        "launch_lora",
-        r"\b(train it|train the model|train now|start training|start the training|launch|fine-?tune it|"
-        r"start the run|train on it)\b",
-    ),
-    ("run_status", r"\b(run status|status of the run|how is the run|is the run done|training status)\b"),
-    ("decide_fit", r"\b(decide now|give me the verdict|your recommendation|recommend now)\b"),
-)
-ASKING = re.compile(r"^\W*(how|why|what is|what are|what's|when|where|which|who|explain|define|tell me about)\b", re.I)
 DATA_FILE = re.compile(r"\.(jsonl|json|csv|parquet|tsv)$", re.I)
-
-
-@dataclass
-class Memory:
-    """What the guide carries from one of its turns to the next."""
-
-    asked: str | None = None
-    retries: int = 0
-    offered: str | None = None
-    decided: str | None = None
-    verdict: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Call:
-    name: str
-    args: dict[str, Any]
-    outcome: Literal["ok", "error", "declined"]
-    data: dict[str, Any]
-
-
-@dataclass
-class Reply:
-    lines: list[str]
-    memory: Memory
-
-
-@dataclass
-class Act:
-    name: str
-    args: dict[str, Any]
-
-
-Action = Reply | Act
-
-
-def _calls(messages: Sequence[Any]) -> list[Call]:
-    """Every tool call in ``messages`` with its outcome and parsed result, in order."""
-    results = {m.tool_call_id: m for m in messages if isinstance(m, ToolResultMessage)}
-    out = []
-    for m in messages:
-        if not isinstance(m, AssistantMessage):
-            continue
-        for c in m.tool_calls:
-            res = results.get(c.id)
-            if res is None:
-                continue
-            try:
-                data = json.loads(res.content)
-            except json.JSONDecodeError:
-                data = {"message": res.content}
-            data = data if isinstance(data, dict) else {"message": str(data)}
-            outcome = "declined" if data.get("declined") else "error" if res.is_error else "ok"
-            out.append(Call(c.name, c.arguments, outcome, data))
-    return out
-
-
-@dataclass
-class Now:
-    """One round of the guide: what the person said and what has happened since."""
-
-    text: str
-    first_turn: bool
-    memory: Memory
-    base_inputs: GuideInputs
-    available: set[str]
-    before: list[Call]
-    calls: list[Call]
-    loaded: Call | None = None
-    noted: list[str] = field(default_factory=list)
-
-    def done(self, name: str) -> Call | None:
-        return next((c for c in reversed(self.calls) if c.name == name), None)
-
-    def results(self) -> dict[str, dict[str, Any]]:
-        loaded = [self.loaded] if self.loaded is not None else []
-        return {c.name: c.data for c in [*self.before, *loaded, *self.calls] if c.outcome == "ok"}
-
-    def state(self) -> dict[str, Any] | None:
-        return self.results().get("record_answers")
-
-    def answers(self) -> dict[str, Any]:
-        state = self.state()
-        return {k: v for k, v in (state or {}).get("answers", {}).items() if v is not None}
-
-    @property
-    def inputs(self) -> GuideInputs:
-        return self.base_inputs.model_copy(update={k: v for k, v in self.memory.inputs.items() if v})
-
-    def plan_context(self) -> PlanContext:
-        return PlanContext(self.inputs, self.answers(), self.results())
-
-
-def _question(name: str | None) -> Question | None:
-    return next((q for q in questions() if q.field == name), None)
-
-
-def _name(question: Question | None) -> str:
-    """What the person calls the question ("training budget"), for `change <name>`."""
-    if question is None:
-        return ""
-    return question.names[0] if question.names else question.field.replace("_", " ")
-
-
-def _why(question: Question) -> str:
-    thresholds = {t.id: f"{t.value:,.0f}" for t in knowledge.decision().thresholds}
-    return question.why.format(**thresholds)
-
-
-def _ask_text(question: Question) -> str:
-    choices = [c for c in question.choices or [] if c != "unknown"]
-    return question.ask + (f" ({', '.join(choices)})" if choices else "")
-
-
-def _describe(name: str, value: Any) -> str:
-    question = _question(name)
-    if value == "unknown" or question is None:
-        return str(value)
-    return says(question, value)
-
-
-def _outcome_lines(call: Call) -> list[str]:
-    if call.outcome == "declined":
-        return [say("declined", tool=call.name)]
-    if call.outcome == "error":
-        error = call.data.get("error") or {}
-        lines = [say("failed", tool=call.name, message=error.get("message", call.data.get("message", "")))]
-        return lines + ([say("fix", hint=error["hint"])] if error.get("hint") else [])
-    return summaries.summarise(call.name, call.data)
-
-
-def _requests(text: str) -> list[str]:
-    found = [(m.start(), name) for name, pattern in REQUESTS if (m := re.search(pattern, text, re.I))]
-    names = [name for _, name in sorted(found)]
-    if ASKING.search(text) and "estimate_cost" not in names:
-        return []
-    return names
 
 
 class GuideBackend(LLMBackend):
@@ -237,7 +92,7 @@ class GuideBackend(LLMBackend):
         start = max((i for i, m in enumerate(messages) if isinstance(m, UserMessage)), default=0)
         last = messages[start] if messages and isinstance(messages[start], UserMessage) else None
         memory = self._memory(messages[:start])
-        calls = _calls(messages[start:])
+        calls = read_calls(messages[start:])
         first = not any(isinstance(m, AssistantMessage) for m in messages[:start])
         now = Now(
             text=last.text if last else "",
@@ -245,7 +100,7 @@ class GuideBackend(LLMBackend):
             memory=memory,
             base_inputs=self.inputs,
             available=available,
-            before=_calls(messages[:start]),
+            before=read_calls(messages[:start]),
             calls=calls,
         )
         if first and not self.prefill and calls and calls[0].name == "record_answers" and not calls[0].args:
@@ -277,7 +132,7 @@ class GuideBackend(LLMBackend):
             if call.name == "decide_fit" and call.outcome == "ok":
                 lines += summaries.decide(call.data) + summaries.next_steps(call.data)
             elif call.name != "record_answers":
-                lines += ["", f"{call.name}:"] + [f"  {line}" for line in _outcome_lines(call)]
+                lines += ["", f"{call.name}:"] + [f"  {line}" for line in outcome_lines(call)]
         return Reply(lines, replace(now.memory, decided=json.dumps(now.answers(), sort_keys=True, default=str)))
 
     # ------------------------------------------------------------------------------------------------
@@ -295,7 +150,7 @@ class GuideBackend(LLMBackend):
         lines = [say("greeting", count=len(questions()))]
         loaded = now.loaded
         if loaded is not None and loaded.outcome == "error":
-            return lines + _outcome_lines(loaded)
+            return lines + outcome_lines(loaded)
         state = loaded.data if loaded else {}
         if state.get("repairs"):
             lines.append(say("repaired", repairs="; ".join(state["repairs"])))
@@ -303,7 +158,7 @@ class GuideBackend(LLMBackend):
         if answered:
             answers = state.get("answers", {})
             shown = ", ".join(
-                "unknown" if k in (answers.get("unknown") or []) else _describe(k, answers.get(k)) for k in answered
+                "unknown" if k in (answers.get("unknown") or []) else describe(k, answers.get(k)) for k in answered
             )
             lines.append(say("welcome_back", answered=len(answered), summary=shown))
         return lines
@@ -326,10 +181,10 @@ class GuideBackend(LLMBackend):
         change = change_target(text)
         if change is not None:
             return self._change(now, *change)
-        requests = _requests(text)
+        requests = requests_in(text)
         if requests:
             return self._act(now, requests)
-        asked = _question(now.memory.asked)
+        asked = question_of(now.memory.asked)
         if asked is not None and not is_question(text):
             return self._answer(now, asked, text)
         if text.lower().strip(" .!") in GREETINGS or not text:
@@ -365,7 +220,7 @@ class GuideBackend(LLMBackend):
                 first = problem or say("not_understood", kind=kind_of(question), example=question.example)
                 return self._ask(now, question, [first], retries=now.memory.retries + 1)
             understood = Understood(question.field, unknown=True)
-            extra = [say("recorded_unknown", name=_name(question))]
+            extra = [say("recorded_unknown", name=name_of(question))]
         return self._record(now, understood, extra)
 
     def _record(self, now: Now, understood: Understood, extra: list[str]) -> Action:
@@ -373,9 +228,9 @@ class GuideBackend(LLMBackend):
         if done is None:
             return Act("record_answers", understood.args())
         if done.outcome != "ok":
-            return Reply(_outcome_lines(done), now.memory)
+            return Reply(outcome_lines(done), now.memory)
         if understood.unknown:
-            lines = extra or [say("said_unknown", name=_name(_question(understood.field)))]
+            lines = extra or [say("said_unknown", name=name_of(question_of(understood.field)))]
         else:
             value = understood.value
             shown = (
@@ -386,7 +241,7 @@ class GuideBackend(LLMBackend):
                 else f"{value:,}"
             )
             key = "understood_range" if _is_range(understood) else "understood"
-            lines = [say(key, what=understood.what, recorded=shown, name=_name(_question(understood.field)))]
+            lines = [say(key, what=understood.what, recorded=shown, name=name_of(question_of(understood.field)))]
             if understood.note:
                 lines.append(f"({understood.note}.)")
         lines += [say("noted_file", path=path) for path in now.noted]
@@ -397,12 +252,12 @@ class GuideBackend(LLMBackend):
         self, now: Now, question: Question, lines: list[str], *, retries: int = 0, key: str = "next_question"
     ) -> Reply:
         memory = replace(now.memory, asked=question.field, retries=retries, offered=None)
-        return Reply([*lines, say(key, ask=_ask_text(question))], memory)
+        return Reply([*lines, say(key, ask=ask_text(question))], memory)
 
     def _continue(self, now: Now, lines: list[str], *, resume: bool = False, memory: Memory | None = None) -> Action:
         """After anything: the question still open, else the next one, else the verdict, else the next step."""
         now.memory = memory or now.memory
-        pending = _question(now.memory.asked)
+        pending = question_of(now.memory.asked)
         if pending is not None:
             return self._ask(
                 now, pending, lines, retries=now.memory.retries, key="resume" if resume else "next_question"
@@ -424,7 +279,7 @@ class GuideBackend(LLMBackend):
                 lines = [*lines, say("verdict_intro"), *summaries.decide(done.data), *summaries.next_steps(done.data)]
                 memory = replace(memory, decided=key, verdict=done.data.get("verdict"))
             else:
-                lines = [*lines, *_outcome_lines(done)]
+                lines = [*lines, *outcome_lines(done)]
         return self._offer(replace(now, memory=memory), lines)
 
     def _offer(self, now: Now, lines: list[str]) -> Reply:
@@ -452,12 +307,12 @@ class GuideBackend(LLMBackend):
     def _back(self, now: Now) -> Action:
         order = [q.field for q in questions()]
         at = order.index(now.memory.asked) if now.memory.asked in order else len(order)
-        target = _question(order[max(at - 1, 0)])
+        target = question_of(order[max(at - 1, 0)])
         assert target is not None
         current = now.answers().get(target.field)
         if target.field in (now.answers().get("unknown") or []):
             current = "unknown"
-        line = say("back_to", name=target.field, now=_describe(target.field, current) if current else "none yet")
+        line = say("back_to", name=target.field, now=describe(target.field, current) if current else "none yet")
         return self._ask(now, target, [line])
 
     def _start_over(self, now: Now) -> Action:
@@ -469,15 +324,15 @@ class GuideBackend(LLMBackend):
     def _list_answers(self, now: Now) -> Action:
         answers = now.answers()
         unknown = answers.pop("unknown", None) or []
-        rows = [f"  {k}: {_describe(k, v)}" for k, v in answers.items() if k != "failure_detail"]
+        rows = [f"  {k}: {describe(k, v)}" for k, v in answers.items() if k != "failure_detail"]
         rows += [f"  {k}: unknown" for k in unknown]
         lines = [say("answers_so_far"), *rows] if rows else [say("no_answers")]
         return self._continue(now, lines, resume=True)
 
     def _why(self, now: Now) -> Action:
-        asked = _question(now.memory.asked)
+        asked = question_of(now.memory.asked)
         if asked is not None:
-            return self._ask(now, asked, [say("why_question", name=asked.field, why=_why(asked))], key="resume")
+            return self._ask(now, asked, [say("why_question", name=asked.field, why=why_of(asked))], key="resume")
         decision = now.results().get("decide_fit")
         if decision:
             return self._offer(now, summaries.decide(decision) + summaries.next_steps(decision))
@@ -492,13 +347,13 @@ class GuideBackend(LLMBackend):
             if understood is not None and (understood.value is not None or understood.unknown):
                 return self._record(now, understood, [])
         current = now.answers().get(question.field, "none yet")
-        line = say("back_to", name=question.field, now=_describe(question.field, current))
+        line = say("back_to", name=question.field, now=describe(question.field, current))
         return self._ask(now, question, [line])
 
     def _next(self, now: Now) -> Action:
         step = now.memory.offered
         if step is None:
-            asked = _question(now.memory.asked)
+            asked = question_of(now.memory.asked)
             if asked is not None:
                 return self._answer(now, asked, now.text)
             return self._continue(now, [])
@@ -523,7 +378,7 @@ class GuideBackend(LLMBackend):
             return Act(name, args)
         lines: list[str] = []
         for call in now.calls:
-            lines += ([""] if lines else []) + _outcome_lines(call)
+            lines += ([""] if lines else []) + outcome_lines(call)
         return self._continue(now, lines, resume=True, memory=replace(now.memory, offered=None))
 
     def _request_args(self, now: Now, name: str, ctx: PlanContext) -> dict[str, Any] | None:

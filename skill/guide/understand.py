@@ -70,6 +70,27 @@ QUESTION_START = re.compile(
 )
 CHANGE = re.compile(r"^\W*(?:please\s+)?(?:change|update|correct|fix|edit|redo)\b(?:\s+(?:my|the))?\s*(.*)$", re.I)
 
+REQUESTS: tuple[tuple[str, str], ...] = (
+    ("validate_jsonl", r"\b(validate|validation|check (?:the |my |this |that )?(?:data|file|dataset))\b"),
+    ("scan_pii", r"\b(scan|redact|pseudonymi[sz]e)\b|\bcheck\b.{0,30}\b(pii|personal data)\b"),
+    ("split_dataset", r"\bsplit\b"),
+    (
+        "estimate_cost",
+        r"\b(would it cost|will it cost|does it cost|cost me|price it|estimate the cost|cost with|"
+        r"what would [\w\s]{0,40}cost)\b",
+    ),
+    ("diagnose_loss", r"\b(diagnose|loss curve)\b"),
+    ("configure_training", r"\b(configure|hyperparameters)\b"),
+    (
+        "launch_lora",
+        r"\b(train it|train the model|train now|start training|start the training|launch|fine-?tune it|"
+        r"start the run|train on it)\b",
+    ),
+    ("run_status", r"\b(run status|status of the run|how is the run|is the run done|training status)\b"),
+    ("decide_fit", r"\b(decide now|give me the verdict|your recommendation|recommend now)\b"),
+)
+ASKING = re.compile(r"^\W*(how|why|what is|what are|what's|when|where|which|who|explain|define|tell me about)\b", re.I)
+
 
 @cache
 def guide_texts() -> dict[str, Any]:
@@ -229,3 +250,12 @@ def kind_of(question: Question) -> str:
     if annotation in (bool | None,):
         return str(kinds["yes_no"])
     return str(kinds["money"] if question.field.endswith("_usd") else kinds["number"])
+
+
+def requests_in(text: str) -> list[str]:
+    """The tools a message asks to run, in the order it names them; none for a how/why question."""
+    found = [(m.start(), name) for name, pattern in REQUESTS if (m := re.search(pattern, text, re.I))]
+    names = [name for _, name in sorted(found)]
+    if ASKING.search(text) and "estimate_cost" not in names:
+        return []
+    return names
