@@ -153,7 +153,7 @@ def test_second_session_changes_an_answer(ws: Workspace) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--workspace", str(ws.root), "decide"])
     assert result.exit_code == 0, result.output
-    assert "Recommendation:" in result.stdout and "quality_examples" in result.stdout
+    assert "Decision:" in result.stdout and "quality_examples" in result.stdout
 
     third = Session(ws.root, "--reset")
     assert "Welcome back" not in third.opening

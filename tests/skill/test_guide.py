@@ -112,7 +112,7 @@ def test_decide_reads_a_damaged_checklist_and_says_what_it_repaired(in_ws: Works
     assert "repaired .finetune/checklist.json: quality_examples was both answered (300) and unknown" in " ".join(
         result.stderr.split()
     )
-    assert "Recommendation:" in result.stdout
+    assert "Decision:" in result.stdout
     checklist.write_text("{not json")
     broken = CliRunner().invoke(app, ["decide"])
     assert broken.exit_code != 0 and ".finetune/checklist.json: not valid JSON" in broken.stderr
