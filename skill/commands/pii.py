@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from skill.console import JsonFlag, run
-from tools.pii.scan_pii import ScanPiiResult
+from skill.console import JsonFlag, call_tool, err, finish
+from tools.core import progress
+from tools.pii.models import ScanPiiResult
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool) -> Iterator[None]:
+    """A progress bar on stderr fed by the tool's progress reports (bytes of the file scanned, then redacted)."""
+    if not enabled:
+        yield
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("pii", total=None)
+
+        def update(done: float, total: float | None, message: str | None) -> None:
+            bar.update(task, completed=done, total=total, description=message or "pii")
+
+        with progress.reporting(update):
+            yield
 
 
 def render_scan(result: ScanPiiResult, console: Console) -> None:
@@ -52,14 +80,32 @@ def render_scan(result: ScanPiiResult, console: Console) -> None:
             "(brand/product name?)[/]",
             highlight=False,
         )
+    for p in result.line_problems:
+        console.print(f"[yellow]line {p.line}[/] ({p.kind}): {p.message}", highlight=False)
+    if result.line_problems_total > len(result.line_problems):
+        console.print(f"... {result.line_problems_total - len(result.line_problems)} more line problems in the report")
     if result.redaction:
-        r = result.redaction
-        state = "[green]clean[/]" if r.rescan_found == 0 else f"[bold red]{r.rescan_found} still found[/]"
-        console.print(
-            f"redacted copy: [bold]{r.path}[/] (mode {r.mode}): {r.replaced} replacements in "
-            f"{r.lines_changed} lines; re-scan {state}"
-        )
+        render_redaction(result, console)
     console.print(f"full report: {result.report_markdown} (JSON: {result.report_json})")
+
+
+def render_redaction(result: ScanPiiResult, console: Console) -> None:
+    r = result.redaction
+    assert r is not None
+    console.print(
+        f"redacted copy: [bold]{r.path}[/] (mode {r.mode}): {r.known_values} known values searched for everywhere; "
+        f"{r.replaced} replacements in {r.lines_changed} lines ({r.second_look_lines} lines only by the second look)",
+        highlight=False,
+    )
+    for s in r.review:
+        by = "second look" if s.second_look else "scan"
+        console.print(
+            f"  line {s.line:>6} {s.where} [{s.start}:{s.end}] {s.entity} ({by}): {s.text!r}",
+            markup=False,
+            highlight=False,
+        )
+    style = "bold red" if r.rescan_found or r.rescan_unchecked or r.left_out_total else "bold"
+    console.print(f"[{style}]re-scan[/]: {r.statement}", highlight=False)
 
 
 def pii(
@@ -73,34 +119,35 @@ def pii(
     model: Annotated[str | None, typer.Option("--model", help="spaCy model package, or 'blank'.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="Force a format instead of detecting it.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for pseudonyms and hashes.")] = 0,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes to scan with (default: every core for large files).")
+    ] = None,
     report: Annotated[str | None, typer.Option("--report", help="Where to write the JSON report.")] = None,
     top: Annotated[int, typer.Option("--top", help="Findings to show.")] = 20,
     json_out: JsonFlag = False,
 ) -> None:
     """Find personal data and secrets in every message (Presidio); optionally write a redacted copy.
 
-    Exit 1 when something was found and no clean redacted copy was written.
+    Exit 1 when something was detected (or a line could not be fully scanned) and no redacted copy whose
+    re-scan detects nothing was written.
     """
-    run(
-        ctx,
-        "scan_pii",
-        {
-            "path": path,
-            "redact": redact,
-            "mode": mode,
-            "entities": entities or None,
-            "threshold": threshold,
-            "language": language,
-            "model": model,
-            "format": fmt,
-            "seed": seed,
-            "report": report,
-            "max_findings": top,
-        },
-        json_out=json_out,
-        render=render_scan,
-        problems=lambda r: not r.ok,
-    )
+    args = {
+        "path": path,
+        "redact": redact,
+        "mode": mode,
+        "entities": entities or None,
+        "threshold": threshold,
+        "language": language,
+        "model": model,
+        "format": fmt,
+        "seed": seed,
+        "workers": workers,
+        "report": report,
+        "max_findings": top,
+    }
+    with progress_bar(err.is_terminal):
+        result = call_tool(ctx, "scan_pii", args, json_out=json_out)
+    finish(result, json_out=json_out, render=render_scan, problems=lambda r: not r.ok)
 
 
 def register(app: typer.Typer) -> None:

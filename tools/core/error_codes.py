@@ -45,6 +45,7 @@ INPUT: frozenset[str] = frozenset(
         "bad_monthly_requests",
         "bad_parquet",
         "bad_pii_report",
+        "pii_unknown_language",
         "bad_ratios",
         "bad_regex",
         "bad_run_id",

@@ -123,17 +123,49 @@ def lone_surrogate(value: Any) -> str | None:
     return None
 
 
-def parse(line: Line) -> tuple[Any, str | None]:
+class DuplicateKey(ValueError):
+    """An object of the line has the same key twice (JSON parsers keep only one of the two values)."""
+
+
+def _shown_key(key: str) -> str:
+    """A key name safe to print: plain lower-case words only; anything else (it may be a secret) is masked."""
+    if len(key) <= 24 and key.replace("_", "").isalpha() and key.isascii() and key.islower():
+        return repr(key)
+    return f"of {len(key)} characters (not shown)"
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def parse(line: Line, *, reject_duplicate_keys: bool = False) -> tuple[Any, str | None]:
     """The JSON value of ``line``, or (None, message) when it is not valid JSON (or holds text no model can
-    encode: an unpaired surrogate escape such as ``\\ud800``)."""
+    encode: an unpaired surrogate escape such as ``\\ud800``).
+
+    With ``reject_duplicate_keys`` an object holding one key twice is refused too: a reader keeps only one of
+    the two values, so the other would be invisible to every check (the PII scan uses this).
+    """
     assert line.text is not None
     try:
-        value = json.loads(line.text)
+        if reject_duplicate_keys:
+            value = json.loads(line.text, object_pairs_hook=_unique_pairs)
+        else:
+            value = json.loads(line.text)  # the default decoder: no per-call set-up
         if _SURROGATE_ESCAPE.search(line.text) and lone_surrogate(value) is not None:
             return None, "unpaired UTF-16 surrogate escape (such as \\ud800): the text cannot be encoded as UTF-8"
         return value, None
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
+    except DuplicateKey as exc:
+        key = _shown_key(exc.args[0])
+        return None, f"duplicate key {key} in one object: a JSON reader keeps only one of the values"
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
     except ValueError:  # an integer of more than 4,300 digits

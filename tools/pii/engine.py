@@ -11,8 +11,10 @@ Presidio and spaCy are imported inside functions; importing this module is cheap
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -95,6 +97,10 @@ class PiiEngine:
             self.analyzer = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[language])
         self._lock = threading.Lock()
         self._birth = re.compile("|".join(re.escape(w) for w in pf.birth_date.words), re.IGNORECASE)
+        run = pf.limits.max_token_chars
+        self._long_run = re.compile(rf"\S{{{run + 1},}}")
+        self._every_nth = re.compile(rf"(\S{{{run - 1}}})\S")
+        self._symbols = re.compile(r"[^\w\s]{4,}")
 
     @staticmethod
     def _load(spacy: Any, model: str, settings: EngineSettings) -> Any:
@@ -144,6 +150,22 @@ class PiiEngine:
         batch_size: int | None = None,
     ) -> list[list[Hit]]:
         """Hits for each text (same order); identical texts are analysed once."""
+        return self.analyze_within(texts, entities, threshold, batch_size)[0]
+
+    def analyze_within(
+        self,
+        texts: Sequence[str],
+        entities: Sequence[str],
+        threshold: float | None = None,
+        batch_size: int | None = None,
+        cpu_seconds: float | None = None,
+    ) -> tuple[list[list[Hit]], bool]:
+        """:meth:`analyze_many` that stops once it has used ``cpu_seconds`` of CPU time; and whether it finished.
+
+        The budget is checked after each piece (texts are cut into pieces of at most ``chunk_chars``), so it is
+        overrun by at most one piece. What was found before the stop is returned.
+        """
+        deadline = None if cpu_seconds is None else time.process_time() + cpu_seconds
         unique: dict[str, int] = {}
         for text in texts:
             if text and text.strip() and text not in unique:
@@ -171,14 +193,18 @@ class PiiEngine:
                     break
                 pos = max(end - overlap, pos + 1)
         raw: list[list[Hit]] = [[] for _ in unique]
-        bs = batch_size or self.facts.engine.batch_size
+        bs = batch_size or (1 if deadline is not None else self.facts.engine.batch_size)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             workers = self.facts.engine.n_process if len(pieces) >= self.facts.engine.parallel_min_texts else 1
             docs = self.nlp_engine.process_batch(
-                [p[2] for p in pieces], self.language, batch_size=bs, n_process=max(1, workers)
+                [self._for_ner(p[2]) for p in pieces], self.language, batch_size=bs, n_process=max(1, workers)
             )
-            for (idx, offset, piece), (_, artifacts) in zip(pieces, docs, strict=True):
+            complete = True
+            for (idx, offset, piece), (_, artifacts) in zip(pieces, docs, strict=False):
+                if deadline is not None and time.process_time() > deadline:
+                    complete = False
+                    break
                 results = self.analyzer.analyze(
                     piece,
                     self.language,
@@ -191,7 +217,20 @@ class PiiEngine:
                         continue
                     raw[idx].append(Hit(r.entity_type, r.start + offset, r.end + offset, float(r.score)))
         per_unique = [self._finish(text, raw[idx], wanted, limits) for text, idx in unique.items()]
-        return [per_unique[unique[t]] if t in unique else [] for t in texts]
+        return [per_unique[unique[t]] if t in unique else [] for t in texts], complete
+
+    def _for_ner(self, text: str) -> str:
+        """``text`` as spaCy's NER gets it: runs of four or more symbols blanked, runs of more than
+        ``max_token_chars`` non-space characters broken by spaces.
+
+        Same length, so every offset stays valid (the pattern recognizers read the original); spaCy's tokenizer is
+        quadratic on long runs, and no name or place is made of symbols.
+        """
+        if self._symbols.search(text) is not None:
+            text = self._symbols.sub(lambda m: " " * len(m.group(0)), text)
+        if self._long_run.search(text) is None:
+            return text
+        return self._long_run.sub(lambda m: self._every_nth.sub(r"\1 ", m.group(0)), text)
 
     def _noise(self, text: str, r: Any, artifacts: Any) -> bool:
         """Chat-text false positives of the small spaCy models: ids, short caps, verbs read as names."""
@@ -256,12 +295,29 @@ def _enhancer_class() -> Any:
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
     class QuietEnhancer(LemmaContextAwareEnhancer):
-        """Presidio's lemma context enhancer, skipped for texts without results (it deep-copies them)."""
+        """Presidio's lemma context enhancer, skipped for texts without results (it deep-copies them), and with
+        the token of a match found by binary search: Presidio walks every token for every result, which is
+        quadratic on a long text with many results (a 100,000-character text took 23 s in that loop)."""
+
+        _last: tuple[Any, Any] = (None, None)
 
         def enhance_using_context(self, text: str, raw_results: Any, *args: Any, **kwargs: Any) -> Any:
             if not raw_results:
                 return []
             return super().enhance_using_context(text, raw_results, *args, **kwargs)
+
+        def _find_index_of_match_token(self, word: str, start: int, tokens: Any, tokens_indices: list[int]) -> int:
+            from spacy.attrs import IDX, LENGTH
+
+            doc, ends = self._last
+            if doc is not tokens:
+                arr = tokens.to_array([IDX, LENGTH])
+                ends = (arr[:, 0] + arr[:, 1]).tolist() if len(tokens) else []
+                self._last = (tokens, ends)
+            i = bisect.bisect_right(ends, start)
+            if i >= len(ends):
+                raise ValueError(f"no token at offset {start}")
+            return i
 
     return QuietEnhancer
 
@@ -298,11 +354,17 @@ def _fast_nlp_engine_class() -> Any:
 def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """Keep the best of overlapping hits: higher score, then longer span; result sorted by start."""
     ranked = sorted(set(hits), key=lambda h: (-h.score, -(h.end - h.start), h.start, h.entity))
+    starts: list[int] = []  # the kept spans, sorted and disjoint: a new span can only touch its two neighbours
     kept: list[Hit] = []
     for h in ranked:
-        if all(h.end <= k.start or h.start >= k.end for k in kept):
-            kept.append(h)
-    return sorted(kept, key=lambda h: (h.start, h.end))
+        i = bisect.bisect_left(starts, h.start)
+        if i < len(kept) and kept[i].start < h.end:
+            continue
+        if i > 0 and kept[i - 1].end > h.start:
+            continue
+        starts.insert(i, h.start)
+        kept.insert(i, h)
+    return kept
 
 
 @cache

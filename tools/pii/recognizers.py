@@ -45,6 +45,7 @@ class EngineSettings(Fact):
     phone_candidate_region: str
     n_process: int
     parallel_min_texts: int
+    parallel_min_bytes: int
     non_latin_share: float
 
 
@@ -98,6 +99,48 @@ class SecretPattern(Fact):
     hint: str = ""
 
 
+class MaskPrefixes(Fact):
+    prefixes: list[str]
+
+
+class Limits(Fact):
+    max_line_bytes: int
+    max_depth: int
+    max_int_digits: int
+    line_cpu_seconds: float
+    max_token_chars: int
+
+
+class SecondLook(Fact):
+    parts_of: list[str]
+    min_part_chars: int
+    titles: list[str]
+
+
+class AddressRule(Fact):
+    suffixes: list[str]
+    units: list[str]
+    score: float
+
+
+class LanguageFix(Fact):
+    language: str
+    fix: str
+    multilingual: str | None = None
+
+
+class Recall(Fact):
+    """Recall of the tuned scanner with one spaCy model, measured by benchmarks/bench_pii.py."""
+
+    model: str
+    benchmark: str
+    sentences: int
+    gold_spans: int
+    recall: float
+    precision: float
+    per_entity: dict[str, float]
+
+
 class PiiFacts(BaseModel):
     models: list[ModelChoice]
     engine: EngineSettings
@@ -108,12 +151,31 @@ class PiiFacts(BaseModel):
     ner_filters: NerFilters
     template: TemplateRule
     secrets: list[SecretPattern]
+    mask_prefixes: MaskPrefixes
+    limits: Limits
+    second_look: SecondLook
+    address: AddressRule
+    language_fixes: list[LanguageFix]
+    recall: list[Recall] = []
 
     def rule(self, entity: str) -> EntityRule | None:
         return next((r for r in self.entities if r.entity == entity), None)
 
     def default_entities(self) -> list[str]:
         return [r.entity for r in self.entities if r.default]
+
+    def recall_for(self, model: str) -> Recall | None:
+        return next((r for r in self.recall if r.model == model), None)
+
+    def language_fix(self, language: str) -> str:
+        """The install command that gives ``language`` a NER model (PyPI for English, spaCy's downloader else)."""
+        own = next((f for f in self.language_fixes if f.language == language), None)
+        if own is not None:
+            return own.fix
+        generic = next(f for f in self.language_fixes if f.language == "*")
+        choice = next((m for m in self.models if m.language == language), None)
+        package = choice.packages[-1] if choice else (generic.multilingual or "")
+        return generic.fix.format(package=package)
 
 
 def facts() -> PiiFacts:
@@ -155,11 +217,15 @@ def pick_model(language: str, wanted: str | None = None) -> str | None:
                 "install it (pip install <model package>) or leave --model out to use the best installed one",
             )
         return wanted
-    for choice in facts().models:
+    pf = facts()
+    for choice in pf.models:
         if choice.language == language:
             for package in choice.packages:
                 if spacy.util.is_package(package):
                     return package
+    multilingual = next((f.multilingual for f in pf.language_fixes if f.multilingual), None)
+    if language != "en" and multilingual and spacy.util.is_package(multilingual):
+        return multilingual
     return None
 
 
@@ -239,6 +305,26 @@ def _phone_recognizer(language: str, regions: Sequence[str], candidate_region: s
     )
 
 
+def _address_recognizer(language: str, rule: AddressRule, context: list[str]) -> Any:
+    """STREET_ADDRESS by Presidio's PatternRecognizer: number, capitalised street name, USPS suffix, unit."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    suffix = "|".join(sorted((re.escape(s) for s in rule.suffixes), key=len, reverse=True))
+    unit = "|".join(sorted((re.escape(u) for u in rule.units), key=len, reverse=True))
+    word = r"[A-Z][A-Za-z'\-]+"
+    regex = (
+        rf"\b\d{{1,6}}[A-Za-z]?,?\s+(?:{word}\s+){{0,3}}(?:{word})\s+(?:{suffix})\b\.?"
+        rf"(?:,?\s+(?:{unit})\.?\s*#?\s*[A-Za-z0-9\-]{{1,6}}\b)?"
+    )
+    return PatternRecognizer(
+        supported_entity="STREET_ADDRESS",
+        patterns=[Pattern("street address", regex, rule.score)],
+        context=context or None,
+        supported_language=language,
+        name="StreetAddressRecognizer",
+    )
+
+
 def _needs(char_test: Any, recognizer: Any) -> Any:
     """Wrap ``recognizer.analyze`` so texts failing ``char_test`` skip it (a cheap prefilter)."""
     original = recognizer.analyze
@@ -292,6 +378,9 @@ def build_registry(language: str, nlp_engine: Any, pf: PiiFacts) -> Any:
         )
     )
     registry.add_recognizer(_secret_recognizer(language, pf.secrets))
+    registry.add_recognizer(
+        _needs(_has_digits(1), _address_recognizer(language, pf.address, ctx("STREET_ADDRESS") or []))
+    )
     ner_entities = sorted(set(pf.ner.mapping.values()))
     registry.add_recognizer(
         SpacyRecognizer(supported_language=language, supported_entities=ner_entities, context=ctx("PERSON"))
@@ -302,3 +391,8 @@ def build_registry(language: str, nlp_engine: Any, pf: PiiFacts) -> Any:
 def is_secret(entity: str) -> bool:
     rule = facts().rule(entity)
     return rule is not None and rule.kind == "secret"
+
+
+def secret_prefix(value: str) -> str:
+    """The longest public vendor prefix ``value`` starts with ("" for none): all a report may show of a secret."""
+    return max((p for p in facts().mask_prefixes.prefixes if value.startswith(p)), key=len, default="")

@@ -11,8 +11,8 @@
   stay joinable without being readable.
 
 :class:`Redactor` keeps the value -> replacement map in memory only; it is never written anywhere.
-Replacement happens on the *raw* JSON of a line (every string value except structural keys such as
-``role``), so the redacted file keeps its exact format, extra keys and images.
+Where the values are searched for and replaced (every string, key and long number of every line) is
+:mod:`tools.pii.second_look`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from typing import Any, Literal
+from typing import Literal
 
 RedactMode = Literal["mask", "tag", "pseudonym", "hash"]
-
-STRUCTURAL_KEYS = frozenset({"role", "from", "type", "schemaVersion", "weight", "tool_call_id", "id"})
 
 _FIRST = [
     "Alex",
@@ -82,20 +80,16 @@ _PLACES = [
     "Hillcrest",
     "Westbury",
 ]
-_NATURAL = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "IP_ADDRESS", "URL"}
+_NATURAL = {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "LOCATION", "IP_ADDRESS", "URL", "STREET_ADDRESS"}
 
 
 def mask_sample(value: str, entity: str, secret: bool) -> str:
-    """A report-safe sample: first character (or a secret's public prefix) and the length, nothing else."""
+    """A report-safe sample: first character (or a secret's public vendor prefix) and the length, nothing else."""
+    from tools.pii.recognizers import secret_prefix
+
     value = value.strip()
     if secret:
-        prefix = re.match(
-            r"^(?:sk-ant-|sk-proj-|sk-|gh[pousr]_|github_pat_|AKIA|ASIA|AIza|ya29\.|xox[a-z]-|"
-            r"[sr]k_(?:live|test)_|eyJ|-----BEGIN)",
-            value,
-        )
-        shown = prefix.group(0) if prefix else ""
-        return f"{shown}*** ({len(value)} chars)"
+        return f"{secret_prefix(value)}*** ({len(value)} chars)"
     if entity == "EMAIL_ADDRESS" and "@" in value:
         return f"{value[0]}***@*** ({len(value)} chars)"
     return f"{value[:1]}*** ({len(value)} chars)"
@@ -132,6 +126,22 @@ class Redactor:
         self._map[key] = new
         return new
 
+    def part(self, entity: str, full: str, index: int, count: int, part: str) -> str:
+        """The replacement of word ``index`` of ``count`` of the detected ``full`` value, seen alone elsewhere.
+
+        A pseudonym keeps to the full value's fake ("Margaret" alone becomes the first name of the fake that
+        replaced "Margaret Okafor"); the other modes treat the part as a value of its own.
+        """
+        if self.mode != "pseudonym":
+            return self.replacement(entity, part)
+        fake = self.replacement(entity, full).split()
+        if not fake:
+            return self.replacement(entity, part)
+        pick = fake[0] if index == 0 else fake[-1] if index == count - 1 else fake[min(index, len(fake) - 1)]
+        self._map.setdefault((entity, part), pick)
+        self.fakes.add(pick)
+        return pick
+
     def _pseudonym(self, entity: str, value: str) -> str:
         n = self._counts.get(entity, 0) + 1
         self._counts[entity] = n
@@ -147,53 +157,8 @@ class Redactor:
             return f"+1-202-555-{100 + (n - 1) % 100:04d}" if n <= 100 else f"+1-303-555-{100 + n % 100:04d}"
         if entity == "LOCATION":
             return _PLACES[d[2] % len(_PLACES)]
+        if entity == "STREET_ADDRESS":
+            return f"{n} {_PLACES[d[2] % len(_PLACES)]} Road"
         if entity == "IP_ADDRESS":
             return f"192.0.2.{1 + (n - 1) % 254}"
         return f"https://example.com/page-{n}"
-
-
-def compile_values(values: dict[str, str]) -> re.Pattern[str] | None:
-    """One regex matching any of ``values`` (longest first), not inside a longer word."""
-    if not values:
-        return None
-    parts = []
-    for value in sorted(values, key=len, reverse=True):
-        escaped = re.escape(value)
-        left = r"(?<![\w])" if value[:1].isalnum() else ""
-        right = r"(?![\w])" if value[-1:].isalnum() else ""
-        parts.append(f"{left}{escaped}{right}")
-    return re.compile("|".join(parts))
-
-
-def redact_value(
-    obj: Any, pattern: re.Pattern[str], replace: dict[str, str], key: str | None = None
-) -> tuple[Any, int]:
-    """``obj`` (parsed JSON) with every match of ``pattern`` in its strings replaced; and how many."""
-    if isinstance(obj, str):
-        if key in STRUCTURAL_KEYS:
-            return obj, 0
-        count = 0
-
-        def sub(m: re.Match[str]) -> str:
-            nonlocal count
-            count += 1
-            return replace[m.group(0)]
-
-        return pattern.sub(sub, obj), count
-    if isinstance(obj, list):
-        total = 0
-        out_list = []
-        for item in obj:
-            new, n = redact_value(item, pattern, replace, key)
-            out_list.append(new)
-            total += n
-        return out_list, total
-    if isinstance(obj, dict):
-        total = 0
-        out_dict = {}
-        for k, v in obj.items():
-            new, n = redact_value(v, pattern, replace, k)
-            out_dict[k] = new
-            total += n
-        return out_dict, total
-    return obj, 0

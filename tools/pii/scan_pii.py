@@ -1,223 +1,373 @@
-"""The ``scan_pii`` tool: Presidio over every message of a dataset, secrets too; report and redacted copy.
+"""The ``scan_pii`` tool: Presidio over every value and key of a dataset, secrets too; report and redacted copy.
 
-A fine-tuned model can replay its training data, and after training the only cure is to delete the
-model and retrain, so this scan belongs before training. Every supported dataset format is read through
-:mod:`tools.data.formats` (the same readers as the data pipeline); every message text, tool-call argument and
-rejected answer is analysed by :mod:`tools.pii.recognizers`. The report counts findings per entity type,
-per role and per line; its samples are masked (first character and length), never raw.
+A fine-tuned model can replay its training data, and after training the only cure is to delete the model and
+retrain, so this scan belongs before training. Each line is read raw (:mod:`tools.pii.lines`): every string,
+key and long number, whatever the format reads of it; a line that does not parse is scanned as text; limits
+on size, depth, digits and CPU time per line are findings, not crashes. Detection is :mod:`tools.pii.engine`,
+on every core (:mod:`tools.pii.pool`).
 
 With ``redact`` a new file is written (atomically: an interrupted scan leaves nothing behind) in the same
-format, each detected value replaced everywhere in its line; the redacted lines are scanned again and
-what is still found is reported. The input is never changed.
+format. The second look (:mod:`tools.pii.second_look`) replaces every detected value, and each word of a
+detected name, everywhere in the dataset with one consistent replacement; the changed lines are then scanned
+again, and the result says what that shows: detections that remain, or none by a named detector whose recall
+was measured on a named benchmark. The input is never changed.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from tools.core.errors import ToolError
-from tools.core.fields import InputPath, OutputPath
 from tools.core.progress import report as progress
 from tools.core.registry import tool
 from tools.core.workspace import atomic_writer, current, sha256_file
-from tools.pii.redact import RedactMode, Redactor, compile_values, mask_sample, redact_value
+from tools.pii.models import (
+    EntityCount,
+    LineProblem,
+    PiiFinding,
+    RedactionSummary,
+    ReviewSample,
+    RoleCount,
+    ScanPiiRequest,
+    ScanPiiResult,
+    TemplateFinding,
+)
+from tools.pii.recognizers import PiiFacts
+from tools.pii.redact import Redactor, mask_sample
+
+__all__ = ["ScanPiiRequest", "ScanPiiResult", "scan_pii"]
 
 BLOCK = 2000
+"""Lines per block of work (a worker's unit)."""
 
-
-class ScanPiiRequest(BaseModel):
-    """Scan a dataset for personal data and secrets; optionally write a redacted copy."""
-
-    path: InputPath = Field(description="the dataset (JSONL in any supported format)")
-    format: str | None = Field(None, description="force a format instead of detecting it")
-    redact: OutputPath | None = Field(None, description="write a redacted copy here (same format)")
-    mode: RedactMode = Field(
-        "tag",
-        description="mask: ****; tag: <PERSON>; pseudonym: consistent fakes; "
-        "hash: <PERSON:keyed hash> (keyed by seed: keep it private)",
-    )
-    entities: list[str] | None = Field(
-        None, description="entity types to look for (default: the tuned set in reference/data/pii.yaml)"
-    )
-    threshold: float | None = Field(
-        None, ge=0.0, le=1.0, description="one score threshold for every entity (default: tuned per entity)"
-    )
-    language: str = Field("en", description="language of the texts (a spaCy model for it should be installed)")
-    model: str | None = Field(None, description="spaCy model package to use, or 'blank' (default: best installed)")
-    seed: int = Field(
-        0,
-        description="seed for pseudonyms and the hash key; for mode=hash use a private number, "
-        "else short values such as phone numbers can be recovered by trying them all",
-    )
-    report: OutputPath | None = Field(
-        None,
-        description="where to write the full JSON report (a .md beside it); default .finetune/reports/<file>.pii.json",
-    )
-    max_findings: int = Field(20, ge=0, le=500, description="findings to return inline")
-
-
-class RoleCount(BaseModel):
-    role: str
-    count: int
-
-
-class EntityCount(BaseModel):
-    entity: str
-    label: str
-    kind: str
-    count: int
-    lines: int
-    by_role: list[RoleCount]
-
-
-class PiiFinding(BaseModel):
-    line: int
-    role: str
-    entity: str
-    score: float
-    sample: str = Field(description="masked: first character and length only")
-
-
-class TemplateFinding(BaseModel):
-    entity: str
-    sample: str
-    lines: int = Field(description="examples whose system prompt holds it")
-
-
-class RedactionSummary(BaseModel):
-    path: str
-    mode: str
-    replaced: int
-    lines_changed: int
-    lines_left_out: list[int] = Field(description="lines that could not be read, so not copied (first 20)")
-    rescan_found: int = Field(description="findings of the redacted types still present after redaction")
-    rescan_entities: list[str]
-
-
-class ScanPiiResult(BaseModel):
-    path: str
-    sha256: str = Field(description="SHA-256 of the dataset's bytes when scanned")
-    format: str | None
-    lines: int
-    examples: int
-    texts_scanned: int
-    unique_texts: int
-    language: str
-    nlp_model: str
-    names_detected: bool = Field(description="false with a blank pipeline: names, places are not detected")
-    entities_scanned: list[str]
-    found_total: int
-    lines_with_findings: int
-    entities: list[EntityCount]
-    findings: list[PiiFinding]
-    template_findings: list[TemplateFinding] = Field(
-        description="names/places in a system prompt shared by many examples (brand or product names): "
-        "reported once, not counted, not redacted"
-    )
-    unreadable_lines: list[int]
-    unreadable_total: int
-    non_latin_texts: int
-    warnings: list[str]
-    redaction: RedactionSummary | None
-    report_json: str
-    report_markdown: str
-    seconds: float
-    ok: bool = Field(description="true when nothing was found, or a redacted copy was written and is clean")
+MAX_REPORT_FINDINGS = 20000
+MAX_REVIEW = 200
+MAX_PROBLEMS = 20
 
 
 @dataclass
-class _Line:
-    number: int
-    text: str | None
-    obj: Any = None
-    fmt: str | None = None
-    segments: list[tuple[str, str]] = field(default_factory=list)  # (role, text)
-    problem: str | None = None
+class _Tally:
+    """What pass 1 found, over all blocks. Raw values stay in memory (for the second look), never in output."""
+
+    pf: PiiFacts
+    lines: int = 0
+    json_lines: int = 0
+    examples: int = 0
+    texts: int = 0
+    non_latin: int = 0
+    unique: set[int] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+    roles: defaultdict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    entity_lines: defaultdict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    lines_with: set[int] = field(default_factory=set)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)
+    deferred: list[Any] = field(default_factory=list)
+    shared: Counter[int] = field(default_factory=Counter)
+    problems: list[LineProblem] = field(default_factory=list)
+    problems_total: int = 0
+    left_out: list[int] = field(default_factory=list)
+    templates: dict[tuple[str, str], int] = field(default_factory=dict)
+    template_texts: frozenset[int] = frozenset()
+
+    def add(self, det: Any) -> None:
+        self.lines = max(self.lines, det.last_line)
+        self.json_lines += det.json_lines
+        self.examples += det.examples
+        self.texts += det.texts
+        self.non_latin += det.non_latin
+        self.unique |= det.unique
+        self.shared.update(det.shared)
+        self.left_out += det.left_out
+        self.problems_total += len(det.notes)
+        room = MAX_PROBLEMS - len(self.problems)
+        self.problems += [LineProblem(line=n.line, kind=n.kind, message=n.message) for n in det.notes[: max(0, room)]]
+        for f in det.found:
+            if f.template is None:
+                self.count(f)
+            else:
+                self.deferred.append(f)
+
+    def count(self, f: Any) -> None:
+        from tools.pii.recognizers import is_secret
+
+        self.counts[f.entity] += 1
+        self.roles[f.entity][f.role] += 1
+        self.entity_lines[f.entity].add(f.line)
+        self.lines_with.add(f.line)
+        self.values.setdefault(f.value.strip(), f.entity)
+        if len(self.findings) < MAX_REPORT_FINDINGS:
+            sample = mask_sample(f.value, f.entity, is_secret(f.entity))
+            self.findings.append(
+                {"line": f.line, "role": f.role, "entity": f.entity, "score": f.score, "sample": sample}
+            )
+
+    def settle(self) -> None:
+        """Names and places in a system prompt shared by many examples are template text, not findings."""
+        floor = max(self.pf.template.min_lines, self.pf.template.min_share * self.examples)
+        self.template_texts = frozenset(h for h, n in self.shared.items() if n >= floor)
+        for f in self.deferred:
+            if f.template in self.template_texts:
+                key = (f.entity, mask_sample(f.value, f.entity, False))
+                self.templates[key] = self.templates.get(key, 0) + 1
+            else:
+                self.count(f)
+        self.deferred = []
+        self.findings.sort(key=lambda d: d["line"])
+        self.left_out.sort()
 
 
-def _leaves(obj: Any) -> Iterator[str]:
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, list):
-        for item in obj:
-            yield from _leaves(item)
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            if key not in ("role", "from", "type", "schemaVersion"):
-                yield from _leaves(value)
+@dataclass
+class _Copy:
+    replaced: int = 0
+    changed: int = 0
+    second_look: int = 0
+    samples: list[ReviewSample] = field(default_factory=list)
+    remaining: Counter[str] = field(default_factory=Counter)
+    unchecked: list[int] = field(default_factory=list)
 
 
-def _segments(obj: Any, fmt: str | None) -> list[tuple[str, str]]:
-    from tools.data.formats import normalise
-
-    if not isinstance(obj, dict) or fmt is None:
-        return [("other", s) for s in _leaves(obj)]
-    conv = normalise(obj, fmt)
-    out: list[tuple[str, str]] = []
-    if conv.text is not None:
-        out.append(("text", conv.text))
-    for msg in conv.messages:
-        out.append((msg.role, msg.content))
-        for call in msg.tool_calls or ():
-            out.append((msg.role, call.arguments))
-    for msg in conv.rejected or ():
-        out.append(("rejected", msg.content))
-    return [(r, t) for r, t in out if t and t.strip()]
+def _entities(pf: PiiFacts, wanted: list[str] | None) -> list[str]:
+    known = {r.entity for r in pf.entities}
+    chosen = list(dict.fromkeys(wanted)) if wanted else pf.default_entities()
+    unknown = [e for e in chosen if e not in known]
+    if unknown:
+        raise ToolError(
+            "unknown_entity", f"unknown entity types: {', '.join(unknown)}", "known: " + ", ".join(sorted(known))
+        )
+    return chosen
 
 
-def _read(path: Path, fmt: str | None) -> Iterator[_Line]:
-    from tools.data.jsonl import parse, read_lines
+def _check_jsonl(src: Path, shown: str) -> None:
+    """Refuse a file in which no line is a JSON object (stops at the first one that is)."""
+    import json
 
-    for line in read_lines(path):
-        if line.text is None:
-            yield _Line(line.number, None, problem=line.detail or "unreadable")
-            continue
-        if line.blank:
-            yield _Line(line.number, line.text)
-            continue
-        obj, err = parse(line)
-        if err is not None:
-            yield _Line(line.number, line.text, segments=[("unparsed", line.text)], problem=err)
-        else:
-            yield _Line(line.number, line.text, obj, fmt, _segments(obj, fmt))
+    from tools.data.formats import FORMATS
+
+    seen = 0
+    with src.open("rb") as handle:
+        for raw in handle:
+            if not raw.strip():
+                continue
+            seen += 1
+            try:
+                if isinstance(json.loads(raw), dict):
+                    return
+            except (ValueError, RecursionError):
+                continue
+    if seen:
+        raise ToolError(
+            "unsupported_format",
+            f"{shown}: no line is a JSON object, so this is not a JSONL dataset",
+            "supported: " + ", ".join(FORMATS) + "; convert CSV, Parquet or JSON first with `finetune prepare`",
+        )
 
 
-def _blocks(lines: Iterator[_Line]) -> Iterator[list[_Line]]:
-    block: list[_Line] = []
-    for item in lines:
-        block.append(item)
-        if len(block) >= BLOCK:
-            yield block
-            block = []
-    if block:
-        yield block
+def _setup(language: str, wanted_model: str | None) -> str | None:
+    """The spaCy model to load (None: blank); errors for a missing library or an unknown language."""
+    try:
+        import presidio_analyzer  # noqa: F401
+        import spacy
+    except ImportError:
+        raise ToolError(
+            "pii_not_installed",
+            "the PII scanner needs presidio-analyzer and spaCy, which are not installed",
+            "pip install 'finetune-skill[pii]' (it brings an English spaCy model too)",
+        ) from None
+    from tools.pii.recognizers import pick_model
+
+    try:
+        spacy.util.get_lang_class(language)
+    except (ImportError, KeyError, ValueError):
+        raise ToolError(
+            "pii_unknown_language",
+            f"spaCy has no language {language!r}",
+            "give an ISO 639-1 code spaCy supports (en, de, fr, es, it, nl, pt, pl, ...); for a mixed dataset use the "
+            "main language",
+        ) from None
+    return pick_model(language, wanted_model)
+
+
+def detector_name(model: str | None) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    def ver(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "?"
+
+    base = f"Presidio {ver('presidio-analyzer')}"
+    if model is None:
+        return base + " with no NER model (patterns only)"
+    return f"{base} + spaCy {model} {ver(model.replace('_', '-'))} (tuned)"
+
+
+def _workers(requested: int | None, size: int, pf: PiiFacts) -> int:
+    from tools.pii.pool import cores
+
+    if requested is not None:
+        return requested
+    return cores() if size >= pf.engine.parallel_min_bytes else 1
+
+
+def _pass_one(pool: Any, blocks: list[Any], tally: _Tally, shown: str, size: int, total: int) -> None:
+    from tools.pii import work
+
+    for block, det in zip(blocks, pool.map(work.detect, [(b,) for b in blocks]), strict=True):
+        tally.add(det)
+        progress(block.stop if block.stop is not None else size, total, f"{shown}: scanned to line {det.last_line:,}")
+
+
+def _subset(numbers: list[int] | set[int], first: int, last: int | None) -> frozenset[int]:
+    return frozenset(n for n in numbers if n >= first and (last is None or n < last))
+
+
+def _pass_two(pool: Any, blocks: list[Any], matcher: Any, tally: _Tally, sink: Any, size: int, samples: int) -> _Copy:
+    from tools.pii import work
+
+    copy = _Copy()
+    tasks = []
+    for i, b in enumerate(blocks):
+        nxt = blocks[i + 1].first_line if i + 1 < len(blocks) else None
+        tasks.append(
+            (
+                b,
+                matcher,
+                _subset(tally.left_out, b.first_line, nxt),
+                _subset(tally.lines_with, b.first_line, nxt),
+                tally.template_texts,
+                samples,
+            )
+        )
+    for block, red in zip(blocks, pool.map(work.redact, tasks), strict=True):
+        sink.write(red.text)
+        copy.replaced += red.replaced
+        copy.changed += len(red.changed)
+        copy.second_look += len(red.second_look_lines)
+        room = MAX_REVIEW - len(copy.samples)
+        copy.samples += [ReviewSample(**vars_of(s)) for s in red.samples[: max(0, room)]]
+        copy.remaining.update(f.entity for f in red.remaining)
+        copy.unchecked += red.unchecked
+        done = size + (block.stop if block.stop is not None else size)
+        progress(done, 2 * size, f"redacting: line {block.first_line:,}")
+    return copy
+
+
+def vars_of(sample: Any) -> dict[str, Any]:
+    return {k: getattr(sample, k) for k in ("line", "where", "start", "end", "entity", "second_look", "text")}
+
+
+def statement(found: int, entities: list[str], unchecked: int, detector: str, recall: Any) -> str:
+    """The re-scan's result in words: what remains, or no detections by whom, with the recall measured."""
+    if found:
+        return f"the re-scan by {detector} still detects {found} values ({', '.join(entities)}) in the redacted copy"
+    text = f"no detections by {detector} in the redacted copy"
+    if recall is not None:
+        text += (
+            f", whose recall on {recall.benchmark} is {recall.recall:.3f} (it misses about "
+            f"{1 - recall.recall:.0%} of such values there)"
+        )
+    else:
+        text += ", whose recall has not been measured for this model (benchmarks/bench_pii.py measures it)"
+    if unchecked:
+        text += f"; {unchecked} lines could not be re-scanned within the CPU budget"
+    return text + "; a re-scan by the same detector cannot find what it missed the first time"
+
+
+def _warnings(pf: PiiFacts, req: ScanPiiRequest, model: str | None, tally: _Tally, fmt: str | None) -> list[str]:
+    from tools.knowledge.core import warning_texts
+
+    out: list[str] = []
+    if model is None:
+        out.append(
+            f"NO NAME DETECTION: no spaCy NER model for language {req.language!r} is installed, so names, places "
+            f"and organisations are NOT detected (only patterns: e-mail, phone, cards, keys...). "
+            f"Fix: {pf.language_fix(req.language)}, then scan again."
+        )
+    if tally.non_latin:
+        out.append(
+            f"{tally.non_latin} texts are mostly in a non-Latin script; the {model or 'blank'} model finds names in "
+            f"them poorly: scan them with --language set to their language (fix for a language without a model: "
+            f"{pf.language_fix('*')})"
+        )
+    if fmt is None:
+        out.append("no supported dataset format detected; every string value and key was scanned")
+    if tally.left_out:
+        out.append(
+            f"{len(tally.left_out)} lines were not read or not fully scanned (see line_problems)"
+            + ("; they were left out of the redacted copy" if req.redact else "")
+        )
+    return out + warning_texts([pf.engine, pf.ner, pf.birth_date, pf.limits], file="pii.yaml")
+
+
+def _entity_rows(pf: PiiFacts, tally: _Tally) -> list[EntityCount]:
+    labels = {r.entity: r for r in pf.entities}
+    return [
+        EntityCount(
+            entity=e,
+            label=labels[e].label,
+            kind=labels[e].kind,
+            count=c,
+            lines=len(tally.entity_lines[e]),
+            by_role=[RoleCount(role=r, count=n) for r, n in tally.roles[e].most_common()],
+        )
+        for e, c in tally.counts.most_common()
+    ]
+
+
+def _redaction(
+    req: ScanPiiRequest, ws: Any, out_path: Path, tally: _Tally, copy: _Copy, known: int, model: str | None
+) -> RedactionSummary:
+    from tools.pii.recognizers import facts
+
+    detector = detector_name(model)
+    recall = facts().recall_for(model) if model else None
+    found = sum(copy.remaining.values())
+    return RedactionSummary(
+        path=ws.relative(out_path),
+        mode=req.mode,
+        known_values=known,
+        replaced=copy.replaced,
+        lines_changed=copy.changed,
+        second_look_lines=copy.second_look,
+        lines_left_out=tally.left_out[:20],
+        left_out_total=len(tally.left_out),
+        rescan_found=found,
+        rescan_entities=sorted(copy.remaining),
+        rescan_unchecked=len(copy.unchecked),
+        detector=detector,
+        recall=recall.recall if recall else None,
+        recall_benchmark=recall.benchmark if recall else None,
+        statement=statement(found, sorted(copy.remaining), len(copy.unchecked), detector, recall),
+        review=copy.samples,
+    )
 
 
 @tool(effect="write", stage="pii", duration="minutes")
 def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
-    """Scans every message of a training dataset for personal data and secrets with Presidio, and can write a
-    redacted copy.
+    """Scans every value and key of a training dataset for personal data and secrets with Presidio, and can
+    write a redacted copy.
 
     Use it before any training or upload: a fine-tuned model can repeat its training data and the only
-    cure afterwards is delete-and-retrain. Finds names, e-mail addresses, phone numbers, cards, IBANs,
-    US SSNs, IP addresses, URLs, places, birth dates and API keys/tokens/private keys/passwords, per
-    entity type, role and line (samples masked). With `redact` it writes a new file in the same format
-    with values masked, tagged, pseudonymised (consistent fakes) or hashed, and re-scans it. Detection is
-    statistical: a clean report lowers the risk, it does not prove absence.
+    cure afterwards is delete-and-retrain. Finds names, street addresses, e-mail addresses, phone numbers,
+    cards, IBANs, US SSNs, IP addresses, URLs, places, birth dates and API keys/tokens (OpenAI, Anthropic, AWS,
+    GCP, GitHub, GitLab, Slack, Stripe, Hugging Face...), private keys and passwords, per entity type, role and
+    line (samples masked). With `redact` it writes a new file in the same format with values masked, tagged,
+    pseudonymised (consistent fakes) or hashed; every detected value and each word of a detected name is
+    replaced wherever it occurs, and the copy is scanned again. Detection is statistical: the result states
+    the detector's measured recall; no detection is not proof of absence.
     """
     from tools.data.formats import FORMATS, detect_file
     from tools.data.jsonl import sniff
-    from tools.knowledge.core import warning_texts
-    from tools.pii.engine import engine
-    from tools.pii.recognizers import facts, is_secret
+    from tools.pii import report
+    from tools.pii.pool import Workers, plan
+    from tools.pii.recognizers import facts
+    from tools.pii.work import Block
 
     started = time.perf_counter()
     ws = current()
@@ -227,13 +377,7 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
     if req.format is not None and req.format not in FORMATS:
         raise ToolError("unknown_format", f"unknown format {req.format!r}", "formats: " + ", ".join(FORMATS))
     pf = facts()
-    known = {r.entity for r in pf.entities}
-    wanted = list(dict.fromkeys(req.entities)) if req.entities else pf.default_entities()
-    unknown = [e for e in wanted if e not in known]
-    if unknown:
-        raise ToolError(
-            "unknown_entity", f"unknown entity types: {', '.join(unknown)}", "known: " + ", ".join(sorted(known))
-        )
+    wanted = _entities(pf, req.entities)
     out_path = ws.output_file(req.redact, inputs=(src,), what="redacted copy") if req.redact else None
     report_path = (
         ws.output_file(req.report, inputs=(src,), what="report")
@@ -242,264 +386,78 @@ def scan_pii(req: ScanPiiRequest) -> ScanPiiResult:
     )
     if out_path is not None and report_path.resolve() == out_path.resolve():
         raise ToolError("output_clash", "the report and the redacted copy have the same path", "choose two names")
+    _check_jsonl(src, shown)
+    model = _setup(req.language, req.model)
     fmt = req.format or detect_file(src)
-    eng = engine(req.language, req.model)
-    redactor = Redactor(req.mode, req.seed) if out_path is not None else None
-
-    counts: Counter[str] = Counter()
-    role_counts: dict[str, Counter[str]] = defaultdict(Counter)
-    entity_lines: dict[str, set[int]] = defaultdict(set)
-    lines_with: set[int] = set()
-    findings: list[dict[str, Any]] = []
-    unreadable: list[int] = []
-    totals = {"lines": 0, "examples": 0, "texts": 0, "non_latin": 0, "replaced": 0, "changed": 0}
-    unique: set[int] = set()
-    rescan: Counter[str] = Counter()
-
-    def process(block: list[_Line], sink: Any) -> None:
-        texts = [t for ln in block for _, t in ln.segments]
-        hits_list = eng.analyze_many(texts, wanted, req.threshold)
-        unique.update(hash(t) for t in texts)
-        pos = 0
-        changed: list[tuple[_Line, Any, dict[str, str]]] = []
-        for ln in block:
-            totals["lines"] = ln.number
-            values: dict[str, str] = {}
-            if ln.obj is not None and isinstance(ln.obj, dict) and ln.fmt:
-                totals["examples"] += 1
-            for role, text in ln.segments:
-                hits = hits_list[pos]
-                pos += 1
-                totals["texts"] += 1
-                if eng.non_latin(text):
-                    totals["non_latin"] += 1
-                is_template = role in pf.template.roles and hash(text) in template_texts
-                for h in hits:
-                    value = text[h.start : h.end]
-                    if is_template and h.entity in pf.template.entities:
-                        key = (h.entity, mask_sample(value, h.entity, False))
-                        templates[key] = templates.get(key, 0) + 1
-                        continue
-                    counts[h.entity] += 1
-                    role_counts[h.entity][role] += 1
-                    entity_lines[h.entity].add(ln.number)
-                    lines_with.add(ln.number)
-                    values.setdefault(value, h.entity)
-                    findings.append(
-                        {
-                            "line": ln.number,
-                            "role": role,
-                            "entity": h.entity,
-                            "score": round(h.score, 2),
-                            "sample": mask_sample(value, h.entity, is_secret(h.entity)),
-                        }
-                    )
-            if ln.text is None:
-                unreadable.append(ln.number)
-            if sink is None:
-                continue
-            if ln.text is None:
-                continue  # cannot be read, so cannot be vouched for: left out of the redacted copy
-            if not values:
-                sink.write(ln.text + "\n")
-                continue
-            assert redactor is not None
-            replace = {v: redactor.replacement(e, v) for v, e in values.items()}
-            pattern = compile_values(replace)
-            assert pattern is not None
-            new_obj, n = redact_value(ln.obj if ln.obj is not None else ln.text, pattern, replace)
-            totals["replaced"] += n
-            totals["changed"] += 1
-            sink.write((new_obj if isinstance(new_obj, str) else json.dumps(new_obj, ensure_ascii=False)) + "\n")
-            changed.append((ln, new_obj, replace))
-        if changed and redactor is not None:
-            again = [
-                seg
-                for ln, obj, _ in changed
-                for seg in (_segments(obj, ln.fmt) if ln.obj is not None else [("unparsed", obj)])
-            ]
-            found = eng.analyze_many([t for _, t in again], wanted, req.threshold)
-            for (role, text), hits in zip(again, found, strict=True):
-                is_template = role in pf.template.roles and hash(text) in template_texts
-                for h in hits:
-                    if is_template and h.entity in pf.template.entities:
-                        continue
-                    if text[h.start : h.end] not in redactor.fakes:
-                        rescan[h.entity] += 1
-        progress(block[-1].number, None, f"{shown}: line {block[-1].number}")
-
-    # Pre-pass: how many lines share each system prompt (for the template rule).
-    shared: Counter[int] = Counter()
-    n_examples = n_json = n_lines = 0
-    for ln in _read(src, fmt):
-        n_lines += 1
-        n_json += isinstance(ln.obj, dict)
-        if ln.segments:
-            n_examples += 1
-            shared.update({hash(t) for role, t in ln.segments if role in pf.template.roles})
-    if n_lines and not n_json:
-        raise ToolError(
-            "unsupported_format",
-            f"{shown}: no line is a JSON object, so this is not a JSONL dataset",
-            "supported: " + ", ".join(FORMATS) + "; convert CSV, Parquet or JSON first with `finetune prepare`",
-        )
-    floor = max(pf.template.min_lines, pf.template.min_share * n_examples)
-    template_texts = {h for h, n in shared.items() if n >= floor}
-    templates: dict[tuple[str, str], int] = {}
-
-    lines_iter = _read(src, fmt)
-    if out_path is not None:
-        with atomic_writer(out_path) as sink:
-            for block in _blocks(lines_iter):
-                process(block, sink)
-    else:
-        for block in _blocks(lines_iter):
-            process(block, None)
-
-    warnings: list[str] = []
-    if not eng.ner:
-        warnings.append(
-            f"NO NAME DETECTION: no spaCy model for {req.language!r} is installed, so names, places "
-            "and organisations are NOT detected (only patterns: e-mail, phone, cards, keys...). "
-            "Install one, e.g. pip install 'finetune-skill[pii]'."
-        )
-    if totals["non_latin"]:
-        warnings.append(
-            f"{totals['non_latin']} texts are mostly in a non-Latin script; the {eng.model} model "
-            f"finds names in them poorly (pass --language and install a model for it)"
-        )
-    if fmt is None:
-        warnings.append("no supported dataset format detected; every string value was scanned")
-    if unreadable:
-        warnings.append(
-            f"{len(unreadable)} lines could not be read (too long or not UTF-8) and were not scanned"
-            + ("; they were left out of the redacted copy" if out_path else "")
-        )
-    warnings += warning_texts([pf.engine, pf.ner, pf.birth_date], file="pii.yaml")
-
-    labels = {r.entity: r for r in pf.entities}
-    entity_rows = [
-        EntityCount(
-            entity=e,
-            label=labels[e].label,
-            kind=labels[e].kind,
-            count=c,
-            lines=len(entity_lines[e]),
-            by_role=[RoleCount(role=r, count=n) for r, n in role_counts[e].most_common()],
-        )
-        for e, c in counts.most_common()
-    ]
-    redaction = None
-    if out_path is not None:
-        redaction = RedactionSummary(
-            path=ws.relative(out_path),
-            mode=req.mode,
-            replaced=totals["replaced"],
-            lines_changed=totals["changed"],
-            lines_left_out=unreadable[:20],
-            rescan_found=sum(rescan.values()),
-            rescan_entities=sorted(rescan),
-        )
+    size = src.stat().st_size
+    count = _workers(req.workers, size, pf)
+    spans = plan(src, BLOCK, max(1 << 16, size // (4 * count)) if count > 1 else 1 << 62)
+    blocks = [Block(src, fmt, a, b, first, tuple(wanted), req.threshold) for a, b, first in spans]
+    tally = _Tally(pf)
+    copy: _Copy | None = None
+    known = 0
+    total = size * (2 if out_path else 1)
+    with Workers(count, req.language, model) as pool:
+        _pass_one(pool, blocks, tally, shown, size, total)
+        tally.settle()
+        if out_path is not None:
+            matcher = _matcher(req, pf, tally)
+            known = matcher.size
+            with atomic_writer(out_path) as sink:
+                copy = _pass_two(pool, blocks, matcher, tally, sink, size, MAX_REVIEW)
     result = ScanPiiResult(
         path=shown,
         sha256=sha256_file(src),
         format=fmt,
-        lines=totals["lines"],
-        examples=totals["examples"],
-        texts_scanned=totals["texts"],
-        unique_texts=len(unique),
+        lines=tally.lines,
+        examples=tally.examples,
+        texts_scanned=tally.texts,
+        unique_texts=len(tally.unique),
         language=req.language,
-        nlp_model=eng.model,
-        names_detected=eng.ner,
+        nlp_model=model or f"blank:{req.language}",
+        detector=detector_name(model),
+        names_detected=model is not None,
         entities_scanned=wanted,
-        found_total=sum(counts.values()),
-        lines_with_findings=len(lines_with),
-        entities=entity_rows,
-        findings=[PiiFinding(**f) for f in findings[: req.max_findings]],
-        template_findings=[TemplateFinding(entity=e, sample=m, lines=n) for (e, m), n in templates.items()],
-        unreadable_lines=unreadable[:20],
-        unreadable_total=len(unreadable),
-        non_latin_texts=totals["non_latin"],
-        warnings=warnings,
-        redaction=redaction,
-        report_json=_rel(ws, report_path),
-        report_markdown=_rel(ws, report_path.with_suffix(".md")),
+        found_total=sum(tally.counts.values()),
+        lines_with_findings=len(tally.lines_with),
+        entities=_entity_rows(pf, tally),
+        findings=[PiiFinding(**f) for f in tally.findings[: req.max_findings]],
+        template_findings=[TemplateFinding(entity=e, sample=m, lines=n) for (e, m), n in tally.templates.items()],
+        line_problems=tally.problems,
+        line_problems_total=tally.problems_total,
+        unreadable_lines=tally.left_out[:20],
+        unreadable_total=len(tally.left_out),
+        non_latin_texts=tally.non_latin,
+        workers=count,
+        warnings=_warnings(pf, req, model, tally, fmt),
+        redaction=_redaction(req, ws, out_path, tally, copy, known, model) if out_path and copy else None,
+        report_json=report.relative(ws, report_path),
+        report_markdown=report.relative(ws, report_path.with_suffix(".md")),
         seconds=round(time.perf_counter() - started, 2),
-        ok=(not counts) or (redaction is not None and redaction.rescan_found == 0 and not unreadable),
+        ok=False,
     )
-    _write_reports(report_path, result, findings)
+    result.ok = _ok(result)
+    if result.redaction is not None:
+        result.redaction.review = result.redaction.review[: req.max_findings]
+        report.write(report_path, result, tally.findings, copy.samples if copy else [])
+    else:
+        report.write(report_path, result, tally.findings, [])
     return result
 
 
-def _rel(ws: Any, path: Path) -> str:
-    try:
-        return ws.relative(path)
-    except ValueError:
-        return str(path)
+def _matcher(req: ScanPiiRequest, pf: PiiFacts, tally: _Tally) -> Any:
+    import spacy
+
+    from tools.pii.second_look import Known
+
+    known = Known(pf.second_look, spacy.util.get_lang_class(req.language).Defaults.stop_words)
+    for value, entity in tally.values.items():
+        known.add(entity, value)
+    return known.matcher(Redactor(req.mode, req.seed))
 
 
-MAX_REPORT_FINDINGS = 20000
-
-
-def _write_reports(path: Path, result: ScanPiiResult, findings: list[dict[str, Any]]) -> None:
-    from tools.core.workspace import write_text_atomic
-
-    data = result.model_dump(mode="json")
-    data["findings"] = findings[:MAX_REPORT_FINDINGS]
-    data["findings_truncated"] = len(findings) > MAX_REPORT_FINDINGS
-    write_text_atomic(path, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-    write_text_atomic(path.with_suffix(".md"), render_markdown(result, findings))
-
-
-def render_markdown(result: ScanPiiResult, findings: list[dict[str, Any]]) -> str:
-    """The human report: summary, warnings, per-entity table, the first findings (samples masked)."""
-    out = [f"# PII and secrets scan: {result.path}", ""]
-    out.append(
-        f"- format: {result.format or 'unknown'}; {result.lines} lines, {result.examples} examples, "
-        f"{result.texts_scanned} texts ({result.unique_texts} distinct)"
-    )
-    out.append(
-        f"- model: {result.nlp_model} ({'names detected' if result.names_detected else 'NO name detection'}),"
-        f" language {result.language}"
-    )
-    out.append(f"- found: {result.found_total} in {result.lines_with_findings} lines")
-    if result.redaction:
+def _ok(result: ScanPiiResult) -> bool:
+    if result.redaction is not None:
         r = result.redaction
-        out.append(
-            f"- redacted copy: {r.path} (mode {r.mode}): {r.replaced} replacements in {r.lines_changed} "
-            f"lines; re-scan found {r.rescan_found}"
-        )
-    out.append("")
-    for w in result.warnings:
-        out.append(f"> **warning:** {w}")
-    if result.template_findings:
-        out += [
-            "",
-            "Not counted (names/places in a system prompt shared by many examples; check they are "
-            "brand or product names):",
-        ]
-        out += [f"- {t.entity} `{t.sample}` in {t.lines} lines" for t in result.template_findings]
-    if result.entities:
-        out += ["", "| entity | kind | found | lines | by role |", "|---|---|---:|---:|---|"]
-        for e in result.entities:
-            roles = ", ".join(f"{r.role} {r.count}" for r in e.by_role)
-            out.append(f"| {e.entity} | {e.kind} | {e.count} | {e.lines} | {roles} |")
-    if findings:
-        out += [
-            "",
-            "## Findings (samples masked)",
-            "",
-            "| line | role | entity | score | sample |",
-            "|---:|---|---|---:|---|",
-        ]
-        for f in findings[:200]:
-            out.append(f"| {f['line']} | {f['role']} | {f['entity']} | {f['score']} | `{f['sample']}` |")
-        if len(findings) > 200:
-            out.append(f"\n... {len(findings) - 200} more in the JSON report")
-    out += [
-        "",
-        "Detection is statistical: a clean scan lowers the risk of training on personal data; it does "
-        "not prove there is none.",
-        "",
-    ]
-    return "\n".join(out)
+        return r.rescan_found == 0 and r.rescan_unchecked == 0 and r.left_out_total == 0
+    return result.found_total == 0 and result.unreadable_total == 0
