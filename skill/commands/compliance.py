@@ -17,7 +17,13 @@ def render_compliance(result: ComplianceResult, console: Console) -> None:
     console.print(f"[bold]regimes:[/] {', '.join(result.regimes)}")
     pii = result.pii
     if pii.scanned:
-        state = "redacted copy is clean" if pii.redacted_clean else "NOT remediated" if pii.found else "none found"
+        state = (
+            f"redacted copy: {pii.redacted_rescan or 'its re-scan detected nothing'}"
+            if pii.redacted_no_detections
+            else "NOT remediated"
+            if pii.found
+            else "none detected"
+        )
         console.print(f"[bold]PII scan:[/] {pii.found} findings ({pii.secrets} secrets); {state}")
     else:
         console.print("[bold]PII scan:[/] [yellow]none given[/] (run `finetune pii DATA.jsonl` first)")

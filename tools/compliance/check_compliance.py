@@ -106,7 +106,11 @@ class PiiStatus(BaseModel):
     scanned: bool
     found: int = 0
     secrets: int = 0
-    redacted_clean: bool = False
+    redacted_no_detections: bool = Field(
+        default=False,
+        description="a redacted copy was written and its re-scan detected nothing (not proof of absence)",
+    )
+    redacted_rescan: str | None = Field(default=None, description="the scan's own words on the re-scan, if any")
     report: str | None = None
 
 
@@ -155,8 +159,16 @@ def _read_pii(raw: str | None) -> PiiStatus:
             "pass the .json report path that `finetune pii` printed",
         ) from None
     red = data.get("redaction") or {}
-    clean = bool(red) and red.get("rescan_found") == 0 and not data.get("unreadable_total")
-    return PiiStatus(scanned=True, found=found, secrets=secrets, redacted_clean=clean, report=ws.relative(path))
+    none_left = bool(red) and red.get("rescan_found") == 0 and not data.get("unreadable_total")
+    said = red.get("statement") if isinstance(red.get("statement"), str) else None
+    return PiiStatus(
+        scanned=True,
+        found=found,
+        secrets=secrets,
+        redacted_no_detections=none_left,
+        redacted_rescan=said,
+        report=ws.relative(path),
+    )
 
 
 def _region_match(wanted: str, regions: list[str], residency: str | None) -> tuple[VerdictKind, str]:
@@ -265,7 +277,7 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
         if usable
         else not req.on_premises
     )
-    pii_unresolved = pii.scanned and pii.found > 0 and not pii.redacted_clean
+    pii_unresolved = pii.scanned and pii.found > 0 and not pii.redacted_no_detections
     conditions = {
         "always": True,
         "gdpr": gdpr,
@@ -286,7 +298,7 @@ def check_compliance(req: ComplianceRequest) -> ComplianceResult:
     ]
     ai_act = _ai_act(req, cf) if eu_ai_act else None
     usage.add(cf.actions + cf.field_rules + cf.constants, file="compliance.yaml")
-    if pii.scanned and pii.found and pii.redacted_clean:
+    if pii.scanned and pii.found and pii.redacted_no_detections:
         warnings.append("PII was found in the original; train only on the redacted copy")
     warnings = usage.notices() + warnings
     return ComplianceResult(
