@@ -24,6 +24,9 @@ from tools.core.errors import ToolError
 from tools.core.extras import needs_extra
 from tools.pii.recognizers import EngineSettings, Hit, build_registry, facts, make_offline, pick_model
 
+_LETTER = re.compile(r"[^\W\d_]")
+_NON_LATIN = re.compile(r"[^\W\d_\u0000-\u024f]")
+
 
 class PiiEngine:
     """One loaded spaCy pipeline and Presidio analyzer for one language."""
@@ -175,33 +178,12 @@ class PiiEngine:
             set(wanted) | ({"DATE_TIME"} if "DATE_OF_BIRTH" in wanted else set()) - {"DATE_OF_BIRTH"}
         )
         limits = self.thresholds(wanted, threshold)
-        # Chunk long texts, remembering where each piece starts.
-        pieces: list[tuple[int, int, str]] = []  # (unique index, offset, piece)
-        size, overlap = self.facts.engine.chunk_chars, self.facts.engine.chunk_overlap
-        for text, idx in unique.items():
-            if len(text) <= size:
-                pieces.append((idx, 0, text))
-                continue
-            pos = 0
-            while pos < len(text):
-                end = min(len(text), pos + size)
-                if end < len(text):
-                    cut = text.rfind(" ", pos + size // 2, end)
-                    end = cut if cut > pos else end
-                pieces.append((idx, pos, text[pos:end]))
-                if end >= len(text):
-                    break
-                pos = max(end - overlap, pos + 1)
         raw: list[list[Hit]] = [[] for _ in unique]
         bs = batch_size or (1 if deadline is not None else self.facts.engine.batch_size)
+        complete = True
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            workers = self.facts.engine.n_process if len(pieces) >= self.facts.engine.parallel_min_texts else 1
-            docs = self.nlp_engine.process_batch(
-                [self._for_ner(p[2]) for p in pieces], self.language, batch_size=bs, n_process=max(1, workers)
-            )
-            complete = True
-            for (idx, offset, piece), (_, artifacts) in zip(pieces, docs, strict=False):
+            for idx, offset, piece, artifacts in self._artifacts(self._pieces(unique), wanted, bs):
                 if deadline is not None and time.process_time() > deadline:
                     complete = False
                     break
@@ -218,6 +200,52 @@ class PiiEngine:
                     raw[idx].append(Hit(r.entity_type, r.start + offset, r.end + offset, float(r.score)))
         per_unique = [self._finish(text, raw[idx], wanted, limits) for text, idx in unique.items()]
         return [per_unique[unique[t]] if t in unique else [] for t in texts], complete
+
+    def _pieces(self, unique: dict[str, int]) -> list[tuple[int, int, str]]:
+        """Texts cut into overlapping pieces of at most ``chunk_chars``: (text index, offset, piece)."""
+        pieces: list[tuple[int, int, str]] = []
+        size, overlap = self.facts.engine.chunk_chars, self.facts.engine.chunk_overlap
+        for text, idx in unique.items():
+            if len(text) <= size:
+                pieces.append((idx, 0, text))
+                continue
+            pos = 0
+            while pos < len(text):
+                end = min(len(text), pos + size)
+                if end < len(text):
+                    cut = text.rfind(" ", pos + size // 2, end)
+                    end = cut if cut > pos else end
+                pieces.append((idx, pos, text[pos:end]))
+                if end >= len(text):
+                    break
+                pos = max(end - overlap, pos + 1)
+        return pieces
+
+    def _needs_ner(self, piece: str, wanted: list[str]) -> bool:
+        """False only where no NER span could be kept: ASCII text without a capital letter (the tuned filters drop
+        lower-case names and places), unless dates are wanted (all of them, or birth dates near a birth word)."""
+        if not self.ner or not self.tuned:
+            return self.ner
+        if not self.facts.ner_filters.drop_lowercase or "DATE_TIME" in wanted or not piece.isascii():
+            return True
+        if piece != piece.lower():
+            return True
+        return "DATE_OF_BIRTH" in wanted and self._birth.search(piece) is not None
+
+    def _artifacts(self, pieces: list[tuple[int, int, str]], wanted: list[str], bs: int) -> Any:
+        """(index, offset, piece, spaCy artifacts) for every piece: tokens only where NER cannot matter, else
+        NER in batches of similar length (less padding)."""
+        plain = [p for p in pieces if not self._needs_ner(p[2], wanted)]
+        tagged = sorted((p for p in pieces if self._needs_ner(p[2], wanted)), key=lambda p: len(p[2]))
+        for idx, offset, piece in plain:
+            doc = self.nlp.make_doc(self._for_ner(piece))
+            yield idx, offset, piece, self.nlp_engine.doc_artifacts(doc, self.language)
+        workers = self.facts.engine.n_process if len(tagged) >= self.facts.engine.parallel_min_texts else 1
+        docs = self.nlp_engine.process_batch(
+            [self._for_ner(p[2]) for p in tagged], self.language, batch_size=bs, n_process=max(1, workers)
+        )
+        for (idx, offset, piece), (_, artifacts) in zip(tagged, docs, strict=False):
+            yield idx, offset, piece, artifacts
 
     def _for_ner(self, text: str) -> str:
         """``text`` as spaCy's NER gets it: runs of four or more symbols blanked, runs of more than
@@ -284,11 +312,19 @@ class PiiEngine:
         return resolve_overlaps(out)
 
     def non_latin(self, text: str) -> bool:
-        letters = [c for c in text if c.isalpha()]
-        if len(letters) < 20:
+        if text.isascii():
             return False
-        other = sum(1 for c in letters if ord(c) > 0x24F)
-        return other / len(letters) > self.facts.engine.non_latin_share
+        letters = len(_LETTER.findall(text))
+        if letters < 20:
+            return False
+        return len(_NON_LATIN.findall(text)) / letters > self.facts.engine.non_latin_share
+
+
+class _NoCopy(list):  # type: ignore[type-arg]
+    """A list that ``copy.deepcopy`` returns as it is: results the caller will not read again."""
+
+    def __deepcopy__(self, memo: Any) -> _NoCopy:
+        return self
 
 
 def _enhancer_class() -> Any:
@@ -304,7 +340,8 @@ def _enhancer_class() -> Any:
         def enhance_using_context(self, text: str, raw_results: Any, *args: Any, **kwargs: Any) -> Any:
             if not raw_results:
                 return []
-            return super().enhance_using_context(text, raw_results, *args, **kwargs)
+            # Presidio deep-copies the results first (12% of a scan's CPU); the analyzer drops the raw ones.
+            return super().enhance_using_context(text, _NoCopy(raw_results), *args, **kwargs)
 
         def _find_index_of_match_token(self, word: str, start: int, tokens: Any, tokens_indices: list[int]) -> int:
             from spacy.attrs import IDX, LENGTH
@@ -336,13 +373,20 @@ def _fast_nlp_engine_class() -> Any:
         def is_punct(self, word: str, language: str) -> bool:
             return not any(c.isalnum() for c in word)
 
+        def doc_artifacts(self, doc: Any, language: str) -> Any:
+            return self._doc_to_nlp_artifact(doc, language)
+
         def _doc_to_nlp_artifact(self, doc: Any, language: str) -> Any:
+            from spacy.attrs import IDX, LEMMA, LOWER
+
             entities, scores = self._get_updated_entities(self._get_entities(doc), self._get_scores_for_entities(doc))
+            arr = doc.to_array([IDX, LEMMA, LOWER]).tolist() if len(doc) else []  # no Token objects: 3x cheaper
+            strings = doc.vocab.strings
             return NlpArtifacts(
                 entities=entities,
                 tokens=doc,
-                tokens_indices=[t.idx for t in doc],
-                lemmas=[t.lemma_ or t.lower_ for t in doc],
+                tokens_indices=[row[0] for row in arr],
+                lemmas=[strings[row[1] or row[2]] for row in arr],
                 nlp_engine=self,
                 language=language,
                 scores=scores,

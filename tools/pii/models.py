@@ -139,6 +139,7 @@ class ScanPiiResult(BaseModel):
     report_json: str
     report_markdown: str
     seconds: float
+    cpu_seconds: float = Field(description="CPU time of this process and of every worker it used")
     ok: bool = Field(
         description="true when nothing was detected and every line was scanned, or a redacted copy was written "
         "and its re-scan detected nothing; detection is statistical (see redaction.recall)"

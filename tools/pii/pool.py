@@ -1,8 +1,10 @@
 """Running the per-line work of ``scan_pii`` on every core: the file cut into blocks, one process per core.
 
-spaCy's NER holds the GIL, so threads would not help; each worker is a fresh (spawned, not forked: the
-MCP server runs tools in a thread) process that loads its own pipeline once. Blocks are byte ranges cut at
-line ends, so a worker reads its lines itself and only results travel back. Results come back in file order.
+spaCy's NER holds the GIL, so threads would not help; each worker is a process that loads its own pipeline
+once. Workers are forked from a fork server (a clean single-threaded process that has imported spaCy and
+Presidio once; forking this process could copy a lock held by another thread, and the MCP server runs tools
+in threads), and the fork server does not import the caller's ``__main__`` (the whole CLI). Blocks are byte
+ranges cut at line ends, so a worker reads its lines itself and only results travel back, in file order.
 With one worker everything runs in this process, with no start-up cost.
 """
 
@@ -70,9 +72,14 @@ class Workers:
         if self.count > 1:
             import multiprocessing
 
+            try:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["tools.pii.pool", "spacy", "presidio_analyzer"])
+            except ValueError:  # no fork server on this platform
+                context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
                 self.count,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=context,
                 initializer=_init,
                 initargs=(self.language, self.model),
             )

@@ -362,7 +362,25 @@ def build_registry(language: str, nlp_engine: Any, pf: PiiFacts) -> Any:
         rule = pf.rule(entity)
         return list(rule.context) if rule and rule.context else None
 
-    registry = RecognizerRegistry(supported_languages=[language])
+    class CachedRegistry(RecognizerRegistry):
+        """Presidio filters the recognizer list for every text; the answer depends only on the arguments."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._cache: dict[tuple[Any, ...], Any] = {}
+
+        def get_recognizers(
+            self, language: str, entities: Any = None, all_fields: bool = False, ad_hoc_recognizers: Any = None
+        ) -> Any:
+            if ad_hoc_recognizers:
+                return super().get_recognizers(language, entities, all_fields, ad_hoc_recognizers)
+            key = (language, tuple(entities or ()), all_fields)
+            found = self._cache.get(key)
+            if found is None:
+                found = self._cache[key] = super().get_recognizers(language, entities, all_fields)
+            return found
+
+    registry = CachedRegistry(supported_languages=[language])
     lang = {"supported_language": language}
     registry.add_recognizer(_needs(lambda t: "@" in t, EmailRecognizer(context=ctx("EMAIL_ADDRESS"), **lang)))
     registry.add_recognizer(_needs(_has_digits(12), CreditCardRecognizer(context=ctx("CREDIT_CARD"), **lang)))

@@ -61,8 +61,17 @@ class Note:
     message: str
 
 
+def cpu_now() -> tuple[int, float]:
+    """This process's id and the CPU-seconds it has used since it started (a forked worker starts at zero)."""
+    import os
+    import time
+
+    return os.getpid(), time.process_time()
+
+
 @dataclass
 class Detected:
+    cpu: tuple[int, float] = (0, 0.0)
     last_line: int = 0
     json_lines: int = 0
     examples: int = 0
@@ -88,6 +97,7 @@ class Sample:
 
 @dataclass
 class Redacted:
+    cpu: tuple[int, float] = (0, 0.0)
     text: str = ""
     replaced: int = 0
     changed: list[int] = field(default_factory=list)
@@ -166,6 +176,7 @@ def detect(eng: PiiEngine, block: Block) -> Detected:
                     Found(number, seg.role, h.entity, round(h.score, 2), seg.text[h.start : h.end], template)
                 )
     res.left_out.sort()
+    res.cpu = cpu_now()
     return res
 
 
@@ -227,6 +238,7 @@ def redact(
             again += [(ln.number, s) for s in _rescan_segments(ln, new_obj, new_text, block.fmt, eng)]
     res.text = "".join(out)
     _rescan(eng, block, again, matcher, templates, res)
+    res.cpu = cpu_now()
     return res
 
 
