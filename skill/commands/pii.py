@@ -51,8 +51,9 @@ def render_scan(result: ScanPiiResult, console: Console) -> None:
     )
     if not result.found_total:
         console.print(
-            "[green]no personal data or secrets found[/] (detection is statistical: this lowers the "
-            "risk, it does not prove absence)"
+            f"no detections by {result.detector} (detection is statistical: this lowers the risk, it does not "
+            "prove absence)",
+            highlight=False,
         )
     else:
         table = Table(title=f"{result.found_total} findings in {result.lines_with_findings} lines")
