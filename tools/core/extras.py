@@ -22,6 +22,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "presidio_analyzer": "pii",
     "presidio_anonymizer": "pii",
     "spacy": "pii",
+    "ahocorasick": "pii",
     "mcp": "mcp",
     "mcp_types": "mcp",
     "matplotlib": "plot",

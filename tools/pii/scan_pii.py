@@ -175,15 +175,14 @@ def _check_jsonl(src: Path, shown: str) -> None:
 
 def _setup(language: str, wanted_model: str | None) -> str | None:
     """The spaCy model to load (None: blank); errors for a missing library or an unknown language."""
+    from tools.core.extras import needs_extra
+
     try:
+        import ahocorasick  # noqa: F401
         import presidio_analyzer  # noqa: F401
         import spacy
-    except ImportError:
-        raise ToolError(
-            "pii_not_installed",
-            "the PII scanner needs presidio-analyzer and spaCy, which are not installed",
-            "pip install 'finetune-skill[pii]' (it brings an English spaCy model too)",
-        ) from None
+    except ImportError as exc:
+        raise needs_extra(exc.name or "presidio_analyzer", "the PII scanner") from None
     from tools.pii.recognizers import pick_model
 
     try:
