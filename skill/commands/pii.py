@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from skill.console import JsonFlag, call_tool, err, finish
-from tools.core import progress
+from skill.progress_bar import progress_bar
 from tools.pii.models import ScanPiiResult
-
-
-@contextlib.contextmanager
-def progress_bar(enabled: bool) -> Iterator[None]:
-    """A progress bar on stderr fed by the tool's progress reports (bytes of the file scanned, then redacted)."""
-    if not enabled:
-        yield
-        return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("pii", total=None)
-
-        def update(done: float, total: float | None, message: str | None) -> None:
-            bar.update(task, completed=done, total=total, description=message or "pii")
-
-        with progress.reporting(update):
-            yield
 
 
 def render_scan(result: ScanPiiResult, console: Console) -> None:
@@ -146,7 +119,7 @@ def pii(
         "report": report,
         "max_findings": top,
     }
-    with progress_bar(err.is_terminal):
+    with progress_bar(err, "scanning for PII"):  # the bar is gone before the result is printed
         result = call_tool(ctx, "scan_pii", args, json_out=json_out)
     finish(result, json_out=json_out, render=render_scan, problems=lambda r: not r.ok)
 

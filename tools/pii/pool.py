@@ -22,11 +22,11 @@ _ENGINE: PiiEngine | None = None
 
 
 def cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """CPU cores this process may run on (``FINETUNE_WORKERS`` overrides, as for validate)."""
+    from tools.core.forked import cpus
+
+    wanted = os.environ.get("FINETUNE_WORKERS", "").strip()
+    return int(wanted) if wanted.isdigit() and int(wanted) >= 1 else max(1, cpus())
 
 
 def plan(path: Path, lines_per_block: int, bytes_per_block: int) -> list[tuple[int, int | None, int]]:

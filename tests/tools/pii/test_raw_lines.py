@@ -244,16 +244,15 @@ def test_progress_is_reported_in_bytes(ws: Workspace, pii_engine) -> None:
     assert all(total == 2 * size for _, total in seen)
 
 
-def test_cli_progress_bar_follows_the_tool(ws: Workspace, pii_engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_progress_bar_follows_the_tool(ws: Workspace, pii_engine) -> None:
     import io
 
     from rich.console import Console
 
-    from skill.commands import pii as command
+    from skill.progress_bar import progress_bar
 
     buffer = io.StringIO()
-    monkeypatch.setattr(command, "err", Console(file=buffer, force_terminal=True, width=100))
     write(ws, [json.dumps(chat()) for _ in range(20)])
-    with command.progress_bar(True):
+    with progress_bar(Console(file=buffer, force_terminal=True, width=100), "scanning for PII"):
         scan(ws)
     assert "train.jsonl: scanned to line 20" in buffer.getvalue()
