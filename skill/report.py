@@ -185,7 +185,8 @@ def render_pii(data: dict[str, Any]) -> Section:
     redaction = data.get("redaction")
     red = (
         f"Redacted copy `{redaction['path']}` ({redaction['mode']}): {redaction['replaced']} replacements on "
-        f"{redaction['lines_changed']} lines; a re-scan finds {redaction['rescan_found']} of the redacted types."
+        f"{redaction['lines_changed']} lines ({redaction['second_look_lines']} found only by the second look). "
+        f"Re-scan: {redaction['statement']}"
         if redaction
         else "No redacted copy was asked for."
     )
@@ -206,7 +207,8 @@ def render_pii(data: dict[str, Any]) -> Section:
     return Section(
         title="Personal data and secrets",
         status="ok" if data["ok"] else "found problems",
-        headline=f"{data['found_total']} findings; " + ("clean copy written" if redaction else "no copy"),
+        headline=f"{data['found_total']} findings; "
+        + (f"redacted copy written, re-scan: {redaction['rescan_found']} detections" if redaction else "no copy"),
         body=body,
     )
 
