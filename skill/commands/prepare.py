@@ -8,37 +8,50 @@ import typer
 from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.prepare.prepare_data import PrepareResult
+from tools.prepare.models import PrepareResult
+
+
+def _n(count: int, unit: str) -> str:
+    return f"{count} {unit}{'' if count == 1 else 's'}"
 
 
 def render_prepare(result: PrepareResult, console: Console) -> None:
-    console.print(f"wrote [bold]{result.out}[/]: {result.written} of {result.rows} rows as {result.to}")
+    unit = result.row_unit
+    console.print(f"wrote [bold]{result.out}[/]: {result.written} of {_n(result.rows, unit)} as {result.to}")
+    if result.delimiter:
+        console.print(f"read as CSV, separator {result.delimiter}; override with --delimiter")
     if result.skipped_total:
-        console.print(
-            f"[yellow]skipped {result.skipped_total} rows[/]: "
-            + "; ".join(f"row {s.row}: {s.reason}" for s in result.skipped[:5])
-        )
+        shown = "; ".join(f"{unit} {s.row}: {s.reason}" for s in result.skipped[:5])
+        more = f" (and {result.skipped_total - 5} more in --json)" if result.skipped_total > 5 else ""
+        console.print(f"[yellow]skipped {_n(result.skipped_total, unit)}[/]: {shown}{more}", highlight=False)
+    if result.dropped_fields:
+        console.print("[yellow]input fields left out of the output[/] (map them, or they are lost):")
+        for f in result.dropped_fields[:10]:
+            console.print(f"  {f.field}: a value in {_n(f.rows, unit)} (first: {unit} {f.first_row})", highlight=False)
     if result.dropped:
-        console.print("[yellow]not kept by the output format[/]:")
+        console.print(f"[yellow]not kept by the {result.to} format[/]:")
         for d in result.dropped:
-            console.print(f"  {d.what}: {d.examples} examples (first at row {d.first_row})")
-    else:
-        console.print("[green]lossless[/]: everything in the input fits the output format")
+            console.print(f"  {d.what}: {d.examples} examples (first: {unit} {d.first_row})", highlight=False)
+    if result.lossless:
+        console.print(
+            f"[green]lossless[/]: all {_n(result.rows, unit)} written; every non-empty input field was read "
+            f"into the output and {result.to} holds all of it"
+        )
     if result.validation_ok is not None:
         state = "[green]valid[/]" if result.validation_ok else f"[red]{result.validation_errors} errors[/]"
         console.print(f"validation of the output: {state} (report: {result.validation_report})")
 
 
-def _parse_map(text: str | None) -> list[dict[str, str]] | None:
+def _parse_pairs(text: str | None, option: str, left: str, right: str) -> list[dict[str, str]] | None:
     if not text:
         return None
     pairs = []
     for part in text.split(","):
         if "=" not in part:
-            err.print(f"[red]error[/]: --map expects field=column pairs, got {part!r}")
+            err.print(f"[red]error[/]: {option} expects {left}={right} pairs, got {part!r}")
             raise typer.Exit(EXIT_BAD_INPUT)
-        field, column = part.split("=", 1)
-        pairs.append({"field": field.strip(), "column": column.strip()})
+        key, value = part.split("=", 1)
+        pairs.append({left: key.strip(), right: value.strip()})
     return pairs
 
 
@@ -61,6 +74,12 @@ def convert(
     map_file: Annotated[str | None, typer.Option("--map-file", help="YAML/JSON file {field: column}.")] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt for examples without one.")] = None,
     input_type: Annotated[str | None, typer.Option("--input-type", help="csv, tsv, json, jsonl, parquet.")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV separator (one character or 'tab'); default: sniffed.")
+    ] = None,
+    roles: Annotated[
+        str | None, typer.Option("--roles", help="Role names to chat roles: customer=user,agent=assistant")
+    ] = None,
     from_format: Annotated[
         str | None, typer.Option("--from", help="Input rows' chat format (default: detect).")
     ] = None,
@@ -76,7 +95,9 @@ def convert(
             "path": path,
             "out": out,
             "to": to,
-            "mapping": _parse_map(map_),
+            "mapping": _parse_pairs(map_, "--map", "field", "column"),
+            "roles": _parse_pairs(roles, "--roles", "name", "role"),
+            "delimiter": delimiter,
             "mapping_file": map_file,
             "system": system,
             "input_type": input_type,
@@ -86,7 +107,7 @@ def convert(
         },
         json_out=json_out,
         render=render_prepare,
-        problems=lambda r: r.validation_ok is False,
+        problems=lambda r: r.validation_ok is False or r.written == 0,
     )
 
 
