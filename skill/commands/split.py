@@ -8,19 +8,24 @@ import typer
 from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.split.split_dataset import SplitResult
+from tools.split.models import SplitResult
 
 
 def render_split(result: SplitResult, console: Console) -> None:
     for p in result.parts:
-        console.print(f"{p.split:5} {p.examples:6d} examples -> [bold]{p.path}[/] [dim](sha256 {p.sha256[:12]})[/]")
+        console.print(
+            f"{p.split:5} {p.examples:6d} examples in {p.groups:6d} groups -> [bold]{p.path}[/] "
+            f"[dim](sha256 {p.sha256[:12]})[/]"
+        )
     console.print(
         f"{result.examples} examples in {result.groups} groups; {result.grouped_examples} examples "
         f"share a group with a duplicate or near-duplicate and stay in one split (seed {result.seed})"
     )
     if result.skipped_lines:
         console.print(f"[yellow]skipped unusable lines[/]: {', '.join(map(str, result.skipped_lines[:20]))}")
-    console.print(f"manifest: {result.manifest}")
+    if result.replaced:
+        console.print(f"[yellow]replaced[/]: {', '.join(result.replaced)}")
+    console.print(f"manifest (written last; the split is complete only when it is there): {result.manifest}")
 
 
 def split(
@@ -35,6 +40,10 @@ def split(
     train_out: Annotated[str | None, typer.Option("--train-out")] = None,
     val_out: Annotated[str | None, typer.Option("--val-out")] = None,
     test_out: Annotated[str | None, typer.Option("--test-out")] = None,
+    manifest: Annotated[str | None, typer.Option("--manifest", help="Manifest path (default NAME.split.json).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace split files that a training run in runs/ used.")
+    ] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Split a dataset deterministically (default 80/10/10) and write a manifest with hashes."""
@@ -55,6 +64,8 @@ def split(
             "train_out": train_out,
             "val_out": val_out,
             "test_out": test_out,
+            "manifest": manifest,
+            "force": force,
         },
         json_out=json_out,
         render=render_split,
