@@ -24,6 +24,7 @@ from tools.core.resources import reference_dir
 from tools.data.formats import read_conversations
 from tools.evaluate.generate import EvalItem, item_from
 from tools.evaluate.metrics import normalise, rouge_l
+from tools.evaluate.report import p_text
 from tools.evaluate.stats import REGRESSION, compare_binary
 from tools.knowledge.core import Fact, load_facts
 
@@ -199,7 +200,7 @@ def forgetting_result(
             name="forgetting",
             items=len(cand),
             baseline=None,
-            candidate=round(rate, 4),
+            candidate=rate,
             delta=None,
             ci_low=None,
             ci_high=None,
@@ -220,7 +221,7 @@ def forgetting_result(
     msg = (
         f"general probe: {c.base_mean:.0%} -> {c.cand_mean:.0%} ({c.delta:+.0%}, {1 - alpha:.0%} CI "
         f"{c.ci_low:+.0%}..{c.ci_high:+.0%}, "
-        f"p={c.p_value:.3g})"
+        f"p={p_text(c.p_value)})"
     )
     if significant:
         msg = (
@@ -233,11 +234,11 @@ def forgetting_result(
     return ProbeResult(
         name="forgetting",
         items=len(cand),
-        baseline=round(c.base_mean, 4),
-        candidate=round(c.cand_mean, 4),
-        delta=round(c.delta, 4),
-        ci_low=round(c.ci_low, 4),
-        ci_high=round(c.ci_high, 4),
+        baseline=c.base_mean,
+        candidate=c.cand_mean,
+        delta=c.delta,
+        ci_low=c.ci_low,
+        ci_high=c.ci_high,
         flagged=significant or possible,
         message=msg,
     )
@@ -267,9 +268,9 @@ def memorisation_result(mem_set: list, out: dict[str, list[str]], f: Any) -> Pro
     return ProbeResult(
         name="memorisation",
         items=len(mem_set),
-        baseline=None if base is None else round(base, 4),
-        candidate=round(cand, 4),
-        delta=None if base is None else round(cand - base, 4),
+        baseline=base,
+        candidate=cand,
+        delta=None if base is None else cand - base,
         ci_low=None,
         ci_high=None,
         flagged=flagged,

@@ -10,8 +10,22 @@ from typing import Any
 from tools.core.workspace import write_bytes_atomic, write_text_atomic
 
 
-def _fmt(x: float | None, spec: str = ".3f") -> str:
-    return "-" if x is None else format(x, spec)
+def number(x: float | None, places: int = 3, *, signed: bool = False) -> str:
+    """``x`` with ``places`` decimals, or in scientific notation when the decimals would show a non-zero
+    value as 0 (a delta of 3.8e-05 is never printed as 0.000)."""
+    if x is None:
+        return "-"
+    sign = "+" if signed else ""
+    if x != 0 and abs(x) < 0.5 * 10.0**-places:
+        return format(x, f"{sign}.2e")
+    return format(x, f"{sign}.{places}f")
+
+
+def p_text(p: float | None) -> str:
+    """A p-value with three significant digits (3.8e-05, 0.0421); 0 only when it underflowed."""
+    if p is None:
+        return "-"
+    return "< 1e-300 (below float precision)" if p == 0 else format(p, ".3g")
 
 
 def _clip(text: str, n: int = 160) -> str:
@@ -54,11 +68,20 @@ def report_markdown(result: Any, items: list[Any], outputs: dict[str, list[str]]
         "|---|---|---|---|---|---|---|---|",
     ]
     for m in result.metrics:
-        bi = f" [{m.baseline_interval[0]:.2f}, {m.baseline_interval[1]:.2f}]" if m.baseline_interval else ""
-        ci = f" [{m.candidate_interval[0]:.2f}, {m.candidate_interval[1]:.2f}]" if m.candidate_interval else ""
+        bi = (
+            f" [{number(m.baseline_interval[0], 2)}, {number(m.baseline_interval[1], 2)}]"
+            if m.baseline_interval
+            else ""
+        )
+        ci = (
+            f" [{number(m.candidate_interval[0], 2)}, {number(m.candidate_interval[1], 2)}]"
+            if m.candidate_interval
+            else ""
+        )
         lines.append(
-            f"| {m.metric} | {m.baseline:.3f}{bi} | {m.candidate:.3f}{ci} | {m.delta:+.3f} | "
-            f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}] | {_fmt(m.p_value, '.3g')} | {m.test} | **{m.verdict}** |"
+            f"| {m.metric} | {number(m.baseline)}{bi} | {number(m.candidate)}{ci} | {number(m.delta, signed=True)} | "
+            f"[{number(m.ci_low, signed=True)}, {number(m.ci_high, signed=True)}] | {p_text(m.p_value)} | {m.test} | "
+            f"**{m.verdict}** |"
         )
     if result.forgetting or result.memorisation:
         lines += ["", "## Probes", ""]
@@ -117,4 +140,4 @@ def write_outputs(
     return report, chart(folder / "deltas.png", result, alpha)
 
 
-__all__ = ["chart", "report_markdown", "write_outputs"]
+__all__ = ["chart", "number", "p_text", "report_markdown", "write_outputs"]

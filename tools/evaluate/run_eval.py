@@ -19,6 +19,7 @@ from tools.evaluate import probes
 from tools.evaluate.generate import EvalItem, read_items, read_predictions
 from tools.evaluate.metrics import Scorer, macro_f1, parse_json
 from tools.evaluate.probes import ProbeResult
+from tools.evaluate.report import number
 from tools.evaluate.stats import (
     NO_DIFFERENCE,
     REGRESSION,
@@ -165,7 +166,8 @@ def _gen(
 
 
 def _metric(c: Comparison) -> MetricResult:
-    r = lambda x: round(float(x), 4)  # noqa: E731
+    """The comparison at full precision: a p of 3.8e-05 stays 3.8e-05 in the JSON (reports format it)."""
+    r = float
     return MetricResult(
         metric=c.metric,
         kind=c.kind,
@@ -445,7 +447,7 @@ def run_eval(req: RunEvalRequest) -> RunEvalResult:
             warnings.append(pr.message)
     decided = [c for c in comps if c.kind != "info" and c.verdict != NO_DIFFERENCE]
     verdict = f"{cand.label} vs {base.label}: " + (
-        ", ".join(f"{c.metric} {c.verdict} ({c.delta:+.3f})" for c in decided)
+        ", ".join(f"{c.metric} {c.verdict} ({number(c.delta, signed=True)})" for c in decided)
         if decided
         else f"no detectable difference on any metric ({len(items)} items)"
     )
