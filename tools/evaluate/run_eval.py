@@ -218,6 +218,173 @@ def _train_path(ws: Workspace, req: RunEvalRequest) -> Path | None:
     return None
 
 
+def _overlap(items: list[EvalItem], train_items: list[Any], f: Any, warnings: list[str]) -> tuple[list, list]:
+    """Eval items that repeat (exactly or nearly) a training example; a warning for each kind found."""
+    exact, near = probes.overlap(items, train_items, f.near_duplicate_similarity.value) if train_items else ([], [])
+    if exact:
+        warnings.append(
+            f"{len(exact)} eval items repeat a training example (eval line {exact[0][0]} = train line {exact[0][1]}): "
+            "scores on them measure memory, not generalisation; drop them from the eval set"
+        )
+    if near:
+        warnings.append(
+            f"{len(near)} eval items are near duplicates of training examples (Jaccard >= "
+            f"{f.near_duplicate_similarity.value:g}; eval line {near[0][0]} ~ train line {near[0][1]})"
+        )
+    return exact, near
+
+
+def _estimate(
+    req: RunEvalRequest, cand: System, base: System, n_items: int, n_train: int, f: Any, warnings: list[str]
+) -> tuple[int, list[System], int, float | None]:
+    """(generations, the systems that generate, judge requests, seconds when it can be estimated)."""
+    n_probe = req.probe_items or int(f.probe_items.value)
+    n_mem = req.probe_items or int(f.memorisation_items.value)
+    gens = sum(n_items for s in (cand, base) if s.generates)
+    local_systems = [s for s in (cand, base) if s.generates]
+    if any(s.api for s in local_systems):
+        warnings.append(
+            "API models: the eval prompts are sent to the provider and billed; outputs may vary between calls "
+            "(the backends set no temperature), so keep samples.jsonl and compare within one run"
+        )
+    if req.forgetting_probe and local_systems:
+        gens += n_probe * len(local_systems)
+    if req.memorisation_probe and cand.generates and not cand.api and n_train:
+        gens += min(n_mem, n_train) * (1 + base.generates)
+    tiny = all(not s.api and is_tiny(s.model_name) for s in local_systems) and local_systems
+    judge_calls = 2 * n_items if req.judge_provider else 0
+    if req.judge_provider:
+        warnings.append(
+            f"LLM judge: {judge_calls} requests to {req.judge_provider} with the eval items and both outputs (billed)"
+        )
+    seconds = (
+        round(gens * req.max_new_tokens * f.seconds_per_token_tiny_cpu.value + 10 * len(local_systems), 1)
+        if tiny
+        else None
+    )
+    return gens, local_systems, judge_calls, seconds
+
+
+def _compare(req: RunEvalRequest, scorer: Scorer, rows: dict[str, list], n_items: int, f: Any) -> list[Comparison]:
+    """Candidate against baseline on every metric: McNemar for pass/fail, paired bootstrap for the rest."""
+    alpha, resamples = f.alpha.value, int(f.bootstrap_resamples.value)
+    comps: list[Comparison] = []
+    for spec in scorer.specs():
+        a = [float(r[spec.name]) for r in rows["baseline"]]  # type: ignore[arg-type]
+        b = [float(r[spec.name]) for r in rows["candidate"]]  # type: ignore[arg-type]
+        if spec.kind == "binary":
+            comps.append(
+                compare_binary(
+                    spec.name,
+                    a,
+                    b,
+                    alpha=alpha,
+                    resamples=resamples,
+                    seed=req.seed,
+                    exact_below=int(f.mcnemar_exact_below.value),
+                )
+            )
+        else:
+            c = compare_continuous(
+                spec.name, a, b, alpha=alpha, resamples=resamples, seed=req.seed, higher_is_better=spec.higher_is_better
+            )
+            if spec.kind == "info":
+                c.kind, c.verdict, c.p_value, c.test = "info", "info only", None, "paired bootstrap (interval only)"
+            comps.append(c)
+    if req.labels:
+        gold = [r["label_gold"] for r in rows["candidate"]]
+        pa, pb = [r["label_pred"] for r in rows["baseline"]], [r["label_pred"] for r in rows["candidate"]]
+        labels = list(req.labels)
+
+        def stat(_a: Any, _b: Any, idx: Any) -> float:
+            g = [gold[i] for i in idx]
+            return macro_f1(g, [pb[i] for i in idx], labels) - macro_f1(g, [pa[i] for i in idx], labels)
+
+        comps.append(
+            compare_continuous(
+                "macro_f1",
+                [0.0] * n_items,
+                [0.0] * n_items,
+                alpha=alpha,
+                resamples=min(resamples, 1000),
+                seed=req.seed,
+                statistic=stat,
+                means=(macro_f1(gold, pa, labels), macro_f1(gold, pb, labels)),
+            )
+        )
+    return comps
+
+
+def _judge(
+    req: RunEvalRequest,
+    items: list[EvalItem],
+    outputs: dict[str, list[str]],
+    rows: dict[str, list],
+    f: Any,
+    warnings: list[str],
+) -> Comparison:
+    """The LLM judge's pairwise preference (both answer orders) as one more compared metric."""
+    alpha, resamples = f.alpha.value, int(f.bootstrap_resamples.value)
+    from tools.evaluate.generate import api_backend
+    from tools.evaluate.judge import run_judge
+
+    judge = api_backend(req.judge_provider, req.judge_model, req.judge_base_url)
+    jscores, unreadable, inconsistent, _cost = run_judge(judge, items, outputs["baseline"], outputs["candidate"])
+    for row, sc in zip(rows["candidate"], jscores, strict=False):
+        row["judge_preference"] = sc
+    for row, sc in zip(rows["baseline"], jscores, strict=False):
+        row["judge_preference"] = 1 - sc
+    c = compare_continuous(
+        "judge_preference", [1 - x for x in jscores], jscores, alpha=alpha, resamples=resamples, seed=req.seed
+    )
+    c.test = f"paired bootstrap over items ({judge.label}, both orders)"
+    if unreadable > f.judge_max_error_rate.value * 2 * len(items):
+        warnings.append(
+            f"the judge gave no readable verdict in {unreadable} of {2 * len(items)} answers (counted as ties)"
+        )
+    if inconsistent:
+        warnings.append(
+            f"the judge changed its mind when the answers were swapped on {inconsistent} items (position bias; "
+            f"counted as ties)"
+        )
+    return c
+
+
+def _size_warnings(comps: list[Comparison], n_items: int, req: RunEvalRequest, f: Any, warnings: list[str]) -> None:
+    """What the set's size can and cannot detect."""
+    alpha = f.alpha.value
+    md = req.min_effect or f.min_effect.value
+    primary = next(c for c in comps if c.kind == "binary")
+    disc = sum(primary.discordant or (0, 0)) / max(1, n_items)
+    need = needed_items_paired(md, max(disc, md), alpha, f.power.value)
+    if n_items < need:
+        warnings.append(
+            f"{n_items} items detect a pass-rate difference of about "
+            f"{detectable_effect(n_items, max(disc, md), alpha, f.power.value):.0%} "
+            f"at {f.power.value:.0%} power; detecting {md:.0%} needs about {need} items: 'no detectable difference' "
+            f"is not 'no difference'"
+        )
+    if n_items < f.small_set_items.value:
+        warnings.append(
+            f"fewer than {int(f.small_set_items.value)} items: rates carry Wilson intervals and differences "
+            f"paired-bootstrap intervals "
+            "(normal-approximation intervals are too narrow on small sets)"
+        )
+
+
+def _verdict(comps: list[Comparison], cand_label: str, base_label: str, n_items: int) -> str:
+    """One line: every metric with a decided difference, or that none was found."""
+    decided = [c for c in comps if c.kind != "info" and c.verdict != NO_DIFFERENCE]
+    verdict = f"{cand_label} vs {base_label}: " + (
+        ", ".join(f"{c.metric} {c.verdict} ({number(c.delta, signed=True)})" for c in decided)
+        if decided
+        else f"no detectable difference on any metric ({n_items} items)"
+    )
+    if any(c.verdict == REGRESSION for c in decided):
+        verdict += "; check the regressions before shipping"
+    return verdict
+
+
 @tool(effect="spend", stage="evaluate", duration="minutes")
 def run_eval(req: RunEvalRequest) -> RunEvalResult:
     """Compare a fine-tuned model with its base (or any two systems: a run, a local model with or without a LoRA
@@ -245,41 +412,10 @@ def run_eval(req: RunEvalRequest) -> RunEvalResult:
     warnings: list[str] = []
     if (cand.cand.few_shot or base.cand.few_shot) and not train_items:
         raise ToolError("few_shot_needs_train_data", "few_shot needs training examples to show", "give train_data")
-    exact, near = probes.overlap(items, train_items, f.near_duplicate_similarity.value) if train_items else ([], [])
-    if exact:
-        warnings.append(
-            f"{len(exact)} eval items repeat a training example (eval line {exact[0][0]} = train line {exact[0][1]}): "
-            "scores on them measure memory, not generalisation; drop them from the eval set"
-        )
-    if near:
-        warnings.append(
-            f"{len(near)} eval items are near duplicates of training examples (Jaccard >= "
-            f"{f.near_duplicate_similarity.value:g}; eval line {near[0][0]} ~ train line {near[0][1]})"
-        )
+    exact, near = _overlap(items, train_items, f, warnings)
     n_probe = req.probe_items or int(f.probe_items.value)
     n_mem = req.probe_items or int(f.memorisation_items.value)
-    gens = sum(len(items) for s in (cand, base) if s.generates)
-    local_systems = [s for s in (cand, base) if s.generates]
-    if any(s.api for s in local_systems):
-        warnings.append(
-            "API models: the eval prompts are sent to the provider and billed; outputs may vary between calls "
-            "(the backends set no temperature), so keep samples.jsonl and compare within one run"
-        )
-    if req.forgetting_probe and local_systems:
-        gens += n_probe * len(local_systems)
-    if req.memorisation_probe and cand.generates and not cand.api and train_items:
-        gens += min(n_mem, len(train_items)) * (1 + base.generates)
-    tiny = all(not s.api and is_tiny(s.model_name) for s in local_systems) and local_systems
-    judge_calls = 2 * len(items) if req.judge_provider else 0
-    if req.judge_provider:
-        warnings.append(
-            f"LLM judge: {judge_calls} requests to {req.judge_provider} with the eval items and both outputs (billed)"
-        )
-    seconds = (
-        round(gens * req.max_new_tokens * f.seconds_per_token_tiny_cpu.value + 10 * len(local_systems), 1)
-        if tiny
-        else None
-    )
+    gens, local_systems, judge_calls, seconds = _estimate(req, cand, base, len(items), len(train_items), f, warnings)
     systems = [
         SystemInfo(role=s.role, label=s.label, source=s.source, generations=len(items) if s.generates else 0)
         for s in (cand, base)
@@ -348,94 +484,10 @@ def run_eval(req: RunEvalRequest) -> RunEvalResult:
     # score and compare
     scorer = _scorer(ws, req, items)
     rows = {role: [scorer.score(outputs[role][i], it.reference) for i, it in enumerate(items)] for role in outputs}
-    comps: list[Comparison] = []
-    for spec in scorer.specs():
-        a = [float(r[spec.name]) for r in rows["baseline"]]  # type: ignore[arg-type]
-        b = [float(r[spec.name]) for r in rows["candidate"]]  # type: ignore[arg-type]
-        if spec.kind == "binary":
-            comps.append(
-                compare_binary(
-                    spec.name,
-                    a,
-                    b,
-                    alpha=alpha,
-                    resamples=resamples,
-                    seed=req.seed,
-                    exact_below=int(f.mcnemar_exact_below.value),
-                )
-            )
-        else:
-            c = compare_continuous(
-                spec.name, a, b, alpha=alpha, resamples=resamples, seed=req.seed, higher_is_better=spec.higher_is_better
-            )
-            if spec.kind == "info":
-                c.kind, c.verdict, c.p_value, c.test = "info", "info only", None, "paired bootstrap (interval only)"
-            comps.append(c)
-    if req.labels:
-        gold = [r["label_gold"] for r in rows["candidate"]]
-        pa, pb = [r["label_pred"] for r in rows["baseline"]], [r["label_pred"] for r in rows["candidate"]]
-        labels = list(req.labels)
-
-        def stat(_a: Any, _b: Any, idx: Any) -> float:
-            g = [gold[i] for i in idx]
-            return macro_f1(g, [pb[i] for i in idx], labels) - macro_f1(g, [pa[i] for i in idx], labels)
-
-        comps.append(
-            compare_continuous(
-                "macro_f1",
-                [0.0] * len(items),
-                [0.0] * len(items),
-                alpha=alpha,
-                resamples=min(resamples, 1000),
-                seed=req.seed,
-                statistic=stat,
-                means=(macro_f1(gold, pa, labels), macro_f1(gold, pb, labels)),
-            )
-        )
-
+    comps = _compare(req, scorer, rows, len(items), f)
     if req.judge_provider:
-        from tools.evaluate.generate import api_backend
-        from tools.evaluate.judge import run_judge
-
-        judge = api_backend(req.judge_provider, req.judge_model, req.judge_base_url)
-        jscores, unreadable, inconsistent, _cost = run_judge(judge, items, outputs["baseline"], outputs["candidate"])
-        for row, sc in zip(rows["candidate"], jscores, strict=False):
-            row["judge_preference"] = sc
-        for row, sc in zip(rows["baseline"], jscores, strict=False):
-            row["judge_preference"] = 1 - sc
-        c = compare_continuous(
-            "judge_preference", [1 - x for x in jscores], jscores, alpha=alpha, resamples=resamples, seed=req.seed
-        )
-        c.test = f"paired bootstrap over items ({judge.label}, both orders)"
-        comps.append(c)
-        if unreadable > f.judge_max_error_rate.value * 2 * len(items):
-            warnings.append(
-                f"the judge gave no readable verdict in {unreadable} of {2 * len(items)} answers (counted as ties)"
-            )
-        if inconsistent:
-            warnings.append(
-                f"the judge changed its mind when the answers were swapped on {inconsistent} items (position bias; "
-                f"counted as ties)"
-            )
-
-    # sample size
-    md = req.min_effect or f.min_effect.value
-    primary = next(c for c in comps if c.kind == "binary")
-    disc = sum(primary.discordant or (0, 0)) / max(1, len(items))
-    need = needed_items_paired(md, max(disc, md), alpha, f.power.value)
-    if len(items) < need:
-        warnings.append(
-            f"{len(items)} items detect a pass-rate difference of about "
-            f"{detectable_effect(len(items), max(disc, md), alpha, f.power.value):.0%} "
-            f"at {f.power.value:.0%} power; detecting {md:.0%} needs about {need} items: 'no detectable difference' "
-            f"is not 'no difference'"
-        )
-    if len(items) < f.small_set_items.value:
-        warnings.append(
-            f"fewer than {int(f.small_set_items.value)} items: rates carry Wilson intervals and differences "
-            f"paired-bootstrap intervals "
-            "(normal-approximation intervals are too narrow on small sets)"
-        )
+        comps.append(_judge(req, items, outputs, rows, f, warnings))
+    _size_warnings(comps, len(items), req, f, warnings)
 
     forgetting = memorisation = None
     if probe_out:
@@ -445,15 +497,7 @@ def run_eval(req: RunEvalRequest) -> RunEvalResult:
     for pr in (forgetting, memorisation):
         if pr and pr.flagged:
             warnings.append(pr.message)
-    decided = [c for c in comps if c.kind != "info" and c.verdict != NO_DIFFERENCE]
-    verdict = f"{cand.label} vs {base.label}: " + (
-        ", ".join(f"{c.metric} {c.verdict} ({number(c.delta, signed=True)})" for c in decided)
-        if decided
-        else f"no detectable difference on any metric ({len(items)} items)"
-    )
-    if any(c.verdict == REGRESSION for c in decided):
-        verdict += "; check the regressions before shipping"
-
+    verdict = _verdict(comps, cand.label, base.label, len(items))
     # write
     from tools.evaluate.report import write_outputs
 
