@@ -23,11 +23,19 @@ def _render(r: DiagnoseLossResult, console: Console) -> None:
     if r.best_checkpoint:
         b = r.best_checkpoint
         saved = f"; early stopping would have saved {b.steps_saved:g} steps" if b.steps_saved else ""
-        console.print(f"best checkpoint: step {b.step:g}, eval loss {b.eval_loss:.4g}{saved}")
+        value = f"{b.metric} {b.value:.4g}" if b.value is not None else b.metric
+        last = " (the last evaluation)" if b.is_last_eval else ""
+        console.print(
+            f"best checkpoint: step {b.step:g}, {value}{last}, chosen by {b.chosen_by}{saved}", highlight=False
+        )
+    if r.model_kind:
+        console.print(f"[dim]model: {r.model_kind} ({r.model_kind_source})[/]", highlight=False)
     for f in r.findings:
         console.print(f"\n[{_STYLE[f.severity]}]{f.severity}[/] [bold]{f.title}[/]: {f.summary}", highlight=False)
         for c in f.changes:
             console.print(f"  - {c}", highlight=False)
+        for c in f.not_advised[:3]:
+            console.print(f"  [dim]not advised: {c}[/]", highlight=False)
     if r.findings_total > len(r.findings):
         console.print(f"\n({r.findings_total - len(r.findings)} more findings in the report)")
     for n in r.notes[:4]:

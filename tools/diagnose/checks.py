@@ -1,55 +1,36 @@
-"""The findings: each check reads the curves and the thresholds in reference/data/diagnose.yaml."""
+"""The findings: each check reads the curves and the thresholds in reference/data/diagnose.yaml.
+
+:func:`run_checks` runs them all and reconciles them (one story told once). Loss-shape checks live here; the
+eval-curve checks in :mod:`tools.diagnose.checks_eval`, the gradient and fp16 checks in
+:mod:`tools.diagnose.checks_grad`.
+"""
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
 from statistics import median
-from typing import Literal
+from typing import Any
 
+from tools.diagnose import checks_eval, checks_grad
 from tools.diagnose.facts import Thresholds, facts
+from tools.diagnose.hits import SEVERITY_RANK, Best, Hit, Severity, fmt, level
+from tools.diagnose.run_config import RunInfo
 from tools.diagnose.series import Curves, Series, rolling_median, window_for
 
-Severity = Literal["info", "warning", "severe"]
-SEVERITY_RANK = {"info": 0, "warning": 1, "severe": 2}
+__all__ = ["SEVERITY_RANK", "Best", "Hit", "Severity", "lr_values", "run_checks"]
 
 
-@dataclass
-class Hit:
-    """A finding before advice is attached: kind, severity, one-line summary, evidence, template values."""
-
-    kind: str
-    severity: Severity
-    summary: str
-    evidence: list[tuple[float | None, float | None, str]] = field(default_factory=list)
-    values: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Best:
-    step: float
-    eval_loss: float
-    epoch: float | None
-    stop_step: float | None
-    steps_saved: float | None
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _level(values: list[float], k: int) -> float:
-    return median(values[-k:])
-
-
-def run_checks(curves: Curves) -> tuple[list[Hit], Best | None]:
+def run_checks(curves: Curves, meta: dict[str, Any], info: RunInfo) -> tuple[list[Hit], Best | None]:
     t = facts().thresholds
-    hits: list[Hit] = []
     raw = curves.get("loss")
     loss = raw.finite()
-    hits += _nonfinite(curves, raw)
-    best = best_checkpoint(curves, t)
+    sel = checks_eval.selection(curves, meta, info)
+    best = checks_eval.best_checkpoint(curves, t, sel)
+    w = window_for(len(loss), t.window_fraction.value) if len(loss) else 3
+    drop = checks_grad.loss_drop(loss, max(3, w))
+    skipped = checks_grad.grad_skips(curves, drop, t)
+    hits = checks_grad.nonfinite(curves, raw, skipped)
     if len(loss) < t.min_points.value:
         hits.append(
             Hit(
@@ -61,63 +42,42 @@ def run_checks(curves: Curves) -> tuple[list[Hit], Best | None]:
             )
         )
         hits += _hidden_nan(raw, loss.values, loss, t) if len(loss) >= 2 else []
-        hits += _overfitting(curves, loss, best, 1, t)  # eval-loss checks need eval points, not train points
+        hits += checks_eval.overfitting(curves, loss, best, 1, t, sel)  # eval checks need eval points, not train
+        hits += checks_grad.skipped_steps(curves, meta, t, drop)
         return hits, best
-    w = window_for(len(loss), t.window_fraction.value)
     smooth = rolling_median(loss.values, w)
     hits += _hidden_nan(raw, smooth, loss, t)
     hits += _divergence(loss, smooth, w, t)
     hits += _spikes(loss, w, t)
     hits += _plateau_and_collapse(loss, smooth, w, t)
     hits += _staircase(loss, t)
-    hits += _overfitting(curves, loss, best, w, t)
-    hits += _grad_norm(curves, t)
+    hits += checks_eval.overfitting(curves, loss, best, w, t, sel)
+    hits += checks_grad.grad_norm(curves, t, drop)
+    hits += checks_grad.skipped_steps(curves, meta, t, drop)
     hits += _schedule(curves, t)
     hits += _forgetting(curves, t)
+    return _reconcile(hits, raw, curves, t), best
+
+
+def _reconcile(hits: list[Hit], raw: Series, curves: Curves, t: Thresholds) -> list[Hit]:
+    """One story told once: echoes of a finding are dropped or lowered to information."""
     if any(h.kind == "hidden_nan" for h in hits):
         # the zeros and a NaN grad_norm are one story: keep the hidden-NaN finding, drop its echoes
         nan_loss = any(not math.isfinite(v) for v in raw.values)
         hits = [
             h
             for h in hits
-            if h.kind not in {"collapse", "spikes"}
+            if h.kind not in {"collapse", "spikes", "skipped_steps"}
             and not (h.kind == "divergence" and not nan_loss and "NaN" in h.summary)
         ]
+    checks_eval.collapse_against_eval(hits, curves, t)
     if any(h.kind == "overfitting" for h in hits):
         for h in hits:
             if h.kind == "train_eval_gap":
                 h.severity = "info"  # a consequence of the overfitting, not a second problem
     if any(h.kind == "divergence" for h in hits):
         hits = [h for h in hits if h.kind != "plateau"]
-    return hits, best
-
-
-def _nonfinite(curves: Curves, raw: Series) -> list[Hit]:
-    out = []
-    gn = curves.get("grad_norm")
-    bad_loss = [(s, v, ln) for s, v, ln in zip(raw.steps, raw.values, raw.lines, strict=False) if not math.isfinite(v)]
-    bad_gn = [(s, v, ln) for s, v, ln in zip(gn.steps, gn.values, gn.lines, strict=False) if not math.isfinite(v)]
-    if bad_loss or bad_gn:
-        first_loss = bad_loss[0][0] if bad_loss else None
-        first_gn = bad_gn[0][0] if bad_gn else None
-        if first_gn is not None and (first_loss is None or first_gn <= first_loss):
-            where = "grad_norm went non-finite first: the backward pass exploded"
-        else:
-            where = "the loss went non-finite while grad_norm was still finite: look at the forward pass and the batch"
-        first = min(s for s in (first_loss, first_gn) if s is not None)
-        ev = [(s, v, f"loss (line {ln})") for s, v, ln in bad_loss[:2]] + [
-            (s, v, f"grad_norm (line {ln})") for s, v, ln in bad_gn[:2]
-        ]
-        out.append(
-            Hit(
-                "divergence",
-                "severe",
-                f"NaN/inf from step {first:g} ({len(bad_loss)} loss, {len(bad_gn)} grad_norm values); {where}",
-                ev,
-                {"first_step": f"{first:g}"},
-            )
-        )
-    return out
+    return hits
 
 
 def _hidden_nan(raw: Series, smooth: list[float], loss: Series, t: Thresholds) -> list[Hit]:
@@ -134,9 +94,12 @@ def _hidden_nan(raw: Series, smooth: list[float], loss: Series, t: Thresholds) -
                 Hit(
                     "hidden_nan",
                     "severe",
-                    f"train loss jumps from {_fmt(vals[i - 1])} to exactly 0.0 at step {loss.steps[i]:g} "
+                    f"train loss jumps from {fmt(vals[i - 1])} to exactly 0.0 at step {loss.steps[i]:g} "
                     f"({zeros} zero points); HF Trainer hides NaN losses by default",
-                    [(loss.steps[i - 1], vals[i - 1], "last normal loss"), (loss.steps[i], 0.0, "first 0.0")],
+                    [
+                        (loss.steps[i - 1], vals[i - 1], "last normal loss", "loss"),
+                        (loss.steps[i], 0.0, "first 0.0", "loss"),
+                    ],
                     {"first_step": f"{loss.steps[i]:g}"},
                 )
             ]
@@ -148,7 +111,7 @@ def _divergence(loss: Series, smooth: list[float], w: int, t: Thresholds) -> lis
     k = max(3, w, int(n * t.diverge_level_fraction.value))
     if k % 2 == 0:
         k += 1
-    end = _level(loss.values, k)
+    end = level(loss.values, k)
     wide = rolling_median(loss.values, k)
     half = k // 2
     inner = range(half, n - half) if n > 2 * half else range(n)
@@ -165,9 +128,8 @@ def _divergence(loss: Series, smooth: list[float], w: int, t: Thresholds) -> lis
         Hit(
             "divergence",
             sev,
-            f"train loss rose {rise:.0%} from its low {_fmt(lo)} at step {loss.steps[lo_i]:g} "
-            f"to {_fmt(end)} at the end",
-            [(loss.steps[lo_i], lo, "lowest rolling median"), (loss.steps[-1], end, "final level")],
+            f"train loss rose {rise:.0%} from its low {fmt(lo)} at step {loss.steps[lo_i]:g} to {fmt(end)} at the end",
+            [(loss.steps[lo_i], lo, "lowest rolling median", "loss"), (loss.steps[-1], end, "final level", "loss")],
             {"first_step": f"{loss.steps[lo_i]:g}"},
         )
     ]
@@ -204,7 +166,7 @@ def _spikes(loss: Series, w: int, t: Thresholds) -> list[Hit]:
             "spikes",
             sev,
             f"{len(found)} loss spike(s), the worst {worst[1] / worst[2]:.1f}x the rolling median at step {worst[0]:g}",
-            [(s, v, f"{v / b:.1f}x rolling median {_fmt(b)}") for s, v, b in found[:5]],
+            [(s, v, f"{v / b:.1f}x rolling median {fmt(b)}", "loss") for s, v, b in found[:5]],
             {"spike_steps": steps},
         )
     ]
@@ -213,7 +175,7 @@ def _spikes(loss: Series, w: int, t: Thresholds) -> list[Hit]:
 def _plateau_and_collapse(loss: Series, smooth: list[float], w: int, t: Thresholds) -> list[Hit]:
     k = max(3, w)
     start = median(loss.values[:k])
-    end = _level(loss.values, k)
+    end = level(loss.values, k)
     out = []
     if end < t.collapse_loss.value:
         sev: Severity = "severe" if end < t.collapse_loss_severe.value else "warning"
@@ -224,13 +186,13 @@ def _plateau_and_collapse(loss: Series, smooth: list[float], w: int, t: Threshol
             Hit(
                 "collapse",
                 sev,
-                f"train loss fell to {_fmt(end)} (from {_fmt(start)}); "
+                f"train loss fell to {fmt(end)} (from {fmt(start)}); "
                 f"below {t.collapse_loss.value:g} from step "
                 f"{loss.steps[first]:g}{extra}",
                 [
-                    (loss.steps[0], start, "starting level"),
-                    (loss.steps[first], smooth[first], "near zero from"),
-                    (loss.steps[-1], end, "final level"),
+                    (loss.steps[0], start, "starting level", "loss"),
+                    (loss.steps[first], smooth[first], "near zero from", "loss"),
+                    (loss.steps[-1], end, "final level", "loss"),
                 ],
             )
         )
@@ -241,9 +203,9 @@ def _plateau_and_collapse(loss: Series, smooth: list[float], w: int, t: Threshol
             Hit(
                 "plateau",
                 "warning",
-                f"train loss barely moved: {_fmt(start)} at the start, {_fmt(end)} at the end "
+                f"train loss barely moved: {fmt(start)} at the start, {fmt(end)} at the end "
                 f"({1 - end / start:+.1%}){what}",
-                [(loss.steps[0], start, "starting level"), (loss.steps[-1], end, "final level")],
+                [(loss.steps[0], start, "starting level", "loss"), (loss.steps[-1], end, "final level", "loss")],
             )
         )
     return out
@@ -298,132 +260,12 @@ def _staircase(loss: Series, t: Thresholds) -> list[Hit]:
                 f"the loss drops at {len(stairs)} of {judged} epoch boundaries (e.g. {stairs[0][1]:.3g} -> "
                 f"{stairs[0][2]:.3g} entering epoch {stairs[0][3] + 1}) and stays flat within epochs",
                 [
-                    (s, post, f"after boundary into epoch {ep + 1} (before: {_fmt(pre)})")
+                    (s, post, f"after boundary into epoch {ep + 1} (before: {fmt(pre)})", "loss")
                     for s, pre, post, ep in stairs[:4]
                 ],
             )
         ]
     return []
-
-
-def best_checkpoint(curves: Curves, t: Thresholds) -> Best | None:
-    ev = curves.get("eval_loss").finite()
-    if len(ev) < 1:
-        return None
-    i = min(range(len(ev)), key=lambda j: ev.values[j])
-    patience = int(t.early_stopping_patience.value)
-    stop_i = i + patience
-    stop_step = ev.steps[stop_i] if stop_i < len(ev) else None
-    last_step = max(curves.get("loss").steps[-1:] + ev.steps[-1:])
-    saved = last_step - stop_step if stop_step is not None else None
-    return Best(ev.steps[i], ev.values[i], ev.epochs[i], stop_step, saved)
-
-
-def _overfitting(curves: Curves, loss: Series, best: Best | None, w: int, t: Thresholds) -> list[Hit]:
-    ev = curves.get("eval_loss").finite()
-    out: list[Hit] = []
-    if best is None or len(ev) < t.min_eval_points.value:
-        return out
-    bi = ev.steps.index(best.step)
-    last = ev.values[-1]
-    rise = last / best.eval_loss - 1 if best.eval_loss > 0 else 0.0
-    after = ev.values[bi + 1 :]
-    has_train = len(loss) > 0
-    train_at_best = _train_near(loss, best.step, w) if has_train else math.nan
-    train_end = _level(loss.values, max(3, w)) if has_train else math.nan
-    train_falls = train_end < train_at_best if has_train else True
-    if (
-        after
-        and rise >= t.overfit_margin.value
-        and len(after) >= 2
-        and sum(v > best.eval_loss for v in after) >= len(after) - 1
-        and train_falls
-    ):
-        sev: Severity = "severe" if rise >= t.overfit_severe.value else "warning"
-        epoch_end = curves.get("epoch").values[-1] if len(curves.get("epoch")) else None
-        values = {
-            "best_step": f"{best.step:g}",
-            "best_eval": _fmt(best.eval_loss),
-            "stop_step": f"{best.stop_step:g}" if best.stop_step is not None else "the end",
-            "steps_saved": f"{best.steps_saved:g}" if best.steps_saved is not None else "no",
-            "best_epoch": f"{math.ceil(best.epoch * 10) / 10:g}" if best.epoch else "fewer",
-            "last_epoch": f"{epoch_end:.3g}" if epoch_end else "the current number of",
-        }
-        train_txt = f" while train loss fell from {_fmt(train_at_best)} to {_fmt(train_end)}" if has_train else ""
-        ev_list = [(best.step, best.eval_loss, "best eval loss"), (ev.steps[-1], last, "last eval loss")]
-        if has_train:
-            ev_list.append((loss.steps[-1], train_end, "final train level"))
-        out.append(
-            Hit(
-                "overfitting",
-                sev,
-                f"eval loss bottomed at {_fmt(best.eval_loss)} at step {best.step:g} and rose {rise:.1%} to "
-                f"{_fmt(last)}{train_txt}",
-                ev_list,
-                values,
-            )
-        )
-    if not has_train:
-        return out
-    gap = last - train_end
-    if train_end > 0 and last / train_end >= t.gap_ratio.value and gap >= t.gap_min_abs.value:
-        out.append(
-            Hit(
-                "train_eval_gap",
-                "warning",
-                f"final eval loss {_fmt(last)} is {last / train_end:.2f}x the final train level {_fmt(train_end)}",
-                [(ev.steps[-1], last, "last eval loss"), (loss.steps[-1], train_end, "final train level")],
-            )
-        )
-    return out
-
-
-def _train_near(loss: Series, step: float, w: int) -> float:
-    i = min(range(len(loss)), key=lambda j: abs(loss.steps[j] - step))
-    half = max(1, w // 2)
-    return median(loss.values[max(0, i - half) : i + half + 1])
-
-
-def _grad_norm(curves: Curves, t: Thresholds) -> list[Hit]:
-    gn = curves.get("grad_norm").finite()
-    if len(gn) < t.min_points.value:
-        return []
-    out = []
-    limit = t.grad_norm_explode.value
-    big = [(s, v) for s, v in zip(gn.steps, gn.values, strict=False) if v > limit]
-    k = window_for(len(gn), t.window_fraction.value)
-    early, late = median(gn.values[:k]), median(gn.values[-k:])
-    growth = late / early if early > 0 else 0.0
-    if big or growth >= t.grad_norm_growth.value:
-        grows = growth >= t.grad_norm_growth.value
-        sev: Severity = "severe" if len(big) >= t.grad_norm_severe_count.value or grows else "warning"
-        what = (
-            f"{len(big)} grad_norm values above {limit:g} (max {_fmt(max(v for _, v in big))} at step "
-            f"{max(big, key=lambda b: b[1])[0]:g})"
-            if big
-            else ""
-        )
-        grow = f"grad_norm grew {growth:.0f}x from {_fmt(early)} to {_fmt(late)}" if grows else ""
-        out.append(
-            Hit(
-                "grad_explode",
-                sev,
-                "; ".join(x for x in (what, grow) if x),
-                [(s, v, "grad_norm") for s, v in big[:4]] or [(gn.steps[-1], late, "late grad_norm level")],
-            )
-        )
-    zeros = sum(1 for v in gn.values if v == 0.0)
-    if zeros >= 2 or median(gn.values) < t.grad_norm_vanish.value:
-        out.append(
-            Hit(
-                "grad_vanish",
-                "severe",
-                f"grad_norm is zero or vanishing (median {_fmt(median(gn.values))}, {zeros} exact zeros): "
-                "the weights are not being updated",
-                [(gn.steps[0], gn.values[0], "first grad_norm")],
-            )
-        )
-    return out
 
 
 def _schedule(curves: Curves, t: Thresholds) -> list[Hit]:
@@ -432,14 +274,21 @@ def _schedule(curves: Curves, t: Thresholds) -> list[Hit]:
         return []
     fin = lr.finite()
     if len(fin) < len(lr):
-        return [Hit("schedule", "severe", "learning_rate is NaN/inf in the log", [(lr.steps[0], lr.values[0], "lr")])]
+        return [
+            Hit(
+                "schedule",
+                "severe",
+                "learning_rate is NaN/inf in the log",
+                [(lr.steps[0], lr.values[0], "lr", "learning_rate")],
+            )
+        ]
     if all(v == 0.0 for v in fin.values):
         return [
             Hit(
                 "schedule",
                 "severe",
                 "learning_rate is 0.0 at every logged step: nothing is trained",
-                [(fin.steps[0], 0.0, "lr")],
+                [(fin.steps[0], 0.0, "lr", "learning_rate")],
             )
         ]
     peak_i = max(range(len(fin)), key=lambda i: fin.values[i])
@@ -453,7 +302,7 @@ def _schedule(curves: Curves, t: Thresholds) -> list[Hit]:
                 f"learning rate keeps rising until step {fin.steps[peak_i]:g} "
                 f"({rising_to:.0%} of the steps); "
                 "warm-up is usually 3-10%",
-                [(fin.steps[peak_i], fin.values[peak_i], "peak lr")],
+                [(fin.steps[peak_i], fin.values[peak_i], "peak lr", "learning_rate")],
             )
         ]
     return []
@@ -481,8 +330,8 @@ def _forgetting(curves: Curves, t: Thresholds) -> list[Hit]:
                 Hit(
                     "forgetting",
                     "warning",
-                    f"{name} went from {_fmt(first)} to {_fmt(last)} during training",
-                    [(fin.steps[0], first, name), (fin.steps[-1], last, name)],
+                    f"{name} went from {fmt(first)} to {fmt(last)} during training",
+                    [(fin.steps[0], first, name, name), (fin.steps[-1], last, name, name)],
                 )
             )
     return out[:2]

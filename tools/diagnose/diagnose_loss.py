@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tools.core.registry import tool
 from tools.core.workspace import current, write_text_atomic
+from tools.diagnose.advice import Template, fitted
 from tools.diagnose.checks import SEVERITY_RANK, Best, Hit, Severity, lr_values, run_checks
 from tools.diagnose.facts import facts
 from tools.diagnose.logs import read_log
@@ -17,8 +18,10 @@ from tools.diagnose.models import (
     DiagnoseLossResult,
     Evidence,
     Finding,
+    RunSetting,
     SeriesStats,
 )
+from tools.diagnose.run_config import RunInfo, read_run_info
 from tools.diagnose.series import Curves, build_curves
 
 
@@ -44,14 +47,9 @@ def _stats(curves: Curves) -> list[SeriesStats]:
     return out
 
 
-class _Safe(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _finding(hit: Hit, context: dict[str, str]) -> Finding:
+def _finding(hit: Hit, context: dict[str, str], info: RunInfo) -> Finding:
     advice = facts().advice_for(hit.kind)
-    values = _Safe({**context, **hit.values})
+    causes, changes, left_out = fitted(advice, info, Template({**context, **hit.values}))
     return Finding(
         kind=hit.kind,
         severity=hit.severity,
@@ -62,11 +60,13 @@ def _finding(hit: Hit, context: dict[str, str]) -> Finding:
                 step=s,
                 value=v if v is None or math.isfinite(v) else None,
                 what=w if v is None or math.isfinite(v) else f"{w}: {v}",
+                series=series,
             )
-            for s, v, w in hit.evidence
+            for s, v, w, series in hit.evidence
         ],
-        causes=[c.format_map(values) for c in advice.causes],
-        changes=[c.format_map(values) for c in advice.changes],
+        causes=causes,
+        changes=changes,
+        not_advised=left_out,
         source=advice.source,
     )
 
@@ -77,11 +77,15 @@ def _default_report(log: Path) -> Path:
     return log.with_name(log.name + ".diagnosis.md")
 
 
-def _headline(verdict: str, findings: list[Finding], best: Best | None) -> str:
+def _headline(verdict: str, findings: list[Finding], best: Best | None, last_eval: bool) -> str:
     if verdict == "too_short":
         return "too short to judge: " + findings[0].summary if findings else "too short to judge"
     if verdict == "healthy":
-        tail = f"; best eval loss {best.eval_loss:.4g} at step {best.step:g}" if best else ""
+        tail = ""
+        if best:
+            value = best.value if best.value is not None else best.eval_loss
+            where = " (the last evaluation)" if last_eval else ""
+            tail = f"; best {best.metric} {value:.4g} at step {best.step:g}{where}"
         return "no problems found" + tail
     worst = findings[0]
     return f"{worst.severity}: {worst.title.lower()}: {worst.summary}"
@@ -108,22 +112,19 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
         log = ws.input_file(req.path, what="log file")
     parsed = read_log(log)
     curves = build_curves(parsed)
-    hits, best = run_checks(curves)
+    info = read_run_info(log, parsed, list(curves.series))
+    hits, best = run_checks(curves, parsed.meta, info)
     thresholds = facts().thresholds
     context = {
         **lr_values(curves),
         "min_points": f"{thresholds.min_points.value:g}",
         "patience": f"{thresholds.early_stopping_patience.value:g}",
-        "suggested_logging_steps": "10",
+        "suggested_logging_steps": _suggested_logging_steps(curves, info),
         "points": str(len(curves.get("loss").finite())),
     }
-    findings = sorted((_finding(h, context) for h in hits), key=lambda f: -SEVERITY_RANK[f.severity])
-    if any(f.kind == "too_short" for f in findings) and not any(f.severity == "severe" for f in findings):
-        verdict = "too_short"
-    elif any(SEVERITY_RANK[f.severity] >= 1 for f in findings):
-        verdict = "problems"
-    else:
-        verdict = "healthy"
+    findings = sorted((_finding(h, context, info) for h in hits), key=lambda f: -SEVERITY_RANK[f.severity])
+    verdict = _verdict(findings, curves)
+    last_eval = _best_is_last(curves, best)
     report = ws.output_file(req.report, inputs=(log,), what="report") if req.report else _default_report(log)
     report = ws.output_file(report, inputs=(log,), what="report")
     report_json = ws.output_file(report.with_suffix(".json"), inputs=(log,), what="report JSON")
@@ -134,7 +135,7 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
         path=ws.relative(parsed.path),
         format=parsed.format,
         verdict=verdict,
-        headline=_headline(verdict, findings, best),
+        headline=_headline(verdict, findings, best, last_eval),
         step_unit=parsed.step_unit,
         first_step=steps[0] if steps else None,
         last_step=steps[-1] if steps else None,
@@ -142,6 +143,10 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
         best_checkpoint=BestCheckpoint(
             step=best.step,
             eval_loss=best.eval_loss,
+            metric=best.metric,
+            value=best.value,
+            chosen_by=best.chosen_by,
+            is_last_eval=last_eval,
             epoch=best.epoch,
             early_stop_step=best.stop_step,
             steps_saved=best.steps_saved,
@@ -151,6 +156,13 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
         else None,
         findings=findings,
         findings_total=len(findings),
+        model_kind=info.model_kind,
+        model_kind_source=info.kind_source,
+        run_config=[
+            RunSetting(name=k, value=str(v), source=info.sources.get(k, "?"))
+            for k, v in sorted(info.settings.items())
+            if k != "eval_logged"
+        ][:24],
         notes=(parsed.notes + curves.notes)[:10],
         warnings=_fact_warnings(findings),
         report_md=ws.relative(report) if report.is_relative_to(ws.root) else str(report),
@@ -174,6 +186,33 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
     limit = int(thresholds.report_max_findings.value)
     result.findings = [_bounded(f) for f in findings[:limit]]
     return result
+
+
+def _verdict(findings: list[Finding], curves: Curves) -> str:
+    """too_short when train loss is too sparse for trends and the eval curve cannot decide either."""
+    t = facts().thresholds
+    judged_by_eval = len(curves.get("eval_loss").finite()) >= t.eval_points_for_verdict.value
+    if any(f.severity == "severe" for f in findings):
+        return "problems"
+    if any(f.kind == "too_short" for f in findings) and not judged_by_eval:
+        return "too_short"
+    return "problems" if any(SEVERITY_RANK[f.severity] >= 1 for f in findings) else "healthy"
+
+
+def _best_is_last(curves: Curves, best: Best | None) -> bool:
+    if best is None:
+        return False
+    series = curves.get(best.metric).finite()
+    return bool(series.steps) and series.steps[-1] == best.step
+
+
+def _suggested_logging_steps(curves: Curves, info: RunInfo) -> str:
+    """logging_steps that gives about target_log_points points over the planned steps."""
+    planned = info.get("max_steps")
+    total = planned if isinstance(planned, (int, float)) and planned > 0 else curves.total_steps
+    logged = curves.get("loss").steps[-1:] + curves.get("eval_loss").steps[-1:]
+    total = total or max(logged, default=1.0)
+    return f"{max(1, int(total // facts().thresholds.target_log_points.value)):d}"
 
 
 def _fact_warnings(findings: list[Finding]) -> list[str]:

@@ -49,14 +49,55 @@ class Thresholds(BaseModel):
     grad_norm_vanish: Threshold
     warmup_max_fraction: Threshold
     forgetting_drop: Threshold
+    eval_points_for_verdict: Threshold
+    target_log_points: Threshold
+    skipped_late_from: Threshold
+    lr_lag_fit_tolerance: Threshold
+    lr_lag_round_tolerance: Threshold
     report_max_findings: Threshold
+
+
+class Change(BaseModel):
+    """A change that depends on the run: dropped when ``unless`` all hold (already done) or a ``when`` fails."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    unless: list[str] = []
+    when: list[str] = []
 
 
 class Advice(Fact):
     kind: str
     title: str
     causes: list[str]
-    changes: list[str]
+    changes: list[str | Change]
+
+
+class ModelKind(Fact):
+    kind: str
+    label: str
+    model_types: list[str]
+    architecture_suffixes: list[str]
+    peft_task_types: list[str]
+    name_hints: list[str]
+    metrics: list[str]
+    pipeline_tags: list[str]
+
+
+class MetricDirections(Fact):
+    lower_is_better: list[str]
+    higher_is_better: list[str]
+
+    def lower_better(self, metric: str) -> bool | None:
+        """True/False for a known metric name (with or without eval_), None when its direction is unknown."""
+        name = metric.lower().removeprefix("eval_").removeprefix("eval/")
+        if name.endswith("loss"):
+            return True
+        for lower, names in ((True, self.lower_is_better), (False, self.higher_is_better)):
+            if any(name == n or name.startswith(n) for n in names):
+                return lower
+        return None
 
 
 class DiagnoseFacts(BaseModel):
@@ -64,6 +105,8 @@ class DiagnoseFacts(BaseModel):
 
     thresholds: Thresholds
     advice: list[Advice]
+    model_kinds: list[ModelKind]
+    metric_directions: MetricDirections
 
     def advice_for(self, kind: str) -> Advice:
         for a in self.advice:

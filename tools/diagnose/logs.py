@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-from tools.diagnose import tb_events, text_logs
+from tools.diagnose import mlflow_logs, tb_events, text_logs
 from tools.diagnose.rows import EXPECTED, BadValues, Parsed, Row, message_row, normalise, to_number
+
+_LOG_STAMP = re.compile(r"\[\d{4}-\d\d-\d\d[ T]\d")
+"""A console line that starts with a bracketed date ([2023-07-24 13:21:32,187] ...), not a JSON array."""
 
 
 def _json_error(path: Path, exc: json.JSONDecodeError, what: str = "JSON") -> ToolError:
@@ -45,6 +48,7 @@ def read_hf_state(path: Path, data: dict[str, Any], text: str, bad: BadValues) -
             if row is not None:
                 rows.append(row)
     parsed = Parsed(path, "hf_trainer_state", rows)
+    parsed.meta["trainer_state"] = {k: v for k, v in data.items() if k != "log_history"}
     planned = data.get("max_steps") or data.get("global_step")
     parsed.total_steps = float(planned) if isinstance(planned, (int, float)) and planned > 0 else None
     logging_steps, max_steps = data.get("logging_steps"), data.get("max_steps")
@@ -208,6 +212,9 @@ def pick_in_folder(folder: Path) -> tuple[Path, str | None]:
 def read_log(path: Path) -> Parsed:
     """Detect the format of ``path`` (a file or folder) and read it into rows."""
     note = None
+    mlflow_run = mlflow_logs.run_folder(path)
+    if mlflow_run is not None:
+        return mlflow_logs.read_run(mlflow_run, BadValues())
     if path.is_dir():
         path, note = pick_in_folder(path)
     if "tfevents" in path.name:
@@ -229,7 +236,9 @@ def read_log(path: Path) -> Parsed:
         bad = BadValues()
         stripped = text.lstrip()
         parsed = None
-        if stripped[:1] in "{[":
+        if mlflow_logs.is_metric_file(stripped):
+            parsed = mlflow_logs.read_metric_file(path, text, bad)
+        elif stripped[:1] in "{[" and not _LOG_STAMP.match(stripped):
             parsed = read_json_file(path, text, bad)
             if parsed is None:
                 parsed = read_jsonl(path, text, bad)

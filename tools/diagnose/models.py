@@ -36,6 +36,7 @@ class Evidence(BaseModel):
     step: float | None
     value: float | None
     what: str
+    series: str | None = Field(None, description="the curve the value belongs to (loss, eval_loss, grad_norm...)")
 
 
 class Finding(BaseModel):
@@ -46,6 +47,10 @@ class Finding(BaseModel):
     evidence: list[Evidence]
     causes: list[str]
     changes: list[str]
+    not_advised: list[str] = Field(
+        default_factory=list,
+        description="changes left out because the run's config already has them or they do not apply to its model",
+    )
     source: str
 
 
@@ -61,13 +66,23 @@ class SeriesStats(BaseModel):
 
 class BestCheckpoint(BaseModel):
     step: float
-    eval_loss: float
+    eval_loss: float | None = Field(description="the eval loss at that step (None when none was logged there)")
+    metric: str = Field("eval_loss", description="the metric that chose it: eval_loss, or the run's own metric")
+    value: float | None = Field(None, description="that metric's value at the step")
+    chosen_by: str = Field("lowest eval loss", description="why this metric (the run's metric_for_best_model...)")
+    is_last_eval: bool = Field(False, description="the best value is the last evaluation: no sign of overfitting")
     epoch: float | None
     early_stop_step: float | None = Field(
         description="where early stopping (patience from diagnose.yaml) would have stopped"
     )
     patience: int = Field(description="evaluations without improvement that early stopping waits")
     steps_saved: float | None
+
+
+class RunSetting(BaseModel):
+    name: str
+    value: str
+    source: str = Field(description="the file (or log line) it was read from")
 
 
 class DiagnoseLossResult(BaseModel):
@@ -82,6 +97,11 @@ class DiagnoseLossResult(BaseModel):
     best_checkpoint: BestCheckpoint | None
     findings: list[Finding]
     findings_total: int
+    model_kind: str | None = Field(None, description="causal_lm, seq2seq, speech, classifier, or None when unknown")
+    model_kind_source: str | None = None
+    run_config: list[RunSetting] = Field(
+        default_factory=list, description="settings read from the run's files, which advice takes into account"
+    )
     notes: list[str]
     warnings: list[str] = Field(description="facts in reference/data/diagnose.yaml that are due for re-checking")
     report_md: str

@@ -1,11 +1,16 @@
-"""The PNG plot of diagnose_loss: loss and eval loss, learning rate, grad norm, findings marked."""
+"""The PNG plot of diagnose_loss: loss and eval loss, learning rate, grad norm, findings marked.
+
+Each panel's axes are set by its curves alone: a finding's marker goes on the panel of the series its value
+belongs to (a grad_norm value is never drawn against the loss axis), and markers never widen an axis, so one
+far-off value cannot flatten the curve.
+"""
 
 from __future__ import annotations
 
 import io
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tools.core.extras import needs_extra
 from tools.core.workspace import write_bytes_atomic
@@ -17,9 +22,10 @@ if TYPE_CHECKING:
     from tools.diagnose.series import Curves
 
 _COLOURS = {"severe": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
+_PANEL_OF = {"loss": "loss", "eval_loss": "loss", "learning_rate": "learning_rate", "grad_norm": "grad_norm"}
 
 
-def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path, *, title: str) -> None:
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -27,17 +33,10 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         import matplotlib.pyplot as plt
     except ImportError:
         raise needs_extra("matplotlib", "--plot", instead="drop --plot; the report is written without it") from None
-    lr, gn = curves.get("learning_rate").finite(), curves.get("grad_norm").finite()
-    panels = 1 + (len(lr) > 0) + (len(gn) > 0)
-    fig, axes = plt.subplots(
-        panels,
-        1,
-        figsize=(9, 3 + 1.8 * (panels - 1)),
-        sharex=True,
-        gridspec_kw={"height_ratios": [3] + [1.3] * (panels - 1)},
-    )
-    axes = list(axes) if panels > 1 else [axes]
-    ax = axes[0]
+    return plt
+
+
+def _loss_panel(ax: Any, curves: Curves, best: Best | None) -> None:
     loss, ev = curves.get("loss"), curves.get("eval_loss")
     if len(loss):
         fin = loss.finite()
@@ -53,43 +52,74 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         ax.plot(fin.steps, fin.values, "o-", color="#2e7d32", ms=3, lw=1.4, label="eval loss")
     if best is not None:
         ax.axvline(best.step, color="#2e7d32", ls="--", lw=1)
+        value = best.value if best.value is not None else best.eval_loss
+        y = best.eval_loss if best.eval_loss is not None else ax.get_ylim()[1]
         ax.annotate(
-            f"best {best.eval_loss:.3g}",
-            (best.step, best.eval_loss),
+            f"best {best.metric} {value:.3g}" if value is not None else "best",
+            (best.step, y),
             textcoords="offset points",
             xytext=(4, -12),
             fontsize=8,
             color="#2e7d32",
+            annotation_clip=True,
         )
-    labelled: dict[tuple[float, float], int] = {}
-    for f in findings:
-        marked = [e for e in f.evidence[:3] if e.step is not None and e.value is not None and math.isfinite(e.value)]
-        for e in marked:
-            ax.plot([e.step], [e.value], "x", color=_COLOURS[f.severity], ms=8, mew=2)
-        if marked:
-            e0 = marked[0]
-            key = (e0.step, e0.value)
-            stack = labelled.get(key, 0)
-            labelled[key] = stack + 1
-            ax.annotate(
-                f.kind,
-                key,
-                fontsize=8,
-                color=_COLOURS[f.severity],
-                xytext=(-6, 8 + 11 * stack),
-                textcoords="offset points",
-                ha="right",
-                annotation_clip=True,
-            )
     ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
+
+
+def _mark(panels: dict[str, Any], findings: list[Finding]) -> None:
+    """Findings' evidence as crosses on the panel of their series, inside the limits the data set."""
+    labelled: dict[tuple[str, float, float], int] = {}
+    for f in findings:
+        first = True
+        for e in f.evidence[:3]:
+            ax = panels.get(_PANEL_OF.get(e.series or "", ""))
+            if ax is None or e.step is None or e.value is None or not math.isfinite(e.value):
+                continue
+            low, high = ax.get_ylim()
+            if not low <= e.value <= high:
+                continue
+            ax.plot([e.step], [e.value], "x", color=_COLOURS[f.severity], ms=8, mew=2)
+            if first:
+                first = False
+                key = (e.series or "", e.step, e.value)
+                stack = labelled.get(key, 0)
+                labelled[key] = stack + 1
+                ax.annotate(
+                    f.kind,
+                    (e.step, e.value),
+                    fontsize=8,
+                    color=_COLOURS[f.severity],
+                    xytext=(-6, 8 + 11 * stack),
+                    textcoords="offset points",
+                    ha="right",
+                    annotation_clip=True,
+                )
+
+
+def figure(curves: Curves, findings: list[Finding], best: Best | None, *, title: str) -> Any:
+    """The matplotlib figure (the caller closes it)."""
+    plt = _pyplot()
+    lr, gn = curves.get("learning_rate").finite(), curves.get("grad_norm").finite()
+    panels_n = 1 + (len(lr) > 0) + (len(gn) > 0)
+    fig, axes = plt.subplots(
+        panels_n,
+        1,
+        figsize=(9, 3 + 1.8 * (panels_n - 1)),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3] + [1.3] * (panels_n - 1)},
+    )
+    axes = list(axes) if panels_n > 1 else [axes]
+    panels = {"loss": axes[0]}
+    _loss_panel(axes[0], curves, best)
+    axes[0].set_title(title, fontsize=10)
     i = 1
     if len(lr):
         axes[i].plot(lr.steps, lr.values, color="#6a1b9a", lw=1.2)
         axes[i].set_ylabel("learning rate", fontsize=8)
         axes[i].grid(alpha=0.3)
+        panels["learning_rate"] = axes[i]
         i += 1
     if len(gn):
         axes[i].plot(gn.steps, gn.values, color="#00838f", lw=1)
@@ -97,8 +127,21 @@ def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path,
         if max(gn.values) > 50 * max(min(gn.values), 1e-12) and min(gn.values) > 0:
             axes[i].set_yscale("log")
         axes[i].grid(alpha=0.3)
+        panels["grad_norm"] = axes[i]
+    limits = {name: ax.get_ylim() for name, ax in panels.items()}
+    for ax in axes:
+        ax.set_autoscale_on(False)
+    _mark(panels, findings)
+    for name, ax in panels.items():
+        ax.set_ylim(limits[name])
     axes[-1].set_xlabel("step")
     fig.tight_layout()
+    return fig
+
+
+def draw(curves: Curves, findings: list[Finding], best: Best | None, path: Path, *, title: str) -> None:
+    plt = _pyplot()
+    fig = figure(curves, findings, best, title=title)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)

@@ -38,6 +38,12 @@ def render_markdown(r: DiagnoseLossResult) -> str:
                 f"{_num(s.min)} ({_num(s.min_step)}) |"
             )
         out.append("")
+    if r.model_kind or r.run_config:
+        kind = f"{r.model_kind} ({r.model_kind_source})" if r.model_kind else "unknown"
+        out += [f"- model kind: {kind}"]
+        if r.run_config:
+            out += ["- run settings read: " + "; ".join(f"{c.name} {c.value} ({c.source})" for c in r.run_config)]
+        out.append("")
     if r.best_checkpoint:
         b = r.best_checkpoint
         stop = (
@@ -49,9 +55,12 @@ def render_markdown(r: DiagnoseLossResult) -> str:
             if b.early_stop_step is not None and b.steps_saved
             else ""
         )
+        value = f"{b.metric} {b.value:.4g}" if b.value is not None else b.metric
+        loss = f", eval loss {b.eval_loss:.4g}" if b.eval_loss is not None and b.metric != "eval_loss" else ""
+        last = ", the last evaluation" if b.is_last_eval else ""
         out += [
-            f"**Best checkpoint:** step {b.step:g} (eval loss {b.eval_loss:.4g}"
-            f"{'' if b.epoch is None else f', epoch {b.epoch:.3g}'}){stop}.",
+            f"**Best checkpoint:** step {b.step:g} ({value}{loss}"
+            f"{'' if b.epoch is None else f', epoch {b.epoch:.3g}'}{last}; chosen by {b.chosen_by}){stop}.",
             "",
         ]
     out += ["## Findings", ""]
@@ -69,6 +78,7 @@ def render_markdown(r: DiagnoseLossResult) -> str:
             "What to change:",
             *[f"- {c}" for c in f.changes],
             "",
+            *(["Not advised for this run:", *[f"- {c}" for c in f.not_advised], ""] if f.not_advised else []),
             f"Source: {f.source}",
             "",
         ]

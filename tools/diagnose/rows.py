@@ -66,6 +66,7 @@ class Parsed:
     step_unit: str = "step"
     runs: list[list[Row]] = field(default_factory=list)
     total_steps: float | None = None  # the planned number of steps, where the log says
+    meta: dict[str, Any] = field(default_factory=dict)  # what the log says about the run (config, overflow lines)
 
 
 def to_number(value: Any) -> float | None:
