@@ -101,6 +101,14 @@ REAL_EXPECT = {
     "azure_openai_job_events.json": ("openai_job_events", "problems", {"overfitting", "too_short"}),
     "model_card_whisper_sudanese_medium_README.md": ("model_card_table", "problems", {"overfitting", "too_short"}),
     "model_card_whisper_dpv_5_epochs_README.md": ("model_card_table", "too_short", {"too_short"}),
+    "hf_p4p4n1ck_whisper_large_v2_ja_fp16_trainer_state.json": (
+        "hf_trainer_state",
+        "problems",
+        {"overfitting", "skipped_steps"},
+    ),
+    "deepspeed_seekpoint_hellodeepspeed_bert_fp16_console.log": ("deepspeed_console", "healthy", {"skipped_steps"}),
+    "hf_aaghaazkhan_law_llm_trainer_state.json": ("hf_trainer_state", "healthy", set()),
+    "mlflow_swahili_stt_metrics_loss": ("mlflow_metric_file", "healthy", set()),
 }
 
 
