@@ -158,7 +158,8 @@ def lr_lag(curves: Curves, t: Thresholds) -> int | None:
 
 def skipped_steps(curves: Curves, meta: dict[str, Any], t: Thresholds, drop: float | None) -> list[Hit]:
     """One finding for the steps the fp16 loss scaler skipped, from whichever evidence the log has."""
-    last = max(curves.get("loss").steps[-1:] + (curves.total_steps and [curves.total_steps] or []), default=0.0)
+    ends = curves.get("loss").steps[-1:] + ([curves.total_steps] if curves.total_steps else [])
+    last = max(ends, default=0.0)
     late_from = t.skipped_late_from.value * last if last else math.inf
     parts: list[str] = []
     evidence: list[tuple[float | None, float | None, str, str | None]] = []

@@ -95,15 +95,20 @@ def _headline(verdict: str, findings: list[Finding], best: Best | None, last_eva
 def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
     """Read a fine-tuning training log and say what is wrong and what to change. Reads HF
     trainer_state.json (or an output/checkpoint folder), our runs/<id>/ folder, LLaMA-Factory
-    trainer_log.jsonl, HF/TRL/Axolotl/Unsloth console logs, W&B or TensorBoard CSV, TensorBoard events,
-    HF model-card result tables, OpenAI result CSV or job events.
+    trainer_log.jsonl, HF/TRL/Axolotl/Unsloth/torchtune/DeepSpeed console logs, W&B or TensorBoard CSV,
+    TensorBoard events, MLflow run folders, metric files and UI CSV exports, HF model-card result tables,
+    OpenAI result CSV or job events.
 
-    Finds overfitting (with the best checkpoint and what early stopping would have saved), divergence and
-    hidden NaN, loss spikes, plateaus, collapse to zero, per-epoch staircases, exploding or vanishing
-    gradient norms, learning-rate schedule problems, a large train/eval gap and forgetting of general
-    benchmarks; each finding has evidence (steps and values), likely causes and concrete changes with
-    numbers. Writes a markdown report and full JSON (and a PNG plot when asked). Use it after or during
-    training; it does not look at the dataset (use validate_jsonl for that)."""
+    Finds overfitting (with the best checkpoint, chosen by the run's own checkpoint metric when it has one,
+    and what early stopping would have saved), divergence and hidden NaN, loss spikes, plateaus, collapse to
+    zero (judged against the eval loss), per-epoch staircases, exploding or vanishing gradient norms, fp16
+    steps the loss scaler skipped (not frozen weights), learning-rate schedule problems, a large train/eval
+    gap and forgetting of general benchmarks; each finding has evidence (steps and values), likely causes and
+    concrete changes with numbers, fitted to the run: settings read from its config files (training_args,
+    adapter_config.json, the run plan, the model card, MLflow params) are not advised again, and advice for
+    another kind of model (chat templates for a speech model) is left out. Writes a markdown report and full
+    JSON (and a PNG plot when asked). Use it after or during training; it does not look at the dataset (use
+    validate_jsonl for that)."""
     ws = current()
     resolved = ws.resolve(req.path, what="log path")
     if resolved.is_dir():

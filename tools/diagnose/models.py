@@ -15,7 +15,9 @@ class DiagnoseLossRequest(BaseModel):
     path: InputPath = Field(
         description=(
             "The training log: trainer_state.json, a checkpoint/output/run folder, metrics.jsonl, trainer_log.jsonl, "
-            "a console log, a W&B/TensorBoard CSV, a TensorBoard events file, an OpenAI result CSV or job events JSON."
+            "a console log (HF, TRL, torchtune, DeepSpeed), a W&B/TensorBoard CSV, a TensorBoard events file, an "
+            "MLflow run folder (mlruns/<exp>/<run>), metric file or UI metric CSV, an OpenAI result CSV or job "
+            "events JSON. The run's config files beside it are read too."
         )
     )
     report: OutputPath | None = Field(

@@ -12,8 +12,9 @@ from typing import Any
 
 EXPECTED = (
     "an HF Trainer trainer_state.json (or a checkpoint/output folder), a run folder with metrics.jsonl, "
-    "LLaMA-Factory trainer_log.jsonl, a console log with {'loss': ...} lines, a W&B or TensorBoard CSV "
-    "export, a TensorBoard events file, an OpenAI result CSV or job events JSON, or Together job events"
+    "LLaMA-Factory trainer_log.jsonl, a console log with {'loss': ...} lines (HF, TRL, torchtune, DeepSpeed), "
+    "a W&B or TensorBoard CSV export, a TensorBoard events file, an MLflow run folder, metric file or UI metric "
+    "CSV, an OpenAI result CSV or job events JSON, or Together job events"
 )
 
 KEY_ALIASES: dict[str, str] = {
