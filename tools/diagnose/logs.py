@@ -92,17 +92,24 @@ def _openai_keys(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _unreadable_json(path: Path, exc: Exception) -> ToolError:
+    """JSON the parser refuses for its size rather than its syntax (an integer of thousands of digits, nesting
+    deeper than the interpreter's recursion limit)."""
+    why = "nested too deeply" if isinstance(exc, RecursionError) else "holds a number too long to read"
+    return ToolError(
+        "log_invalid_json",
+        f"{path.name}: the JSON {why}; no trainer writes that",
+        "check that this is the training log (trainer_state.json, trainer_log.jsonl, metrics.jsonl)",
+    )
+
+
 def read_json_file(path: Path, text: str, bad: BadValues) -> Parsed | None:
     """Whole-file JSON formats; None when the file is not one JSON document."""
     try:
         data = json.loads(text)
     except (RecursionError, ValueError) as exc:
         if not isinstance(exc, json.JSONDecodeError):
-            raise ToolError(
-                "log_invalid_json",
-                f"{path.name}: nested too deeply or a number too long to read",
-                f"expected {EXPECTED}",
-            ) from None
+            raise _unreadable_json(path, exc) from None
         first = text.lstrip()[:1]
         if first == "[" or (first == "{" and "\n" not in text.strip()) or _looks_like_one_document(text):
             raise _json_error(path, exc) from None
@@ -192,7 +199,7 @@ def pick_in_folder(folder: Path) -> tuple[Path, str | None]:
         if candidate.is_file():
             try:
                 step = int(json.loads(candidate.read_text("utf-8")).get("global_step") or 0)
-            except (ValueError, OSError, AttributeError, TypeError):
+            except (ValueError, OSError, AttributeError, TypeError, RecursionError):
                 step = -1
             states.append((step, candidate.parent == folder, candidate))
     if states:

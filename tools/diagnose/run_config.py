@@ -127,7 +127,7 @@ def _coerce(value: Any) -> Any:
 def _json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

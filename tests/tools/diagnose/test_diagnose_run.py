@@ -377,3 +377,17 @@ def test_real_fp16_plot_is_written(ws: Workspace) -> None:
     report = (ws.root / r["report_md"]).read_text()
     assert "model kind: speech" in report and "Not advised for this run:" in report
     assert "chosen by best_model_checkpoint" in report
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b'{"loss": ' + b"9" * 5000 + b", " + b'"step": 1}\n', "number too long"),
+        (b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+    ],
+)
+def test_json_the_parser_refuses_is_a_clear_error(ws: Workspace, content: bytes, says: str) -> None:
+    (ws.root / "log.jsonl").write_bytes(content)
+    with pytest.raises(ToolError) as info:
+        diagnose(ws, "log.jsonl")
+    assert info.value.code == "log_invalid_json" and says in info.value.message
