@@ -47,10 +47,10 @@ def _render(r: Any, console: Console) -> None:
         for m in r.metrics:
             table.add_row(
                 m.metric,
-                f"{m.baseline:.3f}",
-                f"{m.candidate:.3f}",
-                f"{m.delta:+.3f}",
-                f"[{m.ci_low:+.3f}, {m.ci_high:+.3f}]",
+                f"{m.baseline:.4g}",
+                f"{m.candidate:.4g}",
+                f"{m.delta:+.3g}",
+                f"\\[{m.ci_low:+.3g}, {m.ci_high:+.3g}]",
                 "-" if m.p_value is None else f"{m.p_value:.3g}",
                 f"[{_STYLE.get(m.verdict, 'white')}]{m.verdict}[/]",
             )

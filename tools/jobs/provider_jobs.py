@@ -239,9 +239,10 @@ def _estimate(req: LaunchProviderJobRequest) -> tuple[float | None, str]:
     if not est.options:
         return None, "cost unknown: estimate_cost found no priced path"
     t = est.options[0].training
+    price = f"${t.price_usd:g}" if t.price_usd is not None else "an unconfirmed price"
     how = (
         f"estimate_cost: {req.provider} / {model} / {method}, {t.billed_tokens or 0:,} billed tokens "
-        f"({t.epochs:g} epochs) at {t.price_usd if t.price_usd is not None else '?'} USD per {t.unit}; {t.billing}"
+        f"({t.epochs:g} epochs) at {price} {knowledge.UNIT_TEXT.get(t.unit, t.unit)}; {t.billing}"
     )
     return t.cost_usd, how
 
