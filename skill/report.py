@@ -69,43 +69,6 @@ def render_record_answers(data: dict[str, Any]) -> Section:
     )
 
 
-def render_validate(data: dict[str, Any]) -> Section:
-    files = table(
-        ["file", "format", "target", "lines", "examples", "errors", "warnings"],
-        [
-            [f["path"], f["format"], f.get("target"), f["lines"], f["examples"], f["errors"], f["warnings"]]
-            for f in data["files"]
-        ],
-    )
-    counts = table(["finding", "severity", "count"], [[c["code"], c["severity"], c["count"]] for c in data["counts"]])
-    findings = table(
-        ["file", "line", "severity", "finding"],
-        [[f["file"], f.get("line"), f["severity"], f["message"]] for f in data["findings"]],
-    )
-    errors = sum(f["errors"] for f in data["files"])
-    tokens = ""
-    if data.get("tokens"):
-        tokens = "\n\nTokens per example:\n\n" + _token_table(data["tokens"])
-    body = f"{files}\n\n{counts}\n\nTop findings (full report: `{data['report_markdown']}`):\n\n{findings}{tokens}"
-    return Section(
-        title="Dataset validation",
-        status=_status(data),
-        headline=f"{errors} errors, {data['findings_total']} findings",
-        body=body,
-    )
-
-
-def _token_table(tokens: Any) -> str:
-    rows = tokens if isinstance(tokens, list) else [tokens]
-    out = []
-    for row in rows:
-        if not isinstance(row, dict):
-            continue
-        stats = {k: v for k, v in row.items() if isinstance(v, int | float | str | bool) or v is None}
-        out.append(", ".join(f"{k} {v}" for k, v in stats.items()))
-    return _bullets(out)
-
-
 def render_split(data: dict[str, Any]) -> Section:
     rows = [[p["split"], p["path"], p["examples"], p["sha256"][:12]] for p in data["parts"]]
     skipped = data.get("skipped_lines") or []
@@ -401,7 +364,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,
-    "validate_jsonl": render_validate,
     "split_dataset": render_split,
     "diagnose_loss": render_diagnose,
     "facts_check": render_facts,

@@ -5,46 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skill.console import JsonFlag, call_tool, err, finish
+from skill.console import JsonFlag, call_tool, err, finish, render_result
 from skill.progress_bar import progress_bar
-from tools.validate.models import ValidateResult
-
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-def render_validation(result: ValidateResult, console: Console) -> None:
-    for f in result.files:
-        state = "[green]ok[/]" if f.errors == 0 else f"[bold red]{f.errors} errors[/]"
-        console.print(
-            f"[bold]{f.path}[/]: {f.format or 'unknown format'} -> {f.target}; {f.examples} examples "
-            f"in {f.lines} lines; {state}, {f.warnings} warnings"
-        )
-    t = result.tokens
-    if t is not None:
-        table = Table(title=f"tokens per example ({t.method}{', approximate' if t.approximate else ''})")
-        for col in ("", "min", "median", "p95", "max"):
-            table.add_column(col, justify="right" if col else "left")
-        for name in ("total", "assistant", "billed"):
-            d = getattr(t, name)
-            table.add_row(name, str(d.min), f"{d.median:g}", f"{d.p95:g}", str(d.max))
-        console.print(table)
-        limit = f"; {t.over_limit} over the {t.limit:,}-token limit" if t.limit else ""
-        console.print(f"billed tokens per epoch: {t.billed_sum:,}; assistant share {t.assistant_share:.1%}{limit}")
-    if result.findings:
-        console.print(f"\n[bold]top findings[/] ({len(result.findings)} of {result.findings_total}):")
-        for f in result.findings:
-            where = f"{f.file}:{f.line}" if f.line and not f.lines else f.file
-            console.print(
-                f"  [{_STYLE[f.severity]}]{f.severity:7}[/] {where} [dim]{f.code}[/] {f.message}",
-                markup=True,
-                highlight=False,
-            )
-    for note in result.notes:
-        console.print(f"[dim]note:[/] {note}", highlight=False)
-    console.print(f"\nfull report: {result.report_markdown} (JSON: {result.report_json})")
 
 
 def validate(
@@ -83,7 +46,7 @@ def validate(
     }
     with progress_bar(err, "validating"):  # the bar is gone before the result is printed
         result = call_tool(ctx, "validate_jsonl", args, json_out=json_out)
-    finish(result, json_out=json_out, render=render_validation, problems=lambda r: not r.ok)
+    finish(result, json_out=json_out, render=render_result, problems=lambda r: not r.ok)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,7 +17,8 @@ def test_validate_exit_codes_and_json(in_ws: Workspace) -> None:
     write_jsonl(in_ws.root / "good.jsonl", [chat(i) for i in range(12)])
     ok = runner.invoke(app, ["validate", "good.jsonl"])
     assert ok.exit_code == 0, ok.output
-    assert "tokens per example" in ok.stdout and "full report" in ok.stdout
+    assert "Dataset validation: 0 errors" in ok.stdout and "Tokens per example" in ok.stdout
+    assert "file: .finetune/reports/good.validation.md" in ok.stdout
     write_jsonl(in_ws.root / "bad.jsonl", [chat(i) for i in range(12)] + ["{nope"])
     bad = runner.invoke(app, ["validate", "bad.jsonl", "--json"])
     assert bad.exit_code == 1

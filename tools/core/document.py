@@ -75,7 +75,8 @@ class Document(BaseModel):
 
 
 def cell(value: Cell) -> str:
-    """A cell as text: thousands separators for integers, nothing for None."""
+    """A cell as text: thousands separators for numbers, four significant digits below 1,000 (never 1.234e+04),
+    nothing for None."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -83,7 +84,7 @@ def cell(value: Cell) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 

@@ -1,10 +1,12 @@
-"""Token statistics and the result of validate_jsonl: inline findings, the JSON report and its markdown twin."""
+"""Token statistics and the result of validate_jsonl: inline findings, the JSON report and its markdown twin (the
+result's report document)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from tools.core.document import to_markdown
 from tools.validate.models import (
     CodeCount,
     Distribution,
@@ -112,9 +114,7 @@ def finish_findings(
                 out.write(("" if first else ",\n") + row.rstrip("\n"))
                 first = False
         out.write("\n ]\n}\n")
-    with atomic_writer(md_path) as md:
-        md.write(_markdown(summaries, counts, tokens, dataset, spool_name, notes or []))
-    return ValidateResult(
+    result = ValidateResult(
         ok=errors == 0,
         files=summaries,
         counts=counts,
@@ -125,52 +125,18 @@ def finish_findings(
         report_markdown=ws.relative(md_path),
         notes=notes or [],
     )
+    lines, more = _line_findings(spool_name)
+    with atomic_writer(md_path) as md:
+        md.write(to_markdown(result.report_document(dataset, lines, more), level=1))
+    return result
 
 
-def _markdown(
-    files: list[FileSummary],
-    counts: list[CodeCount],
-    tokens: TokenStats | None,
-    dataset: list[Finding],
-    spool_name: str,
-    notes: list[str],
-    limit: int = 500,
-) -> str:
-    lines = ["# Dataset validation report", ""]
-    if notes:
-        lines += [f"- {note}" for note in notes] + [""]
-    lines += ["| file | format | target | lines | examples | errors | warnings |", "|---|---|---|---|---|---|---|"]
-    lines += [
-        f"| {f.path} | {f.format} | {f.target} | {f.lines} | {f.examples} | {f.errors} | {f.warnings} |" for f in files
-    ]
-    if tokens:
-        approx = " (approximate: not the model's own tokenizer)" if tokens.approximate else ""
-        lines += [
-            "",
-            f"## Tokens ({tokens.method}{approx})",
-            "",
-            "| per example | min | median | p95 | max |",
-            "|---|---|---|---|---|",
-        ]
-        for name in ("total", "assistant", "billed"):
-            d = getattr(tokens, name)
-            lines.append(f"| {name} | {d.min} | {d.median:g} | {d.p95:g} | {d.max} |")
-        lines += [
-            "",
-            f"Billed tokens per epoch: {tokens.billed_sum:,}; assistant share {tokens.assistant_share:.1%}"
-            + (f"; {tokens.over_limit} over the {tokens.limit:,}-token limit" if tokens.limit else ""),
-        ]
-    lines += ["", "## Counts", "", "| code | severity | count |", "|---|---|---|"]
-    lines += [f"| {c.code} | {c.severity} | {c.count} |" for c in counts]
-    if dataset:
-        lines += ["", "## Dataset findings", ""]
-        lines += [f"- **{f.code}** ({f.severity}): {f.message}" for f in dataset]
-    lines += ["", "## Line findings", ""]
+def _line_findings(spool_name: str, limit: int = 500) -> tuple[list[Finding], bool]:
+    """The first ``limit`` line findings of the spool, and whether there are more."""
+    found: list[Finding] = []
     with open(spool_name, encoding="utf-8") as spool:
-        for k, row in enumerate(spool):
-            if k >= limit:
-                lines.append("- ... see the JSON report for the rest")
-                break
-            f = json.loads(row)
-            lines.append(f"- {f['file']}:{f['line'] or '-'} **{f['code']}** ({f['severity']}): {f['message']}")
-    return "\n".join(lines) + "\n"
+        for row in spool:
+            if len(found) == limit:
+                return found, True
+            found.append(Finding.model_validate_json(row))
+    return found, False

@@ -66,7 +66,9 @@ def test_planted_defects_are_found_with_their_lines(ws: Workspace) -> None:
     assert r.files[0].format == "openai_chat" and r.files[0].target == "openai" and r.files[0].examples == 39
     report = json.loads((ws.root / r.report_json).read_text())
     assert {f["code"] for f in report["line_findings"]} >= {"invalid_json", "empty_content"}
-    assert "## Dataset findings" in (ws.root / r.report_markdown).read_text()
+    markdown = (ws.root / r.report_markdown).read_text()
+    assert markdown.startswith("# Dataset validation report\n") and "**Dataset findings**" in markdown
+    assert "- **error** `train.jsonl:8` (invalid_json): invalid JSON" in markdown and "**Line findings**" in markdown
 
 
 def test_output_is_bounded(ws: Workspace) -> None:
