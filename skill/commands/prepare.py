@@ -5,41 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.prepare.models import PrepareResult
-
-
-def _n(count: int, unit: str) -> str:
-    return f"{count} {unit}{'' if count == 1 else 's'}"
-
-
-def render_prepare(result: PrepareResult, console: Console) -> None:
-    unit = result.row_unit
-    console.print(f"wrote [bold]{result.out}[/]: {result.written} of {_n(result.rows, unit)} as {result.to}")
-    if result.delimiter:
-        console.print(f"read as CSV, separator {result.delimiter}; override with --delimiter")
-    if result.skipped_total:
-        shown = "; ".join(f"{unit} {s.row}: {s.reason}" for s in result.skipped[:5])
-        more = f" (and {result.skipped_total - 5} more in --json)" if result.skipped_total > 5 else ""
-        console.print(f"[yellow]skipped {_n(result.skipped_total, unit)}[/]: {shown}{more}", highlight=False)
-    if result.dropped_fields:
-        console.print("[yellow]input fields left out of the output[/] (map them, or they are lost):")
-        for f in result.dropped_fields[:10]:
-            console.print(f"  {f.field}: a value in {_n(f.rows, unit)} (first: {unit} {f.first_row})", highlight=False)
-    if result.dropped:
-        console.print(f"[yellow]not kept by the {result.to} format[/]:")
-        for d in result.dropped:
-            console.print(f"  {d.what}: {d.examples} examples (first: {unit} {d.first_row})", highlight=False)
-    if result.lossless:
-        console.print(
-            f"[green]lossless[/]: all {_n(result.rows, unit)} written; every non-empty input field was read "
-            f"into the output and {result.to} holds all of it"
-        )
-    if result.validation_ok is not None:
-        state = "[green]valid[/]" if result.validation_ok else f"[red]{result.validation_errors} errors[/]"
-        console.print(f"validation of the output: {state} (report: {result.validation_report})")
 
 
 def _parse_pairs(text: str | None, option: str, left: str, right: str) -> list[dict[str, str]] | None:
@@ -106,7 +73,6 @@ def convert(
             "validate_output": not no_validate,
         },
         json_out=json_out,
-        render=render_prepare,
         problems=lambda r: r.validation_ok is False or r.written == 0,
     )
 

@@ -228,7 +228,7 @@ def test_cli_says_lossless_only_when_it_is(in_ws: Workspace) -> None:
     assert res.exit_code == 0, res.output
     out = " ".join(res.output.split())
     assert "lossless" not in out
-    assert "skipped 1 line: line 3: empty prompt" in out and "source: a value in 2 lines" in out
+    assert "Skipped 1 line warning line 3 empty prompt" in out and "│ source │ 2 │ 2 │" in out
     assert "semicolon (sniffed)" in out
     res = runner.invoke(app, ["prepare", "qa.csv", "-o", "qa2.jsonl", "--no-validate", "--map", "prompt=question"])
     assert res.exit_code == 1 and "0 of 3 lines" in res.output and "no answer" in res.output
