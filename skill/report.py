@@ -69,22 +69,6 @@ def render_record_answers(data: dict[str, Any]) -> Section:
     )
 
 
-def render_split(data: dict[str, Any]) -> Section:
-    rows = [[p["split"], p["path"], p["examples"], p["sha256"][:12]] for p in data["parts"]]
-    skipped = data.get("skipped_lines") or []
-    note = f"\n\nLines left out (not usable examples): {', '.join(map(str, skipped))}." if skipped else ""
-    body = (
-        table(["split", "file", "examples", "sha256"], rows)
-        + f"\n\n{data['groups']} groups of near-duplicates kept within one split; manifest `{data['manifest']}`.{note}"
-    )
-    return Section(
-        title="Train / validation / test split",
-        status="ok",
-        headline=" / ".join(f"{p['examples']}" for p in data["parts"]) + " examples",
-        body=body,
-    )
-
-
 def render_diagnose(data: dict[str, Any]) -> Section:
     parts = [f"**{data['headline']}**", ""]
     best = data.get("best_checkpoint")
@@ -364,7 +348,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,
-    "split_dataset": render_split,
     "diagnose_loss": render_diagnose,
     "facts_check": render_facts,
 }

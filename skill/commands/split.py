@@ -5,27 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
-from tools.split.models import SplitResult
-
-
-def render_split(result: SplitResult, console: Console) -> None:
-    for p in result.parts:
-        console.print(
-            f"{p.split:5} {p.examples:6d} examples in {p.groups:6d} groups -> [bold]{p.path}[/] "
-            f"[dim](sha256 {p.sha256[:12]})[/]"
-        )
-    console.print(
-        f"{result.examples} examples in {result.groups} groups; {result.grouped_examples} examples "
-        f"share a group with a duplicate or near-duplicate and stay in one split (seed {result.seed})"
-    )
-    if result.skipped_lines:
-        console.print(f"[yellow]skipped unusable lines[/]: {', '.join(map(str, result.skipped_lines[:20]))}")
-    if result.replaced:
-        console.print(f"[yellow]replaced[/]: {', '.join(result.replaced)}")
-    console.print(f"manifest (written last; the split is complete only when it is there): {result.manifest}")
 
 
 def split(
@@ -68,7 +49,6 @@ def split(
             "force": force,
         },
         json_out=json_out,
-        render=render_split,
     )
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Cell, Document, Table, Text
 from tools.core.fields import InputPath, OutputPath
 from tools.data.formats import FormatName
 
 SPLITS = ("train", "val", "test")
+LINES_SHOWN = 20
 
 
 class SplitRequest(BaseModel):
@@ -58,3 +60,34 @@ class SplitResult(BaseModel):
     leftovers_removed: list[str] = Field(
         default_factory=list, description="Temporary files of an earlier, interrupted split that were cleaned up."
     )
+
+    def _parts_table(self) -> Table:
+        stratified = any(p.strata for p in self.parts)
+        headers = ["split", "file", "examples", "groups", "sha256"] + (["strata"] if stratified else [])
+        rows: list[list[Cell]] = []
+        for p in self.parts:
+            row: list[Cell] = [p.split, p.path, p.examples, p.groups, p.sha256[:12]]
+            rows.append(row + ([", ".join(p.strata or [])] if stratified else []))
+        return Table(headers=headers, rows=rows)
+
+    def document(self) -> Document:
+        blocks: list[Block] = [
+            self._parts_table(),
+            Text(text=f"{self.examples:,} examples in {self.groups:,} groups; {self.grouped_examples:,} examples share "
+                 f"a group with a duplicate or near-duplicate and stay in one split (seed {self.seed})."),
+        ]  # fmt: skip
+        if self.skipped_lines:
+            shown = ", ".join(map(str, self.skipped_lines[:LINES_SHOWN]))
+            more = f" and {len(self.skipped_lines) - LINES_SHOWN} more" if len(self.skipped_lines) > LINES_SHOWN else ""
+            blocks.append(Text(text=f"Lines left out (not usable examples): {shown}{more}."))
+        if self.replaced:
+            blocks.append(Bullets(title="Replaced", items=self.replaced))
+        if self.leftovers_removed:
+            blocks.append(
+                Bullets(title="Removed: files of an earlier, interrupted split", items=self.leftovers_removed)
+            )
+        blocks.append(Text(text=f"The manifest {self.manifest} is written last: the split is complete only when it "
+                                "is there."))  # fmt: skip
+        headline = " / ".join(f"{p.split} {p.examples:,}" for p in self.parts) + " examples"
+        return Document(title="Train / validation / test split", status="ok", headline=headline, blocks=blocks,
+                        files=[p.path for p in self.parts] + [self.manifest])  # fmt: skip
