@@ -116,50 +116,6 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
 
 
-def render_pii(data: dict[str, Any]) -> Section:
-    entities = table(
-        ["entity", "kind", "count", "lines"],
-        [[e["label"], e["kind"], e["count"], e["lines"]] for e in data["entities"]],
-    )
-    samples = table(
-        ["line", "role", "entity", "masked sample"],
-        [
-            [f["line"], f["role"], f["entity"], f["sample"]]
-            for f in data["findings"]
-            if f["entity"] not in ("LOCATION",)
-        ][:10],
-    )
-    redaction = data.get("redaction")
-    red = (
-        f"Redacted copy `{redaction['path']}` ({redaction['mode']}): {redaction['replaced']} replacements on "
-        f"{redaction['lines_changed']} lines ({redaction['second_look_lines']} found only by the second look). "
-        f"Re-scan: {redaction['statement']}"
-        if redaction
-        else "No redacted copy was asked for."
-    )
-    template = data.get("template_findings") or []
-    tmpl = (
-        (
-            "\n\nNames in the shared system prompt, reported once and not redacted: "
-            + ", ".join(f"{t['entity']} {t['sample']} on {t['lines']} lines" for t in template)
-        )
-        if template
-        else ""
-    )
-    body = (
-        f"{data['found_total']} findings on {data['lines_with_findings']} of {data['lines']} lines "
-        f"(spaCy model `{data['nlp_model']}`; samples are masked).\n\n{entities}\n\nFirst findings other than "
-        f"places:\n\n{samples}\n\n{red}{tmpl}"
-    )
-    return Section(
-        title="Personal data and secrets",
-        status="ok" if data["ok"] else "found problems",
-        headline=f"{data['found_total']} findings; "
-        + (f"redacted copy written, re-scan: {redaction['rescan_found']} detections" if redaction else "no copy"),
-        body=body,
-    )
-
-
 def render_compliance(data: dict[str, Any]) -> Section:
     rows = [
         [p["provider"], p["verdict"], "; ".join(p.get("reasons", []) + p.get("conditions", []))]
@@ -341,7 +297,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
-    "scan_pii": render_pii,
     "check_compliance": render_compliance,
     "select_provider": render_providers,
     "estimate_cost": render_cost,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Cell, Document, Finding, Findings, Pairs, Severity, Table, Text
 from tools.core.fields import InputPath, OutputPath
 from tools.pii.redact import RedactMode
+
+REPORT_FINDINGS = 200
+"""Findings the markdown report lists (the JSON report has every one)."""
 
 
 class ScanPiiRequest(BaseModel):
@@ -144,3 +148,138 @@ class ScanPiiResult(BaseModel):
         description="true when nothing was detected and every line was scanned, or a redacted copy was written "
         "and its re-scan detected nothing; detection is statistical (see redaction.recall)"
     )
+
+    def _scan_pairs(self) -> Pairs:
+        names = "names detected" if self.names_detected else "NO name detection"
+        return Pairs(
+            title="Scan",
+            items=[
+                ("format", self.format or "unknown"),
+                ("lines", self.lines),
+                ("examples", self.examples),
+                ("strings, keys and numbers", f"{self.texts_scanned:,} ({self.unique_texts:,} distinct)"),
+                ("detector", f"{self.detector} ({names}), language {self.language}"),
+                ("time", f"{self.seconds:.1f} s on {self.workers} worker{'s' if self.workers != 1 else ''}"),
+            ],
+        )
+
+    def _found_blocks(self, findings: list[PiiFinding], shown_of: int) -> list[Block]:
+        if not self.found_total:
+            return [
+                Text(
+                    text=f"No detections by {self.detector}: detection is statistical, so this lowers the risk; "
+                    "it does not prove absence."
+                )
+            ]
+        entities: list[list[Cell]] = [
+            [e.entity, e.kind, e.count, e.lines, ", ".join(f"{r.role} {r.count}" for r in e.by_role)]
+            for e in self.entities
+        ]
+        rows: list[list[Cell]] = [[f.line, f.role, f.entity, f"{f.score:.2f}", f.sample] for f in findings]
+        more = f", first {len(findings)} of {shown_of:,}" if shown_of > len(findings) else ""
+        return [
+            Table(
+                title=f"{self.found_total:,} findings in {self.lines_with_findings:,} lines",
+                headers=["entity", "kind", "found", "lines", "by role"],
+                rows=entities,
+            ),
+            Table(
+                title=f"Findings (samples masked{more})",
+                headers=["line", "role", "entity", "score", "sample"],
+                rows=rows,
+            ),
+        ]
+
+    def _other_blocks(self) -> list[Block]:
+        blocks: list[Block] = []
+        if self.template_findings:
+            blocks.append(
+                Bullets(
+                    title="Not counted: in a system prompt shared by many examples (brand or product names?)",
+                    items=[f"{t.entity} {t.sample} in {t.lines:,} lines" for t in self.template_findings],
+                )
+            )
+        if self.line_problems:
+            listed = (
+                f"; the first {len(self.line_problems)} listed"
+                if self.line_problems_total > len(self.line_problems)
+                else ""
+            )
+            blocks.append(
+                Findings(
+                    title=f"Lines not read, not parsed or not fully scanned ({self.line_problems_total:,}{listed})",
+                    items=[
+                        Finding(severity="warning", where=f"line {p.line}", code=p.kind, message=p.message)
+                        for p in self.line_problems
+                    ],
+                )
+            )
+        return blocks
+
+    def _redaction_blocks(self, review: list[ReviewSample]) -> list[Block]:
+        r = self.redaction
+        if r is None:
+            return []
+        blocks: list[Block] = [
+            Pairs(
+                title="Redacted copy",
+                items=[
+                    ("file", r.path),
+                    ("mode", r.mode),
+                    ("known values searched for everywhere", r.known_values),
+                    ("replacements", r.replaced),
+                    ("lines changed", r.lines_changed),
+                    ("lines changed only by the second look", r.second_look_lines),
+                    ("lines left out (not read or not fully scanned)", r.left_out_total),
+                ],
+            )
+        ]
+        if review:
+            blocks.append(
+                Bullets(
+                    title="Review: replacements as they read in the redacted copy",
+                    items=[
+                        f"line {s.line} {s.where} [{s.start}:{s.end}] {s.entity} "
+                        f"({'second look' if s.second_look else 'scan'}): {s.text!r}"
+                        for s in review
+                    ],
+                )
+            )
+        severity: Severity = "warning" if r.rescan_found or r.rescan_unchecked or r.left_out_total else "info"
+        blocks.append(
+            Findings(title="Re-scan of the redacted copy", items=[Finding(severity=severity, message=r.statement)])
+        )
+        return blocks
+
+    def _headline(self) -> str:
+        found = f"{self.found_total:,} findings in {self.lines_with_findings:,} of {self.lines:,} lines"
+        r = self.redaction
+        if r is None:
+            return found + "; no redacted copy"
+        return found + f"; redacted copy written, its re-scan: {r.rescan_found} detections"
+
+    def _document(self, title: str, findings: list[PiiFinding], shown_of: int, review: list[ReviewSample]) -> Document:
+        blocks: list[Block] = []
+        if self.warnings:
+            blocks.append(Findings(items=[Finding(severity="warning", message=w) for w in self.warnings]))
+        blocks += [self._scan_pairs(), *self._found_blocks(findings, shown_of), *self._other_blocks()]
+        blocks += self._redaction_blocks(review)
+        files = [self.report_markdown, self.report_json] + ([self.redaction.path] if self.redaction else [])
+        return Document(
+            title=title, status="ok" if self.ok else "problems", headline=self._headline(), blocks=blocks, files=files
+        )
+
+    def document(self) -> Document:
+        review = self.redaction.review if self.redaction else []
+        return self._document("Personal data and secrets", self.findings, self.found_total, review)
+
+    def report_document(self, findings: list[PiiFinding], review: list[ReviewSample]) -> Document:
+        """The markdown report: up to REPORT_FINDINGS findings, every review sample, and what detection can say."""
+        doc = self._document(f"PII and secrets scan: {self.path}", findings[:REPORT_FINDINGS], len(findings), review)
+        doc.blocks.append(
+            Text(
+                text="Detection is statistical: no detection lowers the risk of training on personal "
+                "data; it does not prove there is none."
+            )
+        )
+        return doc

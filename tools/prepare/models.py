@@ -104,12 +104,17 @@ class PrepareResult(BaseModel):
 
     def _skipped(self) -> list[Block]:
         unit = self.row_unit
-        items = [Finding(severity="warning", where=f"{unit} {s.row}", message=s.reason)
-                 for s in self.skipped[:SKIPPED_SHOWN]]  # fmt: skip
+        items = [
+            Finding(severity="warning", where=f"{unit} {s.row}", message=s.reason) for s in self.skipped[:SKIPPED_SHOWN]
+        ]
         blocks: list[Block] = [Findings(title=f"Skipped {self._n(self.skipped_total)}", items=items)]
         if self.skipped_total > len(items):
-            blocks.append(Text(text=f"{self.skipped_total - len(items):,} more skipped {unit}s; the first "
-                                    f"{len(self.skipped)} are in the JSON result (--json)."))  # fmt: skip
+            blocks.append(
+                Text(
+                    text=f"{self.skipped_total - len(items):,} more skipped {unit}s; the first "
+                    f"{len(self.skipped)} are in the JSON result (--json)."
+                )
+            )
         return blocks
 
     def _left_out(self) -> list[Block]:
@@ -117,12 +122,20 @@ class PrepareResult(BaseModel):
         blocks: list[Block] = []
         if self.dropped_fields:
             rows: list[list[Cell]] = [[f.field, f.rows, f.first_row] for f in self.dropped_fields]
-            blocks.append(Table(title="Input fields left out of the output (map them, or they are lost)",
-                                headers=["field", f"{unit}s with a value", f"first {unit}"], rows=rows))  # fmt: skip
+            blocks.append(
+                Table(
+                    title="Input fields left out of the output (map them, or they are lost)",
+                    headers=["field", f"{unit}s with a value", f"first {unit}"],
+                    rows=rows,
+                )
+            )
         if self.dropped:
             rows = [[d.what, d.examples, d.first_row] for d in self.dropped]
-            blocks.append(Table(title=f"Not kept by the {self.to} format",
-                                headers=["what", "examples", f"first {unit}"], rows=rows))  # fmt: skip
+            blocks.append(
+                Table(
+                    title=f"Not kept by the {self.to} format", headers=["what", "examples", f"first {unit}"], rows=rows
+                )
+            )
         return blocks
 
     def document(self) -> Document:
@@ -133,13 +146,21 @@ class PrepareResult(BaseModel):
             blocks += self._skipped()
         blocks += self._left_out()
         if self.lossless:
-            blocks.append(Text(text=f"Lossless: all {self._n(self.rows)} written; every non-empty input field was "
-                                    f"read into the output and {self.to} holds all of it."))  # fmt: skip
+            blocks.append(
+                Text(
+                    text=f"Lossless: all {self._n(self.rows)} written; every non-empty input field was "
+                    f"read into the output and {self.to} holds all of it."
+                )
+            )
         if self.validation_ok is not None:
             state = "valid" if self.validation_ok else f"{self.validation_errors} errors"
             blocks.append(Text(text=f"Validation of the output: {state}; its report is listed below."))
         problems = self.validation_ok is False or self.written == 0
         files = [self.out] + ([self.validation_report] if self.validation_report else [])
-        return Document(title="Data conversion", status="problems" if problems else "ok",
-                        headline=f"wrote {self.out}: {self.written:,} of {self._n(self.rows)} as {self.to}",
-                        blocks=blocks, files=files)  # fmt: skip
+        return Document(
+            title="Data conversion",
+            status="problems" if problems else "ok",
+            headline=f"wrote {self.out}: {self.written:,} of {self._n(self.rows)} as {self.to}",
+            blocks=blocks,
+            files=files,
+        )

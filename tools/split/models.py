@@ -73,9 +73,11 @@ class SplitResult(BaseModel):
     def document(self) -> Document:
         blocks: list[Block] = [
             self._parts_table(),
-            Text(text=f"{self.examples:,} examples in {self.groups:,} groups; {self.grouped_examples:,} examples share "
-                 f"a group with a duplicate or near-duplicate and stay in one split (seed {self.seed})."),
-        ]  # fmt: skip
+            Text(
+                text=f"{self.examples:,} examples in {self.groups:,} groups; {self.grouped_examples:,} examples share "
+                f"a group with a duplicate or near-duplicate and stay in one split (seed {self.seed})."
+            ),
+        ]
         if self.skipped_lines:
             shown = ", ".join(map(str, self.skipped_lines[:LINES_SHOWN]))
             more = f" and {len(self.skipped_lines) - LINES_SHOWN} more" if len(self.skipped_lines) > LINES_SHOWN else ""
@@ -86,8 +88,14 @@ class SplitResult(BaseModel):
             blocks.append(
                 Bullets(title="Removed: files of an earlier, interrupted split", items=self.leftovers_removed)
             )
-        blocks.append(Text(text=f"The manifest {self.manifest} is written last: the split is complete only when it "
-                                "is there."))  # fmt: skip
+        blocks.append(
+            Text(text=f"The manifest {self.manifest} is written last: the split is complete only when it is there.")
+        )
         headline = " / ".join(f"{p.split} {p.examples:,}" for p in self.parts) + " examples"
-        return Document(title="Train / validation / test split", status="ok", headline=headline, blocks=blocks,
-                        files=[p.path for p in self.parts] + [self.manifest])  # fmt: skip
+        return Document(
+            title="Train / validation / test split",
+            status="ok",
+            headline=headline,
+            blocks=blocks,
+            files=[p.path for p in self.parts] + [self.manifest],
+        )

@@ -91,8 +91,9 @@ class FileSummary(BaseModel):
 
 
 def files_table(files: list[FileSummary]) -> Table:
-    rows: list[list[Cell]] = [[f.path, f.format or "unknown", f.target, f.lines, f.examples, f.errors, f.warnings]
-                              for f in files]  # fmt: skip
+    rows: list[list[Cell]] = [
+        [f.path, f.format or "unknown", f.target, f.lines, f.examples, f.errors, f.warnings] for f in files
+    ]
     return Table(headers=["file", "format", "target", "lines", "examples", "errors", "warnings"], rows=rows)
 
 
@@ -110,16 +111,23 @@ def token_blocks(t: TokenStats) -> list[Block]:
 
 
 def counts_table(counts: list[CodeCount]) -> Table:
-    return Table(title="Findings by code", headers=["code", "severity", "count"],
-                 rows=[[c.code, c.severity, c.count] for c in counts])  # fmt: skip
+    return Table(
+        title="Findings by code",
+        headers=["code", "severity", "count"],
+        rows=[[c.code, c.severity, c.count] for c in counts],
+    )
 
 
 def finding_items(findings: list[Finding]) -> list[DocFinding]:
     return [
-        DocFinding(severity=f.severity, code=f.code, message=f.message,
-                   where=f"{f.file}:{f.line}" if f.line and not f.lines else f.file)
+        DocFinding(
+            severity=f.severity,
+            code=f.code,
+            message=f.message,
+            where=f"{f.file}:{f.line}" if f.line and not f.lines else f.file,
+        )
         for f in findings
-    ]  # fmt: skip
+    ]
 
 
 class ValidateResult(BaseModel):
@@ -152,8 +160,13 @@ class ValidateResult(BaseModel):
             blocks.append(Findings(title=title, items=finding_items(self.findings), total=self.findings_total))
         if self.notes:
             blocks.append(Bullets(title="Notes", items=self.notes))
-        return Document(title="Dataset validation", status="ok" if self.ok else "problems", headline=self.headline(),
-                        blocks=blocks, files=[self.report_markdown, self.report_json])  # fmt: skip
+        return Document(
+            title="Dataset validation",
+            status="ok" if self.ok else "problems",
+            headline=self.headline(),
+            blocks=blocks,
+            files=[self.report_markdown, self.report_json],
+        )
 
     def report_document(self, dataset: list[Finding], lines: list[Finding], more_lines: bool) -> Document:
         """The markdown report: every dataset finding and the line findings (the first ones when ``more_lines``)."""
@@ -167,8 +180,12 @@ class ValidateResult(BaseModel):
         blocks.append(Findings(title="Line findings", items=finding_items(lines)))
         if more_lines:
             blocks.append(Text(text=f"The rest of the line findings are in {self.report_json}."))
-        return Document(title="Dataset validation report", status="ok" if self.ok else "problems",
-                        headline=self.headline(), blocks=blocks)  # fmt: skip
+        return Document(
+            title="Dataset validation report",
+            status="ok" if self.ok else "problems",
+            headline=self.headline(),
+            blocks=blocks,
+        )
 
 
 # ---------------------------------------------------------------- per-example state
