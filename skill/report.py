@@ -116,31 +116,6 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
 
 
-def render_compliance(data: dict[str, Any]) -> Section:
-    rows = [
-        [p["provider"], p["verdict"], "; ".join(p.get("reasons", []) + p.get("conditions", []))]
-        for p in data["providers"]
-    ]
-    actions = _bullets(
-        [
-            ("**required** " if a["required"] else "recommended ") + f"{a['title']}: {a['detail']}"
-            for a in data["actions"]
-        ],
-        10,
-    )
-    body = (
-        f"Regimes: {', '.join(data['regimes'])}.\n\n{table(['provider path', 'verdict', 'why'], rows)}\n\n"
-        f"Before training:\n\n{actions}"
-    )
-    return Section(
-        title="Compliance",
-        status="ok" if data["ok"] else "found problems",
-        headline=f"{len(data['allowed'])} allowed, {len(data['conditional'])} conditional, "
-        f"{len(data['not_allowed'])} not allowed",
-        body=body,
-    )
-
-
 def render_providers(data: dict[str, Any]) -> Section:
     rows = [
         [
@@ -297,7 +272,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
-    "check_compliance": render_compliance,
     "select_provider": render_providers,
     "estimate_cost": render_cost,
     "configure_training": render_config,

@@ -5,45 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from skill.console import JsonFlag, print_notes, run
-from tools.compliance.check_compliance import ComplianceResult
-
-_COLOUR = {"allowed": "green", "conditional": "yellow", "not_allowed": "red"}
-
-
-def render_compliance(result: ComplianceResult, console: Console) -> None:
-    console.print(f"[bold]regimes:[/] {', '.join(result.regimes)}")
-    pii = result.pii
-    if pii.scanned:
-        state = (
-            f"redacted copy: {pii.redacted_rescan or 'its re-scan detected nothing'}"
-            if pii.redacted_no_detections
-            else "NOT remediated"
-            if pii.found
-            else "none detected"
-        )
-        console.print(f"[bold]PII scan:[/] {pii.found} findings ({pii.secrets} secrets); {state}")
-    else:
-        console.print("[bold]PII scan:[/] [yellow]none given[/] (run `finetune pii DATA.jsonl` first)")
-    for v in result.providers:
-        colour = _COLOUR[v.verdict]
-        console.print(f"  [{colour}]{v.verdict:>12}[/]  {v.provider}", highlight=False)
-        for why in v.reasons:
-            console.print(f"                 [red]x[/] {why}", highlight=False)
-        for cond in v.conditions:
-            console.print(f"                 [yellow]![/] {cond}", highlight=False)
-    if result.actions:
-        console.print("\n[bold]before training:[/]")
-        for a in result.actions:
-            mark = "[bold]must[/]" if a.required else "should"
-            console.print(f"  {mark}: {a.title}", highlight=False)
-            console.print(f"        [dim]{a.detail} ({a.source})[/]", highlight=False)
-    if result.ai_act:
-        console.print(f"\n[bold]EU AI Act:[/] {result.ai_act}")
-    print_notes(console, result.warnings)
-    console.print("\n[dim]A checklist grounded in cited sources, not legal advice.[/]")
+from skill.console import JsonFlag, run
 
 
 def compliance(
@@ -83,7 +46,6 @@ def compliance(
             "base_model_flop": base_model_flop,
         },
         json_out=json_out,
-        render=render_compliance,
         problems=lambda r: not r.ok,
     )
 

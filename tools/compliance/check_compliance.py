@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Document, Finding, Findings, Pairs, Severity, Table, Text
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
 from tools.core.registry import tool
@@ -125,6 +126,57 @@ class ComplianceResult(BaseModel):
     ai_act: str | None
     warnings: list[str]
     ok: bool = Field(description="at least one path is allowed (or conditional) and no PII or secret is unresolved")
+
+    def _pii_state(self) -> str:
+        pii = self.pii
+        if not pii.scanned:
+            return "none given (run `finetune pii DATA.jsonl` first)"
+        if pii.redacted_no_detections:
+            state = f"redacted copy: {pii.redacted_rescan or 'its re-scan detected nothing'}"
+        else:
+            state = "NOT remediated" if pii.found else "none detected"
+        return f"{pii.found} findings ({pii.secrets} secrets); {state}"
+
+    def _provider_blocks(self) -> list[Block]:
+        table = Table(
+            title="Provider paths",
+            headers=["provider", "verdict"],
+            rows=[[v.provider, v.verdict] for v in self.providers],
+        )
+        notes: list[Finding] = []
+        for v in self.providers:
+            severity: Severity = "error" if v.verdict == "not_allowed" else "warning"
+            notes += [Finding(severity=severity, where=v.provider, message=why) for why in v.reasons]
+            notes += [Finding(severity="warning", where=v.provider, message=c) for c in v.conditions]
+        blocks: list[Block] = [table]
+        if notes:
+            blocks.append(Findings(title="Why not, and on what conditions", items=notes))
+        return blocks
+
+    def document(self) -> Document:
+        blocks: list[Block] = [Pairs(items=[("regimes", ", ".join(self.regimes)), ("PII scan", self._pii_state())])]
+        blocks += self._provider_blocks()
+        if self.actions:
+            blocks.append(
+                Bullets(
+                    title="Before training",
+                    items=[
+                        f"{'must' if a.required else 'should'}: {a.title}. {a.detail} ({a.source})"
+                        for a in self.actions
+                    ],
+                )
+            )
+        if self.ai_act:
+            blocks.append(Text(text=f"EU AI Act: {self.ai_act}"))
+        if self.warnings:
+            blocks.append(
+                Findings(title="Notices", items=[Finding(severity="warning", message=w) for w in self.warnings])
+            )
+        blocks.append(Text(text="A checklist grounded in cited sources, not legal advice."))
+        headline = (
+            f"{len(self.allowed)} allowed, {len(self.conditional)} conditional, {len(self.not_allowed)} not allowed"
+        )
+        return Document(title="Compliance", status="ok" if self.ok else "problems", headline=headline, blocks=blocks)
 
 
 def _provider_facts(wanted: list[str] | None) -> tuple[list[Any], FactUsage]:
