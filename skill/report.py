@@ -143,43 +143,6 @@ def render_providers(data: dict[str, Any]) -> Section:
     )
 
 
-def _usd(value: Any) -> str:
-    if value is None:
-        return "unpriced"
-    if isinstance(value, int | float):
-        return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}"
-    return str(value)
-
-
-def render_cost(data: dict[str, Any]) -> Section:
-    rows = []
-    for o in data["options"][:8]:
-        training = o.get("training") or {}
-        inference = o.get("inference") or {}
-        be = o.get("break_even") or {}
-        rows.append(
-            [
-                o["provider"],
-                o["model"],
-                _usd(training.get("cost_usd")),
-                _usd(inference.get("base_usd_per_month")) if inference else "n/a",
-                _usd(inference.get("ft_usd_per_month")) if inference else "n/a",
-                be.get("statement") or "no inference price for this path",
-            ]
-        )
-    dataset = data.get("dataset") or {}
-    assumptions = _bullets([f"{a['what']}: {a['value']} ({a['source']}, {a['as_of']})" for a in data["assumptions"]], 8)
-    body = (
-        f"Dataset `{dataset.get('path')}`: {dataset.get('examples')} examples, {dataset.get('tokens_per_epoch')} "
-        f"tokens per epoch ({dataset.get('counter')}).\n\n"
-        + table(["provider", "model", "training", "base / month", "fine-tuned / month", "break-even"], rows)
-        + f"\n\nAssumptions:\n\n{assumptions}"
-    )
-    return Section(
-        title="Cost and break-even", status="ok", headline=f"{len(data['options'])} options priced", body=body
-    )
-
-
 def render_config(data: dict[str, Any]) -> Section:
     plan = data["plan"]
     keys = (
@@ -273,7 +236,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
     "select_provider": render_providers,
-    "estimate_cost": render_cost,
     "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,

@@ -5,63 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skill.console import JsonFlag, print_notes, run
-from tools.cost.models import CostEstimate
-from tools.cost.money import money
-from tools.cost.report import break_even_cell, training_cell
+from skill.console import JsonFlag, run
 
 DEFAULT_REPORT = "cost-report.md"
-MAX_NOTES = 3
-
-
-def _m(x: float | None) -> str:
-    return "unknown" if x is None else money(x)
-
-
-def render_cost(result: CostEstimate, console: Console) -> None:
-    """A short table and the lines that change a decision; the rest (assumptions, sensitivity, GPU options,
-    excluded paths, every note) is in the report."""
-    if result.dataset:
-        d = result.dataset
-        console.print(
-            f"{d.path}: {d.examples} examples, {d.tokens_per_epoch:,} tokens per epoch "
-            f"({d.counter}{', approximate' if d.approximate else ''})"
-        )
-    table = Table(title="Training and inference")
-    for column in ("provider / model", "method", "training", "ft / request", "fixed / month", "break-even"):
-        table.add_column(column)
-    for o in result.options:
-        i = o.inference
-        fixed = (_m(i.fixed_usd_per_month) + (" + ?" if i.fixed_unknown else "")) if i else "-"
-        table.add_row(
-            f"{o.provider} / {o.model}",
-            o.method,
-            training_cell(o),
-            _m(i.ft_usd_per_request) if i else "-",
-            fixed,
-            break_even_cell(o.break_even),
-        )
-    console.print(table)
-    if len(result.options) == 1:
-        o = result.options[0]
-        console.print(f"training price: {o.training.price_text or o.training.note or 'unknown'}")
-        if o.break_even:
-            console.print(o.break_even.statement)
-    for o in result.options:
-        for line in o.over_budget:
-            console.print(f"  [yellow]over budget[/]: {o.provider} / {o.model}: {line}")
-    if result.excluded:
-        console.print(f"[dim]{len(result.excluded)} paths left out (closed to new jobs or not offered)[/]")
-    for line in result.notes[:MAX_NOTES]:
-        console.print(f"[yellow]note[/]: {line}")
-    if len(result.notes) > MAX_NOTES:
-        console.print(f"[dim]{len(result.notes) - MAX_NOTES} more notes in the report[/]")
-    print_notes(console, result.warnings)
-    if result.report:
-        console.print(f"full estimate (assumptions, sensitivity, GPU options, every note): {result.report}")
 
 
 def cost(
@@ -128,7 +75,7 @@ def cost(
         "monthly_inference_budget_usd": monthly_budget,
         "report": report,
     }
-    run(ctx, "estimate_cost", {k: v for k, v in args.items() if v is not None}, json_out=json_out, render=render_cost)
+    run(ctx, "estimate_cost", {k: v for k, v in args.items() if v is not None}, json_out=json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ guessed. Formulas (research/providers-costs-eval.md 5.2):
 from __future__ import annotations
 
 from tools import knowledge
+from tools.core.document import to_markdown
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.workspace import current, write_text_atomic
@@ -29,7 +30,6 @@ from tools.cost.money import money
 from tools.cost.parts import gpu_options, inference_cost, training_cost
 from tools.cost.paths import default_paths
 from tools.cost.payback import break_even, sensitivity
-from tools.cost.report import write_report
 from tools.cost.serving import option_facts
 from tools.plan import plan_math as pm
 
@@ -258,6 +258,6 @@ def estimate_cost(req: CostRequest) -> CostEstimate:
     if req.report:
         ws = current()
         target = ws.output_file(req.report, what="report")
-        write_text_atomic(target, write_report(result))
         result.report = ws.relative(target)
+        write_text_atomic(target, to_markdown(result.report_document(), level=1))
     return result

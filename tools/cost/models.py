@@ -1,4 +1,5 @@
-"""The request and result models of estimate_cost (tools/cost/parts.py does the arithmetic, report.py the markdown)."""
+"""The request and result models of estimate_cost (tools/cost/parts.py does the arithmetic) and how the estimate
+reads: ``CostEstimate.document()`` for the CLI and the demo, ``report_document()`` for the markdown report."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from datetime import date
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Cell, Document, Finding, Findings, Table, Text
 from tools.core.fields import InputPath, OutputPath
+from tools.cost.money import duration_text, money
+
+NOTES_SHOWN = 3
 
 
 class Assumption(BaseModel):
@@ -93,6 +98,78 @@ class CostOption(BaseModel):
     break_even: BreakEven | None = None
     over_budget: list[str] = []
     warnings: list[str] = []
+
+
+def break_even_cell(b: BreakEven | None) -> str:
+    if b is None:
+        return "-"
+    if b.never:
+        return "never"
+    if b.months is not None:
+        return duration_text(b.months)
+    return f"{b.requests:,.0f} req" if b.requests is not None else "-"
+
+
+def training_cell(o: CostOption) -> str:
+    t = o.training
+    if t.cost_usd is not None:
+        return money(t.cost_usd)
+    if t.unit == "gpu":
+        return "your GPUs" if o.provider == "self-hosted" else "no confirmed offer"
+    return "unconfirmed" if t.price_status == "unconfirmed" else "unknown"
+
+
+def _money_or(x: float | None, missing: str = "-") -> str:
+    return missing if x is None else money(x)
+
+
+def options_table(options: list[CostOption]) -> Table:
+    """One row per path: inference per month when a monthly volume was given, else per request."""
+    monthly = any(o.inference and o.inference.monthly_requests for o in options)
+    per = "month" if monthly else "request"
+    rows: list[list[Cell]] = []
+    for o in options:
+        i = o.inference
+        row: list[Cell] = [f"{o.provider} / {o.model}", o.method, o.training.epochs, training_cell(o)]
+        if i is None:
+            row += ["-", "-", "-"]
+        else:
+            base, ft = (
+                (i.base_usd_per_month, i.ft_usd_per_month)
+                if monthly
+                else (i.base_usd_per_request, i.ft_usd_per_request)
+            )
+            row += [
+                _money_or(base),
+                _money_or(ft),
+                money(i.fixed_usd_per_month) + (" + unconfirmed" if i.fixed_unknown else ""),
+            ]
+        rows.append(row + [break_even_cell(o.break_even)])
+    headers = ["provider / model", "method", "epochs", "training", f"base / {per}", f"ft / {per}", "fixed / month"]
+    return Table(title="Training and inference", headers=headers + ["break-even"], rows=rows)
+
+
+def option_details(o: CostOption) -> Bullets:
+    items = [f"training price: {o.training.price_text or o.training.note or 'unknown'}"]
+    if o.training.note and o.training.price_text and not o.training.note.startswith("no confirmed"):
+        items.append(o.training.note)
+    items.append(f"served: {o.serving or 'not documented'}")
+    if o.closes:
+        items.append(f"closes to new jobs on {o.closes}")
+    if o.eligibility:
+        items.append(f"who can start jobs: {o.eligibility}")
+    if o.inference:
+        i = o.inference
+        items.append(f"per request: base {money(i.base_usd_per_request)}, fine-tuned {money(i.ft_usd_per_request)}")
+        items += [f"fixed fee: {item}" for item in i.fixed_items]
+    if o.break_even:
+        items.append(f"break-even: {o.break_even.statement}")
+    for g in o.gpu_options:
+        hours = f"{g.hours} h" if g.hours is not None else "hours unknown (no throughput figure)"
+        price = f", {money(g.cost_usd)} at {g.vendor}" if g.cost_usd is not None else ""
+        items.append(f"{g.gpus}x {g.gpu}: need {g.memory_need_gb} GB, {hours}{price}")
+    items += [f"over budget: {line}" for line in o.over_budget]
+    return Bullets(title=f"{o.provider} / {o.model} ({o.method})", items=items)
 
 
 class Sensitivity(BaseModel):
@@ -205,3 +282,103 @@ class CostEstimate(BaseModel):
     notes: list[str]
     warnings: list[str]
     report: str | None
+
+    def _headline(self) -> str:
+        priced = [o for o in self.options if o.training.cost_usd is not None]
+        paths = f"{len(self.options)} path{'s' if len(self.options) != 1 else ''}"
+        if not priced:
+            return f"{paths}; no training cost could be computed from confirmed prices"
+        cheapest = min(priced, key=lambda o: o.training.cost_usd or 0.0)
+        return (
+            f"{paths}; training priced for {len(priced)}, cheapest {cheapest.provider} / {cheapest.model} at "
+            f"{training_cell(cheapest)}"
+        )
+
+    def _dataset_text(self) -> list[Block]:
+        d = self.dataset
+        if d is None:
+            return []
+        approx = ", approximate" if d.approximate else ""
+        return [
+            Text(
+                text=f"Dataset {d.path}: {d.examples:,} examples, {d.tokens_per_epoch:,} tokens per epoch "
+                f"({d.counter}{approx})."
+            )
+        ]
+
+    def _assumptions(self) -> Bullets:
+        return Bullets(
+            title="Assumptions", items=[f"{a.what}: {a.value} ({a.source}, dated {a.as_of})" for a in self.assumptions]
+        )
+
+    def _notices(self) -> list[Block]:
+        if not self.warnings:
+            return []
+        return [Findings(title="Notices", items=[Finding(severity="warning", message=w) for w in self.warnings])]
+
+    def document(self) -> Document:
+        """A short table and the lines that change a decision; with a report written, the assumptions, sensitivity,
+        GPU options, excluded paths and every note are left to it."""
+        blocks: list[Block] = [*self._dataset_text(), options_table(self.options)]
+        if len(self.options) == 1:
+            blocks.append(option_details(self.options[0]))
+        over = [
+            Finding(severity="warning", where=f"{o.provider} / {o.model}", code="over budget", message=line)
+            for o in self.options
+            for line in o.over_budget
+        ]
+        if over and len(self.options) > 1:
+            blocks.append(Findings(title="Over budget", items=over))
+        short = self.report is not None
+        notes = self.notes[:NOTES_SHOWN] if short else self.notes
+        if notes:
+            blocks.append(Bullets(title="Notes", items=notes))
+        if short:
+            left = [f"{len(self.notes) - NOTES_SHOWN} more notes"] if len(self.notes) > NOTES_SHOWN else []
+            left += (
+                [f"{len(self.excluded)} paths left out (closed to new jobs or not offered)"] if self.excluded else []
+            )
+            left.append("the assumptions, the sensitivity and the GPU options")
+            blocks.append(Text(text=f"In the full estimate ({self.report}): {'; '.join(left)}."))
+        else:
+            blocks.append(self._assumptions())
+            if self.excluded:
+                blocks.append(Bullets(title="Excluded", items=self.excluded))
+        blocks += self._notices()
+        return Document(
+            title="Cost and break-even",
+            status="ok",
+            headline=self._headline(),
+            blocks=blocks,
+            files=[self.report] if self.report else [],
+        )
+
+    def report_document(self) -> Document:
+        """The full estimate: every path in detail, the sensitivity, assumptions, excluded paths and every note."""
+        blocks: list[Block] = [*self._dataset_text(), options_table(self.options)]
+        blocks += [option_details(o) for o in self.options]
+        if self.sensitivity:
+            rows: list[list[Cell]] = [
+                [
+                    s.variable,
+                    s.value,
+                    _money_or(s.training_cost_usd),
+                    f"{s.break_even_requests:,.0f}" if s.break_even_requests is not None else "-",
+                    duration_text(s.break_even_months) if s.break_even_months is not None else "-",
+                ]
+                for s in self.sensitivity
+            ]
+            blocks.append(
+                Table(
+                    title=f"Sensitivity ({self.sensitivity_option})",
+                    rows=rows,
+                    headers=["variable", "value", "training", "break-even requests", "payback time"],
+                )
+            )
+        blocks.append(self._assumptions())
+        if self.excluded:
+            blocks.append(Bullets(title="Excluded", items=self.excluded))
+        if self.notes:
+            blocks.append(Bullets(title="Notes", items=self.notes))
+        blocks += self._notices()
+        return Document(title="Cost estimate", status="ok", headline=self._headline(), blocks=blocks)

@@ -323,8 +323,9 @@ def test_compare_mode_family_filter_and_budget(ws: Workspace) -> None:
 def test_report_is_written(ws: Workspace, confirmed: None) -> None:
     result = cost(ws, **WORKED, report="cost.md")
     text = (ws.root / "cost.md").read_text()
-    assert result.report == "cost.md" and "| openai | gpt-4.1-mini-2025-04-14 | sft | 3 | $15.00 |" in text
-    assert "## Assumptions" in text and "per_1m_tokens" not in text and "0.00 months" not in text
+    assert result.report == "cost.md" and "| openai / gpt-4.1-mini-2025-04-14 | sft | 3 | $15.00 |" in text
+    assert text.startswith("# Cost estimate\n") and "**Assumptions**" in text
+    assert "per_1m_tokens" not in text and "0.00 months" not in text
 
 
 @pytest.mark.parametrize(
@@ -402,10 +403,11 @@ def test_cli_cost_comparison_is_short_and_the_rest_is_in_the_report(in_ws: Works
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "Assumptions" not in out and "Sensitivity" not in out
-    assert out.count("warning:") <= 6 and "0.00 months" not in out and "per_1m_tokens" not in out
+    assert out.count("  warning ") <= 6 and "0.00 months" not in out and "per_1m_tokens" not in out
     assert len(out.splitlines()) < 45
     report = (in_ws.root / "cost-report.md").read_text("utf-8")
-    assert "## Assumptions" in report and "## Notes" in report and "## Excluded" in report
+    assert "**Assumptions**" in report and "**Notes**" in report and "**Excluded**" in report
+    assert "**Sensitivity (" in report
 
 
 def test_minimum_fee_applies(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
