@@ -116,33 +116,6 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
 
 
-def render_providers(data: dict[str, Any]) -> Section:
-    rows = [
-        [
-            o["rank"],
-            o["provider"],
-            o["model"],
-            o["method"],
-            o.get("cost_class"),
-            "; ".join(o.get("fits", [])[:2]),
-            "; ".join(o.get("concerns", [])[:2]),
-        ]
-        for o in data["options"][:8]
-    ]
-    excluded = _bullets([f"{e['provider']} {e['model']}: {e['reason']}" for e in data["excluded"]], 8)
-    body = (
-        table(["rank", "provider", "model", "method", "cost", "fits", "concerns"], rows)
-        + f"\n\nExcluded:\n\n{excluded}\n\nRanking: {data['ranking']}"
-    )
-    top = data["options"][0] if data["options"] else None
-    return Section(
-        title="Where to train",
-        status="ok" if top else "found problems",
-        headline=f"top: {top['provider']} {top['model']}" if top else "no option fits",
-        body=body,
-    )
-
-
 def render_config(data: dict[str, Any]) -> Section:
     plan = data["plan"]
     keys = (
@@ -235,7 +208,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
-    "select_provider": render_providers,
     "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,

@@ -6,37 +6,8 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skill.console import EXIT_BAD_INPUT, JsonFlag, err, print_notes, run
-from tools.providers.models import ProviderRanking
-
-
-def render_ranking(result: ProviderRanking, console: Console) -> None:
-    if result.constraints:
-        console.print("Constraints: " + "; ".join(result.constraints))
-    table = Table(title="Options, best first")
-    for column in ("#", "provider / model", "method", "score", "cost", "no new jobs from", "why / why not"):
-        table.add_column(column)
-    for o in result.options:
-        why = "; ".join(o.fits[:2]) + (" | [yellow]" + "; ".join(o.concerns[:2]) + "[/]" if o.concerns else "")
-        table.add_row(
-            str(o.rank),
-            f"{o.provider} / {o.model}",
-            o.method,
-            str(o.score),
-            o.cost_class,
-            "unknown" if o.end_unknown else str(o.available_until or "-"),
-            why,
-        )
-    console.print(table)
-    console.print(f"[dim]{result.ranking}[/]")
-    if result.excluded:
-        console.print("\n[bold]Excluded[/]")
-        for e in result.excluded:
-            console.print(f"  - {e.provider}" + (f" / {e.model}" if e.model else "") + f": {e.reason}")
-    print_notes(console, result.warnings, findings=result.findings)
+from skill.console import EXIT_BAD_INPUT, JsonFlag, err, run
 
 
 def providers(
@@ -85,7 +56,7 @@ def providers(
         "deadline": when.isoformat() if when else None,
         "examples": examples,
     }
-    run(ctx, "select_provider", args, json_out=json_out, render=render_ranking, problems=lambda r: not r.options)
+    run(ctx, "select_provider", args, json_out=json_out, problems=lambda r: not r.options)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Cell, Document, Finding, Findings, Table, Text
 from tools.decide.checklist import Privacy
+
+REASONS_SHOWN = 2
 
 
 class ProviderRequest(BaseModel):
@@ -76,3 +79,60 @@ class ProviderRanking(BaseModel):
     constraints: list[str] = Field(description="the constraints as understood")
     findings: list[str] = Field(description="contradictions or doubtful constraints")
     warnings: list[str]
+
+    def _options_blocks(self) -> list[Block]:
+        rows: list[list[Cell]] = [
+            [
+                o.rank,
+                f"{o.provider} / {o.model}",
+                o.method,
+                o.score,
+                o.cost_class,
+                "unknown" if o.end_unknown else str(o.available_until or "-"),
+            ]
+            for o in self.options
+        ]
+        table = Table(
+            title="Options, best first",
+            rows=rows,
+            headers=["#", "provider / model", "method", "score", "cost", "no new jobs from"],
+        )
+        why: list[Finding] = []
+        for o in self.options:
+            if o.fits:
+                why.append(
+                    Finding(severity="info", where=f"#{o.rank}", code="fits", message="; ".join(o.fits[:REASONS_SHOWN]))
+                )
+            if o.concerns:
+                why.append(
+                    Finding(
+                        severity="warning",
+                        where=f"#{o.rank}",
+                        code="concerns",
+                        message="; ".join(o.concerns[:REASONS_SHOWN]),
+                    )
+                )
+        title = f"Why and why not (the first {REASONS_SHOWN} reasons of each)"
+        return [table, Findings(title=title, items=why)] if why else [table]
+
+    def document(self) -> Document:
+        blocks: list[Block] = [Text(text="Constraints: " + "; ".join(self.constraints))] if self.constraints else []
+        if self.options:
+            blocks += self._options_blocks()
+        blocks.append(Text(text=self.ranking))
+        if self.excluded:
+            blocks.append(
+                Bullets(
+                    title="Excluded",
+                    items=[
+                        f"{e.provider}" + (f" / {e.model}" if e.model else "") + f": {e.reason}" for e in self.excluded
+                    ],
+                )
+            )
+        notes = [Finding(severity="warning", code="check", message=f) for f in self.findings]
+        notes += [Finding(severity="warning", message=w) for w in self.warnings]
+        if notes:
+            blocks.append(Findings(title="Notes", items=notes))
+        top = self.options[0] if self.options else None
+        headline = f"top: {top.provider} / {top.model} ({top.method})" if top else "no option fits the constraints"
+        return Document(title="Where to train", status="ok" if top else "problems", headline=headline, blocks=blocks)
