@@ -92,20 +92,6 @@ def render_diagnose(data: dict[str, Any]) -> Section:
     )
 
 
-def render_facts(data: dict[str, Any]) -> Section:
-    body = (
-        f"Checked {data['rows_checked']} dated facts against {data['today']}:\n\n"
-        + _bullets(data["headline"], 20)
-        + f"\n\n{data['stale_total']} facts are older than {data['max_age_days']} days and due for review."
-    )
-    return Section(
-        title="Dated facts",
-        status="ok" if not data.get("invalid") else "found problems",
-        headline=f"{len(data['ended'])} ended, {len(data['closing'])} closing",
-        body=body,
-    )
-
-
 def render_generic(name: str, data: dict[str, Any]) -> Section:
     scalars = [[k, v] for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None]
     lists = [k for k, v in data.items() if isinstance(v, list)]
@@ -212,7 +198,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "launch_lora": render_launch,
     "run_eval": render_eval,
     "diagnose_loss": render_diagnose,
-    "facts_check": render_facts,
 }
 
 

@@ -7,63 +7,14 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, fail, out, run, workspace_of
 from tools.core.errors import ToolError
 from tools.core.resources import reference_data_dir, reference_dir
 from tools.core.workspace import write_text_atomic
 from tools.facts import tables as fact_tables
-from tools.facts.facts_check import FactsCheckReport
 
 facts_app = typer.Typer(help="Check, render and refresh the dated facts in reference/data.", no_args_is_help=True)
-
-
-def _table(title: str, warnings: list, console: Console, with_days: bool) -> None:  # type: ignore[type-arg]
-    rows = [w for w in warnings if w.file == "providers.yaml"]
-    if not rows:
-        return
-    table = Table(title=title)
-    for column in ("date", "in days", "what") if with_days else ("date", "what"):
-        table.add_column(column)
-    for w in rows:
-        cells = [str(w.date), str(w.days), w.summary] if with_days else [str(w.date), w.summary]
-        table.add_row(*cells)
-    console.print(table)
-
-
-def _render_check(report: FactsCheckReport, console: Console) -> None:
-    console.print(
-        f"[bold]facts check[/] on {report.today}: {report.rows_checked} rows in {len(report.files)} files "
-        f"(review ages from each file's expiry, else {report.max_age_days} days; horizon {report.horizon_days} days; "
-        f"{report.secondary_rows} rows from secondary sources)"
-    )
-    for line in report.headline:
-        console.print(f"  - {line}")
-    _table(
-        "closing soon (providers.yaml; the price rows that end with them are in --json)", report.closing, console, True
-    )
-    _table("closed to new jobs or no longer served (providers.yaml)", report.ended, console, False)
-    for w in report.unknown_ends:
-        if w.file == "providers.yaml":
-            console.print(f"[yellow]unknown end[/]: {w.message}")
-    for line in report.deprecated:
-        console.print(f"[yellow]deprecated[/]: {line}")
-    if report.stale:
-        console.print(
-            f"[yellow]{report.stale_total} facts past their review age[/] (oldest first, {len(report.stale)} shown):"
-        )
-        for w in report.stale[:15]:
-            console.print(f"  {w.date}  {w.file}: {w.row}  [dim]{w.source}[/]")
-    for line in report.expired_in_use:
-        console.print(f"[yellow]past expiry, still carries a value[/]: {line}")
-    for line in report.negative_violations:
-        console.print(f"[bold red]brings back a wrong claim[/]: {line}")
-    for problem in report.invalid:
-        console.print(f"[bold red]invalid[/]: {problem}")
-    if report.ok:
-        console.print("[green]ok[/]: every fact is within its review age and every file validates.")
 
 
 @facts_app.command("check")
@@ -81,7 +32,7 @@ def check_command(
     """List facts past their review age and offerings that closed, close soon or have an unknown end; exit 1 when a
     fact is stale, a file invalid or a negative fact violated."""
     args = {"today": today, "max_age_days": max_age_days, "horizon_days": horizon_days}
-    run(ctx, "facts_check", args, json_out=json_out, render=_render_check, problems=lambda r: not r.ok)
+    run(ctx, "facts_check", args, json_out=json_out, problems=lambda r: not r.ok)
 
 
 @facts_app.command("render")

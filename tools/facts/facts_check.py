@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tools import knowledge
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.resources import reference_data_dir
+from tools.facts.models import MAX_LISTED, FactFileSummary, FactsCheckReport, FactsCheckRequest
 from tools.knowledge import FACT_MODELS
 from tools.knowledge.ageing import ended_offering, value_free
 from tools.knowledge.core import (
@@ -23,8 +24,6 @@ from tools.knowledge.core import (
     row_label,
     row_warnings,
 )
-
-MAX_LISTED = 40
 
 OTHER_FACT_MODELS = {
     "formats": "tools.data.formats:FormatFacts",
@@ -48,52 +47,6 @@ def _model_for(name: str) -> type[BaseModel] | None:
     except (ImportError, AttributeError):
         return None
     return found if isinstance(found, type) and issubclass(found, BaseModel) else None
-
-
-class FactsCheckRequest(BaseModel):
-    today: date | None = Field(
-        default=None, description="Date to check against (YYYY-MM-DD); default: today (or FINETUNE_TODAY)."
-    )
-    max_age_days: int | None = Field(
-        default=None,
-        ge=0,
-        description="Overrides every row's review age (by default each row's own, from its file's expiry, else 120 "
-        "days or FINETUNE_FACTS_MAX_AGE_DAYS).",
-    )
-    horizon_days: int | None = Field(
-        default=None, ge=0, description="Offerings ending within this many days are listed as closing; default 90."
-    )
-
-
-class FactFileSummary(BaseModel):
-    file: str
-    rows: int
-    validated: bool = Field(description="true when a pydantic model checked the whole file")
-    error: str | None = None
-
-
-class FactsCheckReport(BaseModel):
-    today: date
-    max_age_days: int
-    horizon_days: int
-    files: list[FactFileSummary]
-    rows_checked: int
-    secondary_rows: int = Field(description="rows whose source is a third-party compilation")
-    headline: list[str] = Field(description="the most important sentences, closing and ended paths first")
-    closing: list[FactWarning] = Field(description="close to new jobs, or stop serving, within the horizon")
-    ended: list[FactWarning] = Field(description="closed to new jobs, or stopped serving")
-    unknown_ends: list[FactWarning] = Field(description="live offerings whose end date the sources leave unknown")
-    deprecated: list[str] = Field(description="offerings marked deprecated without an end date")
-    stale: list[FactWarning] = Field(
-        description=f"rows past their review age, oldest first (at most {MAX_LISTED}); ended offerings are left out"
-    )
-    stale_total: int
-    expired_in_use: list[str] = Field(
-        description="ranking or pricing rows past their expiry that still carry a value a tool would use"
-    )
-    negative_violations: list[str] = Field(description="rows that bring back a claim negative_facts.yaml forbids")
-    invalid: list[str]
-    ok: bool = Field(description="false when a file is invalid, a fact is stale or a negative fact is violated")
 
 
 def _walk(node: Any, context: str | None, out: list[tuple[str | None, dict[str, Any]]]) -> None:

@@ -132,4 +132,4 @@ def test_facts_check_cli_json() -> None:
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]["code"] == "invalid_arguments"
     human = runner.invoke(app, ["facts", "check", "--today", "2026-12-04"], env={"COLUMNS": "200"})
-    assert "unknown end" in human.stdout and "closes to new jobs on 2027-01-06" in human.stdout
+    assert "End date unknown" in human.stdout and "closes to new jobs on 2027-01-06" in human.stdout
