@@ -69,29 +69,6 @@ def render_record_answers(data: dict[str, Any]) -> Section:
     )
 
 
-def render_diagnose(data: dict[str, Any]) -> Section:
-    parts = [f"**{data['headline']}**", ""]
-    best = data.get("best_checkpoint")
-    if best:
-        line = f"Best checkpoint: step {best['step']:g} (eval loss {best['eval_loss']})"
-        if best.get("early_stop_step") is not None:
-            line += (
-                f"; early stopping with patience {best['patience']} would have stopped at step "
-                f"{best['early_stop_step']:g}, saving {best['steps_saved']:g} steps"
-            )
-        parts += [line + ".", ""]
-    for finding in data["findings"]:
-        parts.append(f"- **{finding['severity']}: {finding['title']}**: {finding['summary']}")
-        for change in finding.get("changes", [])[:3]:
-            parts.append(f"  - change: {change if isinstance(change, str) else change.get('text', change)}")
-    if data.get("plot"):
-        parts += ["", f"![loss curves]({data['plot']})"]
-    parts += ["", f"Full report: `{data['report_md']}`."]
-    return Section(
-        title="Loss curve diagnosis", status=_status(data), headline=data["headline"][:160], body="\n".join(parts)
-    )
-
-
 def render_generic(name: str, data: dict[str, Any]) -> Section:
     scalars = [[k, v] for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None]
     lists = [k for k, v in data.items() if isinstance(v, list)]
@@ -197,7 +174,6 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,
-    "diagnose_loss": render_diagnose,
 }
 
 

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+from tools.core.document import to_markdown
 from tools.core.registry import tool
 from tools.core.workspace import current, write_text_atomic
 from tools.diagnose.advice import Template, fitted
@@ -185,9 +186,7 @@ def diagnose_loss(req: DiagnoseLossRequest) -> DiagnoseLossResult:
         for name, s in curves.series.items()
     }
     write_text_atomic(report_json, json.dumps(full, indent=1, ensure_ascii=False) + "\n")
-    from tools.diagnose.report import render_markdown
-
-    write_text_atomic(report, render_markdown(result))
+    write_text_atomic(report, to_markdown(result.report_document(), level=1))
     limit = int(thresholds.report_max_findings.value)
     result.findings = [_bounded(f) for f in findings[:limit]]
     return result

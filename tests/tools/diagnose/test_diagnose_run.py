@@ -375,7 +375,7 @@ def test_real_fp16_plot_is_written(ws: Workspace) -> None:
     r = diagnose(ws, WHISPER, plot="whisper.png")
     assert (ws.root / "whisper.png").read_bytes()[:4] == b"\x89PNG"
     report = (ws.root / r["report_md"]).read_text()
-    assert "model kind: speech" in report and "Not advised for this run:" in report
+    assert "model kind: speech" in report and "**Not advised for this run**" in report
     assert "chosen by best_model_checkpoint" in report
 
 
