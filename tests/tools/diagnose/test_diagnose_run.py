@@ -391,3 +391,22 @@ def test_json_the_parser_refuses_is_a_clear_error(ws: Workspace, content: bytes,
     with pytest.raises(ToolError) as info:
         diagnose(ws, "log.jsonl")
     assert info.value.code == "log_invalid_json" and says in info.value.message
+
+
+def test_the_best_checkpoint_reads_by_the_metric_that_chose_it(ws: Workspace) -> None:
+    """The real Whisper run keeps its best checkpoint by WER; with the eval loss taken out of its log the best step
+    has no eval loss at all, and the demo's section and the CLI used to print "eval loss None"."""
+    from skill.report import render
+
+    state = json.loads((REAL / WHISPER).read_text("utf-8"))
+    for row in state["log_history"]:
+        row.pop("eval_loss", None)
+    (ws.root / "no_loss.json").write_text(json.dumps(state))
+    shutil.copy(REAL / WHISPER, ws.root / WHISPER)
+    for name, loss in ((WHISPER, ", eval loss 0.3937"), ("no_loss.json", "")):
+        r = diagnose(ws, name)
+        assert r["best_checkpoint"]["metric"] == "eval_wer"
+        assert (r["best_checkpoint"]["eval_loss"] is None) == (name == "no_loss.json")
+        section = render("diagnose_loss", r)
+        assert f"best checkpoint: step 3000 (eval_wer 0.7432{loss}, epoch " in section.body
+        assert "None" not in section.body and section.title == "Loss curve diagnosis"
