@@ -79,35 +79,6 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
 
 
-def render_config(data: dict[str, Any]) -> Section:
-    plan = data["plan"]
-    keys = (
-        "base_model",
-        "method",
-        "lora_r",
-        "lora_alpha",
-        "lora_dropout",
-        "learning_rate",
-        "lr_scheduler",
-        "warmup_ratio",
-        "num_epochs",
-        "max_seq_len",
-        "precision",
-    )
-    rows = [[k, plan.get(k)] for k in keys if k in plan]
-    choices = _bullets([f"{c['name']} = {c['value']}: {c['reason']}" for c in data["choices"]], 8)
-    exports = table(
-        ["export", "file"], [[e["kind"] + (" (legacy)" if e.get("legacy") else ""), e["path"]] for e in data["exports"]]
-    )
-    body = table(["setting", "value"], rows) + f"\n\n{data['total_steps']} steps. Why:\n\n{choices}\n\n{exports}"
-    return Section(
-        title="Training configuration",
-        status="ok",
-        headline=f"{plan.get('method')} r={plan.get('lora_r')} lr={plan.get('learning_rate')}",
-        body=body,
-    )
-
-
 def render_launch(data: dict[str, Any]) -> Section:
     plan = data["plan"]
     rows = [
@@ -171,7 +142,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "record_answers": render_record_answers,
-    "configure_training": render_config,
     "launch_lora": render_launch,
     "run_eval": render_eval,
 }

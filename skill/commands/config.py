@@ -6,42 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from skill.console import JsonFlag, print_notes, run
-from tools.configure.models import ConfigResult
-
-
-def render_config(result: ConfigResult, console: Console) -> None:
-    table = Table(title=f"Training configuration ({result.method})")
-    for column in ("knob", "value", "why"):
-        table.add_column(column)
-    for c in result.choices:
-        table.add_row(c.name, c.value, c.reason)
-    console.print(table)
-    m = result.memory
-    fit = "unknown hardware" if m.fits is None else "[green]fits[/]" if m.fits else "[red]does not fit[/]"
-    console.print(f"Memory: about {m.need_gb} GB ({m.breakdown}); {m.gpu or 'no GPU named'}: {fit}")
-    if result.sequence:
-        s = result.sequence
-        console.print(
-            f"Tokens per example: p50 {s.p50}, p95 {s.p95}, p99 {s.p99}, max {s.max} ({s.counter}); "
-            f"max_seq_len {s.max_seq_len}, {s.truncated_examples} truncated"
-        )
-    if result.total_steps:
-        console.print(f"{result.steps_per_epoch} steps per epoch, {result.total_steps} in total")
-    console.print("\n[bold]Files[/]")
-    for e in result.exports:
-        console.print(
-            f"  {e.path}" + (" [yellow](legacy)[/]" if e.legacy else "") + (f" [dim]- {e.note}[/]" if e.note else "")
-        )
-    if result.plan_file:
-        console.print(
-            f"\nTrain it: finetune train <data> --plan-file {result.plan_file}  (or launch_lora "
-            f"plan_file={result.plan_file})"
-        )
-    print_notes(console, result.warnings)
+from skill.console import JsonFlag, run
 
 
 def config(
@@ -98,7 +64,6 @@ def config(
         "configure_training",
         {k: v for k, v in args.items() if v is not None},
         json_out=json_out,
-        render=render_config,
         problems=lambda r: r.memory.fits is False,
     )
 

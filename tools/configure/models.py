@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Block, Bullets, Cell, Document, Finding, Findings, Table, Text
 from tools.core.fields import InputPath
 from tools.plan.training_plan import TrainingPlan
 
@@ -96,3 +97,60 @@ class ConfigResult(BaseModel):
     total_steps: int | None
     exports: list[ExportFile]
     warnings: list[str]
+
+    def _memory_text(self) -> str:
+        m = self.memory
+        fit = "unknown hardware" if m.fits is None else "fits" if m.fits else "does not fit"
+        if m.gpus_needed and m.gpus_needed > 1:
+            fit += f" ({m.gpus_needed} GPUs needed)"
+        return f"Memory: about {m.need_gb} GB ({m.breakdown}); {m.gpu or 'no GPU named'}: {fit} ({m.note})."
+
+    def _headline(self) -> str:
+        base = f"{self.method} on {self.plan.base_model}" if self.plan else self.method
+        knobs = f", r={self.plan.lora_r}, lr={self.plan.learning_rate:g}" if self.plan and self.method != "full" else ""
+        steps = f", {self.total_steps} steps" if self.total_steps else ""
+        return f"{base}{knobs}{steps}"
+
+    def document(self) -> Document:
+        rows: list[list[Cell]] = [[c.name, c.value] for c in self.choices]
+        blocks: list[Block] = [
+            Table(title=f"Settings ({self.method})", headers=["knob", "value"], rows=rows),
+            Bullets(title="Why", items=[f"{c.name}: {c.reason}" for c in self.choices]),
+            Text(text=self._memory_text()),
+        ]
+        if self.sequence:
+            s = self.sequence
+            blocks.append(
+                Text(
+                    text=f"Tokens per example: p50 {s.p50}, p95 {s.p95}, p99 {s.p99}, max {s.max} "
+                    f"({s.counter}); max_seq_len {s.max_seq_len}, {s.truncated_examples} truncated."
+                )
+            )
+        if self.total_steps:
+            blocks.append(Text(text=f"{self.steps_per_epoch} steps per epoch, {self.total_steps} in total."))
+        blocks.append(
+            Bullets(
+                title="Files",
+                items=[
+                    f"{e.path}" + (" (legacy)" if e.legacy else "") + (f": {e.note}" if e.note else "")
+                    for e in self.exports
+                ],
+            )
+        )
+        if self.plan_file:
+            blocks.append(
+                Text(
+                    text=f"Train it: finetune train <data> --plan-file {self.plan_file} (or launch_lora "
+                    f"plan_file={self.plan_file})."
+                )
+            )
+        if self.warnings:
+            blocks.append(
+                Findings(title="Notices", items=[Finding(severity="warning", message=w) for w in self.warnings])
+            )
+        return Document(
+            title="Training configuration",
+            status="problems" if self.memory.fits is False else "ok",
+            headline=self._headline(),
+            blocks=blocks,
+        )
