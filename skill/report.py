@@ -58,17 +58,6 @@ def _status(data: dict[str, Any]) -> Status:
     return "found problems" if _problems(data) else "ok"
 
 
-def render_record_answers(data: dict[str, Any]) -> Section:
-    answers = {k: v for k, v in data["answers"].items() if v is not None}
-    rows = [[k, v] for k, v in answers.items() if k not in ("failure_detail",)]
-    return Section(
-        title="Checklist answers",
-        status="ok",
-        headline=f"{len(data['answered'])} answered" + ("" if data["complete"] else ", core questions open"),
-        body=table(["question", "answer"], rows),
-    )
-
-
 def render_generic(name: str, data: dict[str, Any]) -> Section:
     scalars = [[k, v] for k, v in data.items() if isinstance(v, str | int | float | bool) or v is None]
     lists = [k for k, v in data.items() if isinstance(v, list)]
@@ -141,7 +130,6 @@ def render_eval(data: dict[str, Any]) -> Section:
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
-    "record_answers": render_record_answers,
     "launch_lora": render_launch,
     "run_eval": render_eval,
 }

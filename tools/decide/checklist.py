@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from tools.core.document import Block, Bullets, Cell, Document, Table, Text
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.resources import prompts_dir
@@ -164,6 +165,32 @@ class ChecklistState(BaseModel):
     repairs: list[str] = Field(
         default_factory=list, description="what was wrong in .finetune/checklist.json and how it was repaired"
     )
+
+    def document(self) -> Document:
+        unknown = set(self.answers.unknown or [])
+        rows: list[list[Cell]] = [
+            [name, "unknown" if name in unknown else _cell(getattr(self.answers, name))]
+            for name in ANSWER_FIELDS
+            if name != "failure_detail" and (name in unknown or getattr(self.answers, name) is not None)
+        ]
+        blocks: list[Block] = [Table(headers=["question", "answer"], rows=rows)] if rows else []
+        if self.answers.failure_detail:
+            blocks.append(Text(text=f"The failure in the person's words: {self.answers.failure_detail}"))
+        if self.open_core:
+            blocks.append(Bullets(title="Core questions still open", items=self.open_core))
+        if self.next_question:
+            blocks.append(Text(text=f"Next question: {self.next_question}"))
+        for title, items in (("Replaced", self.replaced), ("Repaired in .finetune/checklist.json", self.repairs)):
+            if items:
+                blocks.append(Bullets(title=title, items=items))
+        state = "complete" if self.complete else f"{len(self.open_core)} core questions open"
+        return Document(
+            title="Checklist answers", status="ok", headline=f"{len(self.answered)} answered; {state}", blocks=blocks
+        )
+
+
+def _cell(value: Any) -> Cell:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _merge(base: ChecklistAnswers, given: dict[str, Any], newly_unknown: set[str]) -> tuple[dict[str, Any], list[str]]:
