@@ -1,7 +1,8 @@
 """Markdown sections for tool results: what the demo report (and a saved walk) shows a person.
 
-One renderer per tool that has a result worth laying out; every other tool falls back to its
-scalar fields. Renderers read the JSON form of a result (``model_dump(mode="json")``), so a
+A result that defines ``document()`` is its own section (the same document the CLI prints). The renderers
+below are for the results that do not have one yet (launch_lora, run_eval); every other tool falls back to
+its scalar fields. Sections are made from the JSON form of a result (``model_dump(mode="json")``), so a
 transcript can be rendered long after the run.
 """
 
