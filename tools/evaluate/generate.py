@@ -21,7 +21,6 @@ from typing import Any
 
 from tools.core.errors import ToolError
 from tools.data.formats import Conversation, read_conversations
-from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
 
 PREDICTION_KEYS = ("prediction", "output", "completion", "response", "generation", "answer", "text")
 
@@ -126,32 +125,18 @@ class LocalModel:
 
 
 def load_local(name: str, seed: int) -> LocalModel:
+    """A local model by name (tools.local_models.loader: a folder, the HF cache, the packaged Gemma, the tiny model)
+    with the chat template it trains with."""
     import torch
 
-    from tools.train.data import ensure_chat_template
+    from tools.core.workspace import current
+    from tools.local_models.loader import load_causal_lm, load_tokenizer, resolve_model
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if is_tiny(name):
-        from tools.local_models.tiny import build_model, build_tokenizer
-
-        tok = build_tokenizer()
-        model = build_model(seed, tok)
-    else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        try:
-            tok = AutoTokenizer.from_pretrained(name)
-            dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-            model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype)
-        except (OSError, ValueError) as exc:
-            raise ToolError(
-                "model_not_available",
-                f"cannot load model {name!r}: {str(exc).splitlines()[0][:200]}",
-                f"give a local model folder, a Hugging Face id in the local cache, or '{TINY_MODEL_ID}'",
-            ) from None
-    ensure_chat_template(tok)
-    if tok.pad_token_id is None:
-        tok.pad_token = tok.eos_token
+    ref = resolve_model(name, current().root)
+    tok = load_tokenizer(ref)
+    dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    model = load_causal_lm(ref, dtype=dtype, seed=seed, tokenizer=tok)
     model.to(device).eval()
     return LocalModel(model, tok, device)
 
@@ -188,7 +173,10 @@ def generate(
     import torch
 
     tok, model = local.tokenizer, local.model
-    encoded = [tok(p, add_special_tokens=False)["input_ids"][-max_prompt_tokens:] for p in prompts]
+    from tools.local_models.render import encode
+    from tools.local_models.templates import strip_text_end_marker
+
+    encoded = [list(encode(tok, p)["input_ids"])[-max_prompt_tokens:] for p in prompts]
     order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
     outputs: list[str] = [""] * len(encoded)
     pad = tok.pad_token_id
@@ -215,7 +203,8 @@ def generate(
                 eos_token_id=tok.eos_token_id,
             )
             for r, i in enumerate(chunk):
-                outputs[i] = tok.decode(out[r, width:].tolist(), skip_special_tokens=True).strip()
+                text = tok.decode(out[r, width:].tolist(), skip_special_tokens=True)
+                outputs[i] = strip_text_end_marker(tok, text).strip()
             done += len(chunk)
             if progress:
                 progress(done)

@@ -14,15 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-TINY_MODEL_ID = "tiny-random-llama"
+from tools.local_models.templates import CHATML_TEMPLATE
 
-CHATML_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
-"""ChatML, used by the tiny model and for any tokenizer that ships without a chat template."""
+TINY_MODEL_ID = "tiny-random-llama"
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>")
 
@@ -89,4 +83,9 @@ def build_model(seed: int = 0, tokenizer: Any | None = None) -> Any:
         torch.manual_seed(seed)
         model = LlamaForCausalLM(config)
     model.config.name_or_path = TINY_MODEL_ID
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
     return model
+
+
+__all__ = ["CHATML_TEMPLATE", "TINY_MODEL_ID", "build_model", "build_tokenizer", "is_tiny"]

@@ -87,6 +87,19 @@ Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 Batching = Literal["auto", "packed", "length_grouped", "padded"]
 Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
+Objective = Literal["auto", "sft", "dpo", "grpo"]
+Reward = Literal[
+    "exact_match",
+    "normalised_exact_match",
+    "token_f1",
+    "rouge_l",
+    "contains_all",
+    "regex_match",
+    "json_valid",
+    "schema_valid",
+    "label_accuracy",
+]
+Tracker = Literal["mlflow", "tensorboard", "trackio", "wandb"]
 
 
 class TrainingPlan(BaseModel):
@@ -104,6 +117,38 @@ class TrainingPlan(BaseModel):
     method: Literal["lora", "qlora"] = Field(
         "lora", description="lora, or qlora (4-bit NF4 base; needs CUDA and bitsandbytes)."
     )
+    objective: Objective = Field(
+        "auto",
+        description=(
+            "What the trainer optimises: sft (TRL SFTTrainer), dpo (TRL DPOTrainer on prompt/chosen/rejected data), "
+            "grpo (TRL GRPOTrainer, rewarded by run_eval's checks, see rewards); auto: dpo for preference data, "
+            "else sft."
+        ),
+    )
+    rewards: list[Reward] = Field(
+        default_factory=list,
+        description=(
+            "GRPO: run_eval's checks used as reward functions (each scores a completion against the line's "
+            "reference answer, summed); default: the checks whose reward_* setting is given, else token_f1."
+        ),
+    )
+    reward_contains: list[str] | None = Field(None, description="GRPO contains_all: strings a completion must hold.")
+    reward_regex: str | None = Field(
+        None, description="GRPO regex_match: a regular expression a completion must match."
+    )
+    reward_labels: list[str] | None = Field(None, description="GRPO label_accuracy: the label set.")
+    reward_json_schema: str | None = Field(
+        None, description="GRPO schema_valid: a JSON schema file (in the workspace) completions must satisfy."
+    )
+    num_generations: int = Field(
+        default_factory=lambda: _int("grpo_num_generations"),
+        ge=2,
+        description="GRPO: completions sampled per prompt (the per-device batch must be a multiple of it).",
+    )
+    max_completion_length: int = Field(
+        default_factory=lambda: _int("grpo_max_completion_length"), ge=1, description="GRPO: tokens per completion."
+    )
+    dpo_beta: float = Field(default_factory=lambda: _num("dpo_beta"), gt=0, description="DPO: the beta temperature.")
     lora_r: int = Field(default_factory=lambda: _int("lora_r"), ge=1, description="LoRA rank.")
     lora_alpha: float = Field(
         default_factory=lambda: _num("lora_alpha"), gt=0, description="LoRA alpha (scale = alpha / r)."
@@ -178,6 +223,13 @@ class TrainingPlan(BaseModel):
         default_factory=lambda: _int("seed"), description="Seed for the data order, split, LoRA init and dropout."
     )
     precision: Precision = Field("auto", description="auto: bf16 on CUDA GPUs that support it, else fp32.")
+    gradient_checkpointing: bool | None = Field(
+        None, description="Recompute activations in backward to save memory; default: on for GPUs, off on CPU."
+    )
+    report_to: list[Tracker] = Field(
+        default_factory=list,
+        description="Experiment trackers the trainer logs to (mlflow, tensorboard, trackio, wandb); none by default.",
+    )
     watchdog: bool = Field(True, description="Stop early on NaN/inf, divergence or loss far above its start.")
 
     @model_validator(mode="before")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import secrets
 import time
@@ -18,11 +17,30 @@ from tools.core.fields import InputPath
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file
-from tools.data.formats import read_conversations
+from tools.local_models.loader import ModelRef, resolve_model
+from tools.local_models.preflight import PreflightReport
 from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
-from tools.plan.training_plan import Batching, TrainingPlan, load_defaults, tiny_model_learning_rate
+from tools.plan.training_plan import (
+    Batching,
+    Objective,
+    Tracker,
+    TrainingPlan,
+    load_defaults,
+    tiny_model_learning_rate,
+)
+from tools.train.data import DataSet, eval_size, read_dataset, resolve_objective
 from tools.train.distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
-from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, spawn_worker, update_status, write_json
+from tools.train.launch_checks import check_objective, launch_warnings, run_preflight
+from tools.train.runs import (
+    RUNS_DIR,
+    lock_run,
+    now_iso,
+    run_info,
+    runs_root,
+    spawn_worker,
+    update_status,
+    write_json,
+)
 
 
 class LaunchLoraRequest(BaseModel):
@@ -38,9 +56,9 @@ class LaunchLoraRequest(BaseModel):
     model: str | None = Field(
         None,
         description=(
-            "Base model: a local model folder in the workspace, a Hugging Face id already in the local cache "
-            "(or downloadable), or 'tiny-random-llama' (built in, random weights, for demos and tests). "
-            "Default: the plan's base_model."
+            "Base model: a local model folder in the workspace, a Hugging Face id already in the local cache, "
+            "'gemma-3-270m' (the real pretrained Gemma 3 270M of the real-model extra) or 'tiny-random-llama' "
+            "(built in, random weights, for demos and tests). Nothing is downloaded. Default: the plan's base_model."
         ),
     )
     plan: TrainingPlan | None = Field(
@@ -59,6 +77,19 @@ class LaunchLoraRequest(BaseModel):
     max_seq_len: int | None = Field(None, ge=8, description="Override: tokens per example (longer ones are truncated).")
     batching: Batching | None = Field(None, description="Override: packed, length_grouped, padded or auto.")
     seed: int | None = Field(None, description="Override: seed for data order, split, LoRA init and dropout.")
+    objective: Objective | None = Field(
+        None,
+        description="Override: sft, dpo (preference data) or grpo (rewards from run_eval's checks); auto picks dpo for "
+        "preference data, else sft.",
+    )
+    report_to: list[Tracker] | None = Field(
+        None, description="Override: log to these trackers as well (mlflow, tensorboard, trackio, wandb)."
+    )
+    preview: bool = Field(
+        False,
+        description="Also show two rendered examples token by token, each token marked trained or not (the preflight "
+        "runs at every launch; this shows its samples).",
+    )
     num_processes: int | None = Field(
         None,
         ge=1,
@@ -94,6 +125,7 @@ class DataCount(BaseModel):
     lines: int
     usable: int
     skipped_lines: list[int]
+    preference: bool = False
 
 
 class LaunchLoraResult(BaseModel):
@@ -111,103 +143,22 @@ class LaunchLoraResult(BaseModel):
     estimated_seconds: float | None
     device: str
     precision: str
+    objective: str
+    preflight: PreflightReport
     message: str
     warnings: list[str]
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-def _check_model(ws: Workspace, model: str) -> tuple[str, str | None]:
-    """(what to load, a note) for a model name; ToolError when it cannot be trained here."""
-    if is_tiny(model):
-        return TINY_MODEL_ID, None
-    text = model.strip()
-    candidate = Path(text) if Path(text).is_absolute() else ws.root / text
-    looks_like_path = (
-        text.startswith((".", "/", "~")) or candidate.exists() or os.sep in text and not _HUB_ID.match(text)
+def _count(data: DataSet) -> DataCount:
+    skipped = sorted(data.bad_lines + data.no_assistant)
+    return DataCount(
+        path=data.path,
+        format=data.format,
+        lines=data.lines,
+        usable=len(data.records),
+        skipped_lines=skipped[:20],
+        preference=data.preference,
     )
-    if looks_like_path:
-        folder = ws.resolve(text, what="model folder")
-        if not folder.is_dir():
-            raise ToolError(
-                "model_not_found",
-                f"model folder {text!r} does not exist",
-                f"give a folder with config.json and weights, a Hugging Face id, or '{TINY_MODEL_ID}'",
-            )
-        config = folder / "config.json"
-        if not config.is_file():
-            raise ToolError(
-                "unsupported_model",
-                f"{text!r} has no config.json: not a Hugging Face model folder",
-                "point at the folder save_pretrained wrote (config.json, *.safetensors, tokenizer files)",
-            )
-        _check_architecture(config, text)
-        return str(folder), None
-    if not _HUB_ID.match(text):
-        raise ToolError(
-            "unsupported_model",
-            f"{text!r} is neither a model folder nor a Hugging Face id (owner/name)",
-            f"e.g. Qwen/Qwen3-0.6B, ./models/my-base, or '{TINY_MODEL_ID}'",
-        )
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(text, "config.json")
-    except Exception:  # noqa: BLE001 - a broken cache is the same as no cache
-        cached = None
-    if isinstance(cached, str):
-        _check_architecture(Path(cached), text)
-        return text, None
-    if os.environ.get("HF_HUB_OFFLINE", "").strip() in {"1", "true", "TRUE", "yes"}:
-        raise ToolError(
-            "model_not_available",
-            f"{text} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set",
-            f"download it first (huggingface-cli download {text}) or unset HF_HUB_OFFLINE",
-        )
-    return text, f"{text} is not in the local cache; the run downloads it first"
-
-
-def _check_architecture(config: Path, label: str) -> None:
-    try:
-        data = json.loads(config.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ToolError(
-            "unsupported_model",
-            f"{label}: config.json is not readable JSON ({exc})",
-            "re-download or re-save the model",
-        ) from None
-    archs = data.get("architectures") or []
-    if archs and not any(str(a).endswith(("ForCausalLM", "ForConditionalGeneration")) for a in archs):
-        raise ToolError(
-            "unsupported_model",
-            f"{label} is a {', '.join(map(str, archs))}, not a causal language model",
-            "launch_lora fine-tunes causal LMs (…ForCausalLM); pick a chat or base LLM",
-        )
-
-
-def _count(ws: Workspace, path: Path) -> tuple[DataCount, list[Any]]:
-    convs = []
-    skipped = []
-    lines = 0
-    fmt = None
-    for rec in read_conversations(path):
-        lines += 1
-        fmt = fmt or rec.format
-        conv = rec.conversation
-        has_answer = conv is not None and (conv.text is not None or any(m.role == "assistant" for m in conv.messages))
-        if conv is None or not has_answer:
-            skipped.append(rec.line)
-        else:
-            convs.append(conv)
-    rel = ws.relative(path)
-    if not convs:
-        raise ToolError(
-            "no_training_examples",
-            f"{rel}: no usable training examples in {lines} lines",
-            "run validate_jsonl on it; each example needs an assistant answer",
-        )
-    return DataCount(path=rel, format=fmt, lines=lines, usable=len(convs), skipped_lines=skipped[:20]), convs
 
 
 def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
@@ -236,6 +187,8 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
         "max_seq_len": req.max_seq_len,
         "batching": req.batching,
         "seed": req.seed,
+        "objective": req.objective,
+        "report_to": req.report_to,
     }
     merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     tiny_lr = tiny_model_learning_rate(str(merged.get("base_model", "")))
@@ -262,69 +215,66 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
 
 
 def _device(plan: TrainingPlan) -> tuple[str, str]:
-    from tools.train.worker import device_and_precision
+    from tools.train.model import device_and_precision
 
     return device_and_precision(plan)
 
 
-def _estimate_tokens(plan: TrainingPlan, convs: list[Any]) -> float | None:
-    """Mean tokens per example (tokenizer when it loads offline, else characters / 4)."""
-    sample = convs[:200]
-    if is_tiny(plan.base_model):
-        return sum(sum(len(s.encode()) for s in c.strings()) + 40 for c in sample) / len(sample)
-    return sum(sum(len(s) for s in c.strings()) / 4 + 20 for c in sample) / len(sample)
-
-
 @tool(effect="write", stage="train", duration="minutes")
 def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
-    """Start a local LoRA or QLoRA fine-tuning run (transformers + peft on this machine's GPU or CPU) on a chat dataset
-    and return its run id at once; the training runs in its own background process.
+    """Start a local LoRA or QLoRA fine-tuning run (TRL's SFTTrainer, DPOTrainer or GRPOTrainer with peft, on this
+    machine's GPU or CPU) on a dataset and return its run id at once; the training runs in its own background
+    process.
 
-    Loss is on assistant tokens only (OpenAI weight 0 honoured), with a held-out eval loss, warm-up and
-    schedule, gradient clipping, checkpoints every N steps (last K kept), a loss watchdog that stops a
-    diverging run, and runs/<id>/ with config.json, status.json, metrics.jsonl, trainer_state.json, adapter/
-    and report.md (with the loss diagnosis). bf16 on GPUs that support it, fp32 on CPU; QLoRA needs CUDA.
-    Call without confirm first to see the plan, data counts and estimated steps and time; poll with
-    run_status, stop with stop_run, continue a stopped or killed run with resume_run. For provider jobs
-    (OpenAI, Together) use the provider tools instead."""
+    SFT for chat data (loss on assistant tokens only, OpenAI weight 0 honoured, our rendering with the model's chat
+    template); DPO for preference data (prompt/chosen/rejected), chosen automatically; GRPO with objective grpo,
+    rewarded by run_eval's checks. A preflight runs first and refuses when nothing would be trained or most
+    examples would be cut; preview=true shows examples token by token. The model must be local (a folder, the
+    Hugging Face cache, gemma-3-270m or tiny-random-llama): nothing is downloaded. runs/<id>/ gets config.json,
+    trl_config.yaml (the TRL config it trains with), status.json, metrics.jsonl, trainer_state.json, checkpoints
+    (last K), adapter/ and report.md with the loss diagnosis; a watchdog stops a diverging run. Call without
+    confirm first to see the plan, data counts and estimated steps; poll with run_status, stop with stop_run,
+    continue a stopped or killed run with resume_run. For provider jobs use the provider tools instead."""
     ws = current()
     data_path = ws.input_file(req.data, what="training data")
     eval_path = ws.input_file(req.eval_data, what="eval data") if req.eval_data else None
     plan = _plan(ws, req)
-    target, model_note = _check_model(ws, plan.base_model)
-    plan = plan.model_copy(update={"base_model": target})
+    ref = resolve_model(plan.base_model, ws.root)
+    plan = plan.model_copy(update={"base_model": ref.name})
     device, precision = _device(plan)
     procs = req.num_processes or 1
     if req.sharding == "fsdp":
-        check_fsdp(plan.method, precision, procs)
-    data, convs = _count(ws, data_path)
-    eval_count = _count(ws, eval_path)[0] if eval_path else None
-    if eval_path:
-        n_train, n_eval = data.usable, eval_count.usable if eval_count else 0
-    else:
-        n_eval = max(1, round(data.usable * plan.eval_fraction)) if plan.eval_fraction > 0 and data.usable >= 2 else 0
-        n_train = data.usable - n_eval
+        check_fsdp(plan.method, precision, procs, cuda=device == "cuda")
+    data = read_dataset(data_path, ws.relative(data_path))
+    objective = resolve_objective(plan.objective, data)
+    check_objective(ws, plan, objective, procs)
+    eval_set = read_dataset(eval_path, ws.relative(eval_path)) if eval_path else None
+    n_eval = (
+        len(eval_set.records)
+        if eval_set
+        else 0
+        if objective == "grpo"
+        else eval_size(len(data.records), plan.eval_fraction)
+    )
+    n_train = len(data.records) - (0 if eval_set else n_eval)
     batches = math.ceil(n_train / plan.per_device_batch_size)
     steps_per_epoch = max(1, math.ceil(batches / (plan.gradient_accumulation_steps * procs)))
     steps = plan.max_steps or max(1, math.ceil(steps_per_epoch * plan.num_epochs))
-    per_example = _estimate_tokens(plan, convs)
-    tokens = int(per_example * plan.effective_batch * procs * steps) if per_example else None
+    report = run_preflight(ref, plan, data, samples=2 if req.preview else 0)
+    per_example = report.tokens / max(report.examples, 1)
+    tokens = int(per_example * plan.effective_batch * procs * steps)
     seconds = None
-    if is_tiny(plan.base_model) and device == "cpu" and tokens:
+    if is_tiny(plan.base_model) and device == "cpu":
         seconds = round(tokens / load_defaults().number("tiny_random_llama_cpu") + 10, 1)
-    warnings = _fact_warnings()
-    if model_note:
-        warnings.append(model_note)
-    if data.skipped_lines:
+    warnings = _fact_warnings() + launch_warnings(plan, n_train, n_eval, procs, steps_per_epoch) + report.warnings
+    if data.bad_lines or data.no_assistant:
+        skipped = sorted(data.bad_lines + data.no_assistant)
         warnings.append(
-            f"{len(data.skipped_lines)} lines of {data.path} are not usable examples and will be skipped "
-            f"(first: line {data.skipped_lines[0]}); validate_jsonl says why"
+            f"{len(skipped)} lines of {data.path} are not usable examples and will be skipped "
+            f"(first: line {skipped[0]}); validate_jsonl says why"
         )
-    if plan.effective_batch > 32:
-        warnings.append(
-            f"effective batch {plan.effective_batch} > 32: LoRA learns worse with very large batches (TRL LoRA "
-            f"without regret)"
-        )
+    if objective == "dpo" and plan.objective == "auto":
+        warnings.insert(0, f"{data.path} is preference data (chosen/rejected answers): training with DPO")
     when = (
         f"about {seconds:g} s"
         if seconds is not None
@@ -332,8 +282,8 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     )
     common = dict(
         plan=plan,
-        data=data,
-        eval_data=eval_count,
+        data=_count(data),
+        eval_data=_count(eval_set) if eval_set else None,
         train_examples=n_train,
         eval_examples=n_eval,
         estimated_steps=steps,
@@ -341,40 +291,67 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         estimated_seconds=seconds,
         device=device,
         precision=precision,
-        warnings=warnings[:10],
+        objective=objective,
+        preflight=report,
+        warnings=warnings[:12],
+    )
+    what = (
+        f"{plan.base_model} with {objective.upper()} + {plan.method} (r={plan.lora_r}) on {n_train} examples "
+        f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
+        + (f" x {procs} processes ({req.sharding})" if procs > 1 else "")
+        + f", {precision} on {device}; preflight: {report.trained_tokens:,} of {report.tokens:,} tokens trained, "
+        f"{report.truncated} examples cut"
     )
     if not req.confirm:
-        return LaunchLoraResult(
-            started=False,
-            run_id=None,
-            folder=None,
-            pid=None,
-            message=(
-                f"would train {plan.base_model} with {plan.method} (r={plan.lora_r}) on {n_train} examples "
-                f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
-                + (f" x {procs} processes ({req.sharding})" if procs > 1 else "")
-                + f", {precision} on {device}; "
-                f"time {when}. "
-                + say("confirm_to_start", tool="launch_lora", command="finetune train", chat="train it", action="start")
-            ),
-            **common,
+        message = f"would train {what}; time {when}. " + say(
+            "confirm_to_start", tool="launch_lora", command="finetune train", chat="train it", action="start"
         )
+        return LaunchLoraResult(started=False, run_id=None, folder=None, pid=None, message=message, **common)
+    run_id, folder = _start(ws, req, plan, ref, data_path, eval_path, procs, steps, device)
+    lock_fd = lock_run(folder, run_id)
+    pid = spawn_worker(folder, resume=False, lock_fd=lock_fd)
+    update_status(folder, pid=pid)
+    return LaunchLoraResult(
+        started=True,
+        run_id=run_id,
+        folder=ws.relative(folder),
+        pid=pid,
+        message=f"run {run_id} started (pid {pid}): {what}; time {when}; " + say("watch_run", run_id=run_id),
+        **common,
+    )
+
+
+def _start(
+    ws: Workspace,
+    req: LaunchLoraRequest,
+    plan: TrainingPlan,
+    ref: ModelRef,
+    data_path: Path,
+    eval_path: Path | None,
+    procs: int,
+    steps: int,
+    device: str,
+) -> tuple[str, Path]:
+    """The new run folder with its config.json and a queued status.json."""
     run_id = _new_run_id(ws, plan.base_model, req.run_name)
     folder = runs_root(ws) / run_id
     folder.mkdir(parents=True)
+    label = ws.relative(data_path)
     config = {
         "run_id": run_id,
         "created_at": now_iso(),
         "workspace": str(ws.root),
         "kind": "local_lora",
         "plan": plan.model_dump(mode="json"),
-        "data": {"path": str(data_path), "label": data.path, "sha256": sha256_file(data_path)},
+        "model": {"name": ref.name, "kind": ref.kind, "path": ref.path},
+        "device": device,
+        "data": {"path": str(data_path), "label": label, "sha256": sha256_file(data_path)},
         "eval_data": {"path": str(eval_path), "label": ws.relative(eval_path), "sha256": sha256_file(eval_path)}
         if eval_path
         else None,
         "merge": req.merge,
         **_processes(procs, req.sharding),
-        "reproduce": f"finetune train {data.path} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json"
+        "reproduce": f"finetune train {label} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json"
         + (f" --processes {procs} --sharding {req.sharding}" if procs > 1 else "")
         + " --confirm",
     }
@@ -390,17 +367,7 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         error=None,
         stop_reason=None,
     )
-    pid = spawn_worker(folder, resume=False)
-    update_status(folder, pid=pid)
-    return LaunchLoraResult(
-        started=True,
-        run_id=run_id,
-        folder=ws.relative(folder),
-        pid=pid,
-        message=f"run {run_id} started (pid {pid}): {steps} steps, {precision} on {device}, time {when}; "
-        + say("watch_run", run_id=run_id),
-        **common,
-    )
+    return run_id, folder
 
 
 def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:

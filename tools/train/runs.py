@@ -11,6 +11,7 @@ only read the folder and send signals, so they answer at once.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -27,9 +28,11 @@ from pydantic import BaseModel, Field, StrictBool
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.voice import say
-from tools.core.workspace import Workspace, current, write_text_atomic
+from tools.core.workspace import Workspace, current, sha256_file, write_text_atomic
+from tools.train.checkpoint import complete_checkpoints
 
 RUNS_DIR = "runs"
+LOCK_FILE = "run.lock"
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}$")
 State = Literal["queued", "running", "completed", "failed", "stopped"]
 TERMINAL = {"completed", "failed", "stopped"}
@@ -116,13 +119,55 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def checkpoints(folder: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints, oldest first (a checkpoint folder appears only once fully written)."""
-    found = []
-    for p in folder.glob("checkpoint-*"):
-        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
-        if m and p.is_dir() and (p / "training_state.json").is_file():
-            found.append((int(m.group(1)), p))
-    return sorted(found)
+    """Complete checkpoints, oldest first (the Trainer writes trainer_state.json last)."""
+    return complete_checkpoints(folder)
+
+
+# ----------------------------------------------------------------------------- the run lock
+
+
+class LockHeld(Exception):
+    """Another process holds the run's lock: a worker is training it."""
+
+
+class RunLock:
+    """An open, flock-ed ``run.lock``; released when closed or when its process ends (even by kill -9)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd: int | None = fd
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def take_lock(folder: Path) -> int:
+    """Lock ``folder/run.lock`` (non-blocking) and return its descriptor; LockHeld when a worker holds it."""
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise LockHeld(f"another worker holds {folder.name}/{LOCK_FILE}: the run is already training") from None
+    return fd
+
+
+def hold_lock(folder: Path, fd: int | None = None) -> RunLock:
+    """The lock a worker holds: the descriptor its launcher handed it (already locked), or a new one."""
+    return RunLock(fd if fd is not None else take_lock(folder))
+
+
+def lock_run(folder: Path, run_id: str) -> int:
+    """:func:`take_lock` as a tool error: one worker per run, a second start is refused."""
+    try:
+        return take_lock(folder)
+    except LockHeld:
+        raise ToolError(
+            "run_active",
+            f"run {run_id} already has a worker: {RUNS_DIR}/{run_id}/{LOCK_FILE} is held",
+            f"wait for it (`finetune runs status {run_id}`) or stop it (`finetune runs stop {run_id}`)",
+        ) from None
 
 
 def live_pids(status: dict[str, Any]) -> list[int]:
@@ -178,7 +223,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def launch_command(folder: Path, *, resume: bool) -> list[str]:
+def launch_command(folder: Path, *, resume: bool, lock_fd: int | None = None) -> list[str]:
     """The command that trains the run: the worker itself for one process, else ``accelerate launch`` with the run's
     own config file (``accelerate_config.yaml``, rewritten from config.json at every start, so a user's default
     accelerate config never changes a run)."""
@@ -189,12 +234,14 @@ def launch_command(folder: Path, *, resume: bool) -> list[str]:
     config = read_json(folder / "config.json")
     procs = int(config.get("num_processes") or 1)
     worker = ["-m", "tools.train.worker", str(folder)] + (["--resume"] if resume else [])
+    worker += ["--lock-fd", str(lock_fd)] if lock_fd is not None else []
     if procs == 1:
         return [sys.executable, *worker]
     sharding = config.get("sharding") or "ddp"
     fsdp = FsdpSettings.model_validate(config.get("fsdp") or {}) if sharding == "fsdp" else None
     yaml_path = folder / ACCELERATE_CONFIG
-    write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp), sort_keys=True))
+    cuda = config.get("device") == "cuda"
+    write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp, cuda=cuda), sort_keys=True))
     return [
         sys.executable,
         "-m",
@@ -209,14 +256,16 @@ def launch_command(folder: Path, *, resume: bool) -> list[str]:
     ]
 
 
-def spawn_worker(folder: Path, *, resume: bool) -> int:
+def spawn_worker(folder: Path, *, resume: bool, lock_fd: int | None = None) -> int:
     """Start the run's training detached in its own session (see :func:`launch_command`), output appended to
-    train.log; its pid (the launcher's when there are several processes)."""
+    train.log; its pid (the launcher's when there are several processes). The run's lock (``lock_fd``, taken by
+    the caller) passes to the new process, which holds it until it ends; this process lets go of it."""
     repo = Path(__file__).resolve().parent.parent
     env = dict(os.environ)
     env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    cmd = launch_command(folder, resume=resume)
+    env["HF_HUB_OFFLINE"] = "1"  # the model was found locally at launch; training never downloads
+    cmd = launch_command(folder, resume=resume, lock_fd=lock_fd)
     with (folder / "train.log").open("ab") as log:
         log.write(f"\n=== {now_iso()} {'resume' if resume else 'start'}: {' '.join(cmd)}\n".encode())
         log.flush()
@@ -229,7 +278,10 @@ def spawn_worker(folder: Path, *, resume: bool) -> int:
             env=env,
             start_new_session=True,
             close_fds=True,
+            pass_fds=(lock_fd,) if lock_fd is not None else (),
         )
+    if lock_fd is not None:
+        os.close(lock_fd)
     return proc.pid
 
 
@@ -430,6 +482,22 @@ class ResumeRunResult(BaseModel):
     message: str
 
 
+def check_run_data(ws: Workspace, config: dict[str, Any], key: str, run_id: str) -> None:
+    """A resumed run trains on what it started on: the data path inside the workspace, and its bytes unchanged."""
+    entry = config.get(key) or {}
+    if not entry.get("path"):
+        if key == "data":
+            raise ToolError("run_config_missing", f"run {run_id}: config.json names no data", "launch a new run")
+        return
+    path = ws.input_file(str(entry["path"]), what=f"the run's {key.replace('_', ' ')} (config.json)")
+    if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+        raise ToolError(
+            "data_changed",
+            f"run {run_id}: {ws.relative(path)} changed since the run started (sha256 differs from config.json)",
+            "restore the original file to resume, or launch a new run on the new data",
+        )
+
+
 @tool(effect="write", stage="train", duration="minutes", destructive=True)
 def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     """Resume a stopped or killed local training run from its last checkpoint, with the same plan and data order, in a
@@ -451,6 +519,9 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     if state == "completed":
         raise ToolError("run_completed", f"run {req.run_id} already completed", "launch a new run to train further")
     start = ckpt[-1][1].name if ckpt else None
+    config = read_json(folder / "config.json")
+    for key in ("data", "eval_data"):
+        check_run_data(ws, config, key, req.run_id)
     if not req.confirm:
         where = f"from {start}" if start else "from step 0 (no checkpoint was written)"
         return ResumeRunResult(
@@ -466,6 +537,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
                 action="resume it",
             ),
         )
+    lock_fd = lock_run(folder, req.run_id)
     update_status(
         folder,
         state="queued",
@@ -476,7 +548,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
         created_at=now_iso(),
         finished_at=None,
     )
-    pid = spawn_worker(folder, resume=True)
+    pid = spawn_worker(folder, resume=True, lock_fd=lock_fd)
     update_status(folder, pid=pid)
     return ResumeRunResult(
         run=run_info(ws, folder),
@@ -491,8 +563,14 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
 
 __all__ = [
     "RUNS_DIR",
+    "LockHeld",
+    "RunLock",
+    "check_run_data",
     "checkpoints",
     "effective_status",
+    "hold_lock",
+    "lock_run",
+    "take_lock",
     "launch_command",
     "live_pids",
     "read_json",

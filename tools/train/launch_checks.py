@@ -1,0 +1,86 @@
+"""What launch_lora checks before a run starts: the objective's settings, the preflight, and the warnings a person
+should read (many epochs over little data, a batch larger than the data, an eval split of one example)."""
+
+from __future__ import annotations
+
+from tools.core.errors import ToolError
+from tools.core.workspace import Workspace
+from tools.local_models.loader import ModelRef, load_tokenizer, stop_token_ids
+from tools.local_models.preflight import PreflightReport, preflight
+from tools.local_models.templates import ensure_chat_template
+from tools.plan.training_plan import TrainingPlan, load_defaults
+from tools.train.data import DataSet
+
+
+def check_objective(ws: Workspace, plan: TrainingPlan, objective: str, procs: int) -> None:
+    """ToolError when the objective's settings cannot run (GRPO batch and rewards)."""
+    if objective != "grpo":
+        return
+    if plan.per_device_batch_size % plan.num_generations:
+        raise ToolError(
+            "grpo_batch",
+            f"GRPO: per_device_batch_size {plan.per_device_batch_size} is not a multiple of num_generations "
+            f"{plan.num_generations} (the batch counts completions, num_generations per prompt)",
+            f"set per_device_batch_size to {plan.num_generations} or a multiple of it",
+        )
+    if plan.reward_json_schema:
+        ws.input_file(plan.reward_json_schema, what="reward JSON schema")
+    if "schema_valid" in plan.rewards and not plan.reward_json_schema:
+        raise ToolError("reward_needs_setting", "reward schema_valid needs reward_json_schema", "give the schema file")
+    for name, setting in (
+        ("contains_all", plan.reward_contains),
+        ("regex_match", plan.reward_regex),
+        ("label_accuracy", plan.reward_labels),
+    ):
+        if name in plan.rewards and not setting:
+            raise ToolError(
+                "reward_needs_setting",
+                f"reward {name} needs its setting (reward_{name.split('_')[0]})",
+                "give the strings, pattern or labels it checks",
+            )
+
+
+def run_preflight(ref: ModelRef, plan: TrainingPlan, data: DataSet, *, samples: int) -> PreflightReport:
+    """The preflight over the data (its first examples, up to the configured number) with the model's tokenizer."""
+    d = load_defaults()
+    tokenizer = load_tokenizer(ref)
+    template = ensure_chat_template(tokenizer)
+    limit = int(d.number("preflight_max_examples"))
+    return preflight(
+        tokenizer,
+        (r.example for r in data.records[:limit]),
+        max_seq_len=plan.max_seq_len,
+        stop_ids=stop_token_ids(ref, tokenizer),
+        max_truncated_share=d.number("preflight_max_truncated_share"),
+        template=template,
+        samples=samples,
+        label=data.path,
+    )
+
+
+def launch_warnings(plan: TrainingPlan, n_train: int, n_eval: int, procs: int, steps_per_epoch: int) -> list[str]:
+    d = load_defaults()
+    out = []
+    epochs = plan.num_epochs if not plan.max_steps else plan.max_steps / steps_per_epoch
+    if epochs > d.number("warn_epochs_over") and n_train < d.number("warn_examples_under"):
+        out.append(
+            f"{epochs:g} epochs over {n_train} examples: many passes over little data memorise it; 1-3 epochs is "
+            "usual (more data helps more than more epochs)"
+        )
+    batch = plan.effective_batch * procs
+    if batch > n_train:
+        out.append(
+            f"the effective batch ({batch} examples per step) is larger than the training data ({n_train}): every "
+            "step sees all of it; lower per_device_batch_size or gradient_accumulation_steps"
+        )
+    if n_eval == 1:
+        out.append("the eval split holds one example: its loss says little; give eval_data or raise eval_fraction")
+    if plan.effective_batch > 32:
+        out.append(
+            f"effective batch {plan.effective_batch} > 32: LoRA learns worse with very large batches (TRL LoRA "
+            "without regret)"
+        )
+    return out
+
+
+__all__ = ["check_objective", "launch_warnings", "run_preflight"]
