@@ -117,22 +117,11 @@ def trl_config(p: PlanView) -> dict[str, Any]:
     return cfg
 
 
-def trl_python(p: PlanView) -> str:
-    cfg = trl_config(p)
-    training = {
-        k: v
-        for k, v in cfg.items()
-        if k
-        not in (
-            "model_name_or_path",
-            "dataset_name",
-            "use_peft",
-            "load_in_4bit",
-            "bnb_4bit_quant_type",
-            "use_bnb_nested_quant",
-        )
-        and k not in PEFT_KEYS
-    }
+def trl_python(p: PlanView, cfg: dict[str, Any]) -> str:
+    """A runnable TRL script with the keys of ``cfg`` (the TRL config the plan renders to)."""
+    script = {"model_name_or_path", "dataset_name", "use_peft", "load_in_4bit", "bnb_4bit_quant_type"}
+    script |= {"use_bnb_nested_quant", *PEFT_KEYS}
+    training = {k: v for k, v in cfg.items() if k not in script}
     args = ",\n    ".join(f"{k}={v!r}" for k, v in training.items())
     lines = [
         '"""TRL SFT run written by finetune-skill configure_training. Run: python trl_sft.py"""',
@@ -145,16 +134,14 @@ def trl_python(p: PlanView) -> str:
         "# transformers >= 5: warmup_steps below 1 is a ratio of the total steps (warmup_ratio was removed)",
         f"training_args = SFTConfig(\n    {args},\n)",
     ]
-    if p.method == "full":
+    if p.method == "full" or not cfg.get("use_peft"):
         lines.append("peft_config = None  # full fine-tuning")
     else:
-        targets = "all-linear" if p.all_linear else p.modules
         lines.append(
-            f"peft_config = LoraConfig(\n    r={p.lora_r!r},\n    lora_alpha={p.lora_alpha!r},\n    "
-            f"lora_dropout={p.lora_dropout!r},\n"
-            f"    target_modules={targets!r},\n    task_type='CAUSAL_LM',\n)"
+            f"peft_config = LoraConfig(\n    r={cfg['lora_r']!r},\n    lora_alpha={cfg['lora_alpha']!r},\n    "
+            f"lora_dropout={cfg['lora_dropout']!r},\n"
+            f"    target_modules={cfg['lora_target_modules']!r},\n    task_type='CAUSAL_LM',\n)"
         )
-    model_kwargs = ""
     if p.method == "qlora":
         lines.insert(4, "from transformers import BitsAndBytesConfig")
         lines.append(
@@ -165,7 +152,7 @@ def trl_python(p: PlanView) -> str:
         "",
         "if __name__ == '__main__':",
         f"    trainer = SFTTrainer(model={p.base_model!r}, args=training_args, train_dataset=dataset['train'],"
-        f" eval_dataset=dataset['test'], peft_config=peft_config{model_kwargs})",
+        " eval_dataset=dataset['test'], peft_config=peft_config)",
         "    trainer.train()",
         "    trainer.save_model()",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from tools import knowledge
 from tools.configure import exports as cx
@@ -36,6 +37,25 @@ def _openai_model(req: ConfigRequest) -> tuple[str, knowledge.Provider]:
     return live[0].id, prov
 
 
+def _trl(view: cx.PlanView, plan: TrainingPlan | None) -> dict[str, Any]:
+    """The TRL keys: for a LoRA/QLoRA plan the very ones launch_lora trains with (tools.plan.trl_config)."""
+    if plan is None:
+        return cx.trl_config(view)
+    from tools.plan.trl_config import trl_config
+
+    gpu = view.bf16
+    return trl_config(
+        plan,
+        objective="sft",
+        dataset=view.dataset,
+        output_dir=view.output_dir,
+        precision="bf16" if gpu else "fp32",
+        device="cuda" if gpu else "cpu",
+        has_eval=plan.eval_fraction > 0,
+        for_run=False,
+    )
+
+
 def write_exports(
     ws: Workspace, out_dir: Path, view: cx.PlanView, plan: TrainingPlan | None, req: ConfigRequest, examples: int | None
 ) -> tuple[list[ExportFile], str | None, list[str]]:
@@ -64,9 +84,12 @@ def write_exports(
     for kind in kinds:
         name = FILES[kind]
         if kind == "trl_python":
-            put(kind, name, cx.trl_python(view), "TRL SFTConfig + peft LoraConfig; needs trl, peft, datasets")
+            put(kind, name, cx.trl_python(view, _trl(view, plan)), "TRL SFTConfig + peft LoraConfig; needs trl, peft")
         elif kind == "trl_yaml":
-            put(kind, name, cx.dump_yaml(cx.trl_config(view)), "for `trl sft --config trl_sft.yaml`")
+            note = (
+                "for `trl sft --config trl_sft.yaml`; launch_lora trains with the same keys (runs/<id>/trl_config.yaml)"
+            )
+            put(kind, name, cx.dump_yaml(_trl(view, plan)), note)
         elif kind == "axolotl":
             put(kind, name, cx.dump_yaml(cx.axolotl(view)), "for `axolotl train axolotl.yaml`")
         elif kind == "llamafactory":

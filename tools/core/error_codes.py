@@ -21,6 +21,12 @@ EXIT_CODES: dict[str, int] = {"input": 2, "setup": 2, "problem": 1, "external": 
 
 INPUT: frozenset[str] = frozenset(
     {
+        "data_changed",
+        "grpo_batch",
+        "most_examples_truncated",
+        "not_preference_data",
+        "nothing_to_train",
+        "reward_needs_setting",
         "adapter_missing",
         "answers_invalid",
         "answers_not_mapping",
@@ -152,6 +158,7 @@ INPUT: frozenset[str] = frozenset(
 
 SETUP: frozenset[str] = frozenset(
     {
+        "fsdp_needs_cuda",
         "bf16_unsupported",
         "demo_examples_missing",
         "litellm_missing",

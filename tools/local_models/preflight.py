@@ -84,7 +84,7 @@ def _runs(labels: Sequence[int]) -> list[tuple[int, int]]:
 
 def _sample(tokenizer: Any, r: Rendered) -> SampleView:
     first_trained = next((i for i, lab in enumerate(r.labels) if lab != IGNORE), 0)
-    first = max(0, min(first_trained - 24, len(r.input_ids) - SHOWN_TOKENS))
+    first = max(0, first_trained - 24, len(r.input_ids) - SHOWN_TOKENS)  # the end of the turn (its EOS) is shown
     shown = [
         TokenView(token=tokenizer.decode([t]), trained=r.labels[i] != IGNORE)
         for i, t in enumerate(r.input_ids[first:], start=first)

@@ -82,7 +82,7 @@ def trl_config(
         "save_total_limit": plan.keep_last_k,
         **_cadence(plan),
         "report_to": list(plan.report_to) or "none",
-        "train_sampling_strategy": SAMPLING[plan.batching],
+        "train_sampling_strategy": SAMPLING[plan.batching] if objective == "sft" else "random",
     }
     if objective == "sft":
         cfg.update({"max_length": plan.max_seq_len, "packing": False, "padding_free": plan.batching == "packed"})

@@ -74,7 +74,9 @@ class RunCallback(TrainerCallback):  # type: ignore[misc]
         self.last_status = 0.0
 
     # -- counting
-    def count(self, inputs: dict[str, Any]) -> None:
+    def count(self, inputs: Any) -> None:
+        if not isinstance(inputs, dict):
+            return  # GRPO's steps take generated rollouts; its own logs count completion tokens
         mask = inputs.get("attention_mask")
         ids = inputs.get("input_ids")
         tokens = int(mask.sum()) if mask is not None else int(ids.numel()) if ids is not None else 0
