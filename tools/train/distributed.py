@@ -74,9 +74,7 @@ def check_fsdp(method: str, precision: str, num_processes: int, *, cuda: bool = 
         )
 
 
-def accelerate_config(
-    num_processes: int, sharding: Sharding, fsdp: FsdpSettings | None, *, cuda: bool = True
-) -> dict[str, Any]:
+def accelerate_config(num_processes: int, sharding: Sharding, fsdp: FsdpSettings | None) -> dict[str, Any]:
     """The ``accelerate launch --config_file`` YAML of a run (accelerate's ClusterConfig keys).
 
     Mixed precision stays 'no' here: the TRL config's bf16 flag decides it. The port is passed on the command
@@ -90,10 +88,12 @@ def accelerate_config(
         "num_processes": num_processes,
         "rdzv_backend": "static",
         "same_network": True,
-        "use_cpu": not cuda,
+        "use_cpu": False,
     }
     if sharding == "ddp":
-        return {**base, "distributed_type": "MULTI_GPU" if cuda else "MULTI_CPU"}
+        # MULTI_GPU makes accelerate launch start the ranks with torchrun, on CPU too (its MULTI_CPU type expects an
+        # MPI launcher); each rank's Trainer then joins over nccl on GPUs, gloo on CPU.
+        return {**base, "distributed_type": "MULTI_GPU"}
     s = fsdp or FsdpSettings()
     fsdp_config: dict[str, Any] = {
         "fsdp_version": s.version,

@@ -158,16 +158,22 @@ def hold_lock(folder: Path, fd: int | None = None) -> RunLock:
     return RunLock(fd if fd is not None else take_lock(folder))
 
 
-def lock_run(folder: Path, run_id: str) -> int:
-    """:func:`take_lock` as a tool error: one worker per run, a second start is refused."""
-    try:
-        return take_lock(folder)
-    except LockHeld:
-        raise ToolError(
-            "run_active",
-            f"run {run_id} already has a worker: {RUNS_DIR}/{run_id}/{LOCK_FILE} is held",
-            f"wait for it (`finetune runs status {run_id}`) or stop it (`finetune runs stop {run_id}`)",
-        ) from None
+def lock_run(folder: Path, run_id: str, wait_s: float = 0.0) -> int:
+    """:func:`take_lock` as a tool error: one worker per run, a second start is refused. ``wait_s``: how long to
+    wait for a worker that has said it ended but whose process (a multi-process launcher) is still exiting."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return take_lock(folder)
+        except LockHeld:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+    raise ToolError(
+        "run_active",
+        f"run {run_id} already has a worker: {RUNS_DIR}/{run_id}/{LOCK_FILE} is held",
+        f"wait for it (`finetune runs status {run_id}`) or stop it (`finetune runs stop {run_id}`)",
+    )
 
 
 def live_pids(status: dict[str, Any]) -> list[int]:
@@ -240,8 +246,7 @@ def launch_command(folder: Path, *, resume: bool, lock_fd: int | None = None) ->
     sharding = config.get("sharding") or "ddp"
     fsdp = FsdpSettings.model_validate(config.get("fsdp") or {}) if sharding == "fsdp" else None
     yaml_path = folder / ACCELERATE_CONFIG
-    cuda = config.get("device") == "cuda"
-    write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp, cuda=cuda), sort_keys=True))
+    write_text_atomic(yaml_path, yaml.safe_dump(accelerate_config(procs, sharding, fsdp), sort_keys=True))
     return [
         sys.executable,
         "-m",
@@ -537,7 +542,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
                 action="resume it",
             ),
         )
-    lock_fd = lock_run(folder, req.run_id)
+    lock_fd = lock_run(folder, req.run_id, wait_s=30.0)
     update_status(
         folder,
         state="queued",
