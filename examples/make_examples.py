@@ -326,7 +326,172 @@ def build() -> tuple[list[str], list[str], list[tuple[int, str]]]:
     return train, evals, defects
 
 
+# The style sets: the same house style on questions about many tasks, without planted defects. The held-out set asks
+# about tasks no training line covers, so what carries over to it is the style (the one-line answer, numbered steps,
+# the sign-off), not answers recalled from training. `make demo-real` trains the real model on them.
+STYLE_TASKS: dict[str, tuple[list[str], str, list[list[str]]]] = {
+    "clean": (
+        ["How do I clean my {item}?", "What's the best way to wash the {item}?"],
+        "A gentle hand wash keeps the {item} in shape.",
+        [
+            ["Brush off dry dirt first.", "Knock loose mud off once it has dried."],
+            ["Wash it by hand in lukewarm water with mild soap.", "Sponge it with warm water and a little soap."],
+            ["Let it air-dry away from radiators.", "Hang it somewhere airy until fully dry."],
+        ],
+    ),
+    "store": (
+        ["How should I store the {item} over winter?", "Where do I keep my {item} between trips?"],
+        "Clean, dry and loose is how the {item} lasts longest.",
+        [
+            ["Clean the {item} and dry it completely.", "Make sure the {item} is clean and bone dry."],
+            ["Keep it in a cool, dry cupboard.", "Store it somewhere cool and out of the sun."],
+            ["Check it once before the season starts.", "Look it over before your first trip."],
+        ],
+    ),
+    "repair": (
+        ["My {item} is torn, can you fix it?", "Do you repair a damaged {item}?"],
+        "Yes, our workshop repairs the {item}.",
+        [
+            ["Take a photo of the damage.", "Photograph the damaged part."],
+            ["Send it through the repair form with your order number.", "Fill in the repair form online."],
+            ["We reply within 2 working days with a quote.", "Expect a quote from us within 2 working days."],
+        ],
+    ),
+    "size": (
+        ["Which size {item} should I buy?", "How do I choose the right size of {item}?"],
+        "The size chart on the product page is the safest guide for the {item}.",
+        [
+            ["Measure yourself with a soft tape.", "Take your measurements with a tape measure."],
+            ["Compare them with the chart on the {item} page.", "Match your numbers to the {item} size chart."],
+            ["Between two sizes, take the larger one.", "If you are in between, size up."],
+        ],
+    ),
+    "gift": (
+        ["Can I send the {item} as a gift?", "Do you gift-wrap a {item}?"],
+        "Yes, any {item} can go out as a gift.",
+        [
+            ["Tick 'This is a gift' at checkout.", "Choose the gift option in the basket."],
+            ["Add a message for the card.", "Write the note you want on the card."],
+            ["The receipt stays out of the parcel.", "We leave prices off the packing slip."],
+        ],
+    ),
+    "exchange": (
+        ["Can I swap my {item} for another colour?", "How do I exchange the {item}?"],
+        "Exchanges on the {item} are free within 30 days.",
+        [
+            ["Open your order and choose Exchange.", "Start an exchange from your order page."],
+            ["Pick the colour or size you want instead.", "Select the replacement you would like."],
+            ["Post the original back with the prepaid label.", "Send the first one back with the free label."],
+        ],
+    ),
+    "track": (
+        ["Where is my {item} order?", "How can I track the {item} I ordered?"],
+        "Your {item} can be tracked from the dispatch email.",
+        [
+            ["Open the dispatch email we sent you.", "Find the email that says your order has shipped."],
+            ["Click the tracking link for live updates.", "Follow the courier link to see where it is."],
+            ["If it stalls for 3 days, reply and we trace it.", "No movement for 3 days? Tell us and we chase it."],
+        ],
+    ),
+    "waterproof": (
+        ["How do I re-waterproof my {item}?", "My {item} isn't waterproof any more, what do I do?"],
+        "A wash-in treatment brings the {item} back to full water repellency.",
+        [
+            ["Wash it with a technical cleaner.", "Clean it first with a tech wash."],
+            ["Apply a spray-on or wash-in proofer.", "Treat it with a waterproofing product."],
+            ["Dry it on low heat to set the treatment.", "Tumble or air-dry warm so the coating bonds."],
+        ],
+    ),
+    "pack": (
+        ["How do I pack the {item} for a flight?", "Can I take my {item} on a plane?"],
+        "The {item} travels well if it is packed with a little care.",
+        [
+            ["Check your airline's size limits.", "Look up the airline's baggage rules."],
+            ["Wrap it in soft clothing inside your bag.", "Cushion it with clothes in the middle of the bag."],
+            ["Keep the receipt handy for customs.", "Carry proof of purchase in case customs ask."],
+        ],
+    ),
+    "warranty": (
+        ["Is my {item} still under warranty?", "What does the warranty on the {item} cover?"],
+        "The {item} is covered for 2 years against manufacturing faults.",
+        [
+            ["Find your order number.", "Look up the order number in your account."],
+            ["Email two photos of the fault to our warranty team.", "Send photos of the fault to the warranty desk."],
+            ["We reply within 2 working days.", "You will hear back within 2 working days."],
+        ],
+    ),
+    "price": (
+        ["The {item} is cheaper elsewhere, do you price match?", "Will you match a lower price on the {item}?"],
+        "Yes, we match a lower price on the {item} from a UK retailer.",
+        [
+            ["Send us a link to the lower price.", "Share the other shop's listing with us."],
+            ["Make sure it is in stock there.", "Check the item is available at that price."],
+            ["We refund the difference to your card.", "The difference goes back to your card."],
+        ],
+    ),
+    "care": (
+        ["How do I look after my {item}?", "Any care tips for the {item}?"],
+        "A little care after each trip keeps the {item} working for years.",
+        [
+            ["Empty and air it after every trip.", "Open it up to air once you are home."],
+            ["Fix small problems before they grow.", "Deal with small wear early."],
+            ["Store it clean and dry.", "Put it away only when clean and dry."],
+        ],
+    ),
+    "rent": (
+        ["Can I rent a {item} instead of buying?", "Do you hire out the {item}?"],
+        "Yes, the {item} can be rented by the week.",
+        [
+            ["Book the dates on our Rentals page.", "Reserve your dates online under Rentals."],
+            ["Collect it from the store or have it posted.", "Pick it up in store or choose delivery."],
+            ["Return it clean within 2 days of your trip.", "Bring it back clean no later than 2 days after."],
+        ],
+    ),
+    "recycle": (
+        ["What can I do with my old {item}?", "Do you recycle a worn-out {item}?"],
+        "Our take-back scheme gives the old {item} a second life.",
+        [
+            ["Bring it to any store or post it to us.", "Drop it off in store or send it by post."],
+            ["We repair it for resale or recycle the materials.", "It is repaired for resale or recycled."],
+            ["You get a 10 percent voucher for your next order.", "We send you a 10 percent voucher."],
+        ],
+    ),
+}
+STYLE_HELD_OUT = ("rent", "recycle", "price", "gift")
+STYLE_ITEMS = [name for name, _ in PRODUCTS]
+
+
+def style_answer(rng: random.Random, task: str, item: str) -> str:
+    _, opening, steps = STYLE_TASKS[task]
+    body = "\n".join(f"{i}. {rng.choice(choices).format(item=item)}" for i, choices in enumerate(steps, 1))
+    return f"{opening.format(item=item)}\n\n{body}{SIGN}"
+
+
+def style_sets() -> tuple[list[str], list[str]]:
+    """60 training lines on 10 tasks and 24 held-out lines on 4 other tasks, all in the house style."""
+    rng = random.Random(20261204)
+    train, evals = [], []
+    for task in STYLE_TASKS:
+        held = task in STYLE_HELD_OUT
+        items = rng.sample(STYLE_ITEMS, 6)
+        for item in items:
+            question = rng.choice(STYLE_TASKS[task][0]).format(item=item)
+            row = {
+                "messages": [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": question},
+                    {"role": "assistant", "content": style_answer(rng, task, item)},
+                ]
+            }
+            (evals if held else train).append(dump(row))
+    rng.shuffle(train)
+    return train, evals
+
+
 def main() -> None:
+    style_train, style_eval = style_sets()
+    (HERE / "style_train.jsonl").write_text("\n".join(style_train) + "\n", "utf-8")
+    (HERE / "style_eval.jsonl").write_text("\n".join(style_eval) + "\n", "utf-8")
     train, evals, defects = build()
     (HERE / "train.jsonl").write_text("\n".join(train) + "\n", "utf-8")
     (HERE / "eval.jsonl").write_text("\n".join(evals) + "\n", "utf-8")

@@ -75,10 +75,20 @@ def render_launch(data: dict[str, Any]) -> Section:
         ["run", data.get("run_id") or "(not started)"],
         ["base model", plan.get("base_model")],
         ["device / precision", f"{data['device']} / {data['precision']}"],
+        ["trainer", str(data.get("objective", "sft")).upper()],
         ["examples (train / eval)", f"{data['train_examples']} / {data['eval_examples']}"],
         ["estimated steps", data["estimated_steps"]],
         ["estimated seconds", data.get("estimated_seconds")],
     ]
+    pre = data.get("preflight")
+    if pre:
+        rows.append(
+            [
+                "preflight",
+                f"{pre['trained_tokens']:,} of {pre['tokens']:,} tokens trained; {pre['turns_ending_with_stop']} of "
+                f"{pre['turns']} answers end on a stop token; {pre['truncated']} examples cut",
+            ]
+        )
     body = (
         f"{data['message']}\n\n"
         + table(["", ""], rows)

@@ -37,10 +37,33 @@ def _render_launch(r: Any, console: Console) -> None:
         f"{r.estimated_steps} steps, {r.precision} on {r.device}",
         highlight=False,
     )
-    for w in r.warnings[:5]:
+    pre = r.preflight
+    console.print(
+        f"  preflight ({pre.template}): {pre.trained_tokens:,} of {pre.tokens:,} tokens trained over {pre.examples} "
+        f"examples; {pre.turns_ending_with_stop} of {pre.turns} assistant turns end with a stop token "
+        f"({', '.join(pre.stop_tokens)}); {pre.truncated} cut by max_seq_len",
+        highlight=False,
+    )
+    for sample in pre.samples:
+        _render_sample(sample, console)
+    for w in r.warnings[:8]:
         console.print(f"  [yellow]warning[/]: {w}", highlight=False)
     if r.started:
         console.print(f"  folder {r.folder}; watch with `finetune runs status {r.run_id}`", highlight=False)
+
+
+def _render_sample(sample: Any, console: Console) -> None:
+    """One example token by token: trained tokens highlighted, a thin bar between tokens."""
+    from rich.text import Text
+
+    text = Text(f"  line {sample.line} ({sample.trained_tokens} of {sample.tokens} tokens trained")
+    text.append(f", from token {sample.first_shown}" if sample.first_shown else "")
+    text.append("; trained tokens in green):\n    ")
+    for tv in sample.shown:
+        token = tv.token.replace("\n", "\\n\n    ")
+        text.append(token, style="bold green" if tv.trained else "dim")
+        text.append("|", style="grey30")
+    console.print(text)
 
 
 def _render_run(info: Any, console: Console) -> None:
@@ -163,6 +186,19 @@ def train(
         ),
     ] = "ddp",
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective", help="sft, dpo (preference data) or grpo; default: dpo for preference data, else sft."
+        ),
+    ] = None,
+    report_to: Annotated[
+        list[str] | None,
+        typer.Option("--report-to", help="Also log to a tracker: mlflow, tensorboard, trackio or wandb (repeatable)."),
+    ] = None,
+    preview: Annotated[
+        bool, typer.Option("--preview", help="Show two examples token by token, marking what is trained.")
+    ] = False,
     merge: Annotated[bool, typer.Option("--merge", help="Also write merged weights.")] = False,
     name: Annotated[str | None, typer.Option("--name", help="A short name for the run id.")] = None,
     confirm: Annotated[
@@ -188,6 +224,9 @@ def train(
         "max_seq_len": max_seq_len,
         "batching": batching,
         "seed": seed,
+        "objective": objective,
+        "report_to": report_to,
+        "preview": preview,
         "num_processes": processes,
         "sharding": sharding,
         "merge": merge,

@@ -210,18 +210,17 @@ def _exports(result, ws: Workspace) -> dict[str, Path]:
     return {e.kind: ws.root / e.path for e in result.exports}
 
 
-def test_trl_yaml_loads_into_real_peft_and_transformers(ws: Workspace) -> None:
+def test_trl_yaml_loads_into_real_trl_and_peft(ws: Workspace) -> None:
     from peft import LoraConfig
-    from transformers import TrainingArguments
+    from trl import SFTConfig
+
+    from tools.plan.trl_config import lora_kwargs, trainer_kwargs
 
     result = configure(ws, dataset=data(ws), base_model="Qwen/Qwen3-0.6B")
     cfg = yaml.safe_load(_exports(result, ws)["trl_yaml"].read_text())
-    from tools.configure.exports import PEFT_KEYS, SFT_ONLY_KEYS
-
-    lora = LoraConfig(**{PEFT_KEYS[k]: cfg[k] for k in PEFT_KEYS}, task_type="CAUSAL_LM")
+    lora = LoraConfig(**lora_kwargs(cfg))
     assert lora.r == result.plan.lora_r and lora.target_modules == "all-linear"
-    skip = set(PEFT_KEYS) | set(SFT_ONLY_KEYS) | {"model_name_or_path", "dataset_name", "use_peft"}
-    args = TrainingArguments(**{k: v for k, v in cfg.items() if k not in skip})
+    args = SFTConfig(**trainer_kwargs(cfg))
     assert args.learning_rate == result.plan.learning_rate
     assert args.gradient_accumulation_steps * args.per_device_train_batch_size == result.plan.effective_batch
     assert cfg["max_length"] == result.plan.max_seq_len
