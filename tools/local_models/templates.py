@@ -50,6 +50,15 @@ def ensure_chat_template(tokenizer: Any) -> str:
     return f"chatml + {tokenizer.eos_token} (the tokenizer has none and its vocabulary lacks ChatML's tokens)"
 
 
+def template_name(tokenizer: Any) -> str:
+    """Which chat template ``tokenizer`` renders with (after :func:`ensure_chat_template`)."""
+    if tokenizer.chat_template == CHATML_EOS_TEMPLATE:
+        return f"chatml + {tokenizer.eos_token} (ours: no template and no ChatML tokens in the vocabulary)"
+    if tokenizer.chat_template == CHATML_TEMPLATE:
+        return "chatml"
+    return "the tokenizer's own"
+
+
 def strip_text_end_marker(tokenizer: Any, text: str) -> str:
     """A generated answer without a trailing ChatML end marker that this vocabulary holds only as plain text."""
     if tokenizer.chat_template == CHATML_EOS_TEMPLATE:
@@ -66,4 +75,5 @@ __all__ = [
     "ensure_chat_template",
     "has_single_token",
     "strip_text_end_marker",
+    "template_name",
 ]

@@ -7,7 +7,7 @@ from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
 from tools.local_models.loader import ModelRef, load_tokenizer, stop_token_ids
 from tools.local_models.preflight import PreflightReport, preflight
-from tools.local_models.templates import ensure_chat_template
+from tools.local_models.templates import template_name
 from tools.plan.training_plan import TrainingPlan, load_defaults
 from tools.train.data import DataSet
 
@@ -44,7 +44,7 @@ def run_preflight(ref: ModelRef, plan: TrainingPlan, data: DataSet, *, samples: 
     """The preflight over the data (its first examples, up to the configured number) with the model's tokenizer."""
     d = load_defaults()
     tokenizer = load_tokenizer(ref)
-    template = ensure_chat_template(tokenizer)
+    template = template_name(tokenizer)
     limit = int(d.number("preflight_max_examples"))
     return preflight(
         tokenizer,

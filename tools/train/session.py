@@ -16,7 +16,7 @@ from typing import Any
 from tools.core.errors import ToolError
 from tools.core.workspace import sha256_file, write_text_atomic
 from tools.local_models.loader import ModelRef, load_tokenizer
-from tools.local_models.templates import ensure_chat_template
+from tools.local_models.templates import template_name
 from tools.plan.training_plan import TrainingPlan, watchdog_thresholds
 from tools.plan.trl_config import lora_kwargs, trainer_kwargs, trl_config
 from tools.train import data as D
@@ -101,7 +101,7 @@ class Session:
         eval_path = self._check_data("eval_data")
         assert data_path is not None
         tokenizer = load_tokenizer(self.ref)
-        template = ensure_chat_template(tokenizer)
+        template = template_name(tokenizer)
         data = D.read_dataset(data_path, self.config["data"].get("label") or data_path.name)
         objective = D.resolve_objective(plan.objective, data)
         if eval_path is not None:
