@@ -88,3 +88,19 @@ def test_examples_are_reproducible_from_their_generator() -> None:
     assert (REPO / "examples" / "train.jsonl").read_text() == "\n".join(train) + "\n"
     assert (REPO / "examples" / "eval.jsonl").read_text() == "\n".join(evals) + "\n"
     assert 180 <= len(train) <= 220
+
+
+def test_the_style_sets_are_reproducible_and_hold_out_whole_tasks() -> None:
+    """The real-model demo's data: the held-out questions are about tasks no training line covers."""
+    import runpy
+
+    module = runpy.run_path(str(REPO / "examples" / "make_examples.py"))
+    train, evals = module["style_sets"]()
+    assert (REPO / "examples" / "style_train.jsonl").read_text() == "\n".join(train) + "\n"
+    assert (REPO / "examples" / "style_eval.jsonl").read_text() == "\n".join(evals) + "\n"
+    assert (len(train), len(evals)) == (60, 24)
+    held = module["STYLE_HELD_OUT"]
+    openings = {task: spec[1].split("{item}")[0] for task, spec in module["STYLE_TASKS"].items()}
+    answers = [json.loads(x)["messages"][2]["content"] for x in train]
+    for task in held:
+        assert not any(a.startswith(openings[task]) for a in answers), f"{task} leaked into training"

@@ -60,3 +60,12 @@ def test_runs_status_and_logs_of_a_finished_run(in_ws: Workspace) -> None:
     assert stop.exit_code == 0 and "already completed" in stop.stdout
     resume = runner.invoke(app, ["runs", "resume", "r1", "--confirm"])
     assert resume.exit_code == 2 and "run_completed" in resume.stderr
+
+
+def test_train_preview_shows_what_is_trained_token_by_token(in_ws: Workspace) -> None:
+    shutil.copy(EXAMPLES, in_ws.root / "train.jsonl")
+    result = runner.invoke(app, ["train", "train.jsonl", "--preview", "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())  # the console wraps lines
+    assert "preflight (chatml)" in out and "193 of 193 assistant turns end with a stop token (<|im_end|>)" in out
+    assert "trained tokens in green" in out and "|<|im_end|>|" in out
