@@ -19,7 +19,7 @@ def mean_loss(history: list[dict[str, Any]]) -> float | None:
 
 def versions() -> dict[str, str]:
     out = {}
-    for name in ("torch", "transformers", "peft", "accelerate", "tokenizers", "bitsandbytes"):
+    for name in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "tokenizers", "bitsandbytes"):
         mod = sys.modules.get(name)
         if mod is None:
             try:
@@ -47,14 +47,18 @@ def write_report(folder: Path, state: str) -> None:
         f"- state: **{info.state}**" + (f" ({info.stop_reason})" if info.stop_reason else ""),
         f"- base model: `{plan.get('base_model')}` ({plan.get('method')}, r={plan.get('lora_r')}, "
         f"alpha={plan.get('lora_alpha')}, dropout={plan.get('lora_dropout')}, targets {plan.get('target_modules')})",
-        f"- precision: {res.get('precision')} on {res.get('device')}; batching: {res.get('batching')}",
-        f"- steps: {info.step} of {info.total_steps}; effective batch {res.get('effective_batch')}; "
-        f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, {res.get('warmup_steps')} warm-up steps)",
+        f"- trainer: {str(res.get('objective', 'sft')).upper()} with TRL ({res.get('trainer')}); "
+        f"{res.get('precision')} on {res.get('device')}; batching: {plan.get('batching')}",
+        f"- steps: {info.step} of {info.total_steps}; effective batch "
+        f"{(plan.get('per_device_batch_size') or 0) * (plan.get('gradient_accumulation_steps') or 0)}"
+        f"{' x ' + str(res['num_processes']) + ' processes' if res.get('num_processes') else ''}; "
+        f"lr {plan.get('learning_rate')} ({plan.get('lr_scheduler')}, warm-up ratio {plan.get('warmup_ratio')})",
         f"- data: {stats.get('path')} ({stats.get('format')}): {stats.get('used')} examples used of "
         f"{stats.get('records')} lines; {stats.get('skipped_bad_lines', 0)} unusable lines skipped "
         f"{stats.get('first_bad_lines', [])}, {stats.get('skipped_no_assistant', 0)} without an assistant answer "
         f"{stats.get('first_no_assistant', [])}; {res.get('train_examples')} train / {res.get('eval_examples')} eval",
-        f"- template: {stats.get('template')}; loss on assistant tokens only",
+        f"- chat template: {res.get('template')}; loss on assistant tokens only (our masks); TRL config: "
+        f"`{res.get('trl_config', 'trl_config.yaml')}`",
     ]
     if info.latest:
         m = info.latest

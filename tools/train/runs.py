@@ -527,6 +527,9 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     config = read_json(folder / "config.json")
     for key in ("data", "eval_data"):
         check_run_data(ws, config, key, req.run_id)
+    from tools.local_models.loader import resolve_model
+
+    resolve_model(str((config.get("plan") or {}).get("base_model") or ""), ws.root)  # not resumed into a failure
     if not req.confirm:
         where = f"from {start}" if start else "from step 0 (no checkpoint was written)"
         return ResumeRunResult(
