@@ -487,6 +487,34 @@ class ResumeRunResult(BaseModel):
     message: str
 
 
+def _restart(folder: Path, run_id: str) -> int:
+    """Take the run's lock, check under it that the run is still resumable (a concurrent resume may have finished
+    it meanwhile), and hand the lock to a new worker; its pid."""
+    lock_fd = lock_run(folder, run_id, wait_s=30.0)
+    try:
+        if read_json(folder / "status.json").get("state") == "completed":
+            raise ToolError("run_completed", f"run {run_id} already completed", "launch a new run to train further")
+        update_status(
+            folder,
+            state="queued",
+            pid=None,
+            worker_pids=None,
+            error=None,
+            stop_reason=None,
+            created_at=now_iso(),
+            finished_at=None,
+        )
+        pid = spawn_worker(folder, resume=True, lock_fd=lock_fd)
+    except BaseException:
+        try:
+            os.close(lock_fd)
+        except OSError:
+            pass
+        raise
+    update_status(folder, pid=pid)
+    return pid
+
+
 def check_run_data(ws: Workspace, config: dict[str, Any], key: str, run_id: str) -> None:
     """A resumed run trains on what it started on: the data path inside the workspace, and its bytes unchanged."""
     entry = config.get(key) or {}
@@ -545,19 +573,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
                 action="resume it",
             ),
         )
-    lock_fd = lock_run(folder, req.run_id, wait_s=30.0)
-    update_status(
-        folder,
-        state="queued",
-        pid=None,
-        worker_pids=None,
-        error=None,
-        stop_reason=None,
-        created_at=now_iso(),
-        finished_at=None,
-    )
-    pid = spawn_worker(folder, resume=True, lock_fd=lock_fd)
-    update_status(folder, pid=pid)
+    pid = _restart(folder, req.run_id)
     return ResumeRunResult(
         run=run_info(ws, folder),
         started=True,

@@ -356,6 +356,34 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
         assert torch.allclose(got[key], want[key], atol=1e-6, rtol=1e-5), key
 
 
+def test_two_simultaneous_resumes_start_one_worker(data_ws: Workspace) -> None:
+    """Two resume_run calls at the same moment on a stopped run: one worker starts, the other call is refused."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = {"save_steps": 2, "eval_fraction": 0.0}
+    out = registry.call(
+        "launch_lora", {"data": "train.jsonl", **FAST, "max_steps": 6, "plan": plan, "confirm": True}, workspace=data_ws
+    )
+    wait_for_run(data_ws, out.run_id, lambda i: i.state == "running" and i.step >= 2)
+    assert registry.call("stop_run", {"run_id": out.run_id, "wait_s": 120}, workspace=data_ws).run.state == "stopped"
+
+    def resume() -> object:
+        try:
+            return registry.call("resume_run", {"run_id": out.run_id, "confirm": True}, workspace=data_ws)
+        except ToolError as exc:
+            return exc
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: resume(), range(2)))
+    started = [r for r in results if not isinstance(r, ToolError)]
+    refused = [r for r in results if isinstance(r, ToolError)]
+    assert len(started) == 1 and len(refused) == 1, results
+    assert refused[0].code in {"run_active", "run_completed"} and refused[0].hint
+    done = wait_for_run(data_ws, out.run_id, lambda i: i.state in {"completed", "failed"})
+    assert done.state == "completed", done.error
+    assert [r["step"] for r in _rows(data_ws.root / "runs" / out.run_id)] == list(range(1, 7))
+
+
 def test_a_second_worker_on_a_locked_run_is_refused(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     from tools.train.runs import take_lock
     from tools.train.worker import run_folder
