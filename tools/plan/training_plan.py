@@ -86,7 +86,7 @@ def _int(name: str) -> int:
 Scheduler = Literal["cosine", "linear", "constant", "constant_with_warmup"]
 Precision = Literal["auto", "bf16", "fp16", "fp32"]
 Batching = Literal["auto", "packed", "length_grouped", "padded"]
-Optimizer = Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
+Optimizer = Literal["adamw_torch_fused", "adamw_torch", "adamw_8bit", "paged_adamw_8bit"]
 Objective = Literal["auto", "sft", "dpo", "grpo"]
 Reward = Literal[
     "exact_match",

@@ -21,11 +21,11 @@ def device_and_precision(plan: TrainingPlan) -> tuple[str, str]:
             "QLoRA (4-bit bitsandbytes) needs a CUDA GPU and none is available",
             "use method 'lora' on this machine, or run on a machine with an NVIDIA GPU",
         )
-    if plan.optimizer != "adamw_torch" and not cuda:
+    if plan.optimizer not in ("adamw_torch", "adamw_torch_fused") and not cuda:
         raise ToolError(
             "optimizer_needs_cuda",
             f"optimizer {plan.optimizer} needs CUDA and bitsandbytes",
-            "use optimizer 'adamw_torch' on CPU",
+            "use optimizer 'adamw_torch_fused' (or 'adamw_torch') on CPU",
         )
     if plan.precision == "auto":
         return ("cuda", "bf16") if cuda and torch.cuda.is_bf16_supported() else ("cuda" if cuda else "cpu", "fp32")
