@@ -3,13 +3,63 @@ should read (many epochs over little data, a batch larger than the data, an eval
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
 from tools.local_models.loader import ModelRef, load_tokenizer, stop_token_ids
 from tools.local_models.preflight import PreflightReport, preflight
 from tools.local_models.templates import template_name
-from tools.plan.training_plan import TrainingPlan, load_defaults
+from tools.plan.training_plan import TrainingPlan, load_defaults, tiny_model_learning_rate
 from tools.train.data import DataSet
+
+
+def merge_plan(
+    ws: Workspace, plan: TrainingPlan | None, plan_file: str | None, overrides: dict[str, Any], lora_r: int | None
+) -> TrainingPlan:
+    """The plan a launch trains with: a plan or a plan file (a run's config.json works too), the overrides on top,
+    the tiny model's own learning rate, and a new rank that keeps the plan's alpha/r ratio."""
+    base: dict[str, Any] = {}
+    if plan is not None and plan_file is not None:
+        raise ToolError("two_plans", "both plan and plan_file were given", "give one of them")
+    if plan is not None:
+        base = plan.model_dump(exclude_unset=True)
+    elif plan_file is not None:
+        path = ws.input_file(plan_file, what="plan file")
+        try:
+            base = json.loads(path.read_text("utf-8"))
+        except ValueError as exc:
+            raise ToolError(
+                "plan_invalid", f"{plan_file}: not valid JSON ({exc})", "write the plan as a JSON object"
+            ) from None
+        if isinstance(base, dict) and isinstance(base.get("plan"), dict):
+            base = base["plan"]
+    merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    tiny_lr = tiny_model_learning_rate(str(merged.get("base_model", "")))
+    if tiny_lr is not None and "learning_rate" not in merged:
+        merged["learning_rate"] = tiny_lr[0]
+    if lora_r is not None:
+        d = load_defaults()
+        ratio = float(merged.get("lora_alpha", d.number("lora_alpha"))) / float(
+            merged.get("lora_r", d.number("lora_r"))
+        )
+        merged["lora_r"] = lora_r
+        merged["lora_alpha"] = ratio * lora_r
+    try:
+        return TrainingPlan.model_validate(merged)
+    except ValidationError as exc:
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        ]
+        raise ToolError(
+            "plan_invalid",
+            "the training plan is invalid: " + "; ".join(parts[:5]),
+            "fix the named fields (see TrainingPlan in tools/plan/training_plan.py)",
+        ) from None
 
 
 def check_objective(ws: Workspace, plan: TrainingPlan, objective: str, procs: int) -> None:
@@ -83,4 +133,4 @@ def launch_warnings(plan: TrainingPlan, n_train: int, n_eval: int, procs: int, s
     return out
 
 
-__all__ = ["check_objective", "launch_warnings", "run_preflight"]
+__all__ = ["check_objective", "launch_warnings", "merge_plan", "run_preflight"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import secrets
@@ -10,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictBool, ValidationError
+from pydantic import BaseModel, Field, StrictBool
 
 from tools.core.errors import ToolError
 from tools.core.fields import InputPath
@@ -26,21 +25,12 @@ from tools.plan.training_plan import (
     Tracker,
     TrainingPlan,
     load_defaults,
-    tiny_model_learning_rate,
 )
 from tools.train.data import DataSet, eval_size, read_dataset, resolve_objective
 from tools.train.distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
-from tools.train.launch_checks import check_objective, launch_warnings, run_preflight
-from tools.train.runs import (
-    RUNS_DIR,
-    lock_run,
-    now_iso,
-    run_info,
-    runs_root,
-    spawn_worker,
-    update_status,
-    write_json,
-)
+from tools.train.launch_checks import check_objective, launch_warnings, merge_plan, run_preflight
+from tools.train.process import lock_run, spawn_worker
+from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, update_status, write_json
 
 
 class LaunchLoraRequest(BaseModel):
@@ -162,21 +152,6 @@ def _count(data: DataSet) -> DataCount:
 
 
 def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
-    base: dict[str, Any] = {}
-    if req.plan is not None and req.plan_file is not None:
-        raise ToolError("two_plans", "both plan and plan_file were given", "give one of them")
-    if req.plan is not None:
-        base = req.plan.model_dump(exclude_unset=True)
-    elif req.plan_file is not None:
-        path = ws.input_file(req.plan_file, what="plan file")
-        try:
-            base = json.loads(path.read_text("utf-8"))
-        except ValueError as exc:
-            raise ToolError(
-                "plan_invalid", f"{req.plan_file}: not valid JSON ({exc})", "write the plan as a JSON object"
-            ) from None
-        if isinstance(base, dict) and isinstance(base.get("plan"), dict):  # a run's config.json works too
-            base = base["plan"]
     overrides = {
         "base_model": req.model,
         "max_steps": req.max_steps,
@@ -190,28 +165,7 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
         "objective": req.objective,
         "report_to": req.report_to,
     }
-    merged = {**base, **{k: v for k, v in overrides.items() if v is not None}}
-    tiny_lr = tiny_model_learning_rate(str(merged.get("base_model", "")))
-    if tiny_lr is not None and "learning_rate" not in merged:
-        merged["learning_rate"] = tiny_lr[0]
-    if req.lora_r is not None:
-        ratio = float(merged.get("lora_alpha", load_defaults().number("lora_alpha"))) / float(
-            merged.get("lora_r", load_defaults().number("lora_r"))
-        )
-        merged["lora_r"] = req.lora_r
-        merged["lora_alpha"] = ratio * req.lora_r
-    try:
-        return TrainingPlan.model_validate(merged)
-    except ValidationError as exc:
-        parts = [
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        ]
-        raise ToolError(
-            "plan_invalid",
-            "the training plan is invalid: " + "; ".join(parts[:5]),
-            "fix the named fields (see TrainingPlan in tools/plan/training_plan.py)",
-        ) from None
+    return merge_plan(ws, req.plan, req.plan_file, overrides, req.lora_r)
 
 
 def _device(plan: TrainingPlan) -> tuple[str, str]:
@@ -372,7 +326,7 @@ def _start(
 
 def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
     """The config.json keys that say how the run is launched: one process, or accelerate launch with the run's
-    own accelerate_config.yaml (written from these keys by tools.train.runs.launch_command)."""
+    own accelerate_config.yaml (written from these keys by tools.train.process.launch_command)."""
     if procs == 1:
         return {"num_processes": 1}
     out: dict[str, Any] = {"num_processes": procs, "sharding": sharding, "accelerate_config": ACCELERATE_CONFIG}

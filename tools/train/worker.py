@@ -23,7 +23,8 @@ from typing import Any
 
 from tools.core.errors import ToolError
 from tools.train.callbacks import STOP, request_stop
-from tools.train.runs import LockHeld, hold_lock, now_iso, read_json, update_status
+from tools.train.process import LockHeld, hold_lock
+from tools.train.runs import now_iso, read_json, update_status
 from tools.train.session import Session, dist_env
 
 __all__ = ["main", "request_stop", "run_folder"]

@@ -385,7 +385,7 @@ def test_two_simultaneous_resumes_start_one_worker(data_ws: Workspace) -> None:
 
 
 def test_a_second_worker_on_a_locked_run_is_refused(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tools.train.runs import take_lock
+    from tools.train.process import take_lock
     from tools.train.worker import run_folder
 
     in_process(monkeypatch)
