@@ -81,6 +81,20 @@ def run_real_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -
     s = _settings(ws)
     progress(f"launching LoRA on {s['model']} ({s['max_steps']} steps; the first use converts the model once)")
     started, info = _train(ws, s, progress, timeout_s=3600)
+    launch = (
+        f"{started.objective.upper()} ({started.device}, {started.precision}); preflight: "
+        f"{started.preflight.turns_ending_with_stop} of {started.preflight.turns} answers end on the stop token "
+        f"{', '.join(started.preflight.stop_tokens)}"
+    )
+    return evaluate_real_demo(ws, info.run_id, launch, progress)
+
+
+def evaluate_real_demo(
+    ws: Workspace, run_id: str, launch: str = "", progress: Callable[[str], None] = lambda _: None
+) -> RealDemoResult:
+    """The second half of the demo on a finished run: run_eval against the base, and report.md."""
+    s = _settings(ws)
+    info = registry.call("run_status", {"run_id": run_id}, workspace=ws, actor="demo").runs[0]  # type: ignore[attr-defined]
     run = Section(
         title="Training run (real model)",
         status="ok" if info.state == "completed" else "failed",
@@ -90,12 +104,7 @@ def run_real_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -
             [
                 ["run", info.run_id],
                 ["base model", info.base_model],
-                ["trainer", f"{started.objective.upper()} ({started.device}, {started.precision})"],
-                [
-                    "preflight",
-                    f"{started.preflight.turns_ending_with_stop} of {started.preflight.turns} answers end "
-                    f"on the stop token {', '.join(started.preflight.stop_tokens)}",
-                ],
+                ["trainer", launch or "-"],
                 ["final train loss", getattr(info.latest, "loss", None)],
                 ["tokens/s", getattr(info.latest, "tokens_per_s", None)],
                 ["peak memory MB", getattr(info.latest, "peak_memory_mb", None)],
@@ -142,4 +151,4 @@ def run_real_demo(out: Path, progress: Callable[[str], None] = lambda _: None) -
     )
 
 
-__all__ = ["RealDemoResult", "run_real_demo"]
+__all__ = ["RealDemoResult", "evaluate_real_demo", "run_real_demo"]
