@@ -336,21 +336,13 @@ def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
 
 
 def _fact_warnings() -> list[str]:
-    """Warnings about the defaults used; stale rows are summarised in one line."""
-    from tools.knowledge.core import warnings_for
+    """The notices about the defaults a launch uses (tools.knowledge's FactUsage): end dates once, and every row past
+    its review age in one line, so `train` says it once."""
+    from tools.knowledge.usage import FactUsage
 
     d = load_defaults()
-    found = warnings_for(list(d.hyperparameters) + list(d.choices) + list(d.watchdog), file="lora_defaults.yaml")
-    stale = [w for w in found if w.kind == "stale"]
-    out = [w.message for w in found if w.kind != "stale"]
-    if stale:
-        oldest = min(w.date for w in stale)
-        out.append(
-            f"{len(stale)} defaults in reference/data/lora_defaults.yaml are older than the allowed age "
-            f"(oldest as_of {oldest}); re-check them at their sources "
-            f"({', '.join(sorted({w.row for w in stale})[:4])}, ...)"
-        )
-    return out
+    rows = list(d.hyperparameters) + list(d.choices) + list(d.watchdog)
+    return FactUsage().add(rows, file="lora_defaults.yaml").notices()
 
 
 def _new_run_id(ws: Workspace, model: str, name: str | None) -> str:
