@@ -352,8 +352,9 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
 
     got, want = _adapter(data_ws.root / "runs" / run_id), _adapter(reference)
     assert got.keys() == want.keys()
+    diff = max((got[k] - want[k]).abs().max().item() for k in want)
     for key in want:
-        assert torch.allclose(got[key], want[key], atol=1e-6, rtol=1e-5), key
+        assert torch.allclose(got[key], want[key], atol=1e-5, rtol=1e-4), f"{key}: max |diff| {diff:.2e}"
 
 
 def test_two_simultaneous_resumes_start_one_worker(data_ws: Workspace) -> None:
