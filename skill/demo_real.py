@@ -137,9 +137,9 @@ def evaluate_real_demo(
         style = next((m for m in evaluation.metrics if m.metric == "regex_match"), None)
         if style is not None:
             base, tuned, p = style.baseline, style.candidate, style.p_value
+            shown = "p unavailable" if p is None else "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
             section.headline = (
-                f"answers in the house style: {base:.0%} (base) -> {tuned:.0%} (fine-tuned), "
-                f"McNemar p = {p:.2g}" + (" < 0.05" if p is not None and p < 0.05 else "")
+                f"answers in the house style: {base:.0%} (base) -> {tuned:.0%} (fine-tuned), McNemar {shown}"
             )
         sections.append(section)
     lines = ["# finetune demo --real-model", ""]
