@@ -200,7 +200,7 @@ def test_optimizer_and_warmup_are_attributed_to_what_the_sources_say() -> None:
     lora_8bit = next(c for c in t.choices if c.name == "optimizer_lora")
     assert lora_8bit.value == "adamw_8bit" and "adamw_bnb_8bit for QLoRA" in (lora_8bit.note or "")
     local = load_defaults().row("optimizer")
-    assert local.value == "adamw_torch" and local.basis == "heuristic" and "axolotl" not in local.source
+    assert local.value == "adamw_torch_fused" and "transformers" in local.source and "axolotl" not in local.source
     warmup = t.hyper("any", "warmup_ratio")
     assert "LLaMA-Factory" in (warmup.source + (warmup.note or "")) and "10 warm-up steps" in (warmup.note or "")
     assert "LLaMA-Factory" in warmup.source or "llama" in warmup.source.lower()
