@@ -222,10 +222,13 @@ def go_template(fmt: ChatFormat) -> str:
 
 
 def stop_strings(fmt: ChatFormat, eos_texts: list[str]) -> list[str]:
-    """What ends an assistant turn: the text the template closes it with, and the EOS tokens."""
+    """What ends an assistant turn: the text the template closes it with (split at an EOS token it contains), and
+    the EOS tokens."""
+    pieces = [fmt.roles["assistant"].suffix.strip()]
+    for eos in eos_texts:
+        pieces = [part.strip() for piece in pieces for part in (piece.split(eos) if eos else [piece])]
     found: list[str] = []
-    end = fmt.roles["assistant"].suffix.strip()
-    for text in [end, *eos_texts]:
+    for text in [*pieces, *eos_texts]:
         if text and text not in found and '"' not in text and all(ch.isprintable() for ch in text):
             found.append(text)
     return found
