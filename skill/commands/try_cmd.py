@@ -57,6 +57,7 @@ def try_cmd(
         try:
             line = input("you> ")
         except EOFError:
+            out.print()
             break
         if line.strip().lower() in _QUIT:
             break

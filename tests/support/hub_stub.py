@@ -135,7 +135,8 @@ def _create(h: _Handler, p: dict[str, Any]) -> None:
     with h.server.state.lock:
         if repo_id in h.server.state.repos:
             return h.send(409, {"error": "You already created this model repo", "url": url})
-        h.server.state.repos[repo_id] = Repo(private=bool(p.get("private")))
+        private = p.get("visibility") == "private" or p.get("private") is True  # 2.x sends visibility
+        h.server.state.repos[repo_id] = Repo(private=private)
     return h.send(200, {"url": url, "name": repo_id})
 
 
