@@ -79,20 +79,30 @@ def check_adapter_at(job: ParityJob, precision: str) -> ParityReport:
     return _finish(job, report, ref, art)
 
 
+def llama_cpp_prompt(ids: list[int], info: GgufInfo) -> list[int]:
+    """The ids llama.cpp feeds for a rendered prompt: with ``tokenizer.ggml.add_bos_token`` it strips a BOS the
+    template wrote and tokenizes with BOS added, so the prompt starts with exactly one (common/chat.cpp)."""
+    if not info.add_bos or info.bos_token_id is None:
+        return ids
+    body = ids[1:] if ids[:1] == [info.bos_token_id] else ids
+    return [info.bos_token_id, *body]
+
+
 def check_gguf(job: ParityJob, gguf: Path, info: GgufInfo) -> tuple[ParityReport, list[str]]:
-    """The GGUF against the adapter: its template and EOS from its metadata, its weights through llama.cpp's
-    binding when installed, else transformers' GGUF loader."""
+    """The GGUF against the adapter: its template, BOS rule and EOS from its metadata, its weights through
+    llama.cpp's binding when installed, else transformers' GGUF loader."""
     notes: list[str] = []
     ref = _reference(job)
     template = info.chat_template
-    gguf_ids = prompt_ids(job.tokenizer, job.goldens, chat_template=template) if template else None
-    template_ok = gguf_ids == ref.prompt_ids
+    rendered = prompt_ids(job.tokenizer, job.goldens, chat_template=template) if template else None
+    gguf_ids = [llama_cpp_prompt(p, info) for p in rendered] if rendered else ref.prompt_ids
+    template_ok = rendered is not None and gguf_ids == ref.prompt_ids
     gguf_stops = [i for i in (info.eos_token_id, info.eot_token_id) if i is not None]
     turn_end = job.tokenizer.eos_token_id
     stops_ok = turn_end in gguf_stops and all(i in ref.stop_ids for i in gguf_stops)
     art_stops = gguf_stops or ref.stop_ids
     if importlib.util.find_spec("llama_cpp") is not None and info.llama_cpp_loads_tokenizer:
-        art = run_gguf_llama_cpp(gguf, ref.prompt_ids, art_stops, job.max_new_tokens)
+        art = run_gguf_llama_cpp(gguf, gguf_ids, art_stops, job.max_new_tokens)
         engine = "llama_cpp"
     else:
         why = (
@@ -101,25 +111,34 @@ def check_gguf(job: ParityJob, gguf: Path, info: GgufInfo) -> tuple[ParityReport
             else "llama.cpp cannot load this GGUF's tokenizer"
         )
         notes.append(
-            f"the GGUF was checked through transformers' GGUF loader, not llama.cpp: {why}; the weights, template and "
-            "stop tokens in the file were checked, llama.cpp's own kernels were not"
+            f"the GGUF was checked through transformers' GGUF loader, not llama.cpp: {why}; the weights, template, "
+            "BOS rule and stop tokens in the file were checked, llama.cpp's own kernels were not"
         )
-        art = run_gguf_transformers(gguf, ref.prompt_ids, art_stops, job.tokenizer.pad_token_id, job.max_new_tokens)
+        art = run_gguf_transformers(gguf, gguf_ids, art_stops, job.tokenizer.pad_token_id, job.max_new_tokens)
         engine = "transformers"
     report = compare(ref, art, job.goldens, job.tokenizer, template_ok=template_ok, stops_ok=stops_ok, gate=job.gate)
     report.engine = engine  # type: ignore[assignment]
     if not template_ok:
-        report.cause_detail = (
-            "the GGUF carries no chat template (tokenizer.chat_template)"
-            if template is None
-            else "the GGUF's chat template renders the golden prompts into other tokens than the training template"
-        )
-    if not stops_ok:
+        report.cause_detail = _template_detail(template, rendered, gguf_ids, ref.prompt_ids, info)
+    elif not stops_ok:
         report.cause_detail = (
             f"the GGUF stops on token ids {gguf_stops or 'none'}, but the run's answers end with {turn_end} "
             f"({job.tokenizer.convert_ids_to_tokens(turn_end)!r})"
         )
     return _finish(job, report, ref, art), notes
+
+
+def _template_detail(
+    template: str | None, rendered: list[list[int]] | None, fed: list[list[int]], ref: list[list[int]], info: GgufInfo
+) -> str:
+    if template is None or rendered is None:
+        return "the GGUF carries no chat template (tokenizer.chat_template)"
+    if rendered == ref and fed != ref:
+        return (
+            "llama.cpp puts a BOS token before every prompt (the GGUF's tokenizer.ggml.add_bos_token is true) but the "
+            "training prompts had none: set it false (gguf-set-metadata) or give the template a leading bos_token"
+        )
+    return "the GGUF's chat template renders the golden prompts into other tokens than the training template"
 
 
 def _finish(job: ParityJob, report: ParityReport, ref: Side, art: Side) -> ParityReport:
@@ -131,4 +150,4 @@ def _finish(job: ParityJob, report: ParityReport, ref: Side, art: Side) -> Parit
     return report
 
 
-__all__ = ["ParityJob", "check_adapter_at", "check_gguf", "check_merged", "golden_prompts"]
+__all__ = ["ParityJob", "check_adapter_at", "check_gguf", "check_merged", "golden_prompts", "llama_cpp_prompt"]

@@ -35,7 +35,7 @@ class GgufInfo:
     eos_token_id: int | None
     eot_token_id: int | None
     bos_token_id: int | None
-    add_bos: bool | None
+    add_bos: bool
     tokenizer_model: str | None
     merges: int
     notes: list[str] = field(default_factory=list)
@@ -116,6 +116,12 @@ def _field(reader: Any, key: str) -> Any:
         return None
 
 
+def _add_bos(flag: bool | None, model: str | None) -> bool:
+    """Whether llama.cpp puts BOS before a prompt: the file's flag, else its default for the vocabulary type
+    (SentencePiece and WordPiece add one, BPE does not: src/llama-vocab.cpp)."""
+    return bool(flag) if flag is not None else model in ("llama", "bert")
+
+
 def inspect(path: Path) -> GgufInfo:
     """Read ``path``'s metadata and tensor types; notes on what llama.cpp will make of it."""
     require("gguf", "reading a GGUF file")
@@ -130,8 +136,10 @@ def inspect(path: Path) -> GgufInfo:
         chat_template=_field(reader, "tokenizer.chat_template"),
         eos_token_id=_field(reader, "tokenizer.ggml.eos_token_id"),
         eot_token_id=_field(reader, "tokenizer.ggml.eot_token_id"),
-        bos_token_id=_field(reader, "tokenizer.ggml.bos_token_id"),
-        add_bos=_field(reader, "tokenizer.ggml.add_bos_token"),
+        bos_token_id=_field(reader, "tokenizer.ggml.bos_token_id")
+        if "tokenizer.ggml.bos_token_id" in reader.fields or _field(reader, "tokenizer.ggml.model") != "llama"
+        else 1,
+        add_bos=_add_bos(_field(reader, "tokenizer.ggml.add_bos_token"), _field(reader, "tokenizer.ggml.model")),
         tokenizer_model=_field(reader, "tokenizer.ggml.model"),
         merges=len(merges) if merges else 0,
     )
