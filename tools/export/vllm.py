@@ -82,7 +82,7 @@ print(response.choices[0].message.content)
 
 
 def serve_script(argv: list[str], header: list[str]) -> str:
-    lines = ["#!/bin/sh", *[f"# {h}" for h in header], 'cd "$(dirname "$0")" || exit 1', "exec " + shlex.join(argv)]
+    lines = ["#!/bin/sh", *[f"# {h}" for h in header], 'cd "$(dirname "${0}")" || exit 1', "exec " + shlex.join(argv)]
     return "\n".join(lines) + "\n"
 
 
