@@ -114,7 +114,9 @@ def check_gguf(job: ParityJob, gguf: Path, info: GgufInfo) -> tuple[ParityReport
             f"the GGUF was checked through transformers' GGUF loader, not llama.cpp: {why}; the weights, template, "
             "BOS rule and stop tokens in the file were checked, llama.cpp's own kernels were not"
         )
-        art = run_gguf_transformers(gguf, gguf_ids, art_stops, job.tokenizer.pad_token_id, job.max_new_tokens)
+        same = job.gate == "exact"  # the file holds the training precision, unquantised
+        dtype = torch_dtype(job.src.precision if same else "fp32")
+        art = run_gguf_transformers(gguf, gguf_ids, art_stops, job.tokenizer.pad_token_id, job.max_new_tokens, dtype)
         engine = "transformers"
     report = compare(ref, art, job.goldens, job.tokenizer, template_ok=template_ok, stops_ok=stops_ok, gate=job.gate)
     report.engine = engine  # type: ignore[assignment]

@@ -125,15 +125,18 @@ def run_merged(folder: Path, goldens: Sequence[Golden], max_new: int, dtype: Any
 
 
 def run_gguf_transformers(
-    gguf: Path, ids: list[list[int]], stop_ids: list[int], pad_id: int | None, max_new: int
+    gguf: Path, ids: list[list[int]], stop_ids: list[int], pad_id: int | None, max_new: int, dtype: Any
 ) -> Side:
-    import torch
+    """The GGUF dequantised by transformers into ``dtype`` (the training dtype when the file holds it unquantised,
+    so the comparison is like for like; float32 otherwise)."""
     from transformers import AutoModelForCausalLM
 
     dev = device()
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
     model = model.to(dev).eval()
-    side = Side("GGUF through transformers' GGUF loader (dequantised to float32)", ids, stop_ids)
+    side = Side(
+        f"GGUF through transformers' GGUF loader (dequantised to {str(dtype).removeprefix('torch.')})", ids, stop_ids
+    )
     side.outputs = [greedy(model, p, stop_ids, pad_id, max_new, dev) for p in ids]
     del model
     return side
