@@ -81,9 +81,11 @@ def _upload(req: PushToHubRequest, endpoint: str, files: list[tuple[str, Path]],
             + str(exc).splitlines()[0][:200],
             "check the token's write access to the namespace and the repository name",
         ) from None
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - the HTTP client's connection errors are not OSErrors
         raise ToolError(
-            "hub_unreachable", f"cannot reach {endpoint}: {exc}", "check the network and HF_ENDPOINT"
+            "hub_unreachable",
+            f"cannot reach {endpoint} ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})",
+            "check the network and HF_ENDPOINT",
         ) from None
     return str(url), str(info.commit_url)
 

@@ -78,20 +78,35 @@ def test_the_lfs_path_uploads_the_weights_byte_for_byte(
         assert any(p.endswith(".git/info/lfs/objects/batch") for _, p, _ in hub.state.requests)
 
 
-def test_refusals_are_clear(ws: Workspace, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refusals_are_clear(ws: Workspace, folder: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)  # no stored token either
+    monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(ToolError) as exc:
         _call(ws, repo_id="not a repo", folder="exports/run1/merged-fp32")
     assert exc.value.code == "bad_repo_id"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     with pytest.raises(ToolError) as exc:
-        _call(ws, folder="exports/run1/merged-fp32", confirm=True)
-    assert exc.value.code in {"missing_api_key", "hub_offline"}
+        _call(ws, folder="exports/run1/merged-fp32", confirm=True, endpoint="http://127.0.0.1:9")
+    assert exc.value.code == "missing_api_key" and "HF_TOKEN" in exc.value.message
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_TOKEN", "hf_x")
     with pytest.raises(ToolError) as exc:
-        _call(ws, folder="exports/run1/merged-fp32", confirm=True)
-    assert exc.value.code == "hub_offline"  # the session's HF_HUB_OFFLINE=1 is honoured, not bypassed
+        _call(ws, folder="exports/run1/merged-fp32", confirm=True, endpoint="http://127.0.0.1:9")
+    assert exc.value.code == "hub_offline"  # HF_HUB_OFFLINE is honoured, not bypassed
     with pytest.raises(ToolError) as exc:
         _call(ws, confirm="yes", folder="exports/run1/merged-fp32")
     assert exc.value.code == "invalid_arguments"
     with pytest.raises(ToolError) as exc:
         _call(ws)
     assert exc.value.code == "no_input"
+
+
+def test_an_unreachable_hub_is_a_clear_error(ws: Workspace, folder: Path, online: None) -> None:
+    with HubServer() as hub:
+        endpoint = hub.endpoint  # a port that was just serving and is now closed
+    with pytest.raises(ToolError) as exc:
+        _call(ws, folder="exports/run1/merged-fp32", confirm=True, endpoint=endpoint)
+    assert exc.value.code == "hub_unreachable" and endpoint in exc.value.message
