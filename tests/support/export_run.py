@@ -23,7 +23,7 @@ TRAIN = {
     "max_steps": 10,
     "per_device_batch_size": 2,
     "gradient_accumulation_steps": 1,
-    "max_seq_len": 512,
+    "max_seq_len": 768,
     "seed": 7,
     "plan": {"eval_steps": 10, "save_steps": 10},
     "confirm": True,

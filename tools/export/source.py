@@ -17,7 +17,8 @@ from typing import Any
 
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
-from tools.local_models.tiny import build_model, is_tiny
+from tools.local_models import loader
+from tools.local_models.tiny import is_tiny
 from tools.plan.training_plan import TrainingPlan
 from tools.train.runs import read_json, run_dir
 
@@ -156,22 +157,18 @@ def torch_dtype(precision: str) -> Any:
     return getattr(torch, TORCH_DTYPES[precision])
 
 
-def load_base(src: RunSource, tokenizer: Any, precision: str) -> Any:
-    """The run's base model in ``precision`` on the CPU, unquantised (QLoRA's 4-bit base needs CUDA and is not
-    what is exported)."""
-    dtype = torch_dtype(precision)
-    if is_tiny(src.base_model):
-        return build_model(src.plan.seed, tokenizer).to(dtype)
-    from transformers import AutoModelForCausalLM
+def model_ref(src: RunSource) -> loader.ModelRef:
+    """The run's base model as the training loader resolves it (tiny, the packaged Gemma, a folder, the HF cache),
+    offline, from the workspace the run lives in; ToolError naming the fix when it is no longer here."""
+    return loader.resolve_model(src.base_model, src.folder.parent.parent)
 
-    try:
-        return AutoModelForCausalLM.from_pretrained(src.base_model, dtype=dtype)
-    except (OSError, ValueError) as exc:
-        raise ToolError(
-            "model_not_available",
-            f"the base model of run {src.run_id} ({src.base_model}) does not load: {str(exc).splitlines()[0][:160]}",
-            "the base must be where the run found it (a folder in the workspace or the local Hugging Face cache)",
-        ) from None
+
+def load_base(src: RunSource, tokenizer: Any, precision: str) -> Any:
+    """The run's base model in ``precision`` on the CPU, loaded the way the run loaded it, unquantised (QLoRA's
+    4-bit base needs CUDA and is not what is exported)."""
+    dtype = torch_dtype(precision)
+    model = loader.load_causal_lm(model_ref(src), dtype=dtype, seed=src.plan.seed, tokenizer=tokenizer)
+    return model.to(dtype)
 
 
 def load_reference(src: RunSource, tokenizer: Any, precision: str) -> Any:
@@ -185,29 +182,10 @@ def load_reference(src: RunSource, tokenizer: Any, precision: str) -> Any:
 def stop_token_ids(src: RunSource, tokenizer: Any) -> list[int]:
     """The ids generation stops on: the base's generation config (else its config.json), plus the tokenizer's EOS
     (the end of an assistant turn in the training template)."""
-    ids: list[int] = []
-    if not is_tiny(src.base_model):
-        try:
-            from transformers import GenerationConfig
-
-            found = GenerationConfig.from_pretrained(src.base_model).eos_token_id
-        except (OSError, ValueError):
-            found = None
-        if found is None:
-            found = _config_eos(src.base_model)
-        ids += [int(i) for i in (found if isinstance(found, list) else [found]) if i is not None]
+    ids = [] if is_tiny(src.base_model) else loader.stop_token_ids(model_ref(src), tokenizer)
     if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
         ids.append(int(tokenizer.eos_token_id))
     return ids
-
-
-def _config_eos(name: str) -> Any:
-    try:
-        from transformers import AutoConfig
-
-        return AutoConfig.from_pretrained(name).eos_token_id
-    except (OSError, ValueError):
-        return None
 
 
 def base_label(src: RunSource) -> str:
@@ -243,6 +221,7 @@ __all__ = [
     "load_base",
     "load_reference",
     "load_tokenizer",
+    "model_ref",
     "open_run",
     "plan_summary",
     "stop_token_ids",

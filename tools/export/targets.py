@@ -17,7 +17,8 @@ from tools.export.facts import export_facts
 from tools.export.merge import merge_to
 from tools.export.models import ParityReport
 from tools.export.parity import skipped
-from tools.export.source import RunSource, load_base, stop_token_ids
+from tools.export.source import RunSource, load_base, model_ref, stop_token_ids
+from tools.local_models import loader
 from tools.local_models.tiny import is_tiny
 
 
@@ -174,7 +175,13 @@ def shlex_join(argv: list[str]) -> str:
 
 
 def _base_for_vllm(job: Job) -> str:
-    """What ``vllm serve`` loads as the base: a saved copy of the built-in tiny model, else the run's base."""
+    """What ``vllm serve`` loads as the base: a saved copy of the built-in tiny model, the packaged model's local
+    folder (its weights exist nowhere online in that form), else the run's base."""
+    ref = model_ref(job.src)
+    if ref.kind == "packaged":
+        folder = loader.source(ref)
+        job.notes.append(f"the base is the packaged model's local folder {folder}; copy it to the server")
+        return folder
     if not is_tiny(job.src.base_model):
         return job.src.base_model
     base = job.folder / "base"

