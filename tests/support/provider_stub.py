@@ -1,4 +1,5 @@
-"""A local HTTP server that plays the OpenAI fine-tuning API and Together's fine-tuning REST API.
+"""A local HTTP server that plays the OpenAI fine-tuning API, the OpenAI serving API a migration reads (models,
+file contents, chat completions, batches: tests/support/openai_serving_stub.py) and Together's fine-tuning REST API.
 
 Stateful: uploads become files, created jobs advance one status per GET of the job (OpenAI:
 validating_files -> queued -> running -> succeeded; Together: pending -> queued -> running -> completed),
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
+
+from tests.support.openai_serving_stub import OpenAIServing, jobs_page, multipart_field
 
 OPENAI_FLOW = ["validating_files", "queued", "running", "succeeded"]
 TOGETHER_FLOW = ["pending", "queued", "running", "completed"]
@@ -46,6 +49,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     drop: str | None = None  # "mid_body": hang up while the body arrives; "after": process, then hang up
     times: int = 1
+    skip: int = 0  # matching requests let through before the fault applies
 
 
 @dataclass
@@ -57,7 +61,17 @@ class Seen:
     dropped: bool = False
 
 
-class ProviderStub:
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: Any
+    body: bytes
+    json: Any
+    query: dict[str, list[str]]
+
+
+class ProviderStub(OpenAIServing):
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.openai_jobs: dict[str, dict[str, Any]] = {}
@@ -67,6 +81,7 @@ class ProviderStub:
         self.fail_jobs: dict[str, Any] | None = None  # error for jobs created from now on
         self._lock = threading.Lock()
         self._n = 0
+        self._init_serving()
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -76,7 +91,8 @@ class ProviderStub:
                 pass
 
             def _handle(self) -> None:
-                path = urlparse(self.path).path
+                url = urlparse(self.path)
+                path = url.path
                 length = int(self.headers.get("content-length") or 0)
                 fault = stub._take_fault(self.command, path)
                 if fault and fault.drop == "mid_body":
@@ -94,7 +110,7 @@ class ProviderStub:
                     )
                     return
                 try:
-                    status, payload, ctype = stub._route(self.command, path, self.headers, body)
+                    status, payload, ctype = stub._route(self.command, path, self.headers, body, url.query)
                 except Exception as exc:  # noqa: BLE001 - a stub bug shows as a 599 the test can read
                     status, payload, ctype = 599, {"error": {"message": f"stub crashed: {exc!r}"}}, "application/json"
                 if fault and fault.drop == "after":
@@ -151,8 +167,9 @@ class ProviderStub:
         drop: str | None = None,
         times: int = 1,
         headers: dict[str, str] | None = None,
+        skip: int = 0,
     ) -> None:
-        self.faults.append(Fault(method, path, status, headers or {}, drop, times))
+        self.faults.append(Fault(method, path, status, headers or {}, drop, times, skip))
 
     def count(self, method: str, path: str, *, answered: bool = False) -> int:
         return sum(
@@ -167,6 +184,9 @@ class ProviderStub:
         with self._lock:
             for f in self.faults:
                 if f.times > 0 and f.method == method and re.fullmatch(f.path, path):
+                    if f.skip > 0:
+                        f.skip -= 1
+                        continue
                     f.times -= 1
                     return f
         return None
@@ -191,66 +211,94 @@ class ProviderStub:
                 if b'name="file"' in part:
                     content = part.split(b"\r\n\r\n", 1)[-1].rsplit(b"\r\n", 1)[0]
         self.files[fid] = content
+        purpose = multipart_field(body, headers.get("content-type", ""), "purpose")
         return {
             "id": fid,
             "object": "file",
             "bytes": len(content),
             "created_at": 1760000000,
             "filename": name.group(1).decode() if name else "upload.jsonl",
-            "purpose": "fine-tune",
+            "purpose": purpose.decode() if purpose else "fine-tune",
             "status": "processed",
         }
 
-    def _route(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, Any, str]:
+    def _route(self, method: str, path: str, headers: Any, body: bytes, query: str = "") -> tuple[int, Any, str]:
         js = json.loads(body) if body and "json" in headers.get("content-type", "") else None
-        if path == "/v1/files" and method == "POST":
-            return 200, self._upload(body, headers), "application/json"
-        if path == "/together/v1/files/upload" and method == "POST":
-            return self._together_upload(body, headers)
-        m = re.fullmatch(r"/v1/files/([^/]+)/content", path)
-        if m and method == "GET":
-            return 200, self.files[m.group(1)], "text/csv"
-        if path == "/v1/fine_tuning/jobs":
-            if method == "POST":
-                job = self._openai_job(js or {})
-                self.openai_jobs[job["id"]] = job
-                return 200, job, "application/json"
-            jobs = sorted(self.openai_jobs.values(), key=lambda j: j["id"], reverse=True)
-            return 200, {"object": "list", "data": jobs, "has_more": False}, "application/json"
-        m = re.fullmatch(r"/v1/fine_tuning/jobs/([^/]+)(/events)?", path)
-        if m:
-            job = self.openai_jobs.get(m.group(1))
-            if job is None:
-                return 404, {"error": {"message": "no such job", "type": "invalid_request_error"}}, "application/json"
-            if m.group(2):
-                return (
-                    200,
-                    {"object": "list", "data": list(reversed(job["_events"])), "has_more": False},
-                    "application/json",
-                )
-            self._advance_openai(job)
-            return 200, {k: v for k, v in job.items() if not k.startswith("_")}, "application/json"
-        if path == "/together/v1/fine-tunes":
-            if method == "POST":
-                problem = self._together_bad_request(js)
-                if problem:
-                    return 400, {"error": {"message": problem, "type": "invalid_request_error"}}, "application/json"
-                job = self._together_job(js or {})
-                self.together_jobs[job["id"]] = job
-                return 200, self._truncated(job), "application/json"
-            return 200, {"data": [self._truncated(j) for j in self.together_jobs.values()]}, "application/json"
-        m = re.fullmatch(r"/together/v1/fine-tunes/([^/]+)(/events|/metrics)?", path)
-        if m:
-            job = self.together_jobs.get(m.group(1))
-            if job is None:
-                return 404, {"error": {"message": "no such job"}}, "application/json"
-            if m.group(2) == "/events":
-                return 200, {"data": job["_events"]}, "application/json"
-            if m.group(2) == "/metrics":
-                return 200, {"metrics": job["_metrics"]}, "application/json"
-            self._advance_together(job)
-            return 200, self._full(job), "application/json"
+        request = Request(method, path, headers, body, js, parse_qs(query))
+        for pattern, verb, handler in self._routes():
+            match = re.fullmatch(pattern, path)
+            if match and verb in (None, method):
+                return handler(request, match)
         return 404, {"error": {"message": f"stub: no route {method} {path}"}}, "application/json"
+
+    def _routes(self) -> list[tuple[str, str | None, Any]]:
+        """(path pattern, method or None for any, handler(request, match)) in the order they are tried."""
+        return [
+            (r"/v1/files", "POST", lambda r, m: (200, self._upload(r.body, r.headers), "application/json")),
+            (r"/together/v1/files/upload", "POST", lambda r, m: self._together_upload(r.body, r.headers)),
+            (r"/v1/files/([^/]+)/content", "GET", lambda r, m: self._file_content(m.group(1))),
+            (r"/v1/fine_tuning/jobs", None, lambda r, m: self._openai_jobs_route(r)),
+            (r"/v1/fine_tuning/jobs/([^/]+)(/events)?", None, lambda r, m: self._openai_job_route(m)),
+            (r"/v1/models", "GET", lambda r, m: self._models_list()),
+            (r"/v1/models/([^/]+)", "GET", lambda r, m: self._model_get(m.group(1))),
+            (r"/v1/chat/completions", "POST", lambda r, m: self._chat(r.json)),
+            (r"/v1/batches", None, lambda r, m: self._batches(r.method, r.json)),
+            (r"/v1/batches/([^/]+)", "GET", lambda r, m: self._batch_get(m.group(1))),
+            (r"/together/v1/fine-tunes", None, lambda r, m: self._together_jobs_route(r)),
+            (r"/together/v1/fine-tunes/([^/]+)(/events|/metrics)?", None, lambda r, m: self._together_job_route(m)),
+        ]
+
+    def _file_content(self, file_id: str) -> tuple[int, Any, str]:
+        if file_id not in self.files:
+            error = {"message": f"No such File object: {file_id}", "type": "invalid_request_error", "param": "id"}
+            return 404, {"error": error}, "application/json"
+        return 200, self.files[file_id], "application/octet-stream"
+
+    def _openai_jobs_route(self, r: Request) -> tuple[int, Any, str]:
+        if r.method == "POST":
+            job = self._openai_job(r.json or {})
+            self.openai_jobs[job["id"]] = job
+            return 200, self._job_view(job), "application/json"
+        jobs = [self._job_view(j) for j in sorted(self.openai_jobs.values(), key=lambda j: j["id"], reverse=True)]
+        return 200, jobs_page(jobs, r.query), "application/json"
+
+    @staticmethod
+    def _job_view(job: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in job.items() if not k.startswith("_")}
+
+    def _openai_job_route(self, m: re.Match[str]) -> tuple[int, Any, str]:
+        job = self.openai_jobs.get(m.group(1))
+        if job is None:
+            return 404, {"error": {"message": "no such job", "type": "invalid_request_error"}}, "application/json"
+        if m.group(2):
+            return (
+                200,
+                {"object": "list", "data": list(reversed(job["_events"])), "has_more": False},
+                "application/json",
+            )
+        self._advance_openai(job)
+        return 200, self._job_view(job), "application/json"
+
+    def _together_jobs_route(self, r: Request) -> tuple[int, Any, str]:
+        if r.method == "POST":
+            problem = self._together_bad_request(r.json)
+            if problem:
+                return 400, {"error": {"message": problem, "type": "invalid_request_error"}}, "application/json"
+            job = self._together_job(r.json or {})
+            self.together_jobs[job["id"]] = job
+            return 200, self._truncated(job), "application/json"
+        return 200, {"data": [self._truncated(j) for j in self.together_jobs.values()]}, "application/json"
+
+    def _together_job_route(self, m: re.Match[str]) -> tuple[int, Any, str]:
+        job = self.together_jobs.get(m.group(1))
+        if job is None:
+            return 404, {"error": {"message": "no such job"}}, "application/json"
+        if m.group(2) == "/events":
+            return 200, {"data": job["_events"]}, "application/json"
+        if m.group(2) == "/metrics":
+            return 200, {"metrics": job["_metrics"]}, "application/json"
+        self._advance_together(job)
+        return 200, self._full(job), "application/json"
 
     # ------------------------------------------------------------------ OpenAI jobs
 
