@@ -13,7 +13,16 @@ from tools.core.json_input import MAX_DEPTH, nesting_depth
 from tools.core.workspace import Workspace, read_small_text
 from tools.decide.checklist import ChecklistAnswers
 
-INPUT_KEYS = ("dataset", "eval_set", "training_log", "base_model", "project", "max_steps", "batch_size")
+INPUT_KEYS = (
+    "dataset",
+    "eval_set",
+    "training_log",
+    "base_model",
+    "project",
+    "max_steps",
+    "batch_size",
+    "openai_model",
+)
 
 
 class GuideInputs(BaseModel):
@@ -26,6 +35,7 @@ class GuideInputs(BaseModel):
     project: str | None = None
     max_steps: int | None = None
     batch_size: int | None = None
+    openai_model: str | None = None  # a fine-tuned OpenAI model to move (the migrate step)
 
 
 def split_answers_file(data: dict[str, Any], source: str = "answers file") -> tuple[dict[str, Any], GuideInputs]:

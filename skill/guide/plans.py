@@ -127,6 +127,18 @@ def _plan_diagnose(ctx: PlanContext) -> dict[str, Any] | None:
     return {"path": ctx.inputs.training_log} if ctx.inputs.training_log else None
 
 
+def _plan_inventory(ctx: PlanContext) -> dict[str, Any] | None:
+    """The migrate step, from the local training file when there is one (no API key needed)."""
+    model = ctx.inputs.openai_model
+    return present(model=model, training_file=ctx.inputs.dataset) if model else None
+
+
+def _plan_golden(ctx: PlanContext) -> dict[str, Any] | None:
+    """A dry run: the prompts it would send and both prices; recording them needs the person's yes."""
+    model = ctx.inputs.openai_model
+    return present(model=model, eval_data=ctx.inputs.eval_set, training_data=ctx.inputs.dataset) if model else None
+
+
 STEP_CALLS: list[tuple[str, Callable[[PlanContext], dict[str, Any] | None]]] = [
     ("decide_fit", _plan_decide),
     ("validate_jsonl", _plan_validate),
@@ -138,6 +150,8 @@ STEP_CALLS: list[tuple[str, Callable[[PlanContext], dict[str, Any] | None]]] = [
     ("configure_training", plan_config),
     ("launch_lora", plan_launch),
     ("diagnose_loss", _plan_diagnose),
+    ("openai_inventory", _plan_inventory),
+    ("record_golden_outputs", _plan_golden),
 ]
 """The tool calls of the walk, in order; a plan returning None skips the call. Arguments follow each
 tool's input model; a tool that is not registered is skipped."""
