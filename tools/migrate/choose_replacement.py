@@ -19,7 +19,7 @@ from tools.core.registry import tool
 from tools.core.workspace import Workspace, current, write_text_atomic
 from tools.cost.estimate_cost import estimate_cost
 from tools.cost.models import CostOption, CostRequest
-from tools.cost.money import money
+from tools.cost.money import money, round_usd
 from tools.migrate.facts import ModelDates, base_of, folder_of, migration, model_dates, rates
 from tools.migrate.models import ChooseReplacementRequest, ChooseReplacementResult, ReplacementOption
 from tools.migrate.openai_inventory import recorded_training_file
@@ -94,14 +94,14 @@ def _serving(
     if inf is not None:
         option.per_request_usd = inf.ft_usd_per_request
         if inf.ft_usd_per_month is not None:
-            option.monthly_usd = round(inf.ft_usd_per_month + inf.fixed_usd_per_month, 2)
+            option.monthly_usd = round_usd(inf.ft_usd_per_month + inf.fixed_usd_per_month)
         option.fixed_fees = inf.fixed_items
         option.over_budget += [o for o in est.over_budget if o.startswith("inference")]
         return
     if option.provider == "rented-gpu":
         gpu = gpu_serving(size, usage)
         if gpu is not None:
-            option.monthly_usd = round(gpu.monthly_usd, 2)
+            option.monthly_usd = round_usd(gpu.monthly_usd)
             option.notes.append(f"serving: {gpu.text}")
             budget = req.monthly_budget_usd
             if budget is not None and gpu.monthly_usd > budget:
@@ -250,7 +250,7 @@ def choose_replacement(req: ChooseReplacementRequest) -> ChooseReplacementResult
         mean_output_tokens=round(output, 1),
         now_rates=now.rates,
         now_per_request_usd=now.per_request_usd,
-        now_monthly_usd=None if now.monthly_usd is None else round(now.monthly_usd, 2),
+        now_monthly_usd=None if now.monthly_usd is None else round_usd(now.monthly_usd),
         options=options,
         excluded=_excluded(ranking.excluded),
         file="",

@@ -11,7 +11,9 @@ the sampled ones, so the replacement is not trained on the prompts it is compare
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from tools.plan import plan_math as pm
 
 HELDOUT = "heldout.jsonl"
 TRAIN_REST = "train.jsonl"
+PENDING = "pending"
 Source = Literal["eval_data", "training_sample"]
 
 
@@ -48,10 +51,28 @@ class PromptSet:
     counter: str = ""
     approximate: bool = True
     train_rest: Path | None = None  # the training file without the sampled lines
+    heldout: Path | None = None
 
     @property
     def has_references(self) -> bool:
         return bool(self.prompts) and all(p.reference is not None for p in self.prompts)
+
+    def commit(self, folder: Path) -> None:
+        """Move heldout.jsonl (and train.jsonl) from the pending folder into the migration folder."""
+        for attr, name in (("heldout", HELDOUT), ("train_rest", TRAIN_REST)):
+            current = getattr(self, attr)
+            if current is not None and current.parent != folder:
+                os.replace(current, folder / name)
+                setattr(self, attr, folder / name)
+        with contextlib.suppress(OSError):
+            (folder / PENDING).rmdir()
+
+    def discard(self) -> None:
+        for path in (self.heldout, self.train_rest):
+            if path is not None and path.parent.name == PENDING:
+                path.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    path.parent.rmdir()
 
 
 def _strip_weight(message: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +159,8 @@ def select(
     sample: int | None,
     seed: int,
 ) -> PromptSet:
-    """Choose the prompts, write heldout.jsonl (and train.jsonl when sampling), count their tokens."""
+    """Choose the prompts, write heldout.jsonl (and train.jsonl when sampling) to ``folder/pending/``, count their
+    tokens. :meth:`PromptSet.commit` moves them into ``folder`` once they may replace what is there."""
     path, source = _source_path(ws, model, eval_data, training_data)
     items, skipped = _read(path)
     if not items:
@@ -148,18 +170,19 @@ def select(
             + (f" (unusable lines: {', '.join(map(str, skipped[:10]))})" if skipped else ""),
             "check the file with `finetune validate`",
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    pending = folder / PENDING
+    pending.mkdir(parents=True, exist_ok=True)
     rest = None
     if source == "training_sample":
         k = _sample_size(len(items), sample)
         chosen = sorted(random.Random(seed).sample(range(len(items)), k))
         picked = [items[i] for i in chosen]
-        rest = folder / TRAIN_REST
+        rest = pending / TRAIN_REST
         _write_rest(path, rest, {line for line, _, _ in picked})
     else:
         picked = items
     prompts = [Prompt(f"g-{i:05d}", line, body, ref) for i, (line, body, ref) in enumerate(picked)]
-    heldout = folder / HELDOUT
+    heldout = pending / HELDOUT
     lines = []
     for p in prompts:
         obj = dict(p.body)
@@ -178,7 +201,8 @@ def select(
         counter=counted.counter,
         approximate=counted.approximate,
         train_rest=rest,
+        heldout=heldout,
     )
 
 
-__all__ = ["HELDOUT", "TRAIN_REST", "Prompt", "PromptSet", "select"]
+__all__ = ["HELDOUT", "PENDING", "TRAIN_REST", "Prompt", "PromptSet", "select"]

@@ -117,7 +117,9 @@ class RecordGoldenOutputsRequest(BaseModel):
         description="batch: the Batch API (a lower price, results within its completion window; call again to "
         "collect); sync: one chat completion per prompt now, at the standard price.",
     )
-    max_tokens: int | None = Field(None, ge=1, le=32768, description="Answer tokens per prompt (migration.yaml).")
+    max_tokens: int | None = Field(
+        None, ge=1, le=4096, description="Answer tokens per prompt (default in migration.yaml; run_eval's limit)."
+    )
     seed: int = Field(0, description="Seed of the sample drawn from the training file.")
     confirm: StrictBool = Field(
         False,

@@ -12,7 +12,7 @@ from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.workspace import Workspace, current, write_bytes_atomic, write_text_atomic
 from tools.migrate import openai_wire as wire
-from tools.migrate.facts import MIGRATIONS_DIR, base_of, folder_of, model_dates, setting
+from tools.migrate.facts import MIGRATIONS_DIR, base_of, folder_of, model_dates, setting, slug
 from tools.migrate.models import FineTune, OpenAIInventoryRequest, OpenAIInventoryResult
 
 INVENTORY_FILE = f"{MIGRATIONS_DIR}/inventory.json"
@@ -76,7 +76,7 @@ def _download(ws: Workspace, c: Any, ft: FineTune) -> None:
     for attr, file_id in (("training_file", ft.training_file_id), ("validation_file", ft.validation_file_id)):
         if not file_id:
             continue
-        target = ws.output_file(f"{ft.folder}/{file_id}.jsonl", what=f"{attr.replace('_', ' ')} copy")
+        target = ws.output_file(f"{ft.folder}/{slug(file_id)}.jsonl", what=f"{attr.replace('_', ' ')} copy")
         if not target.is_file():
             data = wire.file_content(c, file_id)
             if data is None:

@@ -14,7 +14,7 @@ from tools.cost.money import money
 from tools.evaluate.generate import read_items
 from tools.migrate import golden_calls as calls
 from tools.migrate.facts import ModelDates, Rates, base_of, folder_of, model_dates, rates, refuse_if_ended, setting
-from tools.migrate.golden_prompts import Prompt, PromptSet, select
+from tools.migrate.golden_prompts import HELDOUT, Prompt, PromptSet, select
 from tools.migrate.models import GoldenPrice, RecordGoldenOutputsRequest, RecordGoldenOutputsResult
 
 META = "golden.json"
@@ -147,9 +147,8 @@ class _Run:
         )
         self.rates = rates(self.base, self.usage)
         self.prices = _prices(self.ps, self.rates, self.max_tokens)
-        self.key = calls.request_key(
-            req.model, req.mode, self.max_tokens, self.temperature, self.folder / "heldout.jsonl"
-        )
+        assert self.ps.heldout is not None
+        self.key = calls.request_key(req.model, req.mode, self.max_tokens, self.temperature, self.ps.heldout)
         self.warnings: list[str] = []
         if not self.dates.known:
             self.warnings.append(self.dates.describe())
@@ -166,7 +165,7 @@ class _Run:
         return next((p for p in self.prices if p.mode == self.req.mode), None)
 
     def files(self) -> list[str]:
-        out = [self.ws.relative(self.folder / "heldout.jsonl")]
+        out = [self.ws.relative(self.folder / HELDOUT)]
         if self.ps.train_rest is not None:
             out.append(self.ws.relative(self.ps.train_rest))
         return out
@@ -261,14 +260,25 @@ def _already(run: _Run) -> RecordGoldenOutputsResult | None:
     """The result of an earlier recording of exactly this request; a ToolError when another one is there."""
     meta = read_meta(run.folder)
     if meta is None:
+        state = calls.read_state(run.folder)
+        if state.get("key") not in (None, run.key) and calls.read_answers(run.folder):
+            run.ps.discard()
+            raise ToolError(
+                "golden_mismatch",
+                f"{folder_of(run.req.model)} holds answers being recorded with other prompts or settings",
+                "call with the same arguments to finish that recording, or move its golden.* files away",
+            )
+        run.ps.commit(run.folder)
         return None
     if meta.get("key") != run.key:
+        run.ps.discard()
         raise ToolError(
             "golden_mismatch",
             f"{folder_of(run.req.model)}/{META} holds golden outputs recorded with other prompts or settings "
             f"({meta.get('items')} prompts from {meta.get('source_file')}, {meta.get('mode')})",
             "use them (migration_report), or move the golden.* files of that folder away to record again",
         )
+    run.ps.commit(run.folder)
     return run.result(
         "recorded",
         f"already recorded on {meta.get('recorded_on')}: {meta.get('recorded')} answer(s); nothing was sent again",
@@ -294,7 +304,7 @@ def _dry_run(run: _Run) -> RecordGoldenOutputsResult:
         "dry_run",
         f"would send {len(run.ps.prompts)} {what} to {run.req.model} ({run.req.mode}, up to {run.max_tokens} answer "
         f"tokens each) for {_price_text(run.price)}.{offer} The prompts are in "
-        f"{run.ws.relative(run.folder / 'heldout.jsonl')}. Call again with confirm=true to send them (OpenAI bills "
+        f"{run.ws.relative(run.folder / HELDOUT)}. Call again with confirm=true to send them (OpenAI bills "
         "the organisation that owns the key).",
     )
 
@@ -320,12 +330,6 @@ def record_golden_outputs(req: RecordGoldenOutputsRequest) -> RecordGoldenOutput
         _check_batch_window(run.dates)
     state = calls.read_state(run.folder)
     answers = calls.read_answers(run.folder)
-    if state.get("key") not in (None, run.key) and answers:
-        raise ToolError(
-            "golden_mismatch",
-            f"{folder_of(req.model)} holds answers being recorded with other prompts or settings",
-            "call with the same arguments to finish that recording, or move its golden.* files away",
-        )
     state["key"] = run.key
     calls.write_state(run.folder, state)
     missing = run.missing(answers)
@@ -350,8 +354,9 @@ def record_golden_outputs(req: RecordGoldenOutputsRequest) -> RecordGoldenOutput
         + (f" (the batch {status}: {why})" if why else "")
         + "; call again with the same arguments to ask for the rest"
     )
+    waiting = batch is not None and status not in calls.TERMINAL
     return run.result(
-        "submitted" if batch and status == "validating" else "in_progress" if batch else "partial",
+        "submitted" if waiting and status == "validating" else "in_progress" if waiting else "partial",
         message,
         batch_id=(batch or {}).get("id"),
         batch_status=status,

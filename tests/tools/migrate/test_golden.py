@@ -89,9 +89,16 @@ def test_batch_records_the_answers_in_prompt_order(
     seen = len(stub.requests)
     again = _golden(ws, model=model, eval_data="eval.jsonl", confirm=True)
     assert again.state == "recorded" and "already recorded" in again.message and len(stub.requests) == seen
+    heldout = (ws.root / folder_of(model) / "heldout.jsonl").read_bytes()
     with pytest.raises(ToolError) as err:
         _golden(ws, model=model, eval_data="eval.jsonl", max_tokens=64, confirm=True)
     assert err.value.code == "golden_mismatch"
+    with pytest.raises(ToolError) as err:
+        _golden(ws, model=model, training_data="train.jsonl", sample=2)  # even a dry run leaves the record alone
+    assert err.value.code == "golden_mismatch"
+    assert (ws.root / folder_of(model) / "heldout.jsonl").read_bytes() == heldout
+    assert not (ws.root / folder_of(model) / "train.jsonl").exists()
+    assert not (ws.root / folder_of(model) / "pending").exists()
 
 
 def test_a_lost_batch_answer_makes_no_second_batch(
