@@ -52,8 +52,8 @@ Stage = Literal[
     "train",
     "evaluate",
     "diagnose",
-    "migrate",
     "export",
+    "migrate",
     "audit",
     "reference",
 ]
