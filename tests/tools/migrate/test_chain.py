@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from tests.support.documents import assert_document_renders
 from tests.support.provider_stub import ProviderStub
 from tests.support.run_wait import wait_for_run
 from tools.core import registry
@@ -33,13 +34,16 @@ def _golden(ws: Workspace, model: str):
 def test_the_whole_chain(ws: Workspace, openai_org: tuple[ProviderStub, str], monkeypatch: pytest.MonkeyPatch) -> None:
     stub, model = openai_org
     folder = folder_of(model)
-    [ft] = _call(ws, "openai_inventory").models
+    inventory = _call(ws, "openai_inventory")
+    assert_document_renders(ws, "openai_inventory", inventory)
+    [ft] = inventory.models
     assert ft.model == model and ft.training_file and ft.days_left == 41
 
     dry = _call(ws, "record_golden_outputs", model=model, sample=4, max_tokens=24)
     assert dry.state == "dry_run" and stub.count("POST", "/v1/batches") == 0
     golden = _golden(ws, model)
     assert golden.recorded == 4 and golden.source == "training_sample"
+    assert_document_renders(ws, "record_golden_outputs", golden)
     rest = f"{folder}/train.jsonl"
     assert len((ws.root / rest).read_text().splitlines()) == 6
 
@@ -52,6 +56,7 @@ def test_the_whole_chain(ws: Workspace, openai_org: tuple[ProviderStub, str], mo
     assert by_provider["rented-gpu"].over_budget  # one GPU all month costs more than the 50 USD asked for
     assert any(e.startswith("openai / gpt-4o-mini") and "2027-01-06" in e for e in chosen.excluded)
     assert (ws.root / chosen.report).read_text().startswith("# replacement")
+    assert_document_renders(ws, "choose_replacement", chosen)
 
     run = _call(ws, "launch_lora", data=rest, model="tiny-random-llama", max_steps=8, confirm=True)
     info = wait_for_run(ws, run.run_id, lambda i: i.state in {"completed", "failed", "stopped"})
@@ -62,6 +67,7 @@ def test_the_whole_chain(ws: Workspace, openai_org: tuple[ProviderStub, str], mo
     assert not (ws.root / folder / "migration-report.md").exists()
 
     report = _call(ws, "migration_report", model=model, run_id=run.run_id, confirm=True)
+    assert_document_renders(ws, "migration_report", report)
     assert report.ran and report.items == 4 and report.verdict in {"regression", "no_detectable_regression"}
     assert report.metrics and all(m.low <= m.delta <= m.high for m in report.metrics)
     assert {a.metric for a in report.agreement} >= {"exact_match", "token_f1", "rouge_l"}
