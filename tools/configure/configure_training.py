@@ -17,8 +17,9 @@ from tools.configure.models import Choice, ConfigRequest, ConfigResult, MemoryFi
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.workspace import current
+from tools.knowledge.lora_defaults import load_defaults
 from tools.plan import plan_math as pm
-from tools.plan.training_plan import TrainingPlan, cadence, load_defaults, tiny_model_learning_rate
+from tools.plan.training_plan import TrainingPlan, cadence, tiny_model_learning_rate
 
 MAX_MICRO_BATCH = 8
 

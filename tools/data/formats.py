@@ -220,6 +220,14 @@ class Message:
     name: str | None = None
     weight: int | None = None
 
+    def text_with_calls(self) -> str:
+        """The content, then the tool calls as JSON (what a chat template without tool support renders)."""
+        content = self.content or ""
+        if self.tool_calls:
+            calls = [{"name": c.name, "arguments": c.arguments} for c in self.tool_calls]
+            content = (content + "\n" if content else "") + json.dumps(calls, ensure_ascii=False)
+        return content
+
 
 @dataclass(slots=True)
 class Conversation:
@@ -235,6 +243,10 @@ class Conversation:
     def system(self) -> str | None:
         parts = [m.content for m in self.messages if m.role == "system"]
         return "\n".join(parts) if parts else None
+
+    def template_messages(self) -> list[dict[str, Any]]:
+        """The conversation as chat-template messages: role, content (tool calls as JSON text after it), weight."""
+        return [{"role": m.role, "content": m.text_with_calls(), "weight": m.weight} for m in self.messages]
 
     def strings(self) -> Iterator[str]:
         """Every text a model reads or writes, in order (for token counting, PII scanning)."""

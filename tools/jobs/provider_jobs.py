@@ -29,8 +29,8 @@ from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file, write_text_atomic
 from tools.knowledge.core import data_path
+from tools.knowledge.lora_defaults import DefaultRow
 from tools.plan import plan_math as pm
-from tools.plan.training_plan import DefaultRow
 from tools.train.runs import now_iso, read_json, run_dir, runs_root, update_status, write_json
 
 Provider = Literal["openai", "together"]

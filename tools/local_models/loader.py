@@ -41,7 +41,7 @@ class ModelRef:
         return self.name
 
 
-def _check_folder(folder: Path, label: str) -> None:
+def _check_folder(folder: Path, label: str, weights: bool = True) -> None:
     config = folder / "config.json"
     if not config.is_file():
         raise ToolError(
@@ -62,7 +62,7 @@ def _check_folder(folder: Path, label: str) -> None:
             f"{label} is a {', '.join(map(str, archs))}, not a causal language model",
             "fine-tune a causal LM (…ForCausalLM); pick a chat or base LLM",
         )
-    if not any(any(folder.glob(p)) for p in WEIGHTS):
+    if weights and not any(any(folder.glob(p)) for p in WEIGHTS):
         raise ToolError(
             "unsupported_model",
             f"{label} has a config.json but no weights (*.safetensors or pytorch_model*.bin)",
@@ -86,8 +86,9 @@ def _hub_cached(model_id: str) -> Path | None:
     return Path(cached).parent if isinstance(cached, str) else None
 
 
-def resolve_model(name: str, root: Path) -> ModelRef:
-    """The model ``name`` means, checked offline (workspace ``root`` for relative folders); ToolError naming the fix."""
+def resolve_model(name: str, root: Path, *, weights: bool = True) -> ModelRef:
+    """The model ``name`` means, checked offline (workspace ``root`` for relative folders); ToolError naming the fix.
+    ``weights=False`` accepts a folder with a config and a tokenizer but no weights (enough to render templates)."""
     text = (name or "").strip()
     if is_tiny(text):
         return ModelRef(TINY_MODEL_ID, "tiny", "")
@@ -106,7 +107,7 @@ def resolve_model(name: str, root: Path) -> ModelRef:
             raise ToolError(
                 "model_not_found", f"model folder {text!r} does not exist", "give " + CHOICES + f"'{TINY_MODEL_ID}'"
             )
-        _check_folder(candidate, text)
+        _check_folder(candidate, text, weights)
         return ModelRef(str(candidate.resolve()), "folder", str(candidate.resolve()))
     if not HUB_ID.match(text):
         raise ToolError(
@@ -121,7 +122,7 @@ def resolve_model(name: str, root: Path) -> ModelRef:
             f"{text} is not in the local Hugging Face cache (training never downloads)",
             f"download it first (`hf download {text}`), or give " + CHOICES + f"'{TINY_MODEL_ID}'",
         )
-    _check_folder(snapshot, text)
+    _check_folder(snapshot, text, weights)
     return ModelRef(text, "hub_cache", text)
 
 

@@ -5,61 +5,18 @@ and the tool that trains with them (launch_lora). Every field has a default take
 ``reference/data/lora_defaults.yaml`` (each number with its source and date); nothing numeric lives
 here. A plan is stored whole in ``runs/<id>/config.json``, so a run can be reproduced from it.
 
-    from tools.plan.training_plan import TrainingPlan, load_defaults
+    from tools.plan.training_plan import TrainingPlan
     plan = TrainingPlan(base_model="Qwen/Qwen3-0.6B", max_steps=200)   # the rest from the defaults
     plan.effective_batch                                               # per-device batch x accumulation
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.core.errors import ToolError
-from tools.knowledge.core import Fact, load_facts
-
-
-class DefaultRow(Fact):
-    """One default: a named number (or choice) and why, with its source."""
-
-    name: str
-    value: float | str
-    why: str
-
-
-class LoraDefaults(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    hyperparameters: list[DefaultRow]
-    choices: list[DefaultRow]
-    watchdog: list[DefaultRow]
-    throughput: list[DefaultRow]
-
-    def row(self, name: str) -> DefaultRow:
-        for section in (self.hyperparameters, self.choices, self.watchdog, self.throughput):
-            for r in section:
-                if r.name == name:
-                    return r
-        raise ToolError(
-            "unknown_default", f"lora_defaults.yaml has no row {name!r}", "add it with value, why, source and as_of"
-        )
-
-    def number(self, name: str) -> float:
-        value = self.row(name).value
-        if isinstance(value, str):
-            raise ToolError("bad_default", f"lora_defaults.yaml {name}: {value!r} is not a number", "fix the file")
-        return float(value)
-
-    def text(self, name: str) -> str:
-        return str(self.row(name).value)
-
-
-@cache
-def load_defaults() -> LoraDefaults:
-    """``reference/data/lora_defaults.yaml``, validated (cached per process)."""
-    return load_facts("lora_defaults", LoraDefaults)
+from tools.knowledge.lora_defaults import load_defaults
 
 
 def tiny_model_learning_rate(base_model: str) -> tuple[float, str] | None:
@@ -284,4 +241,4 @@ def cadence(total_steps: int, plan: TrainingPlan) -> tuple[int, int, int]:
     return logging, evals, saves
 
 
-__all__ = ["LoraDefaults", "TrainingPlan", "cadence", "default_plan", "load_defaults", "watchdog_thresholds"]
+__all__ = ["TrainingPlan", "cadence", "default_plan", "watchdog_thresholds"]

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.plan.training_plan import TrainingPlan, load_defaults
+from tools.knowledge.lora_defaults import load_defaults
+from tools.plan.training_plan import TrainingPlan
 
 RUN_ONLY = ("dataset_kwargs",)
 EXPORT_ONLY = ("assistant_only_loss",)

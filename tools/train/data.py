@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tools.core.errors import ToolError
-from tools.data.formats import Conversation, Message, read_conversations
+from tools.data.formats import Conversation, read_conversations
 from tools.local_models.preflight import Example, render_example
 from tools.local_models.render import IGNORE, encode, render_messages
 
@@ -60,19 +59,6 @@ class DataSet:
         }
 
 
-def _content(m: Message) -> str:
-    content = m.content or ""
-    if m.tool_calls:
-        calls = [{"name": c.name, "arguments": c.arguments} for c in m.tool_calls]
-        content = (content + "\n" if content else "") + json.dumps(calls, ensure_ascii=False)
-    return content
-
-
-def chat_messages(conv: Conversation) -> list[dict[str, Any]]:
-    """The conversation as chat-template messages (tool calls as JSON text after the content; weight kept)."""
-    return [{"role": m.role, "content": _content(m), "weight": m.weight} for m in conv.messages]
-
-
 def _record(conv: Conversation, line: int) -> Record | None:
     if conv.text is not None and not conv.messages:
         return Record(Example(line, text=conv.text))
@@ -81,8 +67,8 @@ def _record(conv: Conversation, line: int) -> Record | None:
     rejected = None
     if conv.rejected:
         answers = [m for m in conv.rejected if m.role == "assistant"]
-        rejected = _content(answers[-1]) if answers else None
-    return Record(Example(line, messages=chat_messages(conv)), rejected)
+        rejected = answers[-1].text_with_calls() if answers else None
+    return Record(Example(line, messages=conv.template_messages()), rejected)
 
 
 def read_dataset(path: Path, label: str) -> DataSet:
@@ -190,7 +176,6 @@ def grpo_rows(records: list[Record]) -> list[dict[str, Any]]:
 __all__ = [
     "DataSet",
     "Record",
-    "chat_messages",
     "dpo_rows",
     "eval_size",
     "grpo_rows",

@@ -10,10 +10,11 @@ from pydantic import ValidationError
 
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
+from tools.knowledge.lora_defaults import load_defaults
 from tools.local_models.loader import ModelRef, load_tokenizer, stop_token_ids
 from tools.local_models.preflight import PreflightReport, preflight
 from tools.local_models.templates import template_name
-from tools.plan.training_plan import TrainingPlan, load_defaults, tiny_model_learning_rate
+from tools.plan.training_plan import TrainingPlan, tiny_model_learning_rate
 from tools.train.data import DataSet
 
 

@@ -7,19 +7,19 @@ with TRL: TRL's rules, counted with the model's own tokenizer when its files are
 Hugging Face cache, offline), else with the family's approximation from formats.yaml ``families``, labelled
 as such. Anything else keeps the file format's default target and an approximate o200k count.
 
-The chat-template preflight (render each example with the model's template, what is trained, EOS, truncation)
-belongs to the training engine in tools/local_models; :func:`chat_template_preflight` is the seam that will call
-it for local models once it lands.
+For a local open-weight model, validate also renders the examples with its chat template: tools/validate/
+template_check.py runs the training engine's preflight.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tools.data.formats import FormatFacts, TargetFact
 from tools.data.tokens import TokenCounter, counter_for, encoding_for_model, tiktoken_length
+from tools.local_models import gemma
+from tools.local_models.tiny import is_tiny
 
 
 @dataclass
@@ -34,7 +34,7 @@ class ModelRules:
 
 
 def _open_weight(model: str, folder: Path | None) -> bool:
-    if folder is not None:
+    if folder is not None or is_tiny(model) or gemma.is_gemma(model):
         return True
     return "/" in model and not model.startswith(("http:", "https:", "ft:")) and not model.startswith("/")
 
@@ -65,7 +65,8 @@ def rules_for(model: str | None, F: FormatFacts, folder: Path | None = None) -> 
 
 def _open_weight_rules(model: str, F: FormatFacts, folder: Path | None) -> ModelRules:
     target = F.target("trl")
-    name = str(folder) if folder is not None else model
+    packaged = gemma.converted() if gemma.is_gemma(model) else None
+    name = str(folder) if folder is not None else str(packaged) if packaged is not None else model
     own = counter_for(name)
     notes = [f"{model} is an open-weight model: it trains with TRL, so TRL's rules apply (not a provider's)"]
     if not own.approximate:
@@ -89,10 +90,3 @@ def _open_weight_rules(model: str, F: FormatFacts, folder: Path | None) -> Model
             "download the model (or pass its folder) for exact counts"
         )
     return ModelRules(target, counter, None, True, notes)
-
-
-def chat_template_preflight(model: str, folder: Path | None, paths: list[Path]) -> Any | None:
-    """Seam for the training engine's chat-template preflight (tools/local_models): render each example with the
-    model's chat template, show what is trained, check EOS, count truncations. It has not landed on main, so this
-    returns None and validate says the template was not checked."""
-    return None

@@ -43,7 +43,6 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
     from tools.validate.columns import Columns, column_dtype
     from tools.validate.content_facts import content_facts
     from tools.validate.dataset_findings import dataset_findings
-    from tools.validate.model_rules import chat_template_preflight
     from tools.validate.report import finish_findings, token_stats
     from tools.validate.scan import FileState, ScanContext, ScanRun
 
@@ -78,8 +77,10 @@ def validate_jsonl(req: ValidateRequest) -> ValidateResult:
         model_row = F.model(model)
         limit = model_row.max_tokens_per_example if model_row else files[0].target.max_tokens_per_example
     if rules is not None and rules.open_weight:
-        if chat_template_preflight(req.model or "", folder, paths) is None:
-            notes.append("chat template not rendered: the training engine's preflight is not available yet")
+        from tools.validate.template_check import template_preflight
+
+        progress.report(0, 1, f"rendering the examples with {req.model}'s chat template")
+        notes += template_preflight(str(folder or req.model), ws.root, paths, [fs.shown for fs in files])
     import re
 
     # matched against lower-cased text: an IGNORECASE alternation is ~15x slower in CPython's re

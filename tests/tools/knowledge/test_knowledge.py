@@ -167,7 +167,7 @@ def test_unknown_is_its_own_value_never_no_announced_end() -> None:
 def test_lora_defaults_take_shared_settings_from_training_yaml() -> None:
     """lora_defaults.yaml and training.yaml said 3 vs 2 epochs and adamw_torch vs adamw_8bit; now each setting has
     one home and the other file refers to it."""
-    from tools.plan.training_plan import load_defaults
+    from tools.knowledge.lora_defaults import load_defaults
 
     d = load_defaults()
     t = knowledge.training()
@@ -194,7 +194,7 @@ def test_lora_defaults_take_shared_settings_from_training_yaml() -> None:
 
 
 def test_optimizer_and_warmup_are_attributed_to_what_the_sources_say() -> None:
-    from tools.plan.training_plan import load_defaults
+    from tools.knowledge.lora_defaults import load_defaults
 
     t = knowledge.training()
     lora_8bit = next(c for c in t.choices if c.name == "optimizer_lora")
@@ -211,7 +211,7 @@ def test_a_reference_to_a_missing_row_fails_loudly(tmp_path: Path) -> None:
         (tmp_path / f"{name}.yaml").write_text((reference_data_dir() / f"{name}.yaml").read_text("utf-8"), "utf-8")
     text = (tmp_path / "lora_defaults.yaml").read_text("utf-8").replace("name: epochs}", "name: epochz}")
     (tmp_path / "lora_defaults.yaml").write_text(text, "utf-8")
-    from tools.plan.training_plan import LoraDefaults
+    from tools.knowledge.lora_defaults import LoraDefaults
 
     with pytest.raises(KnowledgeError, match="epochz"):
         load_facts_file(tmp_path / "lora_defaults.yaml", LoraDefaults)

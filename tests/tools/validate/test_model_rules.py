@@ -39,7 +39,7 @@ def test_open_weight_model_means_trl_rules_not_openai(ws: Workspace) -> None:
     assert qwen.tokens.method.startswith("approx:cl100k_base (Qwen family")
     assert any("open-weight" in n and "TRL" in n for n in qwen.notes)
     assert any("not on disk" in n for n in qwen.notes)
-    assert any("chat template not rendered" in n for n in qwen.notes)  # the preflight seam (engine branch)
+    assert any("chat template not rendered" in n and "hf download" in n for n in qwen.notes)  # not on this machine
     assert qwen.tokens.billed == qwen.tokens.total  # no OpenAI per-message overhead for a TRL run
     unknown_family = validate(ws, rows, model="mistralai/Mistral-7B-Instruct-v0.3")
     assert unknown_family.tokens.method == "approx:o200k_base (no family approximation)"
@@ -57,6 +57,22 @@ def test_local_model_folder_uses_its_own_tokenizer(ws: Workspace) -> None:
     sizes = [sum(len(m["content"].encode()) for m in row["messages"]) for row in rows]
     assert (r.tokens.total.min, r.tokens.total.max) == (min(sizes), max(sizes))
     assert any("own tokenizer" in n for n in r.notes)
+
+
+def test_a_local_model_renders_the_examples_with_its_chat_template(ws: Workspace) -> None:
+    """The training engine's preflight, on validate: what is trained, the stop token, what max_seq_len cuts."""
+    pytest.importorskip("transformers")
+    from tools.local_models.tiny import build_model, build_tokenizer
+
+    tok = build_tokenizer()
+    build_model(0, tok).save_pretrained(ws.root / "my-model")
+    tok.save_pretrained(ws.root / "my-model")
+    r = validate(ws, [chat(i) for i in range(4)], model="my-model")
+    [rendered] = [n for n in r.notes if "rendered 4 examples with the chat template" in n]
+    assert "max_seq_len=2048" in rendered and "tokens trained" in rendered and "4 of 4 trained turns end" in rendered
+    long = [{"messages": [{"role": "user", "content": "x" * 3000}, {"role": "assistant", "content": "y"}]}] * 3
+    r = validate(ws, long, model="my-model")
+    assert any("training would refuse this file (nothing_to_train)" in n for n in r.notes), r.notes
 
 
 def test_openai_model_means_openai_rules(ws: Workspace) -> None:
