@@ -126,10 +126,15 @@ def write_exports(
         elif kind == "openai_job":
             model, prov = _openai_model(req)
             epochs: int | str = pm.openai_auto_epochs(examples)[0] if examples else "auto"
-            note = (
+            put(
+                kind,
+                name,
+                cx.dump_json(cx.openai_job(view, model, epochs)),
+                f"no new {prov.name} jobs after {prov.available_until} (see the notices)",
+                legacy=True,
+            )
+            warnings.append(
                 f"LEGACY: {prov.name} takes no new fine-tuning jobs after {prov.available_until}; "
-                f"{prov.until_note or ''}"
-            ).strip()
-            put(kind, name, cx.dump_json(cx.openai_job(view, model, epochs)), note, legacy=True)
-            warnings.append(note)
+                f"{prov.until_note or ''}".strip()
+            )
     return written, plan_file, warnings
