@@ -11,7 +11,7 @@ STAMP_TEST := $(VENV)/.installed-dev-$(DEPS_HASH)
 STAMP_BENCH := $(VENV)/.installed-bench-$(DEPS_HASH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo demo-real test bench lint clean
+.PHONY: test-fast demo demo-real test bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ lint: $(STAMP_TEST)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# While editing: everything but the tests marked slow (the demo, wheel builds, multi-process training, the
+# hostile battery). `make test` runs them all.
+test-fast: lint
+	$(BIN)/python -m pytest -m 'not slow and not real_model'
 
 $(STAMP_BENCH): $(STAMP_TEST)
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'

@@ -4,11 +4,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from skill.cli import app
 from skill.demo import planted_defects
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # the whole demo once per suite (about 20 s alone, minutes on a loaded machine)
 
 runner = CliRunner()
 
