@@ -50,7 +50,7 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except openai.APIStatusError as exc:
-        message = _message(exc)
+        message = error_message(exc)
         if exc.status_code in RETRY_STATUS or exc.status_code >= 500:
             raise ToolError(
                 "provider_busy",
@@ -71,7 +71,8 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         ) from None
 
 
-def _message(exc: Any) -> str:
+def error_message(exc: Any) -> str:
+    """The provider's own error text from an SDK exception (its JSON body's error.message), at most 300 characters."""
     body = getattr(exc, "body", None)
     if isinstance(body, dict):
         err = body.get("error", body)

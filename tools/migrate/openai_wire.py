@@ -15,6 +15,7 @@ from typing import Any
 
 from tools.core.errors import ToolError
 from tools.jobs.openai_api import client as sdk_client
+from tools.jobs.openai_api import error_message
 from tools.jobs.provider_jobs import settings as job_settings
 
 RETRY_STATUS = {408, 409, 429}
@@ -23,15 +24,6 @@ KEY_FIELD = "finetune_skill_key"
 
 def client() -> Any:
     return sdk_client(job_settings())
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict) and err.get("message"):
-            return str(err["message"])[:300]
-    return str(getattr(exc, "message", exc))[:300]
 
 
 def call(what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
@@ -43,7 +35,7 @@ def call(what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False
     except openai.APIStatusError as exc:
         if missing_ok and exc.status_code == 404:
             return None
-        message = _message(exc)
+        message = error_message(exc)
         if exc.status_code in RETRY_STATUS or exc.status_code >= 500:
             raise ToolError(
                 "provider_busy",
