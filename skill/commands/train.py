@@ -180,11 +180,35 @@ def train(
         int | None, typer.Option("--processes", help="Train with N processes through accelerate launch (DDP).")
     ] = None,
     sharding: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--sharding", help="With --processes: ddp (each holds the model) or fsdp (the model is split over them)."
+            "--sharding",
+            help="With several processes: ddp (each holds the model; the plan's default), fsdp, deepspeed_zero2 or "
+            "deepspeed_zero3 (the model or its training state is split over them).",
         ),
-    ] = "ddp",
+    ] = None,
+    offload: Annotated[
+        bool, typer.Option("--offload", help="fsdp / deepspeed: keep weights and optimizer state in CPU memory.")
+    ] = False,
+    nodes: Annotated[
+        int | None, typer.Option("--nodes", help="Machines the run spans (the same command on each, with --name).")
+    ] = None,
+    node_rank: Annotated[int | None, typer.Option("--node-rank", help="This machine's node rank (0: main).")] = None,
+    main_address: Annotated[
+        str | None, typer.Option("--main-address", help="HOST:PORT of node 0, where every node's processes meet.")
+    ] = None,
+    emit: Annotated[
+        str | None,
+        typer.Option("--emit", help="Write a cluster launch file instead of training: slurm or skypilot."),
+    ] = None,
+    shared_dir: Annotated[
+        str | None, typer.Option("--shared-dir", help="--emit: the folder every node sees (runs and checkpoints).")
+    ] = None,
+    bucket: Annotated[str | None, typer.Option("--bucket", help="--emit skypilot: bucket mounted there.")] = None,
+    accelerators: Annotated[
+        str | None, typer.Option("--accelerators", help="--emit skypilot: GPUs per node, NAME:COUNT.")
+    ] = None,
+    emit_out: Annotated[str | None, typer.Option("--out", help="--emit: where to write the file.")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed.")] = None,
     objective: Annotated[
         str | None,
@@ -209,7 +233,27 @@ def train(
     ] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Fine-tune a LoRA adapter locally on DATA (dry run unless --confirm; --wait to watch it)."""
+    """Fine-tune a LoRA adapter locally on DATA (dry run unless --confirm; --wait to watch it), or write a Slurm /
+    SkyPilot launch file for several nodes (--emit)."""
+    if emit:
+        recipe = {
+            "kind": emit,
+            "data": data,
+            "run_name": name,
+            "nodes": nodes or 1,
+            "processes_per_node": processes or 1,
+            "shared_dir": shared_dir,
+            "model": model,
+            "plan_file": plan_file,
+            "max_steps": max_steps,
+            "sharding": sharding,
+            "offload": offload or None,
+            "bucket": bucket,
+            "accelerators": accelerators,
+            "out": emit_out,
+        }
+        run(ctx, "write_launch_recipe", recipe, json_out=json_out)
+        return
     args = {
         "data": data,
         "model": model,
@@ -229,6 +273,10 @@ def train(
         "preview": preview,
         "num_processes": processes,
         "sharding": sharding,
+        "offload": offload or None,
+        "nodes": nodes,
+        "node_rank": node_rank,
+        "main_address": main_address,
         "merge": merge,
         "run_name": name,
         "confirm": confirm,
@@ -238,7 +286,21 @@ def train(
         finish(result, json_out=json_out, render=_render_launch)
     if not json_out:
         _render_launch(result, out)
+    if result.plan.node_rank > 0:
+        _wait_node(ctx, result.run_id, result.pid, json_out)
     _wait(ctx, result.run_id, json_out)
+
+
+def _wait_node(ctx: typer.Context, run_id: str, pid: int | None, json_out: bool) -> None:
+    """Node rank > 0 of a several-node run: wait for this node's own launcher to end (node 0's processes, which
+    the run's status follows, live on another machine), then show the run as node 0 left it."""
+    from tools.train.runs import pid_alive
+
+    if not json_out:
+        out.print(f"node launcher pid {pid}: waiting for it to end", highlight=False)
+    while pid and pid_alive(pid):
+        time.sleep(1.0)
+    run(ctx, "run_status", {"run_id": run_id}, json_out=json_out, render=_render_status)
 
 
 @runs_app.command("list")
@@ -299,6 +361,9 @@ def resume(
     ctx: typer.Context,
     run_id: Annotated[str, typer.Argument(help="Run id.")],
     confirm: Annotated[bool, typer.Option("--confirm", help="Start the process (without it: say from where).")] = False,
+    node_rank: Annotated[
+        int, typer.Option("--node-rank", help="A run over several nodes: this machine's node rank.")
+    ] = 0,
     wait: Annotated[bool, typer.Option("--wait", help="Show a progress bar until the run ends.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
@@ -307,11 +372,14 @@ def resume(
     def render(r: Any, console: Console) -> None:
         console.print(r.message, highlight=False)
 
-    result: Any = call_tool(ctx, "resume_run", {"run_id": run_id, "confirm": confirm}, json_out=json_out)
+    args = {"run_id": run_id, "confirm": confirm, "node_rank": node_rank}
+    result: Any = call_tool(ctx, "resume_run", args, json_out=json_out)
     if not (wait and result.started):
         finish(result, json_out=json_out, render=render)
     if not json_out:
         render(result, out)
+    if node_rank > 0:
+        _wait_node(ctx, run_id, result.pid, json_out)
     _wait(ctx, run_id, json_out)
 
 

@@ -21,6 +21,19 @@ EXIT_CODES: dict[str, int] = {"input": 2, "setup": 2, "problem": 1, "external": 
 
 INPUT: frozenset[str] = frozenset(
     {
+        "accelerators_needed",
+        "activations_exceed_gpu",
+        "bad_main_address",
+        "bad_node_rank",
+        "bad_run_name",
+        "bucket_needed",
+        "deepspeed_needs_processes",
+        "main_address_missing",
+        "node_launch_differs",
+        "node0_not_found",
+        "run_exists",
+        "run_name_needed",
+        "shared_dir_not_absolute",
         "data_changed",
         "grpo_batch",
         "most_examples_truncated",
@@ -174,6 +187,8 @@ INPUT: frozenset[str] = frozenset(
 
 SETUP: frozenset[str] = frozenset(
     {
+        "deepspeed_missing",
+        "deepspeed_needs_cuda",
         "fsdp_needs_cuda",
         "bf16_unsupported",
         "demo_examples_missing",
@@ -229,6 +244,7 @@ EXTERNAL: frozenset[str] = frozenset(
 
 INTERNAL: frozenset[str] = frozenset(
     {
+        "recipe_syntax",
         "audit_unwritable",
         "bad_default",
         "internal_error",

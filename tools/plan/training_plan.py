@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.knowledge.lora_defaults import load_defaults
+from tools.plan.scale import Sharding
 
 
 def tiny_model_learning_rate(base_model: str) -> tuple[float, str] | None:
@@ -188,6 +189,23 @@ class TrainingPlan(BaseModel):
         description="Experiment trackers the trainer logs to (mlflow, tensorboard, trackio, wandb); none by default.",
     )
     watchdog: bool = Field(True, description="Stop early on NaN/inf, divergence or loss far above its start.")
+    sharding: Sharding = Field(
+        "ddp",
+        description=(
+            "With several processes: ddp (each holds the whole model), fsdp (FSDP2 splits the weights over them), "
+            "deepspeed_zero2 (optimizer state and gradients split) or deepspeed_zero3 (weights split too); "
+            "configure_training picks one when the model does not fit one GPU."
+        ),
+    )
+    offload: bool = Field(
+        False,
+        description="fsdp / deepspeed: keep the sharded weights and optimizer state in CPU memory (slower; CUDA only).",
+    )
+    nodes: int = Field(1, ge=1, le=1024, description="Machines the run spans (each runs the same launch).")
+    node_rank: int = Field(0, ge=0, description="This machine's place among the nodes: 0 on the main node.")
+    main_address: str | None = Field(
+        None, description="HOST:PORT of node 0, where the processes of every node meet (needed when nodes > 1)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -208,6 +226,8 @@ class TrainingPlan(BaseModel):
     def _sane(self) -> TrainingPlan:
         if not self.target_modules:
             raise ValueError("target_modules is empty; use ['all-linear']")
+        if self.node_rank >= self.nodes:
+            raise ValueError(f"node_rank {self.node_rank} is not below nodes {self.nodes} (ranks count from 0)")
         return self
 
     @property

@@ -9,134 +9,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictBool
-
 from tools.core.errors import ToolError
-from tools.core.fields import InputPath
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file
 from tools.local_models.loader import ModelRef, resolve_model
-from tools.local_models.preflight import PreflightReport
 from tools.local_models.tiny import TINY_MODEL_ID, is_tiny
+from tools.plan.scale import DEEPSPEED, check_nodes
 from tools.plan.training_plan import (
-    Batching,
-    Objective,
-    Tracker,
     TrainingPlan,
     load_defaults,
 )
 from tools.train.data import DataSet, eval_size, read_dataset, resolve_objective
-from tools.train.distributed import ACCELERATE_CONFIG, FsdpSettings, Sharding, check_fsdp
+from tools.train.distributed import ACCELERATE_CONFIG, DEEPSPEED_CONFIG, FsdpSettings, check_sharding
 from tools.train.launch_checks import check_objective, launch_warnings, merge_plan, run_preflight
+from tools.train.models import DataCount, LaunchLoraRequest, LaunchLoraResult
+from tools.train.nodes import check_same_launch, new_shared_folder, record_node, shared_run_id, wait_for_run
 from tools.train.process import lock_run, spawn_worker
 from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, update_status, write_json
-
-
-class LaunchLoraRequest(BaseModel):
-    """What to train on, with which plan; overrides win over the plan."""
-
-    data: InputPath = Field(
-        description="Training data (JSONL in any format validate_jsonl reads: OpenAI chat, ShareGPT, Alpaca, "
-        "prompt/completion, ...)."
-    )
-    eval_data: InputPath | None = Field(
-        None, description="Held-out data for eval loss; default: eval_fraction of data is held out."
-    )
-    model: str | None = Field(
-        None,
-        description=(
-            "Base model: a local model folder in the workspace, a Hugging Face id already in the local cache, "
-            "'gemma-3-270m' (the real pretrained Gemma 3 270M of the real-model extra) or 'tiny-random-llama' "
-            "(built in, random weights, for demos and tests). Nothing is downloaded. Default: the plan's base_model."
-        ),
-    )
-    plan: TrainingPlan | None = Field(
-        None,
-        description="A full training plan (configure_training writes one); unset fields take the documented defaults.",
-    )
-    plan_file: InputPath | None = Field(None, description="A JSON file holding a training plan (instead of plan).")
-    max_steps: int | None = Field(None, ge=1, description="Override: stop after this many optimizer steps.")
-    num_epochs: float | None = Field(None, gt=0, description="Override: passes over the data.")
-    learning_rate: float | None = Field(None, gt=0, description="Override: peak learning rate.")
-    lora_r: int | None = Field(None, ge=1, description="Override: LoRA rank (alpha keeps the plan's alpha/r ratio).")
-    per_device_batch_size: int | None = Field(None, ge=1, description="Override: examples per micro-batch.")
-    gradient_accumulation_steps: int | None = Field(
-        None, ge=1, description="Override: micro-batches per optimizer step."
-    )
-    max_seq_len: int | None = Field(None, ge=8, description="Override: tokens per example (longer ones are truncated).")
-    batching: Batching | None = Field(None, description="Override: packed, length_grouped, padded or auto.")
-    seed: int | None = Field(None, description="Override: seed for data order, split, LoRA init and dropout.")
-    objective: Objective | None = Field(
-        None,
-        description="Override: sft, dpo (preference data) or grpo (rewards from run_eval's checks); auto picks dpo for "
-        "preference data, else sft.",
-    )
-    report_to: list[Tracker] | None = Field(
-        None, description="Override: log to these trackers as well (mlflow, tensorboard, trackio, wandb)."
-    )
-    preview: bool = Field(
-        False,
-        description="Also show two rendered examples token by token, each token marked trained or not (the preflight "
-        "runs at every launch; this shows its samples).",
-    )
-    num_processes: int | None = Field(
-        None,
-        ge=1,
-        le=64,
-        description=(
-            "Train with this many processes through `accelerate launch` (DDP: one per GPU, or CPU processes over "
-            "gloo); "
-            "each takes its share of every step's micro-batches, so the effective batch grows by this factor."
-        ),
-    )
-    sharding: Sharding = Field(
-        "ddp",
-        description=(
-            "How several processes hold the model: 'ddp' (each holds all of it; the default) or 'fsdp' (FSDP2: the "
-            "base and LoRA weights are split over the processes, each holds about 1/num_processes; for a model that "
-            "does not fit one GPU; needs num_processes >= 2, not QLoRA or fp16). Same data order and result as ddp."
-        ),
-    )
-    merge: bool = Field(False, description="Also write merged full weights (base + adapter) to runs/<id>/merged/.")
-    run_name: str | None = Field(None, description="A short name to put in the run id.")
-    confirm: StrictBool = Field(
-        False,
-        description=(
-            "Must be true to start training (it runs for minutes and uses the machine); without it the tool only "
-            "says what would run: the plan, the data counts, the estimated steps and time."
-        ),
-    )
-
-
-class DataCount(BaseModel):
-    path: str
-    format: str | None
-    lines: int
-    usable: int
-    skipped_lines: list[int]
-    preference: bool = False
-
-
-class LaunchLoraResult(BaseModel):
-    started: bool
-    run_id: str | None
-    folder: str | None
-    pid: int | None
-    plan: TrainingPlan
-    data: DataCount
-    eval_data: DataCount | None
-    train_examples: int
-    eval_examples: int
-    estimated_steps: int
-    estimated_tokens: int | None
-    estimated_seconds: float | None
-    device: str
-    precision: str
-    objective: str
-    preflight: PreflightReport
-    message: str
-    warnings: list[str]
 
 
 def _count(data: DataSet) -> DataCount:
@@ -164,6 +54,11 @@ def _plan(ws: Workspace, req: LaunchLoraRequest) -> TrainingPlan:
         "seed": req.seed,
         "objective": req.objective,
         "report_to": req.report_to,
+        "sharding": req.sharding,
+        "offload": req.offload,
+        "nodes": req.nodes,
+        "node_rank": req.node_rank,
+        "main_address": req.main_address,
     }
     return merge_plan(ws, req.plan, req.plan_file, overrides, req.lora_r)
 
@@ -197,11 +92,13 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     plan = plan.model_copy(update={"base_model": ref.name})
     device, precision = _device(plan)
     procs = req.num_processes or 1
-    if req.sharding == "fsdp":
-        check_fsdp(plan.method, precision, procs, cuda=device == "cuda")
+    check_nodes(plan.nodes, plan.node_rank, plan.main_address)
+    run_id = shared_run_id(req.run_name, plan.nodes) if plan.nodes > 1 else None
+    world = procs * plan.nodes
+    check_sharding(plan.sharding, plan.method, precision, world, cuda=device == "cuda")
     data = read_dataset(data_path, ws.relative(data_path))
     objective = resolve_objective(plan.objective, data)
-    check_objective(ws, plan, objective, procs)
+    check_objective(ws, plan, objective, world)
     eval_set = read_dataset(eval_path, ws.relative(eval_path)) if eval_path else None
     n_eval = (
         len(eval_set.records)
@@ -212,15 +109,15 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     )
     n_train = len(data.records) - (0 if eval_set else n_eval)
     batches = math.ceil(n_train / plan.per_device_batch_size)
-    steps_per_epoch = max(1, math.ceil(batches / (plan.gradient_accumulation_steps * procs)))
+    steps_per_epoch = max(1, math.ceil(batches / (plan.gradient_accumulation_steps * world)))
     steps = plan.max_steps or max(1, math.ceil(steps_per_epoch * plan.num_epochs))
     report = run_preflight(ref, plan, data, samples=2 if req.preview else 0)
     per_example = report.tokens / max(report.examples, 1)
-    tokens = int(per_example * plan.effective_batch * procs * steps)
+    tokens = int(per_example * plan.effective_batch * world * steps)
     seconds = None
     if is_tiny(plan.base_model) and device == "cpu":
         seconds = round(tokens / load_defaults().number("tiny_random_llama_cpu") + 10, 1)
-    warnings = _fact_warnings() + launch_warnings(plan, n_train, n_eval, procs, steps_per_epoch) + report.warnings
+    warnings = _fact_warnings() + launch_warnings(plan, n_train, n_eval, world, steps_per_epoch) + report.warnings
     if data.bad_lines or data.no_assistant:
         skipped = sorted(data.bad_lines + data.no_assistant)
         warnings.append(
@@ -252,7 +149,7 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     what = (
         f"{plan.base_model} with {objective.upper()} + {plan.method} (r={plan.lora_r}) on {n_train} examples "
         f"({n_eval} held out) for {steps} steps of {plan.effective_batch} examples"
-        + (f" x {procs} processes ({req.sharding})" if procs > 1 else "")
+        + _scale_text(procs, plan)
         + f", {precision} on {device}; preflight: {report.trained_tokens:,} of {report.tokens:,} tokens trained, "
         f"{report.truncated} examples cut"
     )
@@ -261,10 +158,17 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
             "confirm_to_start", tool="launch_lora", command="finetune train", chat="train it", action="start"
         )
         return LaunchLoraResult(started=False, run_id=None, folder=None, pid=None, message=message, **common)
-    run_id, folder = _start(ws, req, plan, ref, data_path, eval_path, procs, steps, device)
-    lock_fd = lock_run(folder, run_id)
-    pid = spawn_worker(folder, resume=False, lock_fd=lock_fd)
-    update_status(folder, pid=pid)
+    if plan.node_rank > 0:
+        assert run_id is not None
+        pid = _join(ws, req, plan, run_id, procs)
+        folder = runs_root(ws) / run_id
+    else:
+        run_id, folder = _start(ws, req, plan, ref, data_path, eval_path, procs, steps, device, run_id)
+        lock_fd = lock_run(folder, run_id)
+        pid = spawn_worker(folder, resume=False, lock_fd=lock_fd)
+        update_status(folder, pid=pid)
+        if plan.nodes > 1:
+            record_node(folder, 0, pid, resume=False)
     return LaunchLoraResult(
         started=True,
         run_id=run_id,
@@ -285,11 +189,15 @@ def _start(
     procs: int,
     steps: int,
     device: str,
+    shared_id: str | None,
 ) -> tuple[str, Path]:
-    """The new run folder with its config.json and a queued status.json."""
-    run_id = _new_run_id(ws, plan.base_model, req.run_name)
-    folder = runs_root(ws) / run_id
-    folder.mkdir(parents=True)
+    """The new run folder with its config.json and a queued status.json (a several-node run: named ``shared_id``)."""
+    if shared_id is not None:
+        run_id, folder = shared_id, new_shared_folder(ws, shared_id)
+    else:
+        run_id = _new_run_id(ws, plan.base_model, req.run_name)
+        folder = runs_root(ws) / run_id
+        folder.mkdir(parents=True)
     label = ws.relative(data_path)
     config = {
         "run_id": run_id,
@@ -304,9 +212,10 @@ def _start(
         if eval_path
         else None,
         "merge": req.merge,
-        **_processes(procs, req.sharding),
+        **_processes(procs, plan),
         "reproduce": f"finetune train {label} --model {plan.base_model} --plan-file {RUNS_DIR}/{run_id}/config.json"
-        + (f" --processes {procs} --sharding {req.sharding}" if procs > 1 else "")
+        + (f" --processes {procs} --sharding {plan.sharding}" if procs * plan.nodes > 1 else "")
+        + (f" --nodes {plan.nodes} --node-rank R --main-address {plan.main_address}" if plan.nodes > 1 else "")
         + " --confirm",
     }
     write_json(folder / "config.json", config)
@@ -324,15 +233,42 @@ def _start(
     return run_id, folder
 
 
-def _processes(procs: int, sharding: Sharding) -> dict[str, Any]:
+def _processes(procs: int, plan: TrainingPlan) -> dict[str, Any]:
     """The config.json keys that say how the run is launched: one process, or accelerate launch with the run's
-    own accelerate_config.yaml (written from these keys by tools.train.process.launch_command)."""
-    if procs == 1:
+    own accelerate_config.yaml (written from these keys by tools.train.process.launch_command); ``num_processes``
+    counts the processes of one node."""
+    if procs * plan.nodes == 1:
         return {"num_processes": 1}
-    out: dict[str, Any] = {"num_processes": procs, "sharding": sharding, "accelerate_config": ACCELERATE_CONFIG}
-    if sharding == "fsdp":
-        out["fsdp"] = FsdpSettings().model_dump()
+    out: dict[str, Any] = {
+        "num_processes": procs,
+        "nodes": plan.nodes,
+        "sharding": plan.sharding,
+        "offload": plan.offload,
+        "accelerate_config": ACCELERATE_CONFIG,
+    }
+    if plan.nodes > 1:
+        out["main_address"] = plan.main_address
+    if plan.sharding == "fsdp":
+        out["fsdp"] = FsdpSettings(offload_params=plan.offload).model_dump()
+    if plan.sharding in DEEPSPEED:
+        out["deepspeed_config"] = DEEPSPEED_CONFIG
     return out
+
+
+def _scale_text(procs: int, plan: TrainingPlan) -> str:
+    if plan.nodes > 1:
+        return f" x {plan.nodes} nodes of {procs} processes ({plan.sharding}; this is node {plan.node_rank})"
+    return f" x {procs} processes ({plan.sharding})" if procs > 1 else ""
+
+
+def _join(ws: Workspace, req: LaunchLoraRequest, plan: TrainingPlan, run_id: str, procs: int) -> int:
+    """Node rank > 0: start this node's ranks on the run node 0 created; the launcher's pid."""
+    folder, config = wait_for_run(ws, run_id, req.join_wait_s)
+    check_same_launch(config, run_id, plan.nodes, procs, plan.main_address)
+    lock_fd = lock_run(folder, run_id, node_rank=plan.node_rank)
+    pid = spawn_worker(folder, resume=False, lock_fd=lock_fd, node_rank=plan.node_rank)
+    record_node(folder, plan.node_rank, pid, resume=False)
+    return pid
 
 
 def _fact_warnings() -> list[str]:

@@ -13,6 +13,7 @@ from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file
+from tools.train.nodes import record_node
 from tools.train.process import lock_run, spawn_worker
 from tools.train.runs import (
     RunInfo,
@@ -32,6 +33,11 @@ class ResumeRunRequest(BaseModel):
     """The run to resume."""
 
     run_id: str = Field(description="A stopped, killed or failed run with a checkpoint.")
+    node_rank: int = Field(
+        0,
+        ge=0,
+        description="A run over several nodes: this machine's node rank (resume it on every node, 0 included).",
+    )
     confirm: StrictBool = Field(False, description="Must be true to start the process (resuming trains for minutes).")
 
 
@@ -40,6 +46,7 @@ class ResumeRunResult(BaseModel):
     started: bool
     from_checkpoint: str | None
     message: str
+    pid: int | None = Field(None, description="The launcher this call started (this node's).")
 
 
 def _restart(folder: Path, run_id: str) -> int:
@@ -54,6 +61,7 @@ def _restart(folder: Path, run_id: str) -> int:
             state="queued",
             pid=None,
             worker_pids=None,
+            rank_pids=None,
             error=None,
             stop_reason=None,
             created_at=now_iso(),
@@ -67,7 +75,51 @@ def _restart(folder: Path, run_id: str) -> int:
             pass
         raise
     update_status(folder, pid=pid)
+    if int(read_json(folder / "config.json").get("nodes") or 1) > 1:
+        record_node(folder, 0, pid, resume=True)
     return pid
+
+
+def _rejoin(ws: Workspace, folder: Path, req: ResumeRunRequest) -> ResumeRunResult:
+    """Node rank > 0 of a several-node run: start this node's ranks again on the shared folder. Node 0's resume
+    checks the run's state and picks the checkpoint; every rank resumes from the same one."""
+    config = read_json(folder / "config.json")
+    nodes = int(config.get("nodes") or 1)
+    if req.node_rank >= nodes:
+        raise ToolError(
+            "bad_node_rank",
+            f"run {req.run_id} spans {nodes} node(s); node rank {req.node_rank} is not one of them",
+            f"give a node rank from 0 to {nodes - 1}",
+        )
+    if read_json(folder / "status.json").get("state") == "completed":
+        raise ToolError("run_completed", f"run {req.run_id} already completed", "launch a new run to train further")
+    ckpt = checkpoints(folder)
+    start = ckpt[-1][1].name if ckpt else None
+    if not req.confirm:
+        return ResumeRunResult(
+            run=run_info(ws, folder),
+            started=False,
+            from_checkpoint=start,
+            message=f"would start node {req.node_rank} of run {req.run_id} again, from node 0's checkpoint. "
+            + say(
+                "confirm_to_start",
+                tool="resume_run",
+                command=f"finetune runs resume {req.run_id} --node-rank {req.node_rank}",
+                chat="resume it",
+                action="resume it",
+            ),
+        )
+    lock_fd = lock_run(folder, req.run_id, wait_s=30.0, node_rank=req.node_rank)
+    pid = spawn_worker(folder, resume=True, lock_fd=lock_fd, node_rank=req.node_rank)
+    record_node(folder, req.node_rank, pid, resume=True)
+    return ResumeRunResult(
+        run=run_info(ws, folder),
+        started=True,
+        pid=pid,
+        from_checkpoint=start,
+        message=f"node {req.node_rank} of run {req.run_id} started again (pid {pid}); node 0's resume decides the "
+        "checkpoint; " + say("watch_run", run_id=req.run_id),
+    )
 
 
 def check_run_data(ws: Workspace, config: dict[str, Any], key: str, run_id: str) -> None:
@@ -94,6 +146,8 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     Needs confirm=true to start; without it, says which checkpoint it would continue from."""
     ws = current()
     folder = run_dir(ws, req.run_id)
+    if req.node_rank > 0:
+        return _rejoin(ws, folder, req)
     status = effective_status(folder)
     not_provider(status, req.run_id)
     state = status.get("state")
@@ -132,6 +186,7 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     return ResumeRunResult(
         run=run_info(ws, folder),
         started=True,
+        pid=pid,
         from_checkpoint=start,
         message=f"resuming run {req.run_id} "
         + (f"from {start}" if start else "from the start")

@@ -235,7 +235,15 @@ class Session:
             "versions": versions(),
             "python": platform.python_version(),
             "host": platform.node(),
-            **({"num_processes": self.world, "sharding": self.config.get("sharding", "ddp")} if self.world > 1 else {}),
+            **(
+                {
+                    "num_processes": self.world,
+                    "nodes": int(self.config.get("nodes") or 1),
+                    "sharding": self.config.get("sharding", "ddp"),
+                }
+                if self.world > 1
+                else {}
+            ),
         }
         write_json(self.folder / "config.json", self.config)
         if not ckpt:
@@ -250,7 +258,7 @@ class Session:
             precision=precision,
             device=device,
             objective=objective,
-            **({"worker_pids": pids} if pids else {}),
+            **({"worker_pids": [p for n, p in pids if n == 0], "rank_pids": pids} if pids else {}),
         )
         procs = f", {self.world} processes" if self.world > 1 else ""
         self.log(
@@ -310,15 +318,16 @@ class _Counting:
         return super().training_step(model, inputs, *args, **kwargs)  # type: ignore[misc]
 
 
-def _gather_pids(world: int) -> list[int] | None:
-    """Every rank's pid on every rank (a collective), or None in one process."""
+def _gather_pids(world: int) -> list[list[int]] | None:
+    """[node rank, pid] of every rank on every rank (a collective), or None in one process. torchrun's GROUP_RANK
+    is the node rank: a pid means something only on its own node."""
     if world == 1:
         return None
     import torch.distributed as dist
 
     pids: list[Any] = [None] * world
-    dist.all_gather_object(pids, os.getpid())
-    return [int(p) for p in pids]
+    dist.all_gather_object(pids, [int(os.environ.get("GROUP_RANK", "0") or 0), os.getpid()])
+    return [[int(n), int(p)] for n, p in pids]
 
 
 __all__ = ["Session", "TRL_CONFIG", "dist_env"]

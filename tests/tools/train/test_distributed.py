@@ -213,3 +213,64 @@ def test_two_processes_stop_kill_and_resume_reach_the_uninterrupted_adapter(cpu_
     reference = registry.call("launch_lora", {**args, "run_name": "whole"}, workspace=ws)
     _finished(ws, reference.run_id)
     _assert_same_adapter(_adapter(folder), _adapter(ws.root / reference.folder))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _two_nodes(ws: Workspace, name: str, **args: Any) -> tuple[Any, Any]:
+    """Node 0 then node 1 of one run on this machine: two launches into one run folder, rendezvous on 127.0.0.1."""
+    common = {**COMMON, **args, "num_processes": 1, "nodes": 2, "run_name": name}
+    common["main_address"] = f"127.0.0.1:{_free_port()}"
+    first = registry.call("launch_lora", {**common, "node_rank": 0}, workspace=ws)
+    second = registry.call("launch_lora", {**common, "node_rank": 1, "join_wait_s": 30}, workspace=ws)
+    assert first.started and second.started and first.run_id == second.run_id == name
+    return first, second
+
+
+def _wait_pid_gone(pid: int, timeout: float = 60.0) -> None:
+    import time
+
+    from tools.train.runs import pid_alive
+
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not pid_alive(pid), f"process {pid} is still running"
+
+
+@pytest.mark.slow
+def test_two_nodes_on_localhost_reach_the_adapter_of_one_process(
+    cpu_ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two launches (node ranks 0 and 1), one CPU process each over gloo, meeting at 127.0.0.1: the adapter of one
+    process with twice the gradient accumulation (each node takes one micro-batch of every step)."""
+    import yaml
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    ws = cpu_ws
+    first, second = _two_nodes(ws, "two-nodes", max_steps=4, gradient_accumulation_steps=1)
+    folder = ws.root / first.folder
+    _finished(ws, first.run_id)
+    _wait_pid_gone(second.pid)
+    log0, log1 = (folder / "train.log").read_text(), (folder / "train.node1.log").read_text()
+    for log, rank in ((log0, 0), (log1, 1)):
+        assert f"--num_machines 2 --machine_rank {rank} --main_process_ip 127.0.0.1" in log
+    assert "completed: 4 steps" in log0 and "completed" not in log1  # rank 0 writes the run's files
+    assert json.loads((folder / "node1.json").read_text())["pid"] == second.pid
+    status = json.loads((folder / "status.json").read_text())
+    assert [n for n, _ in status["rank_pids"]] == [0, 1] and len(status["worker_pids"]) == 1
+    config = json.loads((folder / "config.json").read_text())
+    assert config["resolved"]["num_processes"] == 2 and config["resolved"]["nodes"] == 2
+    assert config["plan"]["nodes"] == 2 and config["plan"]["main_address"].startswith("127.0.0.1:")
+    parsed = load_config_from_file(str(folder / "accelerate_config.yaml"))  # accelerate's own parser
+    assert (parsed.num_machines, parsed.num_processes, parsed.main_process_ip) == (2, 2, "127.0.0.1")
+    assert yaml.safe_load((folder / "accelerate_config.yaml").read_text())["distributed_type"] == "MULTI_GPU"
+
+    single = _single_process(ws, monkeypatch, max_steps=4, gradient_accumulation_steps=2, run_name="one")
+    _assert_same_adapter(_adapter(folder), _adapter(single))
