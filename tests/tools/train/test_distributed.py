@@ -163,58 +163,6 @@ def test_fsdp_refuses_what_it_cannot_shard(method: str, precision: str, code: st
     assert info.value.code == code and info.value.hint
 
 
-def _kill_every_process(info: Any) -> None:
-    """kill -9 of the launcher's process group and of each rank's (torchrun starts every rank in its own session)."""
-    for pid in [info.pid, *(info.worker_pids or [])]:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-
-
-@pytest.mark.slow
-def test_two_processes_stop_kill_and_resume_reach_the_uninterrupted_adapter(cpu_ws: Workspace) -> None:
-    """A DDP run with dropout: SIGTERM stops both ranks at one step (they agree on it); kill -9 of every process past
-    a checkpoint; two resumes; the final adapter equals an uninterrupted run's (same batches, each rank's RNG
-    restored by the Trainer from rng_state_<rank>.pth)."""
-    ws = cpu_ws
-    plan = {"lora_dropout": 0.1, "save_steps": 2, "keep_last_k": 2, "logging_steps": 1, "eval_fraction": 0.0}
-    plan["batching"] = "padded"
-    args = {**COMMON, "max_steps": 24, "gradient_accumulation_steps": 1, "num_processes": 2, "plan": plan}
-    out = registry.call("launch_lora", {**args, "run_name": "killed"}, workspace=ws)
-    run_id, folder = out.run_id, ws.root / out.folder
-    wait_for_run(ws, run_id, lambda i: i.state == "running" and i.step >= 3 and bool(i.worker_pids))
-    stopped = registry.call("stop_run", {"run_id": run_id, "wait_s": 120}, workspace=ws)
-    assert stopped.signalled and stopped.run.state == "stopped", stopped.message
-    stop_step = stopped.run.step
-    assert stopped.run.last_checkpoint and stopped.run.last_checkpoint.endswith(f"checkpoint-{stop_step}")
-    assert stopped.run.adapter and stop_step < 24
-
-    assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started
-
-    def past_a_new_checkpoint(i: Any) -> bool:
-        ckpt = int(i.last_checkpoint.rsplit("-", 1)[1]) if i.last_checkpoint else 0
-        return i.state == "running" and bool(i.worker_pids) and ckpt > stop_step and i.step > ckpt
-
-    running = wait_for_run(ws, run_id, past_a_new_checkpoint)
-    assert running.step < 24, "the run ended before it could be killed"
-    _kill_every_process(running)
-    dead = wait_for_run(ws, run_id, lambda i: i.state == "failed", timeout=30)
-    assert dead.resumable and "killed" in (dead.error or "")
-    assert not registry.call("stop_run", {"run_id": run_id}, workspace=ws).signalled
-    assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started
-    done = _finished(ws, run_id)
-    assert done.step == 24
-    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    assert [r["step"] for r in rows] == list(range(1, 25)), "one metrics row per step after the resumes"
-    log = (folder / "train.log").read_text()
-    assert log.count("resumed from checkpoint-") == 2 and f"resumed from checkpoint-{stop_step}" in log
-
-    reference = registry.call("launch_lora", {**args, "run_name": "whole"}, workspace=ws)
-    _finished(ws, reference.run_id)
-    _assert_same_adapter(_adapter(folder), _adapter(ws.root / reference.folder))
-
-
 def _free_port() -> int:
     import socket
 
@@ -274,3 +222,58 @@ def test_two_nodes_on_localhost_reach_the_adapter_of_one_process(
 
     single = _single_process(ws, monkeypatch, max_steps=4, gradient_accumulation_steps=2, run_name="one")
     _assert_same_adapter(_adapter(folder), _adapter(single))
+
+
+@pytest.mark.slow
+def test_two_nodes_stop_kill_a_rank_and_resume_reach_the_uninterrupted_adapter(cpu_ws: Workspace) -> None:
+    """A two-node run with dropout: SIGTERM to node 0's rank stops both nodes at one step (they agree on it, node 1
+    on its own); both nodes resume; kill -9 of node 1's rank past a new checkpoint fails the run on both nodes;
+    both resume again; the final adapter equals an uninterrupted run's on one node with two processes (same
+    batches, each rank's RNG restored by the Trainer from rng_state_<rank>.pth)."""
+    ws = cpu_ws
+    plan = {"lora_dropout": 0.1, "save_steps": 2, "keep_last_k": 2, "logging_steps": 1, "eval_fraction": 0.0}
+    plan["batching"] = "padded"
+    args = {"max_steps": 24, "gradient_accumulation_steps": 1, "plan": plan}
+    first, second = _two_nodes(ws, "killed", **args)
+    run_id, folder = first.run_id, ws.root / first.folder
+    wait_for_run(ws, run_id, lambda i: i.state == "running" and i.step >= 3 and bool(i.worker_pids))
+    stopped = registry.call("stop_run", {"run_id": run_id, "wait_s": 120}, workspace=ws)
+    assert stopped.signalled and stopped.run.state == "stopped", stopped.message
+    stop_step = stopped.run.step
+    assert stopped.run.last_checkpoint and stopped.run.last_checkpoint.endswith(f"checkpoint-{stop_step}")
+    assert stop_step < 24
+    _wait_pid_gone(second.pid)  # node 1 was not signalled: it stopped at the agreed step and ended
+
+    def resume_both() -> int:
+        """Resume on node 0, then on node 1; node 1's launcher pid."""
+        assert registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=ws).started
+        node1 = registry.call("resume_run", {"run_id": run_id, "node_rank": 1, "confirm": True}, workspace=ws)
+        assert node1.started and node1.pid
+        return int(node1.pid)
+
+    node1_pid = resume_both()
+
+    def past_a_new_checkpoint(i: Any) -> bool:
+        ckpt = int(i.last_checkpoint.rsplit("-", 1)[1]) if i.last_checkpoint else 0
+        return i.state == "running" and bool(i.worker_pids) and ckpt > stop_step and i.step > ckpt
+
+    running = wait_for_run(ws, run_id, past_a_new_checkpoint)
+    assert running.step < 24, "the run ended before it could be killed"
+    rank_pids = json.loads((folder / "status.json").read_text())["rank_pids"]
+    os.kill(next(pid for node, pid in rank_pids if node == 1), signal.SIGKILL)
+    dead = wait_for_run(ws, run_id, lambda i: i.state == "failed", timeout=120)
+    assert dead.resumable
+    _wait_pid_gone(node1_pid)
+    _wait_pid_gone(dead.pid)
+    node1_pid = resume_both()
+    done = _finished(ws, run_id)
+    assert done.step == 24
+    rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    assert [r["step"] for r in rows] == list(range(1, 25)), "one metrics row per step after the resumes"
+    log = (folder / "train.log").read_text()
+    assert log.count("resumed from checkpoint-") == 2 and f"resumed from checkpoint-{stop_step}" in log
+    _wait_pid_gone(node1_pid)
+
+    reference = registry.call("launch_lora", {**COMMON, **args, "num_processes": 2, "run_name": "whole"}, workspace=ws)
+    _finished(ws, reference.run_id)
+    _assert_same_adapter(_adapter(folder), _adapter(ws.root / reference.folder))
