@@ -126,6 +126,141 @@ def test_fsdp_is_refused_on_cpu_and_its_accelerate_config_is_accelerates(cpu_ws:
     assert parsed.fsdp_config["fsdp_transformer_layer_cls_to_wrap"] == "LlamaDecoderLayer"
 
 
+def test_an_fsdp_launch_over_two_nodes_is_what_accelerate_launch_makes_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """accelerate's own launch path on the run's config: torchrun's node count, node rank and processes per node,
+    and the FSDP plugin the ranks build from the environment it sets (FSDP2, CPU offload, the layer class)."""
+    import yaml
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    from tools.train.distributed import FsdpSettings, accelerate_config
+
+    settings = FsdpSettings(offload_params=True, layer_classes=["LlamaDecoderLayer"])
+    cfg = accelerate_config(4, "fsdp", settings, nodes=2, main_host="10.0.0.1", main_port=29500)
+    path = tmp_path / "accelerate_config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    args = launch_command_parser().parse_args(["--config_file", str(path), "--machine_rank", "1", "train.py"])
+    args, _, _ = _validate_launch_command(args)
+    env = prepare_multi_gpu_env(args)
+    assert (int(args.nnodes), args.node_rank, int(args.nproc_per_node)) == (2, 1, 2)
+    assert (args.main_process_ip, args.main_process_port) == ("10.0.0.1", 29500)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    plugin = FullyShardedDataParallelPlugin()
+    assert plugin.fsdp_version == 2 and plugin.reshard_after_forward is True
+    assert plugin.cpu_offload is not None and "CPUOffloadPolicy" in type(plugin.cpu_offload).__name__
+    assert plugin.transformer_cls_names_to_wrap == ["LlamaDecoderLayer"]
+
+
+@pytest.mark.parametrize("sharding, offload", [("deepspeed_zero2", False), ("deepspeed_zero3", True)])
+def test_deepspeed_configs_are_accepted_by_accelerate_transformers_and_deepspeed(
+    tmp_path: Path, sharding: str, offload: bool
+) -> None:
+    """The run's DeepSpeed JSON keeps Hugging Face's "auto" values; transformers fills them from the Trainer's
+    arguments and the model (HfTrainerDeepSpeedConfig, what the Trainer does), and DeepSpeed's own config class
+    accepts the result (on CPU: no CUDA needed to parse)."""
+    import yaml
+    from accelerate.commands.config.config_args import load_config_from_file
+    from transformers import AutoConfig, TrainingArguments
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig
+
+    from tools.train.distributed import accelerate_config, deepspeed_config
+
+    deepspeed = pytest.importorskip("deepspeed")
+    from accelerate.utils import DeepSpeedPlugin
+
+    ds_path = tmp_path / "deepspeed_config.json"
+    ds_path.write_text(json.dumps(deepspeed_config(sharding, offload)))  # type: ignore[arg-type]
+    cfg = accelerate_config(
+        16, sharding, None, nodes=2, main_host="10.0.0.1", main_port=29500, deepspeed_file=str(ds_path)
+    )  # type: ignore[arg-type]
+    (tmp_path / "accelerate_config.yaml").write_text(yaml.safe_dump(cfg))
+    parsed = load_config_from_file(str(tmp_path / "accelerate_config.yaml"))  # accelerate's own parser
+    assert parsed.distributed_type == "DEEPSPEED" and (parsed.num_machines, parsed.num_processes) == (2, 16)
+    assert parsed.deepspeed_config["deepspeed_config_file"] == str(ds_path)
+
+    stage = 3 if sharding == "deepspeed_zero3" else 2
+    plugin = DeepSpeedPlugin(hf_ds_config=str(ds_path))  # accelerate reads the file as a launch would
+    assert plugin.zero_stage == stage and plugin.zero3_init_flag == (stage == 3)
+    assert plugin.offload_param_device == ("cpu" if stage == 3 and offload else "none")
+    with pytest.raises(TypeError):
+        deepspeed.runtime.config.DeepSpeedConfig(json.loads(ds_path.read_text()))  # "auto" is not DeepSpeed's
+    hf = HfTrainerDeepSpeedConfig(str(ds_path))
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=4,
+        max_grad_norm=0.5,
+        use_cpu=True,
+        report_to="none",
+    )
+    hf.trainer_config_process(args)
+    model = type("M", (), {"config": AutoConfig.for_model("llama", hidden_size=64, num_attention_heads=4)})()
+    hf.trainer_config_finalize(args, model, 10)
+    ds = deepspeed.runtime.config.DeepSpeedConfig(hf.config)
+    assert ds.zero_optimization_stage == stage and ds.train_batch_size == 8 and ds.gradient_clipping == 0.5
+    assert (ds.zero_config.offload_optimizer is not None) == offload
+
+
+def test_sharded_runs_on_cpu_are_refused_before_anything_starts(cpu_ws: Workspace) -> None:
+    for sharding in ("deepspeed_zero2", "deepspeed_zero3"):
+        with pytest.raises(ToolError) as info:
+            registry.call("launch_lora", {**COMMON, "num_processes": 2, "sharding": sharding}, workspace=cpu_ws)
+        assert info.value.code == "deepspeed_needs_cuda" and "ddp" in info.value.hint
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**COMMON, "sharding": "deepspeed_zero3"}, workspace=cpu_ws)
+    assert info.value.code == "deepspeed_needs_processes"
+    assert not (cpu_ws.root / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "changes, code",
+    [
+        ({"nodes": 2, "main_address": "127.0.0.1:29500"}, "run_name_needed"),
+        ({"nodes": 2, "run_name": "r"}, "main_address_missing"),
+        ({"nodes": 2, "run_name": "r", "main_address": "127.0.0.1"}, "bad_main_address"),
+        ({"nodes": 2, "run_name": "r", "main_address": "host:99999"}, "bad_main_address"),
+        ({"nodes": 2, "run_name": "bad name", "main_address": "h:1"}, "bad_run_name"),
+    ],
+)
+def test_several_node_launches_that_cannot_meet_are_refused(cpu_ws: Workspace, changes: dict, code: str) -> None:
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**COMMON, **changes}, workspace=cpu_ws)
+    assert info.value.code == code and info.value.hint
+    assert not (cpu_ws.root / "runs").exists()
+
+
+def test_a_node_rank_outside_the_nodes_is_refused(cpu_ws: Workspace) -> None:
+    with pytest.raises(ToolError) as info:
+        registry.call(
+            "launch_lora",
+            {**COMMON, "nodes": 2, "node_rank": 2, "run_name": "r", "main_address": "h:1"},
+            workspace=cpu_ws,
+        )
+    assert "node_rank 2 is not below nodes 2" in info.value.message
+
+
+def test_node_one_refuses_a_run_launched_differently(cpu_ws: Workspace) -> None:
+    """Node 1 waits for node 0's config.json and joins only the same launch (here node 0 asked for 2 processes)."""
+    folder = cpu_ws.root / "runs" / "r"
+    folder.mkdir(parents=True)
+    config = {"run_id": "r", "nodes": 2, "num_processes": 2, "main_address": "127.0.0.1:29500"}
+    (folder / "config.json").write_text(json.dumps(config))
+    args = {**COMMON, "nodes": 2, "node_rank": 1, "run_name": "r", "main_address": "127.0.0.1:29500"}
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**args, "num_processes": 1, "join_wait_s": 0}, workspace=cpu_ws)
+    assert info.value.code == "node_launch_differs" and "--processes" in info.value.hint
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**args, "run_name": "s", "join_wait_s": 0.2}, workspace=cpu_ws)
+    assert info.value.code == "node0_not_found"
+    with pytest.raises(ToolError) as info:
+        registry.call("launch_lora", {**args, "node_rank": 0}, workspace=cpu_ws)
+    assert info.value.code == "run_exists" and "runs resume r" in info.value.hint
+
+
 def test_fsdp_with_one_process_is_refused_before_anything_starts(cpu_ws: Workspace) -> None:
     with pytest.raises(ToolError) as info:
         registry.call("launch_lora", {**COMMON, "sharding": "fsdp"}, workspace=cpu_ws)
