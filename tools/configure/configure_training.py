@@ -19,6 +19,7 @@ from tools.core.registry import tool
 from tools.core.workspace import current
 from tools.knowledge.lora_defaults import load_defaults
 from tools.plan import plan_math as pm
+from tools.plan.scale import ShardingPick, pick_sharding
 from tools.plan.training_plan import TrainingPlan, cadence, tiny_model_learning_rate
 
 MAX_MICRO_BATCH = 8
@@ -90,6 +91,102 @@ def _sequence(
     return stats, value, counted.examples
 
 
+def _micro_default() -> int:
+    return int(load_defaults().number("per_device_batch_size"))
+
+
+def _method(
+    req: ConfigRequest,
+    params: float,
+    micro: int,
+    max_seq: int,
+    gpu_mem: float | None,
+    choices: list[Choice],
+    warnings: list[str],
+) -> tuple[str, pm.MemoryNeed]:
+    """LoRA first; QLoRA when LoRA does not fit the GPU; full only when asked."""
+    lora_first = next(p for p in knowledge.decision().principles if p.id == "lora_first")
+    method = req.method or "lora"
+    need = pm.training_memory(method, params, micro * max_seq)
+    if req.method is None and gpu_mem is not None and need.total_gb > gpu_mem:
+        q = pm.training_memory("qlora", params, micro * max_seq)
+        if q.total_gb <= gpu_mem or q.total_gb < need.total_gb:
+            method, need = "qlora", q
+    if req.method:
+        reason = "given"
+    elif method == "lora":
+        reason = lora_first.text
+    else:
+        reason = (
+            f"LoRA needs about {pm.training_memory('lora', params, micro * max_seq).total_gb:.1f} GB, more than the "
+            f"{gpu_mem:g} GB GPU; 4-bit QLoRA trades speed for memory"
+        )
+    choices.append(Choice(name="method", value=method, reason=reason, source=lora_first.source))
+    if method == "full":
+        warnings.append(
+            "full fine-tuning: launch_lora runs LoRA/QLoRA only; use the TRL, Axolotl or LLaMA-Factory export"
+        )
+    return method, need
+
+
+def _learning_rate(
+    req: ConfigRequest, method: str, params: float, base_model: str, choices: list[Choice], warnings: list[str]
+) -> float:
+    """By method and model size (the tiny model has its own)."""
+    d = load_defaults()
+    train = knowledge.training()
+    hp_method = {"lora": "sft_lora", "qlora": "sft_qlora", "full": "sft_full"}[method]
+    lr_row = train.hyper(hp_method, "learning_rate")
+    large = train.constant("large_model_params_b")
+    if req.learning_rate:
+        lr, why = req.learning_rate, "given"
+        if not lr_row.low <= lr <= lr_row.high:
+            warnings.append(f"learning_rate {lr:g} is outside the usual {lr_row.low:g}-{lr_row.high:g} for {method}")
+    elif (tiny_lr := tiny_model_learning_rate(base_model)) is not None:
+        lr, why = tiny_lr
+    elif params >= large.value:
+        lr, why = lr_row.low, f"{params:g}B >= {large.value:g}B: the low end for {method} ({large.note})"
+    else:
+        lr = d.number("learning_rate") if method != "full" else lr_row.default
+        why = f"{method} default ({lr_row.note or d.row('learning_rate').why})"
+    choices.append(Choice(name="learning_rate", value=f"{lr:g}", reason=why, source=lr_row.source))
+    return lr
+
+
+def _sharding(
+    req: ConfigRequest,
+    method: str,
+    need: pm.MemoryNeed,
+    gpu_mem: float | None,
+    choices: list[Choice],
+    warnings: list[str],
+) -> ShardingPick | None:
+    """The sharding mode when the plan does not fit one GPU: which, over how many GPUs, why, and its speed cost."""
+    if gpu_mem is None or need.total_gb <= gpu_mem:
+        return None
+    try:
+        pick = pick_sharding(method, need, gpu_mem, req.gpu_count)
+    except ToolError as exc:
+        warnings.append(f"{exc.message}; {exc.hint}")
+        return None
+    if pick is None:
+        return None
+    row = knowledge.training().constant("sharded_weight_gathers_per_micro_batch")
+    choices.append(
+        Choice(
+            name="sharding", value=_pick_text(pick), reason=f"{pick.why}; speed: {pick.speed_cost}", source=row.source
+        )
+    )
+    if method == "qlora" and pick.sharding == "deepspeed_zero3":
+        warnings.append("QLoRA with DeepSpeed ZeRO-3 has not been run here (no GPU machine); try a few steps first")
+    return pick
+
+
+def _pick_text(pick: ShardingPick) -> str:
+    offload = " with CPU offload" if pick.offload else ""
+    return f"{pick.sharding}{offload} over {pick.gpus} GPUs, about {pick.per_gpu_gb:g} GB each"
+
+
 @tool(effect="write", stage="configure")
 def configure_training(req: ConfigRequest) -> ConfigResult:
     """Recommends a LoRA / QLoRA / full fine-tuning configuration with a reason and source for every value (method,
@@ -114,36 +211,8 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
     warnings: list[str] = []
     seq_stats, max_seq, examples = _sequence(req, base_model, choices)
 
-    # method: LoRA first; QLoRA when LoRA does not fit; full only when asked
-    lora_first = next(p for p in knowledge.decision().principles if p.id == "lora_first")
-    method = req.method or "lora"
-    micro = int(d.number("per_device_batch_size"))
-    need = pm.training_memory(method, params, micro * max_seq)
-    if req.method is None and gpu_mem is not None and need.total_gb > gpu_mem:
-        q = pm.training_memory("qlora", params, micro * max_seq)
-        if q.total_gb <= gpu_mem or q.total_gb < need.total_gb:
-            method, need = "qlora", q
-    choices.append(
-        Choice(
-            name="method",
-            value=method,
-            reason=(
-                "given"
-                if req.method
-                else lora_first.text
-                if method == "lora"
-                else f"LoRA needs about {pm.training_memory('lora', params, micro * max_seq).total_gb:.1f} GB, more "
-                f"than the "
-                f"{gpu_mem:g} GB GPU; 4-bit QLoRA trades speed for memory"
-            ),
-            source=lora_first.source,
-        )
-    )
-    if method == "full":
-        warnings.append(
-            "full fine-tuning: launch_lora runs LoRA/QLoRA only; use the TRL, Axolotl or LLaMA-Factory export"
-        )
-
+    method, need = _method(req, params, _micro_default(), max_seq, gpu_mem, choices, warnings)
+    micro = _micro_default()
     # micro-batch for the memory at hand, then gradient accumulation for the effective batch
     eff_row = train.hyper("sft_lora", "effective_batch_size")
     eff = req.effective_batch_size or int(d.number("per_device_batch_size") * d.number("gradient_accumulation_steps"))
@@ -183,22 +252,7 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
         warnings.append(f"effective batch {eff} is above {eff_row.high:g}: {eff_row.note}")
     need = pm.training_memory(method, params, micro * max_seq)
 
-    # learning rate by method and size
-    hp_method = {"lora": "sft_lora", "qlora": "sft_qlora", "full": "sft_full"}[method]
-    lr_row = train.hyper(hp_method, "learning_rate")
-    large = train.constant("large_model_params_b")
-    if req.learning_rate:
-        lr, why = req.learning_rate, "given"
-        if not lr_row.low <= lr <= lr_row.high:
-            warnings.append(f"learning_rate {lr:g} is outside the usual {lr_row.low:g}-{lr_row.high:g} for {method}")
-    elif (tiny_lr := tiny_model_learning_rate(base_model)) is not None:
-        lr, why = tiny_lr
-    elif params >= large.value:
-        lr, why = lr_row.low, f"{params:g}B >= {large.value:g}B: the low end for {method} ({large.note})"
-    else:
-        lr = d.number("learning_rate") if method != "full" else lr_row.default
-        why = f"{method} default ({lr_row.note or d.row('learning_rate').why})"
-    choices.append(Choice(name="learning_rate", value=f"{lr:g}", reason=why, source=lr_row.source))
+    lr = _learning_rate(req, method, params, base_model, choices, warnings)
 
     # epochs by dataset size
     if req.epochs:
@@ -281,6 +335,9 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
     )
 
     fits = None if gpu_mem is None else need.total_gb <= gpu_mem
+    pick = _sharding(req, method, need, gpu_mem, choices, warnings)
+    if pick and plan is not None:
+        plan = plan.model_copy(update={"sharding": pick.sharding, "offload": pick.offload})
     memory = MemoryFit(
         need_gb=round(need.total_gb, 1),
         breakdown=(
@@ -292,11 +349,15 @@ def configure_training(req: ConfigRequest) -> ConfigResult:
         gpu=gpu_name,
         gpu_memory_gb=gpu_mem,
         fits=fits,
-        gpus_needed=pm.gpus_needed(need.total_gb, gpu_mem) if gpu_mem else None,
+        gpus_needed=pick.gpus if pick else pm.gpus_needed(need.total_gb, gpu_mem) if gpu_mem else None,
+        sharding=pick.sharding if pick else None,
+        per_gpu_gb=pick.per_gpu_gb if pick else None,
         note="planning estimate (training.yaml memory rules); measure with a short run"
         + (
             ""
             if fits is not False
+            else f"; does not fit one GPU: {_pick_text(pick)}"
+            if pick
             else "; does not fit: shorten max_seq_len, use QLoRA, or shard over GPUs (FSDP/DeepSpeed)"
         ),
     )

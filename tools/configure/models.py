@@ -33,6 +33,12 @@ class ConfigRequest(BaseModel):
         None, description="gpus.yaml id of the GPU to train on (a100-80gb, h100-sxm, l4, rtx-4090...)"
     )
     gpu_memory_gb: float | None = Field(None, description="memory of the GPU, when it is not in gpus.yaml")
+    gpu_count: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="GPUs at hand (all nodes); when the model does not fit one GPU the sharding is sized to them",
+    )
     examples: int | None = Field(None, ge=1, description="number of training examples, when no dataset is given")
     epochs: float | None = Field(None, gt=0, description="override: passes over the data")
     learning_rate: float | None = Field(None, gt=0, description="override: peak learning rate")
@@ -73,6 +79,8 @@ class MemoryFit(BaseModel):
     gpu_memory_gb: float | None
     fits: bool | None = Field(description="null when no GPU was named (CPU or unknown hardware)")
     gpus_needed: int | None
+    sharding: str | None = Field(None, description="the sharding mode picked when the plan does not fit one GPU")
+    per_gpu_gb: float | None = Field(None, description="GB per GPU with that sharding (planning estimate)")
     note: str
 
 

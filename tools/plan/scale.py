@@ -125,8 +125,8 @@ def pick_sharding(method: str, need: MemoryNeed, gpu_memory_gb: float, gpu_count
         ),
         speed_cost=(
             f"each GPU receives about {traffic:.1f} GB per micro-batch ({row.value:g} all-gathers of its missing "
-            f"weights: {row.note}); over NVLink that is small next to the compute, over PCIe or between nodes it can "
-            "dominate the step"
+            f"weights: {row.note}); the added time per micro-batch is that over the interconnect's bandwidth, "
+            "NVLink's far above PCIe's or the network's between nodes"
         ),
     )
 

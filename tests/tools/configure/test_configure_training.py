@@ -197,6 +197,36 @@ def test_memory_fit_and_qlora_fallback(ws: Workspace) -> None:
     assert any("GB needed" in w for w in tight.warnings)
 
 
+def test_a_plan_that_does_not_fit_one_gpu_gets_a_sharding_mode_with_its_cost(ws: Workspace) -> None:
+    """LoRA on a 70B model over 80 GB GPUs: FSDP over the fewest GPUs that hold the sharded weights, with the
+    traffic it adds; with fewer GPUs at hand, DeepSpeed ZeRO-3 with CPU offload; the plan carries the mode."""
+    from tools.plan import plan_math as pm
+    from tools.plan.scale import sharded_per_gpu
+
+    args = {"base_model": "meta-llama/Llama-3.1-70B-Instruct", "gpu": "a100-80gb", "method": "lora", "examples": 100}
+    r = configure(ws, **args, out_dir="s1")
+    pick = choice(r, "sharding")
+    assert r.memory.fits is False and r.memory.sharding == "fsdp" and r.plan.sharding == "fsdp"
+    need = pm.training_memory("lora", 70, r.plan.per_device_batch_size * r.plan.max_seq_len)
+    gpus = r.memory.gpus_needed
+    assert sharded_per_gpu(need, gpus) <= 80 < sharded_per_gpu(need, gpus - 1)  # the fewest GPUs that hold it
+    assert r.memory.per_gpu_gb == round(sharded_per_gpu(need, gpus), 1)
+    assert pick.value == f"fsdp over {gpus} GPUs, about {r.memory.per_gpu_gb:g} GB each"
+    traffic = 2 * need.weights_gb * (gpus - 1) / gpus
+    assert f"about {traffic:.1f} GB per micro-batch" in pick.reason and "does not fit one 80 GB GPU" in pick.reason
+    assert pick.source.startswith("https://")
+    plan = json.loads((ws.root / r.plan_file).read_text())
+    assert plan["sharding"] == "fsdp" and plan["offload"] is False
+
+    few = configure(ws, **args, gpu_count=2, out_dir="s2")
+    assert few.plan.sharding == "deepspeed_zero3" and few.plan.offload and few.memory.gpus_needed == 2
+    assert "CPU offload" in choice(few, "sharding").value and "slowest" in choice(few, "sharding").reason
+
+    fits = configure(ws, base_model="meta-llama/Llama-3.1-8B-Instruct", gpu="a100-80gb", out_dir="s3")
+    assert fits.memory.fits and fits.memory.sharding is None and fits.plan.sharding == "ddp"
+    assert not [c for c in fits.choices if c.name == "sharding"]
+
+
 def test_full_fine_tuning_has_no_lora_plan(ws: Workspace) -> None:
     result = configure(ws, base_model="Qwen/Qwen3-0.6B", method="full", examples=300)
     assert result.plan is None and result.plan_file is None
