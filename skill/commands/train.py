@@ -252,8 +252,7 @@ def train(
             "accelerators": accelerators,
             "out": emit_out,
         }
-        run(ctx, "write_launch_recipe", recipe, json_out=json_out)
-        return
+        run(ctx, "write_launch_recipe", recipe, json_out=json_out, render=_render_recipe)
     args = {
         "data": data,
         "model": model,
@@ -289,6 +288,11 @@ def train(
     if result.plan.node_rank > 0:
         _wait_node(ctx, result.run_id, result.pid, json_out)
     _wait(ctx, result.run_id, json_out)
+
+
+def _render_recipe(r: Any, console: Console) -> None:
+    console.print(f"[green]wrote[/] {r.path} ({r.kind}); {r.checked}", highlight=False)
+    console.print(f"  submit it from this folder: {r.submit}", highlight=False)
 
 
 def _wait_node(ctx: typer.Context, run_id: str, pid: int | None, json_out: bool) -> None:

@@ -154,3 +154,27 @@ def test_the_slurm_recipe_trains_two_nodes_on_this_machine(recipe_ws: Workspace,
     assert (folder / "adapter" / "adapter_model.safetensors").is_file()
     assert "--machine_rank 1" in (folder / "train.node1.log").read_text()
     assert (shared / "train.jsonl").read_bytes() == EXAMPLES.read_bytes()
+
+
+def test_the_cli_emits_recipes_and_asks_for_nodes(in_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from skill.cli import app
+
+    shutil.copy(EXAMPLES, in_ws.root / "train.jsonl")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    runner = CliRunner()
+    base = ["train", "train.jsonl", "--nodes", "2", "--processes", "4", "--name", "cli-run"]
+    done = runner.invoke(app, [*base, "--emit", "slurm", "--shared-dir", "/shared/ft", "--sharding", "fsdp"])
+    assert done.exit_code == 0, done.output
+    assert "wrote cli-run.sbatch (slurm); bash -n: the script parses" in done.stdout
+    assert "--sharding fsdp" in (in_ws.root / "cli-run.sbatch").read_text()
+    sky = runner.invoke(app, [*base, "--emit", "skypilot", "--shared-dir", "/ckpt", "--bucket", "b", "--json"])
+    assert sky.exit_code == 2 and "accelerators_needed" in sky.stderr
+    dry = runner.invoke(app, [*base, "--main-address", "127.0.0.1:29500", "--node-rank", "1", "--json"])
+    assert dry.exit_code == 0, dry.output
+    data = json.loads(dry.stdout)
+    assert not data["started"] and "x 2 nodes of 4 processes (ddp; this is node 1)" in data["message"]
+    assert data["plan"]["nodes"] == 2 and data["plan"]["node_rank"] == 1
+    nameless = runner.invoke(app, ["train", "train.jsonl", "--nodes", "2", "--main-address", "h:1"])
+    assert nameless.exit_code == 2 and "run_name_needed" in nameless.stderr
