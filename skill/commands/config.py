@@ -28,6 +28,10 @@ def config(
     gpu_memory: Annotated[
         float | None, typer.Option("--gpu-memory", help="GPU memory in GB, if not in gpus.yaml.")
     ] = None,
+    gpus: Annotated[
+        int | None,
+        typer.Option("--gpus", help="GPUs at hand (all nodes): sizes the sharding when the model does not fit one."),
+    ] = None,
     epochs: Annotated[float | None, typer.Option("--epochs")] = None,
     lr: Annotated[float | None, typer.Option("--lr")] = None,
     rank: Annotated[int | None, typer.Option("--rank")] = None,
@@ -50,6 +54,7 @@ def config(
         "method": method,
         "gpu": gpu,
         "gpu_memory_gb": gpu_memory,
+        "gpu_count": gpus,
         "epochs": epochs,
         "learning_rate": lr,
         "lora_r": rank,
