@@ -33,6 +33,7 @@ INPUT: frozenset[str] = frozenset(
         "node0_not_found",
         "run_exists",
         "run_name_needed",
+        "run_on_other_host",
         "shared_dir_not_absolute",
         "data_changed",
         "grpo_batch",

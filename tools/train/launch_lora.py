@@ -26,7 +26,7 @@ from tools.train.launch_checks import check_objective, launch_warnings, merge_pl
 from tools.train.models import DataCount, LaunchLoraRequest, LaunchLoraResult
 from tools.train.nodes import check_same_launch, new_shared_folder, record_node, shared_run_id, wait_for_run
 from tools.train.process import lock_run, spawn_worker
-from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, update_status, write_json
+from tools.train.runs import RUNS_DIR, now_iso, run_info, runs_root, this_host, update_status, write_json
 
 
 def _count(data: DataSet) -> DataCount:
@@ -166,7 +166,7 @@ def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
         run_id, folder = _start(ws, req, plan, ref, data_path, eval_path, procs, steps, device, run_id)
         lock_fd = lock_run(folder, run_id)
         pid = spawn_worker(folder, resume=False, lock_fd=lock_fd)
-        update_status(folder, pid=pid)
+        update_status(folder, pid=pid, host=this_host())
         if plan.nodes > 1:
             record_node(folder, 0, pid, resume=False)
     return LaunchLoraResult(

@@ -19,12 +19,14 @@ from tools.train.runs import (
     RunInfo,
     checkpoints,
     effective_status,
+    elsewhere,
     live_pids,
     not_provider,
     now_iso,
     read_json,
     run_dir,
     run_info,
+    this_host,
     update_status,
 )
 
@@ -74,7 +76,7 @@ def _restart(folder: Path, run_id: str) -> int:
         except OSError:
             pass
         raise
-    update_status(folder, pid=pid)
+    update_status(folder, pid=pid, host=this_host())
     if int(read_json(folder / "config.json").get("nodes") or 1) > 1:
         record_node(folder, 0, pid, resume=True)
     return pid
@@ -152,7 +154,9 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     not_provider(status, req.run_id)
     state = status.get("state")
     ckpt = checkpoints(folder)
-    if state in {"queued", "running"}:
+    # A run node 0 trained from another machine (a requeued cluster job lands elsewhere): its pids cannot be checked
+    # here, so the run's lock decides (held while its launcher lives, on storage whose locks every node sees).
+    if state in {"queued", "running"} and not elsewhere(status):
         raise ToolError(
             "run_active",
             f"run {req.run_id} is still {state} (pids {', '.join(map(str, live_pids(status)))})",

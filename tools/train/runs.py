@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,6 +118,17 @@ def checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return complete_checkpoints(folder)
 
 
+def this_host() -> str:
+    return platform.node()
+
+
+def elsewhere(status: dict[str, Any]) -> str | None:
+    """The host the run's main launcher runs on when it is not this one (a run over several nodes seen from another
+    node, on shared storage): its pids mean nothing here. None for this host, or when no host was recorded."""
+    host = status.get("host")
+    return host if isinstance(host, str) and host and host != this_host() else None
+
+
 def live_pids(status: dict[str, Any]) -> list[int]:
     """The run's processes still alive: the launcher (``pid``) and, with several processes, each rank (``worker_pids``).
 
@@ -130,6 +142,8 @@ def effective_status(folder: Path) -> dict[str, Any]:
     """status.json, with a run whose processes died without saying so shown as failed (and resumable)."""
     status = read_json(folder / "status.json")
     state = status.get("state", "queued")
+    if elsewhere(status):
+        return status  # node 0's processes run on another machine: its status.json is all there is to read
     if state in {"queued", "running"} and not status.get("provider") and not live_pids(status):
         started = status.get("created_at") or status.get("started_at")
         fresh = False

@@ -9,10 +9,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import current
-from tools.train.runs import RunInfo, effective_status, not_provider, pid_alive, run_dir, run_info
+from tools.train.runs import RunInfo, effective_status, elsewhere, not_provider, pid_alive, run_dir, run_info
 
 
 class StopRunRequest(BaseModel):
@@ -40,6 +41,13 @@ def stop_run(req: StopRunRequest) -> StopRunResult:
     ws = current()
     folder = run_dir(ws, req.run_id)
     status = effective_status(folder)
+    host = elsewhere(status)
+    if host and status.get("state") in {"queued", "running"}:
+        raise ToolError(
+            "run_on_other_host",
+            f"run {req.run_id} is trained from {host} (node 0); its processes cannot be signalled from this machine",
+            f"run `finetune runs stop {req.run_id}` on {host}: every node stops at the same step",
+        )
     not_provider(status, req.run_id)
     if status.get("state") not in {"queued", "running"}:
         return StopRunResult(

@@ -412,3 +412,20 @@ def test_two_nodes_stop_kill_a_rank_and_resume_reach_the_uninterrupted_adapter(c
     reference = registry.call("launch_lora", {**COMMON, **args, "num_processes": 2, "run_name": "whole"}, workspace=ws)
     _finished(ws, reference.run_id)
     _assert_same_adapter(_adapter(folder), _adapter(ws.root / reference.folder))
+
+
+def test_a_run_trained_from_another_node_is_not_judged_by_this_machines_pids(cpu_ws: Workspace) -> None:
+    """Seen from node 1 (shared storage), node 0's pids mean nothing: the run stays 'running' as status.json says,
+    stop_run refuses to signal and names the host to stop it on."""
+    folder = cpu_ws.root / "runs" / "far"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"run_id": "far", "nodes": 2, "num_processes": 1}))
+    status = {"run_id": "far", "state": "running", "pid": 999_999, "worker_pids": [999_998], "step": 3}
+    (folder / "status.json").write_text(json.dumps({**status, "host": "node-zero.cluster"}))
+    info = registry.call("run_status", {"run_id": "far"}, workspace=cpu_ws).runs[0]
+    assert info.state == "running"
+    with pytest.raises(ToolError) as caught:
+        registry.call("stop_run", {"run_id": "far"}, workspace=cpu_ws)
+    assert caught.value.code == "run_on_other_host" and "node-zero.cluster" in caught.value.hint
+    (folder / "status.json").write_text(json.dumps(status))  # no host recorded: this machine's pids decide
+    assert registry.call("run_status", {"run_id": "far"}, workspace=cpu_ws).runs[0].state == "failed"
