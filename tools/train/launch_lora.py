@@ -72,18 +72,21 @@ def _device(plan: TrainingPlan) -> tuple[str, str]:
 @tool(effect="write", stage="train", duration="minutes")
 def launch_lora(req: LaunchLoraRequest) -> LaunchLoraResult:
     """Start a local LoRA or QLoRA fine-tuning run (TRL's SFTTrainer, DPOTrainer or GRPOTrainer with peft, on this
-    machine's GPU or CPU) on a dataset and return its run id at once; the training runs in its own background
-    process.
+        machine's GPU or CPU) on a dataset and return its run id at once; the training runs in its own background
+        process.
 
-    SFT for chat data (loss on assistant tokens only, OpenAI weight 0 honoured, our rendering with the model's chat
-    template); DPO for preference data (prompt/chosen/rejected), chosen automatically; GRPO with objective grpo,
-    rewarded by run_eval's checks. A preflight runs first and refuses when nothing would be trained or most
-    examples would be cut; preview=true shows examples token by token. The model must be local (a folder, the
-    Hugging Face cache, gemma-3-270m or tiny-random-llama): nothing is downloaded. runs/<id>/ gets config.json,
-    trl_config.yaml (the TRL config it trains with), status.json, metrics.jsonl, trainer_state.json, checkpoints
-    (last K), adapter/ and report.md with the loss diagnosis; a watchdog stops a diverging run. Call without
-    confirm first to see the plan, data counts and estimated steps; poll with run_status, stop with stop_run,
-    continue a stopped or killed run with resume_run. For provider jobs use the provider tools instead."""
+        SFT for chat data (loss on assistant tokens only, OpenAI weight 0 honoured, our rendering with the model's chat
+        template); DPO for preference data (prompt/chosen/rejected), chosen automatically; GRPO with objective grpo,
+        rewarded by run_eval's checks. A preflight runs first and refuses when nothing would be trained or most
+        examples would be cut; preview=true shows examples token by token. The model must be local (a folder, the
+        Hugging Face cache, gemma-3-270m or tiny-random-llama): nothing is downloaded. runs/<id>/ gets config.json,
+        trl_config.yaml (the TRL config it trains with), status.json, metrics.jsonl, trainer_state.json, checkpoints
+        (last K), adapter/ and report.md with the loss diagnosis; a watchdog stops a diverging run. Call without
+        confirm first to see the plan, data counts and estimated steps; poll with run_status, stop with stop_run,
+        continue a stopped or killed run with resume_run. Several processes (num_processes) go through accelerate launch
+    with a sharding mode (ddp, fsdp, deepspeed_zero2/3); several machines run the same launch with run_name, nodes,
+    their own node_rank and node 0's main_address on shared storage (write_launch_recipe writes the Slurm or SkyPilot
+    script). For provider jobs use the provider tools instead."""
     ws = current()
     data_path = ws.input_file(req.data, what="training data")
     eval_path = ws.input_file(req.eval_data, what="eval data") if req.eval_data else None

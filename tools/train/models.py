@@ -162,11 +162,15 @@ class LaunchRecipeRequest(BaseModel):
     sharding: Sharding | None = Field(None, description="Override: ddp, fsdp, deepspeed_zero2 or deepspeed_zero3.")
     offload: bool | None = Field(None, description="Override: fsdp / deepspeed offload to CPU memory.")
     main_port: int = Field(29500, ge=1024, le=65535, description="Port on node 0 where the processes meet.")
-    package: str = Field(
-        "finetune-skill[train]", description="What each node pip-installs (add ',deepspeed' for DeepSpeed runs)."
+    package: str | None = Field(
+        None,
+        description=(
+            "The pip requirement each node installs (a name, a wheel path or a git URL); default "
+            "finetune-skill[train], with the deepspeed extra for DeepSpeed runs."
+        ),
     )
     accelerators: str | None = Field(
-        None, description="SkyPilot: GPUs per node as NAME:COUNT (e.g. A100-80GB:8); default: any GPU x processes."
+        None, description="SkyPilot (needed): GPUs per node as NAME:COUNT, e.g. A100-80GB:8."
     )
     bucket: str | None = Field(None, description="SkyPilot: the storage bucket mounted at shared_dir (needed).")
     use_spot: bool = Field(False, description="SkyPilot: spot instances (preempted runs resume from the bucket).")

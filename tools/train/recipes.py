@@ -23,6 +23,7 @@ from pathlib import Path
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.workspace import current, write_text_atomic
+from tools.plan.scale import DEEPSPEED
 from tools.train.models import LaunchRecipeRequest, LaunchRecipeResult
 from tools.train.nodes import shared_run_id
 
@@ -61,6 +62,12 @@ def _node_script(req: LaunchRecipeRequest, data_name: str, rank_var: str, host_e
     )
 
 
+def package(req: LaunchRecipeRequest) -> str:
+    if req.package:
+        return req.package
+    return "finetune-skill[train,deepspeed]" if req.sharding in DEEPSPEED else "finetune-skill[train]"
+
+
 def slurm_script(req: LaunchRecipeRequest, data_name: str, data_src: str) -> str:
     shared = shlex.quote(req.shared_dir)
     sbatch = [
@@ -88,7 +95,7 @@ def slurm_script(req: LaunchRecipeRequest, data_name: str, data_src: str) -> str
         'mkdir -p "$SHARED_DIR"',
         'if [ ! -x "$SHARED_DIR/.venv/bin/finetune" ]; then',
         '  python3 -m venv "$SHARED_DIR/.venv"',
-        f'  "$SHARED_DIR/.venv/bin/python" -m pip install --quiet {shlex.quote(req.package)}',
+        f'  "$SHARED_DIR/.venv/bin/python" -m pip install --quiet {shlex.quote(package(req))}',
         "fi",
         f'cp -n {shlex.quote(data_src)} "$SHARED_DIR/{data_name}"',
         *([f'cp -n {shlex.quote(str(req.plan_file))} "$SHARED_DIR/"'] if req.plan_file else []),
@@ -144,7 +151,7 @@ def skypilot_task(req: LaunchRecipeRequest, data_name: str, data_src: str) -> st
         "num_nodes": req.nodes,
         "resources": resources,
         "file_mounts": mounts,
-        "setup": f"python3 -m pip install --quiet {shlex.quote(req.package)}\n",
+        "setup": f"python3 -m pip install --quiet {shlex.quote(package(req))}\n",
         "run": run + "\n",
     }
 

@@ -62,6 +62,7 @@ def test_the_slurm_recipe_parses_and_follows_accelerates_example(recipe_ws: Work
     assert '--node-rank "$NODE_RANK"' in body and 'NODE_RANK="$SLURM_NODEID"' in body
     assert "--sharding fsdp --node-rank" in body and "--nodes 4 --processes 8" in body
     assert "export SHARED_DIR='/shared/fine tune'" in text  # quoted
+    assert "pip install --quiet 'finetune-skill[train]'" in text
 
 
 def test_bad_recipe_requests_are_refused(recipe_ws: Workspace) -> None:
@@ -82,7 +83,13 @@ def test_the_skypilot_task_validates_against_skypilots_schema(recipe_ws: Workspa
     import jsonschema
 
     args = {"kind": "skypilot", "data": "train.jsonl", "run_name": "sky-run", "nodes": 2, "processes_per_node": 8}
-    args |= {"shared_dir": "/ckpt", "bucket": "my-ckpt", "accelerators": "A100-80GB:8", "use_spot": True}
+    args |= {
+        "shared_dir": "/ckpt",
+        "bucket": "my-ckpt",
+        "accelerators": "A100-80GB:8",
+        "use_spot": True,
+        "sharding": "deepspeed_zero3",
+    }
     out = registry.call("write_launch_recipe", args, workspace=recipe_ws)
     assert out.path == "sky-run.sky.yaml" and out.submit == "sky launch sky-run.sky.yaml"
     task = yaml.safe_load((recipe_ws.root / out.path).read_text())
@@ -96,6 +103,7 @@ def test_the_skypilot_task_validates_against_skypilots_schema(recipe_ws: Workspa
         done = subprocess.run(["bash", "-n"], input=task[section], text=True, capture_output=True)
         assert done.returncode == 0, done.stderr
     assert 'NODE_RANK="$SKYPILOT_NODE_RANK"' in task["run"] and "$SKYPILOT_NODE_IPS" in task["run"]
+    assert "'finetune-skill[train,deepspeed]'" in task["setup"] and "--sharding deepspeed_zero3" in task["run"]
     broken = {**task, "num_nodes": "two"}
     assert not validator.is_valid(broken)  # the schema does reject what SkyPilot would
     assert not validator.is_valid({**task, "resources": {"acelerators": "A100:8"}})
