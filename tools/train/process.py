@@ -136,7 +136,7 @@ def _write_launch_files(folder: Path, config: dict[str, Any]) -> None:
     host, port = parse_main_address(str(config["main_address"])) if nodes > 1 else (None, None)
     ds_file = None
     if sharding in DEEPSPEED:
-        ds_file = str(folder / DEEPSPEED_CONFIG)
+        ds_file = DEEPSPEED_CONFIG  # relative to the run folder, every rank's working directory on every node
         ds = deepspeed_config(sharding, bool(config.get("offload")))
         write_text_atomic(folder / DEEPSPEED_CONFIG, json.dumps(ds, indent=2) + "\n")
     cfg = accelerate_config(

@@ -429,3 +429,22 @@ def test_a_run_trained_from_another_node_is_not_judged_by_this_machines_pids(cpu
     assert caught.value.code == "run_on_other_host" and "node-zero.cluster" in caught.value.hint
     (folder / "status.json").write_text(json.dumps(status))  # no host recorded: this machine's pids decide
     assert registry.call("run_status", {"run_id": "far"}, workspace=cpu_ws).runs[0].state == "failed"
+
+
+def test_a_deepspeed_run_folder_gets_both_files_from_config_json(tmp_path: Path) -> None:
+    """What a launch writes for a two-node ZeRO-3 run: the accelerate YAML naming the DeepSpeed JSON by a path
+    relative to the run folder (the same on every node), and the command with this node's machine rank."""
+    import yaml
+
+    from tools.train.process import launch_command
+
+    config = {"num_processes": 4, "nodes": 2, "sharding": "deepspeed_zero3", "offload": True}
+    (tmp_path / "config.json").write_text(json.dumps({**config, "main_address": "10.0.0.1:29500"}))
+    cmd = launch_command(tmp_path, resume=True, node_rank=1)
+    assert cmd[cmd.index("--num_processes") + 1] == "8" and cmd[cmd.index("--machine_rank") + 1] == "1"
+    assert cmd[cmd.index("--main_process_ip") + 1] == "10.0.0.1" and cmd[-1] == "--resume"
+    written = yaml.safe_load((tmp_path / "accelerate_config.yaml").read_text())
+    assert written["distributed_type"] == "DEEPSPEED" and written["machine_rank"] == 0
+    assert written["deepspeed_config"]["deepspeed_config_file"] == "deepspeed_config.json"
+    ds = json.loads((tmp_path / "deepspeed_config.json").read_text())
+    assert ds["zero_optimization"]["stage"] == 3 and ds["zero_optimization"]["offload_param"]["device"] == "cpu"
