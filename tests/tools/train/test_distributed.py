@@ -73,6 +73,7 @@ def _single_process(ws: Workspace, monkeypatch: pytest.MonkeyPatch, **args: Any)
     return folder
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_train_one_adapter_on_different_data(
     cpu_ws: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -314,6 +314,7 @@ def test_report_to_tensorboard_logs_the_loss_offline(data_ws: Workspace, monkeyp
 # ----------------------------------------------------------------------------- processes: stop, kill, resume, lock
 
 
+@pytest.mark.slow
 def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     """SIGTERM stops cleanly; kill -9 at a random step; resume twice; final adapter == an uninterrupted run."""
     plan = {"save_steps": 2, "keep_last_k": 2, "logging_steps": 1, "eval_fraction": 0.0, "lora_dropout": 0.1}
@@ -357,6 +358,7 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
         assert torch.allclose(got[key], want[key], atol=1e-5, rtol=1e-4), f"{key}: max |diff| {diff:.2e}"
 
 
+@pytest.mark.slow
 def test_two_simultaneous_resumes_start_one_worker(data_ws: Workspace) -> None:
     """Two resume_run calls at the same moment on a stopped run: one worker starts, the other call is refused."""
     from concurrent.futures import ThreadPoolExecutor
