@@ -71,4 +71,4 @@ def predicted_gb(method: str, params_b: float, s: V.Settings) -> float:
     """What configure_training predicts for this method and micro-batch (tools.plan.plan_math.training_memory)."""
     from tools.plan import plan_math as pm
 
-    return round(pm.training_memory(method, params_b, s.per_device * s.max_len).total_gb, 2)
+    return float(f"{pm.training_memory(method, params_b, s.per_device * s.max_len).total_gb:.4g}")
