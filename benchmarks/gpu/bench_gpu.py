@@ -46,16 +46,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--smoke", action="store_true", help="tiny shapes on the CPU: checks the code, measures nothing")
     p.add_argument("--out", type=Path, required=True, help="the JSON result (written atomically)")
     p.add_argument("--models", nargs="+", help="name:variants, e.g. llama-3.1-8b:a,b,c (default: all of them)")
-    p.add_argument("--steps", type=int, help="timed optimizer steps per variant (default 25; smoke 2)")
-    p.add_argument("--warmup", type=int, help="untimed optimizer steps first (default 3; smoke 1)")
+    p.add_argument("--steps", type=int, help="timed optimizer steps per variant (default 20; smoke 2)")
+    p.add_argument("--warmup", type=int, help="untimed optimizer steps first (default 2; smoke 1)")
     p.add_argument("--examples", type=int, help="chat examples generated (default 1024; smoke 128)")
     p.add_argument("--max-len", type=int, help="tokens per example at most (default 2048; smoke 384)")
     p.add_argument("--budget-s", type=float, default=420.0, help="skip variants that would end past this")
     p.add_argument("--no-resume", action="store_true", help="skip the resume check")
     args = p.parse_args(argv)
     smoke = args.smoke
-    args.steps = args.steps or (2 if smoke else 25)
-    args.warmup = args.warmup if args.warmup is not None else (1 if smoke else 3)
+    args.steps = args.steps or (2 if smoke else 20)
+    args.warmup = args.warmup if args.warmup is not None else (1 if smoke else 2)
     args.examples = args.examples or (128 if smoke else 1024)
     args.max_len = args.max_len or (384 if smoke else 2048)
     args.models = args.models or list(SMOKE_MODELS if smoke else DEFAULT_MODELS)
@@ -105,9 +105,7 @@ def run_variant(key: str, ctx: dict[str, Any]) -> dict[str, Any]:
         chosen = plan if key == "c_plan" else plan.model_copy(update={"batching": "packed"})
         if key == "d":
             chosen = chosen.model_copy(update={"method": "qlora", "optimizer": ctx["qlora_optimizer"]})
-        trainer, clock, extra = V.run_engine(
-            ctx["config"], ctx["tokenizer"], ctx["rows"], chosen, s, quantized=key == "d"
-        )
+        trainer, clock, extra = _engine(ctx, chosen, s, quantized=key == "d")
         extra.update(trainer="tools.train.engine LeanSFTTrainer (TRL SFTTrainer)", batching=chosen.batching)
         method = "qlora" if key == "d" else "lora"
     result = {**extra, **V.summarise(trainer, clock, s, ctx["rate"])}
@@ -119,7 +117,25 @@ def run_variant(key: str, ctx: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def bench_model(spec: str, info: dict[str, Any], args: argparse.Namespace, rate: float | None, t0: float) -> Any:
+def _engine(ctx: dict[str, Any], plan: Any, s: V.Settings, *, quantized: bool) -> Any:
+    """Our engine; when Liger kernels are installed but fail on this stack, the variant runs again without them and
+    the JSON says why."""
+    try:
+        return V.run_engine(ctx["config"], ctx["tokenizer"], ctx["rows"], plan, s, quantized=quantized)
+    except Exception as exc:
+        if not (V.liger_available() and s.device.startswith("cuda")):
+            raise
+        V.release()
+        trainer, clock, extra = V.run_engine(
+            ctx["config"], ctx["tokenizer"], ctx["rows"], plan, s, quantized=quantized, liger=False
+        )
+        extra["liger_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        return trainer, clock, extra
+
+
+def bench_model(
+    spec: str, info: dict[str, Any], args: argparse.Namespace, rate: float | None, t0: float, save: Any
+) -> Any:
     import importlib.util
 
     name, _, keys = spec.partition(":")
@@ -160,6 +176,7 @@ def bench_model(spec: str, info: dict[str, Any], args: argparse.Namespace, rate:
         for key in keys.split(","):
             out["variants"][key] = _timed_variant(key, ctx, durations, args, t0)
             _print_row(name, key, out["variants"][key])
+            save(out)
     out["goals"] = M.goals(out["variants"], smoke=args.smoke)
     out["anchors"] = M.anchors(info["gpu_id"], out["variants"]) if name.startswith("llama") else []
     return out
@@ -224,6 +241,14 @@ def report(result: dict[str, Any]) -> None:
         print(f"\n== resume check: {json.dumps(result['resume'])}")
 
 
+def _resume(info: dict[str, Any], args: argparse.Namespace, rate: float | None) -> dict[str, Any]:
+    try:
+        return R.resume_check(info, args, rate)
+    except Exception as exc:  # noqa: BLE001 - recorded, like a variant's failure
+        V.release()
+        return {"error": f"{type(exc).__name__}: {str(exc)[:400]}"}
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -255,10 +280,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     for spec in args.models:
         name = spec.partition(":")[0]
-        result["models"][name] = bench_model(spec, info, args, rate, t0)
-        write_json(args.out, result)
-    if not args.no_resume:
-        result["resume"] = R.resume_check(info, args, rate)
+
+        def save(partial: dict[str, Any], name: str = name) -> None:
+            result["models"][name] = partial
+            write_json(args.out, result)
+
+        save(bench_model(spec, info, args, rate, t0, save))
+    elapsed = time.perf_counter() - t0
+    if args.no_resume:
+        pass
+    elif elapsed > args.budget_s:
+        result["resume"] = {"skipped": f"time budget: {elapsed:.0f} s spent, {args.budget_s} s set"}
+    else:
+        result["resume"] = _resume(info, args, rate)
     result["wall_s"] = round(time.perf_counter() - t0, 1)
     write_json(args.out, result)
     report(result)

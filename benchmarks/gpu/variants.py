@@ -140,7 +140,7 @@ def quantize_4bit(model: Any) -> Any:
                 device="meta",
             )
             weight = bnb.nn.Params4bit(
-                child.weight.data.to("cpu"), requires_grad=False, compress_statistics=True, quant_type="nf4"
+                child.weight.data, requires_grad=False, compress_statistics=True, quant_type="nf4"
             )
             layer.weight = weight.to(child.weight.device)
             if child.bias is not None:
@@ -265,8 +265,10 @@ def run_engine(
     callbacks: tuple[Any, ...] = (),
     resume: str | None = None,
     save_steps: int | None = None,
+    liger: bool | None = None,
 ) -> Any:
-    """Variants c_plan, c and d: LeanSFTTrainer with the TRL config rendered from ``plan``."""
+    """Variants c_plan, c and d: LeanSFTTrainer with the TRL config rendered from ``plan`` (Liger kernels when
+    installed on CUDA, unless ``liger`` says otherwise)."""
     from datasets import Dataset
     from peft import LoraConfig
     from trl import SFTConfig
@@ -274,7 +276,8 @@ def run_engine(
     from tools.plan.trl_config import lora_kwargs, trainer_kwargs
     from tools.train import engine
 
-    liger = liger_available() and s.device.startswith("cuda")
+    if liger is None:
+        liger = liger_available() and s.device.startswith("cuda")
     cfg = engine_config(plan, s, liger=liger, save_steps=save_steps)
     attn = engine_attention(s.device) if plan.batching == "packed" else "sdpa"
     model = build_model(config, s, attn, plan.seed)
