@@ -52,13 +52,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-len", type=int, help="tokens per example at most (default 2048; smoke 384)")
     p.add_argument("--budget-s", type=float, default=420.0, help="skip variants that would end past this")
     p.add_argument("--no-resume", action="store_true", help="skip the resume check")
+    p.add_argument("--only-resume", action="store_true", help="run the resume check alone")
     args = p.parse_args(argv)
     smoke = args.smoke
     args.steps = args.steps or (2 if smoke else 20)
     args.warmup = args.warmup if args.warmup is not None else (1 if smoke else 2)
     args.examples = args.examples or (128 if smoke else 1024)
     args.max_len = args.max_len or (384 if smoke else 2048)
-    args.models = args.models or list(SMOKE_MODELS if smoke else DEFAULT_MODELS)
+    args.models = [] if args.only_resume else args.models or list(SMOKE_MODELS if smoke else DEFAULT_MODELS)
     return args
 
 
