@@ -249,7 +249,7 @@ def test_rented_gpu_hours_and_dollars_by_hand(ws: Workspace) -> None:
     g = o.gpu_options[0]
     assert g.gpu == "h100-sxm" and g.gpus == 1 and g.fits
     assert g.hours == pytest.approx(hours, abs=1e-3)
-    assert g.memory_need_gb == pytest.approx(2 * 8 * 1.1 + 4.0)  # bf16 weights + 10% + activations at 2 x 2048
+    assert g.memory_need_gb == pytest.approx(2 * 8 * 1.1 + 2.5)  # bf16 weights + 10% + activations at 2 x 2048
     assert g.cost_usd == pytest.approx(hours * 2.69, rel=1e-3)  # RunPod community, dated 2026-11-09
     assert o.training.cost_usd == g.cost_usd
     full = only(
