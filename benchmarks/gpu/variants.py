@@ -246,11 +246,6 @@ def engine_config(plan: Any, s: Settings, *, liger: bool, save_steps: int | None
         save_total_limit=None,
         use_liger_kernel=liger,
     )
-    if cfg.get("padding_free"):
-        # TRL 1.16 refuses padding_free with max_length and no packing; the rows are already cut to max_seq_len
-        # (as the worker's are), so max_length has nothing left to do. tools/plan/trl_config.py sets it today, so a
-        # launch_lora run with batching="packed" stops with that ValueError: reported with the results.
-        cfg["max_length"] = None
     return cfg
 
 

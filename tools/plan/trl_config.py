@@ -36,6 +36,17 @@ MODEL_KEYS = ("use_peft", "load_in_4bit", "bnb_4bit_quant_type", "use_bnb_nested
 SAMPLING = {"auto": "group_by_length", "length_grouped": "group_by_length", "padded": "random", "packed": "random"}
 
 
+def _sft_batching(plan: TrainingPlan, for_run: bool) -> dict[str, Any]:
+    """Length and batching keys. ``packed`` in a run is padding-free over rows our renderer already cut to
+    max_seq_len, so TRL gets ``max_length=None`` (it refuses padding_free with a max_length it would not enforce);
+    an exported config lets TRL prepare the data, so it packs with best-fit decreasing at max_seq_len."""
+    if plan.batching != "packed":
+        return {"max_length": plan.max_seq_len, "packing": False, "padding_free": False}
+    if for_run:
+        return {"max_length": None, "packing": False, "padding_free": True}
+    return {"max_length": plan.max_seq_len, "packing": True, "packing_strategy": "bfd"}
+
+
 def _cadence(plan: TrainingPlan) -> dict[str, Any]:
     d = load_defaults()
     return {
@@ -86,7 +97,7 @@ def trl_config(
         "train_sampling_strategy": SAMPLING[plan.batching] if objective == "sft" else "random",
     }
     if objective == "sft":
-        cfg.update({"max_length": plan.max_seq_len, "packing": False, "padding_free": plan.batching == "packed"})
+        cfg.update(_sft_batching(plan, for_run))
         cfg.update({"dataset_kwargs": {"skip_prepare_dataset": True}} if for_run else {"assistant_only_loss": True})
     elif objective == "dpo":
         cfg.update({"beta": plan.dpo_beta, "max_length": plan.max_seq_len})

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.support.run_wait import wait_for_run
 from tools.core import registry
@@ -140,6 +141,17 @@ def test_launch_warns_about_many_epochs_a_batch_over_the_data_and_a_one_example_
 
 
 # ----------------------------------------------------------------------------- training: SFT, DPO, GRPO
+
+
+def test_packed_batching_trains_padding_free(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """batching=packed: one padding-free row per batch (TRL refuses padding_free with a max_length it would not
+    enforce; our rows are already cut to max_seq_len, so the run's config has none)."""
+    folder = _launch_in_process(data_ws, monkeypatch, max_steps=3, plan={"batching": "packed"})
+    status = _status(folder)
+    assert status["state"] == "completed", status.get("error")
+    trl = yaml.safe_load((folder / "trl_config.yaml").read_text())
+    assert trl["padding_free"] is True and trl["max_length"] is None and trl["packing"] is False
+    assert len(_rows(folder)) == 3
 
 
 def test_a_run_trains_and_fills_its_folder(data_ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
