@@ -120,7 +120,17 @@ def trl_config(
     )
     if plan.method == "qlora":
         cfg.update({"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "use_bnb_nested_quant": True})
+    if objective == "sft" and device == "cuda" and liger_installed():
+        cfg["use_liger_kernel"] = True
     return cfg
+
+
+def liger_installed() -> bool:
+    """Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) are used for SFT on CUDA when the package is installed: the
+    H200 run (benchmarks/results/gpu-h200.json, variant c_plan) measured the engine with them."""
+    import importlib.util
+
+    return importlib.util.find_spec("liger_kernel") is not None
 
 
 def trainer_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
