@@ -1,7 +1,7 @@
 """Markdown sections for tool results: what the demo report (and a saved walk) shows a person.
 
-A result that defines ``document()`` is its own section (the same document the CLI prints). The renderers
-below are for the results that do not have one yet (launch_lora, run_eval); every other tool falls back to
+A result that defines ``document()`` is its own section (the same document the CLI prints). The renderer
+below is for the result that does not have one yet (launch_lora); every other tool falls back to
 its scalar fields. Sections are made from the JSON form of a result (``model_dump(mode="json")``), so a
 transcript can be rendered long after the run.
 """
@@ -102,47 +102,8 @@ def render_launch(data: dict[str, Any]) -> Section:
     )
 
 
-def render_eval(data: dict[str, Any]) -> Section:
-    systems = table(
-        ["role", "system", "generations"], [[x["role"], x["label"], x["generations"]] for x in data["systems"]]
-    )
-    metrics = table(
-        ["metric", "base", "fine-tuned", "delta (95% CI)", "test", "verdict"],
-        [
-            [
-                m["metric"],
-                f"{m['baseline']:.3f}",
-                f"{m['candidate']:.3f}",
-                f"{m['delta']:+.3f} ({m['ci_low']:+.3f}, {m['ci_high']:+.3f})",
-                m["test"],
-                m["verdict"],
-            ]
-            for m in data["metrics"]
-        ],
-    )
-    probes = [p for p in (data.get("forgetting"), data.get("memorisation")) if p]
-    probe_lines = _bullets([("**flagged** " if p["flagged"] else "") + f"{p['name']}: {p['message']}" for p in probes])
-    parts = [f"**{data.get('verdict') or data['message']}**", "", systems, "", metrics]
-    if probe_lines:
-        parts += ["", probe_lines]
-    if data.get("warnings"):
-        parts += ["", "Warnings:", "", _bullets(data["warnings"], 6)]
-    if data.get("chart"):
-        parts += ["", f"![metric deltas]({data['chart']})"]
-    if data.get("report"):
-        parts += ["", f"Full report: `{data['report']}`; per-item scores: `{data.get('samples')}`."]
-    flagged = any(p["flagged"] for p in probes) or any(m["verdict"] == "regression" for m in data["metrics"])
-    return Section(
-        title="Fine-tuned vs base",
-        status="found problems" if flagged else "ok",
-        headline=(data.get("verdict") or data["message"])[:160],
-        body="\n".join(parts),
-    )
-
-
 RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
     "launch_lora": render_launch,
-    "run_eval": render_eval,
 }
 
 

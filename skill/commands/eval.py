@@ -5,12 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from skill.console import JsonFlag, run
-
-_STYLE = {"improvement": "green", "regression": "bold red", "no detectable difference": "white", "info only": "dim"}
 
 
 def _system(
@@ -35,41 +31,8 @@ def _system(
     }
 
 
-def _render(r: Any, console: Console) -> None:
-    style = "green" if r.ran else "yellow"
-    console.print(f"[{style}]{'evaluated' if r.ran else 'dry run'}[/]: {r.message}", highlight=False)
-    for s in r.systems:
-        console.print(f"  {s.role}: {s.label} ({s.source})", highlight=False)
-    if r.metrics:
-        table = Table(title=f"{r.items} items: candidate - baseline")
-        for col in ("metric", "baseline", "candidate", "delta", "interval", "p", "verdict"):
-            table.add_column(col)
-        for m in r.metrics:
-            table.add_row(
-                m.metric,
-                f"{m.baseline:.4g}",
-                f"{m.candidate:.4g}",
-                f"{m.delta:+.3g}",
-                f"\\[{m.ci_low:+.3g}, {m.ci_high:+.3g}]",
-                "-" if m.p_value is None else f"{m.p_value:.3g}",
-                f"[{_STYLE.get(m.verdict, 'white')}]{m.verdict}[/]",
-            )
-        console.print(table)
-    for p in (r.forgetting, r.memorisation):
-        if p:
-            console.print(f"  {'[red]flagged[/] ' if p.flagged else ''}{p.message}", highlight=False)
-    for w in r.warnings:
-        console.print(f"  [yellow]warning[/]: {w}", highlight=False)
-    if r.report:
-        console.print(
-            f"  report {r.report}; samples {r.samples}" + (f"; chart {r.chart}" if r.chart else ""), highlight=False
-        )
-
-
 def _problems(r: Any) -> bool:
-    return any(m.verdict == "regression" for m in r.metrics) or any(
-        p and p.flagged for p in (r.forgetting, r.memorisation)
-    )
+    return bool(r.flagged)
 
 
 def eval_cmd(
@@ -176,7 +139,7 @@ def eval_cmd(
     }
     if run_id and args["baseline"] is None and any((system_prompt, few_shot)) and args["candidate"] is None:
         args["candidate"] = {"run_id": run_id, "system_prompt": system_prompt, "few_shot": few_shot or 0}
-    run(ctx, "run_eval", args, json_out=json_out, render=_render, problems=_problems)
+    run(ctx, "run_eval", args, json_out=json_out, problems=_problems)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from tools.core.workspace import Workspace, atomic_writer, current
 from tools.evaluate import probes
 from tools.evaluate.generate import EvalItem, read_items, read_predictions
 from tools.evaluate.metrics import Scorer, macro_f1, parse_json
-from tools.evaluate.probes import ProbeResult
+from tools.evaluate.models import MetricResult, RunEvalResult, SystemInfo
 from tools.evaluate.report import number
 from tools.evaluate.stats import (
     NO_DIFFERENCE,
@@ -95,52 +95,6 @@ class RunEvalRequest(BaseModel):
             "Two prediction files are compared at once without confirm."
         ),
     )
-
-
-class SystemInfo(BaseModel):
-    role: str
-    label: str
-    source: str
-    generations: int
-    cost_usd: float | None = None
-
-
-class MetricResult(BaseModel):
-    metric: str
-    kind: str
-    baseline: float
-    candidate: float
-    delta: float
-    ci_low: float
-    ci_high: float
-    p_value: float | None
-    test: str
-    verdict: str
-    baseline_interval: list[float] | None = None
-    candidate_interval: list[float] | None = None
-
-
-class RunEvalResult(BaseModel):
-    ran: bool
-    message: str
-    items: int
-    skipped_lines: list[int]
-    systems: list[SystemInfo]
-    estimated_generations: int
-    judge_calls: int
-    estimated_seconds: float | None
-    metrics: list[MetricResult]
-    verdict: str | None
-    forgetting: ProbeResult | None
-    memorisation: ProbeResult | None
-    overlap_exact: int | None
-    overlap_near: int | None
-    warnings: list[str]
-    out_dir: str | None
-    samples: str | None
-    report: str | None
-    chart: str | None
-    seconds: float | None
 
 
 # ----------------------------------------------------------------------------- the tool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -90,6 +91,24 @@ def _examples(ws: Workspace) -> None:
     _copy(ws, REPO / "examples" / "eval.jsonl", "eval.jsonl")
 
 
+def _eval_predictions(ws: Workspace) -> dict[str, Any]:
+    """The example eval set against two prediction files: its own answers, and only their first lines."""
+    _examples(ws)
+    answers = [
+        json.loads(line)["messages"][-1]["content"] for line in (ws.root / "eval.jsonl").read_text("utf-8").splitlines()
+    ]
+    for name, outputs in (("full.jsonl", answers), ("first_line.jsonl", [a.split("\n")[0] for a in answers])):
+        (ws.root / name).write_text("".join(json.dumps({"prediction": o}) + "\n" for o in outputs), "utf-8")
+    return {
+        "data": "eval.jsonl",
+        "candidate": {"predictions": "full.jsonl"},
+        "baseline": {"predictions": "first_line.jsonl"},
+        "train_data": "train.jsonl",
+        "contains": ["Juniper Support"],
+        "out_dir": "eval_out",
+    }
+
+
 RUNS: dict[str, Callable[[Workspace], dict[str, Any]]] = {
     "record_answers": lambda ws: _answers(),
     "decide_fit": lambda ws: _answers(),
@@ -112,14 +131,17 @@ RUNS: dict[str, Callable[[Workspace], dict[str, Any]]] = {
             ws, REAL / "logs" / "real" / "hf_p4p4n1ck_whisper_large_v2_ja_fp16_trainer_state.json", "trainer_state.json"
         )
     },
+    "run_eval": _eval_predictions,
     "facts_check": lambda ws: {"today": "2026-12-04"},
     "audit_log": lambda ws: _after_a_call(ws, {"action": "show"}),
     "audit_report": lambda ws: _after_a_call(ws, {"out": "audit.md"}),
 }
 SLOW = {"scan_pii"}
 RUN_ELSEWHERE = {
-    name: "tests/tools/migrate/test_chain.py (needs the stub OpenAI organisation)"
-    for name in ("openai_inventory", "record_golden_outputs", "choose_replacement", "migration_report")
+    **{
+        name: "tests/tools/migrate/test_chain.py (needs the stub OpenAI organisation)"
+        for name in ("openai_inventory", "record_golden_outputs", "choose_replacement", "migration_report")
+    },
 }
 
 

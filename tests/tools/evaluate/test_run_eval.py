@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.support.documents import assert_document_renders
 from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
@@ -334,6 +335,8 @@ def test_without_confirm_nothing_is_generated(run_ws: Workspace) -> None:
     assert r.estimated_generations == 6 * 2 + 3 * 2 and r.estimated_seconds is not None
     assert [s.label for s in r.systems] == ["fine-tuned", "base"] and "confirm=true" in r.message
     assert not (run_ws.root / "evals").exists()
+    assert_document_renders(run_ws, "run_eval", r)
+    assert r.document().headline == "dry run: would generate 18 outputs; nothing ran"
 
 
 def test_adapter_vs_base_is_deterministic_and_probes_run(run_ws: Workspace) -> None:
@@ -350,6 +353,9 @@ def test_adapter_vs_base_is_deterministic_and_probes_run(run_ws: Workspace) -> N
     assert one.forgetting is not None and one.forgetting.items == 3 and one.forgetting.baseline is not None
     assert one.memorisation is not None and one.memorisation.items == 3
     assert (run_ws.root / "e1" / "report.md").is_file()
+    assert_document_renders(run_ws, "run_eval", one)
+    probes = next(b for b in one.document().blocks if getattr(b, "title", None) == "Probes")
+    assert [f.where for f in probes.items] == ["forgetting", "memorisation"]  # type: ignore[union-attr]
 
 
 def test_base_model_variants_without_a_run(run_ws: Workspace) -> None:
@@ -413,6 +419,8 @@ def test_cli_eval_exit_codes(pred_ws: Workspace, monkeypatch: pytest.MonkeyPatch
         ],
     )
     assert worse.exit_code == 1 and "regression" in worse.output
+    for shown in ("Fine-tuned vs base", "Systems", "candidate - baseline", "label_accuracy", "McNemar", "report.md"):
+        assert shown in worse.output, shown
     bad = runner.invoke(app, ["eval", "eval.jsonl"])
     assert bad.exit_code == 2 and "two_systems_needed" in bad.output
 
