@@ -5,36 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from skill.console import JsonFlag, print_notes, run
-
-_VERDICT = {"pass": "green", "fail": "bold red", "reported": "yellow", "skipped": "dim"}
-
-
-def _render_export(r: Any, console: Console) -> None:
-    console.print(f"[green]exported[/]: {escape(r.out_dir)} ({r.training_precision} -> {r.export_precision})")
-    p = r.parity
-    console.print(f"[{_VERDICT[p.verdict]}]parity {p.verdict}[/]: {escape(p.message)}", highlight=False)
-    if p.cause_detail:
-        console.print(f"  likely cause ({p.likely_cause}): {escape(p.cause_detail)}", highlight=False)
-    if p.samples:
-        console.print(f"  every prompt's tokens: {escape(p.samples)}", highlight=False)
-    for c in r.commands:
-        console.print(f"  [bold]use[/]: {escape(c)}", highlight=False)
-    console.print(f"  model card: {escape(r.model_card)}", highlight=False)
-    print_notes(console, warnings=[escape(n) for n in r.notes])
-
-
-def _render_push(r: Any, console: Console) -> None:
-    console.print(
-        f"[{'green' if r.uploaded else 'yellow'}]{'uploaded' if r.uploaded else 'dry run'}[/]: {escape(r.message)}"
-    )
-    for f in r.files[:30]:
-        console.print(f"  {f.bytes:>12,}  {escape(f.path)}", highlight=False)
-    for s in r.skipped:
-        console.print(f"  [dim]left out: {escape(s)}[/]", highlight=False)
+from skill.console import JsonFlag, run
 
 
 def export_cmd(
@@ -82,7 +54,7 @@ def export_cmd(
             "endpoint": endpoint,
             "confirm": confirm,
         }
-        run(ctx, "push_to_hub", args, json_out=json_out, render=_render_push)
+        run(ctx, "push_to_hub", args, json_out=json_out)
     args = {
         "run_id": run_id,
         "to": to,
@@ -103,7 +75,6 @@ def export_cmd(
         "export_model",
         args,
         json_out=json_out,
-        render=_render_export,
         problems=lambda r: r.parity.verdict == "fail",
     )
 

@@ -6,25 +6,11 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from skill.console import JsonFlag, call_tool, out
+from skill.console import JsonFlag, call_tool, out, show_document
 
 _QUIT = {"", "quit", "exit", ":q"}
-
-
-def render_answers(r: Any, console: Console) -> None:
-    table = Table(show_lines=False, expand=True)
-    table.add_column(f"base ({escape(r.base_model)})", ratio=1)
-    table.add_column(f"fine-tuned (run {escape(r.run_id)})", ratio=1)
-    table.add_row(escape(r.base_answer) or "[dim](empty)[/]", escape(r.fine_tuned_answer) or "[dim](empty)[/]")
-    console.print(table)
-    same = "the same answer" if r.same else "different answers"
-    console.print(
-        f"[dim]{same}; {r.base_tokens} and {r.fine_tuned_tokens} tokens; {r.seconds:g} s; {escape(r.note)}[/]"
-    )
 
 
 def _ask(ctx: typer.Context, run_id: str, prompt: str, system: str | None, max_new: int | None, json_out: bool) -> Any:
@@ -49,8 +35,7 @@ def try_cmd(
             typer.echo(json.dumps([r.model_dump() for r in results], indent=2, ensure_ascii=False))
         else:
             for r in results:
-                out.print(f"[bold]prompt[/]: {escape(r.prompt)}")
-                render_answers(r, out)
+                show_document(r.document(), out)
         raise typer.Exit(0)
     out.print(f"Trying run [bold]{escape(run_id)}[/]: type a prompt and press Enter; an empty line or 'quit' ends.")
     while True:
@@ -61,7 +46,7 @@ def try_cmd(
             break
         if line.strip().lower() in _QUIT:
             break
-        render_answers(_ask(ctx, run_id, line, system, max_new_tokens, False), out)
+        show_document(_ask(ctx, run_id, line, system, max_new_tokens, False).document(), out)
     out.print("bye")
 
 
@@ -69,4 +54,4 @@ def register(app: typer.Typer) -> None:
     app.command("try")(try_cmd)
 
 
-__all__ = ["register", "render_answers"]
+__all__ = ["register"]

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from tools.core.document import Block, Bullets, Cell, Document, Finding, Findings, Pairs, Table, Text
 from tools.core.fields import InputPath, OutputPath
 
+FILES_SHOWN = 30
 Target = Literal["merged", "gguf", "ollama", "vllm"]
 ServeDtype = Literal["float32", "bfloat16", "float16"]
 
@@ -74,6 +76,15 @@ class ExportedFile(BaseModel):
     bytes: int
 
 
+def files_table(files: list[ExportedFile], title: str) -> list[Block]:
+    """The first files as a table, and how many more there are."""
+    rows: list[list[Cell]] = [[f.path, f.bytes] for f in files[:FILES_SHOWN]]
+    blocks: list[Block] = [Table(title=title, headers=["file", "bytes"], rows=rows)] if rows else []
+    if len(files) > FILES_SHOWN:
+        blocks.append(Text(text=f"... and {len(files) - FILES_SHOWN} more files."))
+    return blocks
+
+
 class Divergence(BaseModel):
     prompt: int = Field(description="Index of the golden prompt (0-based).")
     line: int = Field(description="Its line in the eval set.")
@@ -111,6 +122,41 @@ class ParityReport(BaseModel):
     samples: str | None = Field(None, description="parity.jsonl: every golden prompt's tokens on both sides.")
     message: str = ""
 
+    def pairs(self) -> Pairs:
+        items: list[tuple[str, Cell]] = [("verdict", self.verdict)]
+        if self.ran:
+            items += [
+                ("reference", self.reference),
+                ("artefact", self.artefact),
+                ("golden prompts (greedy, up to tokens each)", f"{self.prompts} ({self.max_new_tokens})"),
+                ("prompts with identical tokens", f"{self.exact_prompts} of {self.prompts}"),
+                ("token agreement", self.token_agreement),
+                ("chat template matches", self.template_matches),
+                ("stop tokens match", self.stop_tokens_match),
+                ("gate", self.gate),
+            ]
+        return Pairs(title="Parity check", items=items)
+
+    def findings(self) -> list[Block]:
+        severity = {"fail": "error", "reported": "warning"}.get(self.verdict, "info")
+        found = [Finding(severity=severity, where=f"parity {self.verdict}", message=self.message)]  # type: ignore[arg-type]
+        if self.cause_detail:
+            found.append(
+                Finding(severity="warning", where=f"likely cause ({self.likely_cause})", message=self.cause_detail)
+            )
+        d = self.first_divergence
+        if d is not None:
+            found.append(
+                Finding(
+                    severity="info",
+                    where=f"prompt {d.prompt} (line {d.line})",
+                    code="first divergence",
+                    message=f"token {d.position}: reference {d.reference_token!r}, export {d.artefact_token!r}"
+                    + (f"; reference margin {d.reference_margin:.3g}" if d.reference_margin is not None else ""),
+                )
+            )
+        return [Findings(items=found)]
+
 
 class ExportModelResult(BaseModel):
     run_id: str
@@ -126,6 +172,37 @@ class ExportModelResult(BaseModel):
     notes: list[str] = Field(description="What to know: tokenizer limits, fallbacks, skipped checks, fact warnings.")
     message: str
     seconds: float
+
+    def document(self) -> Document:
+        p = self.parity
+        blocks: list[Block] = [
+            Pairs(
+                items=[
+                    ("run", self.run_id),
+                    ("target", self.target),
+                    ("folder", self.out_dir),
+                    ("precision (training -> export)", f"{self.training_precision} -> {self.export_precision}"),
+                    ("model card", self.model_card),
+                    ("seconds", self.seconds),
+                ]
+            ),
+            p.pairs(),
+            *p.findings(),
+        ]
+        if p.samples:
+            blocks.append(Text(text=f"Every golden prompt's tokens on both sides: {p.samples}"))
+        if self.commands:
+            blocks.append(Bullets(title="Use it", items=self.commands))
+        if self.notes:
+            blocks.append(Bullets(title="Notes", items=self.notes))
+        blocks += files_table(self.files, f"{len(self.files)} files in {self.out_dir}")
+        return Document(
+            title="Export",
+            status="problems" if p.verdict == "fail" else "ok",
+            headline=f"run {self.run_id} exported as {self.target} to {self.out_dir}; parity {p.verdict}",
+            blocks=blocks,
+            files=[f for f in (self.model_card, p.samples) if f],
+        )
 
 
 class PushToHubRequest(BaseModel):
@@ -160,6 +237,24 @@ class PushToHubResult(BaseModel):
     commit_url: str | None
     message: str
 
+    def document(self) -> Document:
+        items: list[tuple[str, Cell]] = [
+            ("repository", self.repo_id),
+            ("endpoint", self.endpoint),
+            ("folder", self.folder),
+            ("bytes", self.total_bytes),
+        ]
+        items += [(k, v) for k, v in (("repository page", self.repo_url), ("commit", self.commit_url)) if v]
+        blocks: list[Block] = [Pairs(items=items), *files_table(self.files, f"{len(self.files)} files")]
+        if self.skipped:
+            blocks.append(Bullets(title="Left out", items=self.skipped))
+        return Document(
+            title="Hub upload",
+            status="ok",
+            headline=f"{'uploaded' if self.uploaded else 'dry run'}: {self.message}",
+            blocks=blocks,
+        )
+
 
 class TryRunRequest(BaseModel):
     run_id: str = Field(description="The local run whose fine-tune to try next to its base.")
@@ -179,6 +274,27 @@ class TryRunResult(BaseModel):
     same: bool = Field(description="True when both answers are the same text.")
     seconds: float
     note: str = Field(description="How the answers were made (greedy, precision, device).")
+
+    def document(self) -> Document:
+        prompt = " ".join(self.prompt.split())
+        answers = Table(
+            headers=[f"base ({self.base_model})", f"fine-tuned (run {self.run_id})"],
+            rows=[[self.base_answer or "(empty)", self.fine_tuned_answer or "(empty)"]],
+        )
+        tokens = Pairs(
+            items=[
+                ("prompt", self.prompt),
+                ("tokens (base, fine-tuned)", f"{self.base_tokens}, {self.fine_tuned_tokens}"),
+                ("seconds", self.seconds),
+            ]
+        )
+        return Document(
+            title="Base vs fine-tuned",
+            status="ok",
+            headline=f"{'the same answer' if self.same else 'different answers'} to: "
+            + (prompt if len(prompt) <= 80 else prompt[:77] + "..."),
+            blocks=[answers, tokens, Text(text=self.note)],
+        )
 
 
 __all__ = [

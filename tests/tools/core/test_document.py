@@ -142,6 +142,9 @@ RUN_ELSEWHERE = {
         name: "tests/tools/migrate/test_chain.py (needs the stub OpenAI organisation)"
         for name in ("openai_inventory", "record_golden_outputs", "choose_replacement", "migration_report")
     },
+    "export_model": "tests/tools/export/test_export_model.py (needs a trained run)",
+    "try_run": "tests/tools/export/test_try_run.py (needs a trained run)",
+    "push_to_hub": "tests/tools/export/test_push_to_hub.py (needs the stub Hub)",
 }
 
 

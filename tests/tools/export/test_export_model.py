@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.documents import assert_document_renders
 from tests.support.export_run import TrainedRun, export
 from tests.support.llm_stub import LLMStub, openai_completion
 from tools.core import registry
@@ -53,6 +54,7 @@ def test_merged_export_keeps_everything_and_matches_the_adapter_exactly(trained:
     config = json.loads((trained.folder / "config.json").read_text())
     assert config["data"]["sha256"] in card and "parity pass" in card and "same precision as training" in card
     assert "not evaluated with run_eval" in card
+    assert_document_renders(trained.ws, "export_model", out)
 
 
 def test_the_adapter_really_changed_the_model(trained: TrainedRun) -> None:
@@ -106,6 +108,8 @@ def test_an_allowed_precision_change_records_the_parity_result(trained: TrainedR
     card = (trained.ws.root / out.model_card).read_text()
     assert "precision changed with --allow-precision-change" in card and p.message.split(";")[0] in card
     assert any("fallback type for" in n for n in out.notes)  # llama.cpp's own count: rows of 64 are no K-quant
+    assert_document_renders(trained.ws, "export_model", out)
+    assert out.document().headline.endswith("parity reported")
 
 
 def test_a_precision_change_needs_the_parity_check(trained: TrainedRun) -> None:

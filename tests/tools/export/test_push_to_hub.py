@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.documents import assert_document_renders
 from tests.support.hub_stub import HubServer
 from tools.core import registry
 from tools.core.errors import ToolError
@@ -49,6 +50,8 @@ def test_without_confirm_it_only_says_what_it_would_upload(ws: Workspace, folder
     assert {f.path for f in out.files} == {"README.md", "config.json", "model.safetensors"}
     assert any(s.startswith("parity.jsonl") and "eval set" in s for s in out.skipped)
     assert any(s.startswith(".hidden") for s in out.skipped)
+    assert_document_renders(ws, "push_to_hub", out)
+    assert out.document().headline.startswith("dry run: would upload 3 files")
 
 
 def test_confirm_uploads_through_huggingface_hub(ws: Workspace, folder: Path, online: None) -> None:
@@ -62,6 +65,7 @@ def test_confirm_uploads_through_huggingface_hub(ws: Workspace, folder: Path, on
         auth = [h.get("authorization") or h.get("Authorization") for m, p, h in hub.state.requests if m == "POST"]
         assert auth and all(a == "Bearer hf_stub_token_for_tests" for a in auth)
     assert out.uploaded and out.commit_url and "/me/support-bot/commit/" in out.commit_url
+    assert_document_renders(ws, "push_to_hub", out)
 
 
 def test_the_lfs_path_uploads_the_weights_byte_for_byte(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.documents import assert_document_renders
 from tests.support.export_run import TrainedRun
 from tools.core import registry
 from tools.core.errors import ToolError
@@ -41,6 +42,7 @@ def test_base_and_fine_tuned_answers_are_the_two_models(trained: TrainedRun) -> 
     assert out.fine_tuned_answer == _greedy(tuned, tok, 16)
     assert out.same == (out.base_answer == out.fine_tuned_answer) and not out.same
     assert 0 < out.fine_tuned_tokens <= 16 and "greedy" in out.note
+    assert_document_renders(trained.ws, "try_run", out)
 
 
 def test_an_unknown_run_is_refused(trained: TrainedRun) -> None:
