@@ -6,52 +6,12 @@ import time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
-from skill.console import JsonFlag, call_tool, finish, out, run
+from skill.console import JsonFlag, call_tool, finish, out, render_result, run
 
 job_app = typer.Typer(
     help="Fine-tuning jobs at a provider (OpenAI, Together), kept in runs/<id>/.", no_args_is_help=True
 )
-
-_STYLE = {"completed": "green", "running": "cyan", "queued": "cyan", "stopped": "yellow", "failed": "bold red"}
-
-
-def _render_job(j: Any, console: Console) -> None:
-    style = _STYLE.get(j.state, "white")
-    console.print(
-        f"[{style}]{j.state}[/] {j.run_id}: {j.provider} job {j.job_id or '(not created)'} "
-        f"({j.provider_state or '-'}) - {j.model} {j.method}",
-        highlight=False,
-    )
-    if j.step:
-        loss = f"{j.latest_loss:.4f}" if j.latest_loss is not None else "-"
-        console.print(f"  step {j.step}/{j.total_steps or '?'}  loss {loss}", highlight=False)
-    if j.output_model:
-        console.print(f"  output model: {j.output_model}", highlight=False)
-    if j.error:
-        console.print(f"  [red]error[/]: {j.error}", highlight=False)
-    for line in j.recent_events[-3:]:
-        console.print(f"  [dim]{line}[/]", highlight=False)
-
-
-def _render_launch(r: Any, console: Console) -> None:
-    style = "green" if r.started else "yellow"
-    console.print(f"[{style}]{'started' if r.started else 'dry run'}[/]: {r.message}", highlight=False)
-    console.print(f"  cost basis: {r.cost_basis}", highlight=False)
-    if r.available_until:
-        console.print(f"  offering takes new jobs until {r.available_until}", highlight=False)
-    for w in r.warnings[:5]:
-        console.print(f"  [yellow]warning[/]: {w}", highlight=False)
-    if r.job:
-        _render_job(r.job, console)
-
-
-def _render_status(r: Any, console: Console) -> None:
-    if not r.jobs:
-        console.print("no provider jobs in runs/ yet (finetune job launch ...)")
-    for j in r.jobs:
-        _render_job(j, console)
 
 
 @job_app.command("launch")
@@ -96,7 +56,7 @@ def launch(
         "run_name": name,
         "confirm": confirm,
     }
-    run(ctx, "launch_provider_job", args, json_out=json_out, render=_render_launch)
+    run(ctx, "launch_provider_job", args, json_out=json_out)
 
 
 @job_app.command("status")
@@ -131,7 +91,7 @@ def status(
         finish(
             result,
             json_out=json_out,
-            render=_render_status,
+            render=render_result,
             problems=lambda r: any(j.state == "failed" for j in r.jobs),
         )
     run(
@@ -139,7 +99,6 @@ def status(
         "provider_job_status",
         args,
         json_out=json_out,
-        render=_render_status,
         problems=lambda r: any(j.state == "failed" for j in r.jobs),
     )
 

@@ -17,24 +17,28 @@ import time
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict
 
 from tools import knowledge
 from tools.core.errors import ToolError
-from tools.core.fields import InputPath
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file, write_text_atomic
+from tools.jobs.models import (
+    LaunchProviderJobRequest,
+    LaunchProviderJobResult,
+    ProviderJobInfo,
+    ProviderJobStatusRequest,
+    ProviderJobStatusResult,
+)
 from tools.knowledge.core import data_path
 from tools.knowledge.lora_defaults import DefaultRow
 from tools.plan import plan_math as pm
 from tools.train.runs import now_iso, read_json, run_dir, runs_root, update_status, write_json
 
-Provider = Literal["openai", "together"]
-Method = Literal["supervised", "dpo"]
 KIND = "provider_job"
 
 
@@ -59,106 +63,6 @@ def _module(provider: str) -> ModuleType:
     from tools.jobs import together_api as together_jobs
 
     return together_jobs
-
-
-# ----------------------------------------------------------------------------- models
-
-
-class LaunchProviderJobRequest(BaseModel):
-    """Which provider, base model, data and method; confirm=true sends the data and starts a paid job."""
-
-    provider: Provider = Field(description="openai (self-serve fine-tuning API) or together (LoRA fine-tuning).")
-    model: str = Field(
-        description="The provider's base model id, e.g. gpt-4.1-mini-2025-04-14 or "
-        "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference."
-    )
-    data: InputPath = Field(
-        description="Training JSONL in the provider's format (OpenAI chat for supervised, "
-        "OpenAI preference for dpo); run validate_jsonl first."
-    )
-    validation_data: InputPath | None = Field(
-        None, description="Validation JSONL (OpenAI: free; Together bills its tokens per evaluation)."
-    )
-    method: Method = Field("supervised", description="supervised (SFT) or dpo (preference pairs).")
-    epochs: int | None = Field(
-        None, ge=1, le=50, description="Passes over the data; default: the provider's auto rule."
-    )
-    batch_size: int | None = Field(None, ge=1, description="Examples per batch; default: the provider's.")
-    learning_rate_multiplier: float | None = Field(
-        None, gt=0, description="OpenAI only: multiplier on the base learning rate."
-    )
-    learning_rate: float | None = Field(None, gt=0, description="Together only: peak learning rate.")
-    lora_r: int | None = Field(None, ge=1, le=256, description="Together only: LoRA rank (alpha = 2 x rank).")
-    dpo_beta: float | None = Field(
-        None, gt=0, description="dpo only: beta (strength of the pull towards the reference model)."
-    )
-    seed: int | None = Field(None, description="OpenAI only: seed for reproducibility.")
-    suffix: str | None = Field(
-        None, max_length=40, description="A name part for the output model; the idempotency key is appended."
-    )
-    run_name: str | None = Field(
-        None, description="A short name for the run id; change it to launch the same data again on purpose."
-    )
-    confirm: StrictBool = Field(
-        False,
-        description=(
-            "Must be true to upload the data and create the job (it costs money and sends the data to the provider); "
-            "without it the tool only returns the plan and the cost estimate."
-        ),
-    )
-
-
-class ProviderJobInfo(BaseModel):
-    run_id: str
-    provider: str
-    model: str | None
-    method: str | None
-    job_id: str | None
-    state: str = Field(description="queued, running, completed, failed or stopped (cancelled)")
-    provider_state: str | None = Field(None, description="the provider's own status word")
-    output_model: str | None = Field(None, description="the fine-tuned model id once the job succeeded")
-    error: str | None
-    step: int
-    total_steps: int | None
-    latest_loss: float | None
-    latest_eval_loss: float | None
-    recent_events: list[str]
-    metrics_file: str | None
-    folder: str
-
-
-class LaunchProviderJobResult(BaseModel):
-    started: bool = Field(description="a job exists at the provider for this request (new or found again)")
-    reused: bool = Field(
-        description="an earlier launch with the same idempotency key was found; no new job was created"
-    )
-    run_id: str | None
-    folder: str | None
-    provider: str
-    model: str
-    method: str
-    examples: int
-    data_bytes: int
-    idempotency_key: str
-    estimated_cost_usd: float | None
-    cost_basis: str
-    available_until: str | None
-    job: ProviderJobInfo | None
-    message: str
-    warnings: list[str]
-
-
-class ProviderJobStatusRequest(BaseModel):
-    """Which provider run to refresh."""
-
-    run_id: str | None = Field(None, description="The run id launch_provider_job returned; empty: every provider run.")
-    refresh: bool = Field(
-        True, description="Ask the provider for the job's state, events and metrics (false: read the folder only)."
-    )
-
-
-class ProviderJobStatusResult(BaseModel):
-    jobs: list[ProviderJobInfo]
 
 
 # ----------------------------------------------------------------------------- checks and plan

@@ -145,6 +145,8 @@ RUN_ELSEWHERE = {
     "export_model": "tests/tools/export/test_export_model.py (needs a trained run)",
     "try_run": "tests/tools/export/test_try_run.py (needs a trained run)",
     "push_to_hub": "tests/tools/export/test_push_to_hub.py (needs the stub Hub)",
+    "launch_provider_job": "tests/tools/jobs/test_provider_jobs.py (needs the provider stub)",
+    "provider_job_status": "tests/tools/jobs/test_provider_jobs.py (needs the provider stub)",
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.documents import assert_document_renders
 from tests.support.facts_helpers import confirm_last_known_prices
 from tests.support.provider_stub import ProviderStub, serving
 from tools.core import registry
@@ -60,6 +61,9 @@ def test_dry_run_does_nothing_and_prices(ws: Workspace, stub: ProviderStub, monk
     assert "confirm=true" in out.message and out.available_until == "2027-01-06"
     assert stub.requests == []
     assert not (ws.root / "runs").exists()
+    assert_document_renders(ws, "launch_provider_job", out)
+    assert out.document().headline.startswith("dry run: openai gpt-4.1-mini-2025-04-14 (supervised)")
+    assert_document_renders(ws, "provider_job_status", _status(ws))
     together = _launch(ws, **TOGETHER)
     assert not together.started and together.estimated_cost_usd is not None
     assert stub.requests == []
@@ -76,6 +80,8 @@ def test_openai_success_path(ws: Workspace, stub: ProviderStub) -> None:
     assert stub.files["file-0001"] == EXAMPLES.read_bytes()
     info = _poll_until_done(ws, out.run_id)
     assert info.state == "completed" and info.output_model and info.output_model.startswith("ft:gpt-4.1-mini")
+    assert_document_renders(ws, "launch_provider_job", out)
+    assert_document_renders(ws, "provider_job_status", _status(ws, out.run_id))
     folder = ws.root / out.folder
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3] and rows[-1]["loss"] == 1.2 and rows[-1]["eval_loss"] == 1.4
@@ -135,6 +141,9 @@ def test_failed_job_surfaces_error(ws: Workspace, stub: ProviderStub) -> None:
     info = _poll_until_done(ws, out.run_id)
     assert info.state == "failed" and "line 3: missing assistant message" in info.error
     assert "invalid_training_file" in info.error
+    failed = _status(ws, out.run_id, refresh=False)
+    assert_document_renders(ws, "provider_job_status", failed)
+    assert failed.document().status == "problems"
     runs = registry.call("run_status", {"run_id": out.run_id}, workspace=ws).runs
     assert runs[0].state == "failed" and "line 3" in runs[0].error
     with pytest.raises(ToolError) as exc:
