@@ -144,14 +144,15 @@ class LaunchProviderJobResult(BaseModel):
             ("examples", self.examples),
             ("data bytes", self.data_bytes),
             (
-                "estimated training cost",
-                None if self.estimated_cost_usd is None else f"${self.estimated_cost_usd:,.2f}",
+                "estimated training cost (USD)",
+                "unknown" if self.estimated_cost_usd is None else self.estimated_cost_usd,
             ),
             ("cost basis", self.cost_basis),
         ]
         if self.available_until:
             items.append(("offering takes new jobs until", self.available_until))
-        items += [("run", self.run_id), ("idempotency key", self.idempotency_key)]
+        items += [("run", self.run_id)] if self.run_id else []
+        items.append(("idempotency key", self.idempotency_key))
         blocks: list[Block] = [Text(text=self.message), Pairs(items=items)]
         if self.warnings:
             blocks.append(Bullets(title="Warnings", items=self.warnings))
