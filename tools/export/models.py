@@ -139,7 +139,7 @@ class ParityReport(BaseModel):
 
     def findings(self) -> list[Block]:
         severity = {"fail": "error", "reported": "warning"}.get(self.verdict, "info")
-        found = [Finding(severity=severity, where=f"parity {self.verdict}", message=self.message)]  # type: ignore[arg-type]
+        found = [Finding(severity=severity, message=self.message)]  # type: ignore[arg-type]
         if self.cause_detail:
             found.append(
                 Finding(severity="warning", where=f"likely cause ({self.likely_cause})", message=self.cause_detail)
