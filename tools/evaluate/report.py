@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import Any
 
+from tools.core.document import Block, Bullets, Cell, Document, Pairs, Table, Text, to_markdown
 from tools.core.workspace import write_bytes_atomic, write_text_atomic
 
 
@@ -33,71 +33,78 @@ def _clip(text: str, n: int = 160) -> str:
     return (one[:n] + "...") if len(one) > n else one
 
 
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def _with_interval(value: float, interval: list[float] | None) -> str:
+    return number(value) + (f" [{number(interval[0], 2)}, {number(interval[1], 2)}]" if interval else "")
 
 
-def report_markdown(result: Any, items: list[Any], outputs: dict[str, list[str]], alpha: float) -> str:
+def _compared(result: Any, cand: Any, base: Any) -> Pairs:
+    def side(s: Any) -> str:
+        return s.source + (f" (API cost about ${s.cost_usd:.4f})" if s.cost_usd else "")
+
+    skipped = f" ({len(result.skipped_lines)} unusable lines skipped)" if result.skipped_lines else ""
+    overlap = (
+        f"{result.overlap_exact} exact, {result.overlap_near} near"
+        if result.overlap_exact is not None
+        else "not checked (no training data given)"
+    )
+    items: list[tuple[str, Cell]] = [
+        ("candidate", side(cand)),
+        ("baseline", side(base)),
+        ("items", f"{result.items}{skipped}"),
+        ("overlap with training data", overlap),
+    ]
+    if result.judge_calls:
+        items.append(("LLM judge", f"{result.judge_calls} pairwise requests (both answer orders per item)"))
+    return Pairs(title="Compared", items=items)
+
+
+def _metrics(result: Any, level: str) -> Table:
+    rows: list[list[Cell]] = [
+        [
+            m.metric,
+            _with_interval(m.baseline, m.baseline_interval),
+            _with_interval(m.candidate, m.candidate_interval),
+            number(m.delta, signed=True),
+            f"[{number(m.ci_low, signed=True)}, {number(m.ci_high, signed=True)}]",
+            p_text(m.p_value),
+            m.test,
+            m.verdict,
+        ]
+        for m in result.metrics
+    ]
+    headers = ["metric", "baseline", "candidate", "delta", f"{level} interval", "p", "test", "verdict"]
+    return Table(title="Metrics", headers=headers, rows=rows)
+
+
+def report_document(result: Any, items: list[Any], outputs: dict[str, list[str]], alpha: float) -> Document:
+    """report.md: the result's document at length (both sides' sources and costs, rates with their Wilson
+    intervals, the method) and the first example outputs, which the result itself does not carry."""
+    short = result.document()
     cand = next(s for s in result.systems if s.role == "candidate")
     base = next(s for s in result.systems if s.role == "baseline")
     level = f"{1 - alpha:.0%}"
-    lines = [
-        f"# Evaluation: {cand.label} vs {base.label}",
-        "",
-        f"- candidate: {cand.source}" + (f" (API cost about ${cand.cost_usd:.4f})" if cand.cost_usd else ""),
-        f"- baseline: {base.source}" + (f" (API cost about ${base.cost_usd:.4f})" if base.cost_usd else ""),
-        f"- items: {result.items}"
-        + (f" ({len(result.skipped_lines)} unusable lines skipped)" if result.skipped_lines else ""),
-        f"- overlap with training data: {result.overlap_exact} exact, {result.overlap_near} near"
-        if result.overlap_exact is not None
-        else "- overlap with training data: not checked (no training data given)",
-        f"- LLM judge: {result.judge_calls} pairwise requests (both answer orders per item)"
-        if result.judge_calls
-        else "",
-        "",
-        "## Verdict",
-        "",
-        result.verdict or "-",
-        "",
-        "## Metrics",
-        "",
+    method = (
         f"Differences are candidate minus baseline with a {level} paired-bootstrap interval; pass/fail metrics are "
-        "tested with McNemar's test on the items where the two disagree, rates carry Wilson intervals.",
-        "",
-        f"| metric | baseline | candidate | delta | {level} interval | p | test | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "tested with McNemar's test on the items where the two disagree, rates carry Wilson intervals."
+    )
+    blocks: list[Block] = [
+        _compared(result, cand, base),
+        Bullets(title="Verdict", items=[result.verdict or "-"]),
+        Text(text=method),
+        _metrics(result, level),
     ]
-    for m in result.metrics:
-        bi = (
-            f" [{number(m.baseline_interval[0], 2)}, {number(m.baseline_interval[1], 2)}]"
-            if m.baseline_interval
-            else ""
-        )
-        ci = (
-            f" [{number(m.candidate_interval[0], 2)}, {number(m.candidate_interval[1], 2)}]"
-            if m.candidate_interval
-            else ""
-        )
-        lines.append(
-            f"| {m.metric} | {number(m.baseline)}{bi} | {number(m.candidate)}{ci} | {number(m.delta, signed=True)} | "
-            f"[{number(m.ci_low, signed=True)}, {number(m.ci_high, signed=True)}] | {p_text(m.p_value)} | {m.test} | "
-            f"**{m.verdict}** |"
-        )
-    if result.forgetting or result.memorisation:
-        lines += ["", "## Probes", ""]
-        for p in (result.forgetting, result.memorisation):
-            if p:
-                lines.append(f"- **{p.name}**{' (flagged)' if p.flagged else ''}: {p.message}")
-    if result.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
-    lines += ["", "## Examples", "", "| line | reference | baseline | candidate |", "|---|---|---|---|"]
-    for i, it in enumerate(items[:5]):
-        lines.append(
-            f"| {it.line} | {_md_cell(_clip(it.reference))} | {_md_cell(_clip(outputs['baseline'][i]))} | "
-            f"{_md_cell(_clip(outputs['candidate'][i]))} |"
-        )
-    lines += ["", "Every item's outputs and scores are in samples.jsonl.", ""]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    blocks += [b for b in short.blocks if getattr(b, "title", None) in ("Probes", "Warnings")]
+    examples: list[list[Cell]] = [
+        [it.line, _clip(it.reference), _clip(outputs["baseline"][i]), _clip(outputs["candidate"][i])]
+        for i, it in enumerate(items[:5])
+    ]
+    blocks += [
+        Table(title="Examples", headers=["line", "reference", "baseline", "candidate"], rows=examples),
+        Text(text="Every item's outputs and scores are in samples.jsonl."),
+    ]
+    return Document(
+        title=f"Evaluation: {cand.label} vs {base.label}", status=short.status, headline=short.headline, blocks=blocks
+    )
 
 
 def chart(path: Path, result: Any, alpha: float) -> Path | None:
@@ -136,8 +143,9 @@ def chart(path: Path, result: Any, alpha: float) -> Path | None:
 def write_outputs(
     folder: Path, result: Any, items: list[Any], outputs: dict[str, list[str]], alpha: float
 ) -> tuple[Path, Path | None]:
-    report = write_text_atomic(folder / "report.md", report_markdown(result, items, outputs, alpha))
+    doc = report_document(result, items, outputs, alpha)
+    report = write_text_atomic(folder / "report.md", to_markdown(doc, level=1))
     return report, chart(folder / "deltas.png", result, alpha)
 
 
-__all__ = ["chart", "number", "p_text", "report_markdown", "write_outputs"]
+__all__ = ["chart", "number", "p_text", "report_document", "write_outputs"]

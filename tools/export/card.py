@@ -15,12 +15,14 @@ from tools.export.source import RunSource, base_label, plan_summary
 
 
 def eval_verdict(report: Path) -> str | None:
-    """The text under "## Verdict" of a run_eval report.md."""
+    """The verdict of a run_eval report.md: the item under "**Verdict**" (the report as a document), or the text
+    under "## Verdict" (reports written before it was one)."""
     text = report.read_text("utf-8", errors="replace")
-    match = re.search(r"^## Verdict\s*\n(.*?)(?=^## |\Z)", text, re.M | re.S)
-    if match is None:
+    item = re.search(r"^\*\*Verdict\*\*[ \t]*\n\s*^- (.+)$", text, re.M)
+    section = re.search(r"^## Verdict\s*\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    if item is None and section is None:
         return None
-    verdict = " ".join(match.group(1).split())
+    verdict = " ".join((item or section).group(1).split())  # type: ignore[union-attr]
     return verdict or None
 
 

@@ -42,6 +42,7 @@ from tools.evaluate.stats import (
     paired_bootstrap,
     wilson,
 )
+from tools.export.card import eval_verdict
 
 REPO = Path(__file__).resolve().parent.parent.parent.parent
 
@@ -214,7 +215,9 @@ def test_two_prediction_files_give_verdicts_report_samples_and_chart(pred_ws: Wo
         and rows[0]["baseline"]["output"] == "Label: positive"
     )
     report = (pred_ws.root / "out" / "report.md").read_text()
-    assert "| label_accuracy |" in report and "## Verdict" in report
+    assert report.startswith("# Evaluation: candidate vs base\n") and "**Verdict**" in report
+    assert "| label_accuracy | 0.500 [0.38, 0.62] | 0.900 [" in report and "**Examples**" in report
+    assert eval_verdict(pred_ws.root / "out" / "report.md") == r.verdict  # what export_model puts in the model card
     assert (pred_ws.root / "out" / "deltas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(r.model_dump_json()) < 8000
 
@@ -556,3 +559,11 @@ def test_probe_flags_from_synthetic_outputs() -> None:
         and flagged.message.startswith("memorisation:")
     )
     assert not memorisation_result(mem, {"candidate": ["no"] * 5}, f).flagged
+
+
+def test_export_reads_the_verdict_of_a_report_written_before_it_was_a_document(tmp_path: Path) -> None:
+    old = tmp_path / "report.md"
+    old.write_text("# Evaluation\n\n## Verdict\n\ncandidate vs base: exact_match improvement\n\n## Metrics\n")
+    assert eval_verdict(old) == "candidate vs base: exact_match improvement"
+    old.write_text("# Evaluation: a vs b\n\nno verdict here\n")
+    assert eval_verdict(old) is None
