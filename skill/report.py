@@ -1,15 +1,13 @@
 """Markdown sections for tool results: what the demo report (and a saved walk) shows a person.
 
-A result that defines ``document()`` is its own section (the same document the CLI prints). The renderer
-below is for the result that does not have one yet (launch_lora); every other tool falls back to
-its scalar fields. Sections are made from the JSON form of a result (``model_dump(mode="json")``), so a
-transcript can be rendered long after the run.
+A result that defines ``document()`` is its own section (the same document the CLI prints); a result without
+one (a tool from a plugin) falls back to its scalar fields. Sections are made from the JSON form of a result
+(``model_dump(mode="json")``), so a transcript can be rendered long after the run.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -44,13 +42,6 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _bullets(items: list[Any], limit: int = 12) -> str:
-    shown = [f"- {item}" for item in items[:limit]]
-    if len(items) > limit:
-        shown.append(f"- ... and {len(items) - limit} more")
-    return "\n".join(shown)
-
-
 def _problems(data: dict[str, Any]) -> bool:
     return data.get("ok") is False or data.get("verdict") == "problems"
 
@@ -69,50 +60,12 @@ def render_generic(name: str, data: dict[str, Any]) -> Section:
     return Section(title=name.replace("_", " "), status=_status(data), headline=headline[:160], body=body)
 
 
-def render_launch(data: dict[str, Any]) -> Section:
-    plan = data["plan"]
-    rows = [
-        ["run", data.get("run_id") or "(not started)"],
-        ["base model", plan.get("base_model")],
-        ["device / precision", f"{data['device']} / {data['precision']}"],
-        ["trainer", str(data.get("objective", "sft")).upper()],
-        ["examples (train / eval)", f"{data['train_examples']} / {data['eval_examples']}"],
-        ["estimated steps", data["estimated_steps"]],
-        ["estimated seconds", data.get("estimated_seconds")],
-    ]
-    pre = data.get("preflight")
-    if pre:
-        rows.append(
-            [
-                "preflight",
-                f"{pre['trained_tokens']:,} of {pre['tokens']:,} tokens trained; {pre['turns_ending_with_stop']} of "
-                f"{pre['turns']} answers end on a stop token; {pre['truncated']} examples cut",
-            ]
-        )
-    body = (
-        f"{data['message']}\n\n"
-        + table(["", ""], rows)
-        + ("\n\n" + _bullets(data["warnings"], 5) if data["warnings"] else "")
-    )
-    return Section(
-        title="Training launch",
-        status="ok",
-        headline=f"started {data['run_id']}" if data["started"] else "dry run: nothing started",
-        body=body,
-    )
-
-
-RENDERERS: dict[str, Callable[[dict[str, Any]], Section]] = {
-    "launch_lora": render_launch,
-}
-
-
 _STATUS: dict[str, Status] = {"ok": "ok", "problems": "found problems", "failed": "failed", "skipped": "skipped",
                               "declined": "declined"}  # fmt: skip
 
 
 def render(name: str, data: dict[str, Any]) -> Section:
-    """The section of a tool result: its own document when the result has one, else the renderer below."""
+    """The section of a tool result: its own document when the result has one, else its scalar fields."""
     try:
         result = registry.get(name).output_model.model_validate(data)
     except (ToolError, ValueError):
@@ -121,8 +74,7 @@ def render(name: str, data: dict[str, Any]) -> Section:
         doc = result.document()
         return Section(title=doc.title, status=_STATUS[doc.status], headline=doc.headline,
                        body=to_markdown(doc, with_title=False))  # fmt: skip
-    renderer = RENDERERS.get(name)
-    return renderer(data) if renderer is not None else render_generic(name, data)
+    return render_generic(name, data)
 
 
 def error_section(name: str, content: str, status: Status = "failed") -> Section:

@@ -8,118 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, call_tool, finish, out, run, workspace_of
+from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, call_tool, finish, out, render_result, run, workspace_of
+from tools.train.documents import run_failed
 
 runs_app = typer.Typer(help="Watch and steer local training runs (runs/<id>/).", no_args_is_help=True)
-
-_STATE_STYLE = {"completed": "green", "running": "cyan", "queued": "cyan", "stopped": "yellow", "failed": "bold red"}
 
 
 def _fmt(x: Any, spec: str = ".4f") -> str:
     return format(x, spec) if isinstance(x, (int, float)) else "-"
-
-
-def _render_launch(r: Any, console: Console) -> None:
-    p = r.plan
-    style = "green" if r.started else "yellow"
-    console.print(f"[{style}]{'started' if r.started else 'dry run'}[/]: {r.message}", highlight=False)
-    console.print(
-        f"  model {p.base_model} ({p.method}, r={p.lora_r}, alpha={p.lora_alpha:g}, dropout={p.lora_dropout:g}, "
-        f"targets {','.join(p.target_modules)}); lr {p.learning_rate:g} {p.lr_scheduler}, warm-up {p.warmup_ratio:g}",
-        highlight=False,
-    )
-    console.print(
-        f"  data {r.data.path} ({r.data.format}): {r.data.usable} usable of {r.data.lines} lines; "
-        f"{r.train_examples} train / {r.eval_examples} eval; batch {p.per_device_batch_size} x "
-        f"{p.gradient_accumulation_steps}, "
-        f"{r.estimated_steps} steps, {r.precision} on {r.device}",
-        highlight=False,
-    )
-    pre = r.preflight
-    console.print(
-        f"  preflight ({pre.template}): {pre.trained_tokens:,} of {pre.tokens:,} tokens trained over {pre.examples} "
-        f"examples; {pre.turns_ending_with_stop} of {pre.turns} assistant turns end with a stop token "
-        f"({', '.join(pre.stop_tokens)}); {pre.truncated} cut by max_seq_len",
-        highlight=False,
-    )
-    for sample in pre.samples:
-        _render_sample(sample, console)
-    for w in r.warnings[:8]:
-        console.print(f"  [yellow]warning[/]: {w}", highlight=False)
-    if r.started:
-        console.print(f"  folder {r.folder}; watch with `finetune runs status {r.run_id}`", highlight=False)
-
-
-def _render_sample(sample: Any, console: Console) -> None:
-    """One example token by token: trained tokens highlighted, a thin bar between tokens."""
-    from rich.text import Text
-
-    text = Text(f"  line {sample.line} ({sample.trained_tokens} of {sample.tokens} tokens trained")
-    text.append(f", from token {sample.first_shown}" if sample.first_shown else "")
-    text.append("; trained tokens in green):\n    ")
-    for tv in sample.shown:
-        token = tv.token.replace("\n", "\\n\n    ")
-        text.append(token, style="bold green" if tv.trained else "dim")
-        text.append("|", style="grey30")
-    console.print(text)
-
-
-def _render_run(info: Any, console: Console) -> None:
-    style = _STATE_STYLE.get(info.state, "white")
-    console.print(
-        f"[{style}]{info.state}[/] {info.run_id}: step {info.step}/{info.total_steps or '?'} "
-        f"({info.progress:.0%}) - {info.base_model}",
-        highlight=False,
-    )
-    m = info.latest
-    if m:
-        console.print(
-            f"  loss {_fmt(m.loss)}  eval loss {_fmt(m.eval_loss)}  lr {_fmt(m.learning_rate, '.3g')}  "
-            f"grad norm {_fmt(m.grad_norm, '.3g')}  {_fmt(m.tokens_per_s, '.0f')} tokens/s  "
-            f"peak memory {_fmt(m.peak_memory_mb, '.0f')} MB",
-            highlight=False,
-        )
-    if info.best_eval_loss is not None:
-        console.print(f"  best eval loss {info.best_eval_loss:.4f}", highlight=False)
-    if info.error:
-        console.print(f"  [red]{info.stop_reason or 'error'}[/]: {info.error}", highlight=False)
-    if info.diagnosis:
-        console.print(f"  diagnosis: {info.diagnosis}", highlight=False)
-    for label, value in (("adapter", info.adapter), ("report", info.report), ("checkpoint", info.last_checkpoint)):
-        if value:
-            console.print(f"  {label}: {value}", highlight=False)
-    if info.resumable:
-        console.print(f"  resume with `finetune runs resume {info.run_id} --confirm`", highlight=False)
-
-
-def _render_status(r: Any, console: Console) -> None:
-    if not r.runs:
-        console.print("no runs yet; start one with `finetune train DATA --model tiny-random-llama --confirm`")
-        return
-    if len(r.runs) == 1:
-        _render_run(r.runs[0], console)
-    else:
-        table = Table(title=f"{len(r.runs)} runs")
-        for col in ("run", "state", "step", "loss", "eval loss", "model"):
-            table.add_column(col)
-        for i in r.runs:
-            table.add_row(
-                i.run_id,
-                f"[{_STATE_STYLE.get(i.state, 'white')}]{i.state}[/]",
-                f"{i.step}/{i.total_steps or '?'}",
-                _fmt(i.latest.loss if i.latest else None),
-                _fmt(i.latest.eval_loss if i.latest else None),
-                i.base_model or "-",
-            )
-        console.print(table)
-    for line in r.log_tail:
-        console.print(line, markup=False, highlight=False)
-
-
-def _failed(info: Any) -> bool:
-    return info.state == "failed" or (info.state == "stopped" and info.stop_reason == "watchdog")
 
 
 def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
@@ -155,7 +52,7 @@ def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
     result = call_tool(
         ctx, "run_status", {"run_id": run_id, "log_lines": 0 if not json_out else None}, json_out=json_out
     )
-    finish(result, json_out=json_out, render=_render_status, problems=lambda r: any(_failed(i) for i in r.runs))
+    finish(result, json_out=json_out, render=render_result, problems=lambda r: any(run_failed(i) for i in r.runs))
 
 
 def train(
@@ -252,7 +149,7 @@ def train(
             "accelerators": accelerators,
             "out": emit_out,
         }
-        run(ctx, "write_launch_recipe", recipe, json_out=json_out, render=_render_recipe)
+        run(ctx, "write_launch_recipe", recipe, json_out=json_out)
     args = {
         "data": data,
         "model": model,
@@ -282,17 +179,12 @@ def train(
     }
     result: Any = call_tool(ctx, "launch_lora", args, json_out=json_out)
     if not (wait and result.started):
-        finish(result, json_out=json_out, render=_render_launch)
+        finish(result, json_out=json_out, render=render_result)
     if not json_out:
-        _render_launch(result, out)
+        render_result(result, out)
     if result.plan.node_rank > 0:
         _wait_node(ctx, result.run_id, result.pid, json_out)
     _wait(ctx, result.run_id, json_out)
-
-
-def _render_recipe(r: Any, console: Console) -> None:
-    console.print(f"[green]wrote[/] {r.path} ({r.kind}); {r.checked}", highlight=False)
-    console.print(f"  submit it from this folder: {r.submit}", highlight=False)
 
 
 def _wait_node(ctx: typer.Context, run_id: str, pid: int | None, json_out: bool) -> None:
@@ -304,13 +196,13 @@ def _wait_node(ctx: typer.Context, run_id: str, pid: int | None, json_out: bool)
         out.print(f"node launcher pid {pid}: waiting for it to end", highlight=False)
     while pid and pid_alive(pid):
         time.sleep(1.0)
-    run(ctx, "run_status", {"run_id": run_id}, json_out=json_out, render=_render_status)
+    run(ctx, "run_status", {"run_id": run_id}, json_out=json_out)
 
 
 @runs_app.command("list")
 def list_runs(ctx: typer.Context, json_out: JsonFlag = False) -> None:
     """List every run in runs/ with its state and latest loss."""
-    run(ctx, "run_status", {}, json_out=json_out, render=_render_status)
+    run(ctx, "run_status", {}, json_out=json_out)
 
 
 @runs_app.command("status")
@@ -328,8 +220,7 @@ def status(
         "run_status",
         {"run_id": run_id},
         json_out=json_out,
-        render=_render_status,
-        problems=lambda r: any(_failed(i) for i in r.runs),
+        problems=lambda r: any(run_failed(i) for i in r.runs),
     )
 
 
@@ -341,7 +232,7 @@ def logs(
     json_out: JsonFlag = False,
 ) -> None:
     """The last lines of the run's train.log."""
-    run(ctx, "run_status", {"run_id": run_id, "log_lines": lines}, json_out=json_out, render=_render_status)
+    run(ctx, "run_status", {"run_id": run_id, "log_lines": lines}, json_out=json_out)
 
 
 @runs_app.command("stop")
@@ -352,12 +243,7 @@ def stop(
     json_out: JsonFlag = False,
 ) -> None:
     """Stop a run cleanly (checkpoint + adapter so far); resume it later."""
-
-    def render(r: Any, console: Console) -> None:
-        console.print(r.message, highlight=False)
-        _render_run(r.run, console)
-
-    run(ctx, "stop_run", {"run_id": run_id, "wait_s": wait_s}, json_out=json_out, render=render)
+    run(ctx, "stop_run", {"run_id": run_id, "wait_s": wait_s}, json_out=json_out)
 
 
 @runs_app.command("resume")
@@ -372,16 +258,12 @@ def resume(
     json_out: JsonFlag = False,
 ) -> None:
     """Continue a stopped or killed run from its last checkpoint."""
-
-    def render(r: Any, console: Console) -> None:
-        console.print(r.message, highlight=False)
-
     args = {"run_id": run_id, "confirm": confirm, "node_rank": node_rank}
     result: Any = call_tool(ctx, "resume_run", args, json_out=json_out)
     if not (wait and result.started):
-        finish(result, json_out=json_out, render=render)
+        finish(result, json_out=json_out, render=render_result)
     if not json_out:
-        render(result, out)
+        render_result(result, out)
     if node_rank > 0:
         _wait_node(ctx, run_id, result.pid, json_out)
     _wait(ctx, run_id, json_out)

@@ -67,5 +67,5 @@ def test_train_preview_shows_what_is_trained_token_by_token(in_ws: Workspace) ->
     result = runner.invoke(app, ["train", "train.jsonl", "--preview", "--max-steps", "2"])
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())  # the console wraps lines
-    assert "preflight (chatml)" in out and "193 of 193 assistant turns end with a stop token (<|im_end|>)" in out
-    assert "trained tokens in green" in out and "|<|im_end|>|" in out
+    assert "Preflight (chatml)" in out and "193 of 193 assistant turns end with a stop token (<|im_end|>)" in out
+    assert "trained spans between ⟦ and ⟧" in out and "- Juniper Support<|im_end|>⟧" in out

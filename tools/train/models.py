@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from tools.core.document import Document, Text
 from tools.core.fields import InputPath, OutputPath
 from tools.local_models.preflight import PreflightReport
 from tools.plan.scale import Sharding
 from tools.plan.training_plan import Batching, Objective, Tracker, TrainingPlan
+from tools.train.documents import launch_document
 
 
 class LaunchLoraRequest(BaseModel):
@@ -137,6 +139,9 @@ class LaunchLoraResult(BaseModel):
     message: str
     warnings: list[str]
 
+    def document(self) -> Document:
+        return launch_document(self)
+
 
 RecipeKind = Literal["slurm", "skypilot"]
 
@@ -185,6 +190,15 @@ class LaunchRecipeResult(BaseModel):
     submit: str = Field(description="The command that starts it on the cluster.")
     checked: str = Field(description="What was checked here, by what.")
     message: str
+
+    def document(self) -> Document:
+        return Document(
+            title="Launch recipe",
+            status="ok",
+            headline=f"wrote {self.path} ({self.kind})",
+            blocks=[Text(text=self.checked), Text(text=f"Submit it from this folder: {self.submit}")],
+            files=[self.path],
+        )
 
 
 __all__ = ["DataCount", "LaunchLoraRequest", "LaunchLoraResult", "LaunchRecipeRequest", "LaunchRecipeResult"]

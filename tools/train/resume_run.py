@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool
 
+from tools.core.document import Document
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, current, sha256_file
+from tools.train.documents import steer_document
 from tools.train.nodes import record_node
 from tools.train.process import lock_run, spawn_worker
 from tools.train.runs import (
@@ -49,6 +51,9 @@ class ResumeRunResult(BaseModel):
     from_checkpoint: str | None
     message: str
     pid: int | None = Field(None, description="The launcher this call started (this node's).")
+
+    def document(self) -> Document:
+        return steer_document("Resume run", self, self.started)
 
 
 def _restart(folder: Path, run_id: str) -> int:

@@ -21,10 +21,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Document
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.workspace import Workspace, current, write_text_atomic
 from tools.train.checkpoint import complete_checkpoints
+from tools.train.documents import status_document
 
 RUNS_DIR = "runs"
 LOCK_FILE = "run.lock"
@@ -227,6 +229,9 @@ class RunStatusRequest(BaseModel):
 class RunStatusResult(BaseModel):
     runs: list[RunInfo]
     log_tail: list[str]
+
+    def document(self) -> Document:
+        return status_document(self)
 
 
 def _metrics(raw: Any) -> Metrics | None:

@@ -9,10 +9,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tools.core.document import Document
 from tools.core.errors import ToolError
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import current
+from tools.train.documents import steer_document
 from tools.train.runs import RunInfo, effective_status, elsewhere, not_provider, pid_alive, run_dir, run_info
 
 
@@ -29,6 +31,9 @@ class StopRunResult(BaseModel):
     run: RunInfo
     signalled: bool
     message: str
+
+    def document(self) -> Document:
+        return steer_document("Stop run", self, self.signalled)
 
 
 @tool(effect="write", stage="train", destructive=True)

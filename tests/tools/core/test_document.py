@@ -135,9 +135,18 @@ RUNS: dict[str, Callable[[Workspace], dict[str, Any]]] = {
     "facts_check": lambda ws: {"today": "2026-12-04"},
     "audit_log": lambda ws: _after_a_call(ws, {"action": "show"}),
     "audit_report": lambda ws: _after_a_call(ws, {"out": "audit.md"}),
+    "launch_lora": lambda ws: _examples(ws) or {"data": "train.jsonl", "model": "tiny-random-llama", "preview": True},
+    "run_status": lambda ws: {},
+    "write_launch_recipe": lambda ws: (
+        _examples(ws)
+        or {"kind": "slurm", "data": "train.jsonl", "run_name": "big-run", "nodes": 2, "processes_per_node": 8}
+        | {"shared_dir": "/shared"}
+    ),
 }
 SLOW = {"scan_pii"}
 RUN_ELSEWHERE = {
+    "stop_run": "tests/tools/train/test_launch_lora.py (needs a running run)",
+    "resume_run": "tests/tools/train/test_launch_lora.py (needs a stopped run)",
     **{
         name: "tests/tools/migrate/test_chain.py (needs the stub OpenAI organisation)"
         for name in ("openai_inventory", "record_golden_outputs", "choose_replacement", "migration_report")

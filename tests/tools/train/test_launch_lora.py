@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.documents import assert_document_renders
 from tests.support.run_wait import wait_for_run
 from tools.core import registry
 from tools.core.errors import ToolError
@@ -340,9 +341,11 @@ def test_stop_kill_and_resume_reach_the_same_adapter(data_ws: Workspace, monkeyp
     assert stopped.run.resumable and stopped.run.last_checkpoint and stopped.run.adapter
     stop_step = stopped.run.step
     assert stopped.run.last_checkpoint.endswith(f"checkpoint-{stop_step}")
+    assert_document_renders(data_ws, "stop_run", stopped)
 
     dry = registry.call("resume_run", {"run_id": run_id}, workspace=data_ws)
     assert not dry.started and dry.from_checkpoint == f"checkpoint-{stop_step}"
+    assert_document_renders(data_ws, "resume_run", dry)
     resumed = registry.call("resume_run", {"run_id": run_id, "confirm": True}, workspace=data_ws)
     assert resumed.started
     with pytest.raises(ToolError) as twice:  # one worker per run: a second resume is refused by the lock
