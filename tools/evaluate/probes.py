@@ -21,9 +21,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from tools.core.resources import reference_dir
+from tools.data.checks import normalise, rouge_l
 from tools.data.formats import read_conversations
 from tools.evaluate.generate import EvalItem, item_from
-from tools.evaluate.metrics import normalise, rouge_l
 from tools.evaluate.report import p_text
 from tools.evaluate.stats import REGRESSION, compare_binary
 from tools.knowledge.core import Fact, load_facts

@@ -15,9 +15,9 @@ from tools.core.fields import InputPath, OutputPath
 from tools.core.registry import tool
 from tools.core.voice import say
 from tools.core.workspace import Workspace, atomic_writer, current
+from tools.data.checks import Scorer, macro_f1, parse_json
 from tools.evaluate import probes
 from tools.evaluate.generate import EvalItem, read_items, read_predictions
-from tools.evaluate.metrics import Scorer, macro_f1, parse_json
 from tools.evaluate.models import MetricResult, RunEvalResult, SystemInfo
 from tools.evaluate.report import number
 from tools.evaluate.stats import (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tools.evaluate.metrics import Scorer, parse_json
+from tools.data.checks import Scorer, parse_json
 from tools.evaluate.probes import facts as eval_facts
 from tools.evaluate.stats import paired_bootstrap, wilson
 from tools.migrate.models import Agreement

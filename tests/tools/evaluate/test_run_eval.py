@@ -15,7 +15,7 @@ from tests.support.documents import assert_document_renders
 from tools.core import registry
 from tools.core.errors import ToolError
 from tools.core.workspace import Workspace
-from tools.evaluate.metrics import (
+from tools.data.checks import (
     exact_match,
     json_valid,
     lcs_length,
