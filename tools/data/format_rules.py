@@ -155,74 +155,111 @@ def _check_tool_calls(
         open_calls[call_id] = idx
 
 
-def _check_messages(
-    msgs: Any, fmt: str, target: TargetFact, reserved: list[str], out: list[Issue], conv: Conversation
-) -> None:
-    key = _MESSAGE_LIST.get(fmt, "messages")
-    if not isinstance(msgs, list) or not msgs:
-        out.append(("missing_messages", "error", f"`{key}` must be a non-empty list"))
-        return
-    allowed_roles = set(target.roles)
+def _check_role(idx: int, m: dict[str, Any], role_key: str, fmt: str, target: TargetFact, out: list[Issue]) -> str:
+    """The message's role ("?" when it has none), reporting a missing or unknown one."""
+    role = m.get(role_key, m.get("role"))
+    if not isinstance(role, str) or not role:
+        out.append(("missing_role", "error", f"message {idx + 1} has no `{role_key}`"))
+        return "?"
+    if fmt != "sharegpt" and role not in target.roles:
+        out.append(
+            (
+                "unknown_role",
+                "error",
+                f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}",
+            )
+        )
+    return role
+
+
+def _check_weight(idx: int, role: str, w: Any, target: TargetFact, out: list[Issue]) -> None:
+    if not target.weight_allowed:
+        out.append(("weight_not_allowed", "error", f"message {idx + 1}: {target.id} does not accept `weight`"))
+    elif isinstance(w, bool) or w not in (0, 1):
+        out.append(("invalid_weight", "error", f"message {idx + 1}: `weight` must be 0 or 1"))
+    elif role != "assistant":
+        out.append(("invalid_weight", "error", f"message {idx + 1}: `weight` is only allowed on assistant messages"))
+
+
+def _check_tool_result(idx: int, m: dict[str, Any], open_calls: dict[str, int], out: list[Issue]) -> None:
+    """An OpenAI tool message must answer an earlier, still open tool call; answering closes it."""
+    tcid = m.get("tool_call_id")
+    if not isinstance(tcid, str) or not tcid:
+        out.append(("tool_result_missing_id", "error", f"message {idx + 1}: tool message has no `tool_call_id`"))
+    elif tcid not in open_calls:
+        out.append(
+            (
+                "tool_result_mismatch",
+                "error",
+                f"message {idx + 1}: tool result {tcid[:30]!r} answers no earlier tool call",
+            )
+        )
+    else:
+        del open_calls[tcid]
+
+
+def _check_each_message(msgs: list[Any], fmt: str, target: TargetFact, out: list[Issue]) -> dict[str, int]:
+    """The rules of every message on its own; returns the tool calls no tool message answered (id -> index)."""
     known_keys = _KNOWN_MESSAGE_KEYS.get(fmt, set())
+    key_severity = "error" if target.allowed_keys is not None else "warning"
     open_calls: dict[str, int] = {}
     role_key = "from" if fmt == "sharegpt" else "role"
     for idx, m in enumerate(msgs):
         if not isinstance(m, dict):
             out.append(("message_not_object", "error", f"message {idx + 1} is {type(m).__name__}, not an object"))
             continue
-        role = m.get(role_key, m.get("role"))
-        if not isinstance(role, str) or not role:
-            out.append(("missing_role", "error", f"message {idx + 1} has no `{role_key}`"))
-            role = "?"
-        elif fmt != "sharegpt" and role not in allowed_roles:
-            out.append(
-                (
-                    "unknown_role",
-                    "error",
-                    f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}",
-                )
-            )
+        role = _check_role(idx, m, role_key, fmt, target, out)
         extra = [k for k in m if k not in known_keys]
         if extra:
-            out.append(
-                (
-                    "unknown_message_key",
-                    "error" if target.allowed_keys is not None else "warning",
-                    f"message {idx + 1}: unknown key(s) {_short(extra)}",
-                )
-            )
+            out.append(("unknown_message_key", key_severity, f"message {idx + 1}: unknown key(s) {_short(extra)}"))
         _check_content(idx, role, m, fmt, out)
         if "weight" in m:
-            w = m["weight"]
-            if not target.weight_allowed:
-                out.append(("weight_not_allowed", "error", f"message {idx + 1}: {target.id} does not accept `weight`"))
-            elif isinstance(w, bool) or w not in (0, 1):
-                out.append(("invalid_weight", "error", f"message {idx + 1}: `weight` must be 0 or 1"))
-            elif role != "assistant":
-                out.append(
-                    ("invalid_weight", "error", f"message {idx + 1}: `weight` is only allowed on assistant messages")
-                )
-        if "tool_calls" in m and m["tool_calls"] is not None:
+            _check_weight(idx, role, m["weight"], target, out)
+        if m.get("tool_calls") is not None:
             if role != "assistant":
                 out.append(("bad_tool_call", "error", f"message {idx + 1}: only assistant messages carry tool_calls"))
             else:
                 _check_tool_calls(idx, m, target, open_calls, out)
         if role == "tool" and fmt == "openai_chat":
-            tcid = m.get("tool_call_id")
-            if not isinstance(tcid, str) or not tcid:
-                out.append(
-                    ("tool_result_missing_id", "error", f"message {idx + 1}: tool message has no `tool_call_id`")
-                )
-            elif tcid not in open_calls:
+            _check_tool_result(idx, m, open_calls, out)
+    return open_calls
+
+
+def _check_reserved(conv: Conversation, reserved: list[str], out: list[Issue]) -> None:
+    for i, msg in enumerate(conv.messages):
+        if msg.role in ("user", "system"):
+            hit = next((s for s in reserved if s in msg.content), None)
+            if hit:
                 out.append(
                     (
-                        "tool_result_mismatch",
+                        "reserved_string",
                         "error",
-                        f"message {idx + 1}: tool result {tcid[:30]!r} answers no earlier tool call",
+                        f"{msg.role} text (message {i + 1}) contains the reserved string {hit!r}",
                     )
                 )
-            else:
-                del open_calls[tcid]
+
+
+def _check_images(conv: Conversation, target: TargetFact, out: list[Issue]) -> None:
+    images = sum(m.images for m in conv.messages)
+    if images > target.max_images_per_example:
+        out.append(
+            (
+                "too_many_images",
+                "error",
+                f"{images} images; {target.id} allows {target.max_images_per_example} per example",
+            )
+        )
+    if any(m.images for m in conv.messages if m.role == "assistant"):
+        out.append(("image_in_assistant", "error", "images are only allowed in user messages"))
+
+
+def _check_messages(
+    msgs: Any, fmt: str, target: TargetFact, reserved: list[str], out: list[Issue], conv: Conversation
+) -> None:
+    if not isinstance(msgs, list) or not msgs:
+        out.append(("missing_messages", "error", f"`{_MESSAGE_LIST.get(fmt, 'messages')}` must be a non-empty list"))
+        return
+    open_calls = _check_each_message(msgs, fmt, target, out)
     if open_calls:
         out.append(
             (
@@ -233,29 +270,9 @@ def _check_messages(
         )
     check_order(conv, fmt, target, out)
     if target.reserved_strings and reserved:
-        for i, msg in enumerate(conv.messages):
-            if msg.role in ("user", "system"):
-                hit = next((s for s in reserved if s in msg.content), None)
-                if hit:
-                    out.append(
-                        (
-                            "reserved_string",
-                            "error",
-                            f"{msg.role} text (message {i + 1}) contains the reserved string {hit!r}",
-                        )
-                    )
+        _check_reserved(conv, reserved, out)
     if target.max_images_per_example is not None:
-        images = sum(m.images for m in conv.messages)
-        if images > target.max_images_per_example:
-            out.append(
-                (
-                    "too_many_images",
-                    "error",
-                    f"{images} images; {target.id} allows {target.max_images_per_example} per example",
-                )
-            )
-        if any(m.images for m in conv.messages if m.role == "assistant"):
-            out.append(("image_in_assistant", "error", "images are only allowed in user messages"))
+        _check_images(conv, target, out)
 
 
 def check_order(conv: Conversation, fmt: str, target: TargetFact, out: list[Issue]) -> None:
@@ -321,51 +338,46 @@ def _string_field(
         out.append(("non_string_content", "error", f"`{name}` must be a string or a list of messages"))
 
 
-def check_line(obj: Any, fmt: str, target: TargetFact, conv: Conversation | None, reserved: list[str]) -> list[Issue]:
-    """Every rule of ``fmt`` and ``target`` that line ``obj`` breaks (empty when it is fine)."""
-    out: list[Issue] = []
-    if not isinstance(obj, dict):
-        return [("wrong_top_level_type", "error", f"a line must be a JSON object, not {type(obj).__name__}")]
-    if fmt not in target.formats:
-        out.append(("format_not_accepted", "error", f"{target.id} does not accept the {fmt} format"))
-    _check_keys(obj, fmt, target, out)
-    if conv is None:
-        return out
-    if fmt in _MESSAGE_LIST:
-        _check_messages(obj.get(_MESSAGE_LIST[fmt]), fmt, target, reserved, out, conv)
-        if fmt == "bedrock_haiku" and "system" in obj and not isinstance(obj["system"], str):
-            out.append(("non_string_content", "error", "`system` must be a string"))
-        if fmt == "bedrock_nova" and "system" in obj and not isinstance(obj["system"], list):
-            out.append(("non_string_content", "error", "`system` must be a list of {text} blocks"))
-    elif fmt == "openai_preference":
-        inp = obj.get("input")
-        if not isinstance(inp, dict):
-            out.append(("missing_field", "error", "`input` must be an object with `messages`"))
-        else:
-            sub: list[Issue] = []
-            _check_messages(
-                inp.get("messages"),
-                "openai_chat",
-                target,
-                reserved,
-                sub,
-                Conversation(conv.messages[:-1] if conv.messages else []),
+def _check_message_format(
+    obj: dict[str, Any], fmt: str, target: TargetFact, conv: Conversation, reserved: list[str], out: list[Issue]
+) -> None:
+    _check_messages(obj.get(_MESSAGE_LIST[fmt]), fmt, target, reserved, out, conv)
+    if fmt == "bedrock_haiku" and "system" in obj and not isinstance(obj["system"], str):
+        out.append(("non_string_content", "error", "`system` must be a string"))
+    if fmt == "bedrock_nova" and "system" in obj and not isinstance(obj["system"], list):
+        out.append(("non_string_content", "error", "`system` must be a list of {text} blocks"))
+
+
+def _check_openai_preference(
+    obj: dict[str, Any], target: TargetFact, conv: Conversation, reserved: list[str], out: list[Issue]
+) -> None:
+    """The input conversation by the chat rules (it needs no final assistant turn), then the two outputs."""
+    inp = obj.get("input")
+    if not isinstance(inp, dict):
+        out.append(("missing_field", "error", "`input` must be an object with `messages`"))
+    else:
+        sub: list[Issue] = []
+        prompt = Conversation(conv.messages[:-1] if conv.messages else [])
+        _check_messages(inp.get("messages"), "openai_chat", target, reserved, sub, prompt)
+        out += [i for i in sub if i[0] not in ("missing_final_assistant", "no_assistant")]
+    for name in ("preferred_output", "non_preferred_output"):
+        value = obj.get(name)
+        if (
+            not isinstance(value, list)
+            or len(value) != 1
+            or not isinstance(value[0], dict)
+            or value[0].get("role") != "assistant"
+        ):
+            out.append(
+                ("bad_preference_output", "error", f"`{name}` must be a list with exactly one assistant message")
             )
-            out += [i for i in sub if i[0] not in ("missing_final_assistant", "no_assistant")]
-        for name in ("preferred_output", "non_preferred_output"):
-            value = obj.get(name)
-            if (
-                not isinstance(value, list)
-                or len(value) != 1
-                or not isinstance(value[0], dict)
-                or value[0].get("role") != "assistant"
-            ):
-                out.append(
-                    ("bad_preference_output", "error", f"`{name}` must be a list with exactly one assistant message")
-                )
-            elif not isinstance(value[0].get("content"), str) or not value[0]["content"].strip():
-                out.append(("empty_content", "error", f"`{name}` has empty content"))
-    elif fmt == "prompt_completion":
+        elif not isinstance(value[0].get("content"), str) or not value[0]["content"].strip():
+            out.append(("empty_content", "error", f"`{name}` has empty content"))
+
+
+def _check_string_format(obj: dict[str, Any], fmt: str, out: list[Issue]) -> None:
+    """The formats whose fields are strings: prompt_completion, preference, alpaca and text (others pass)."""
+    if fmt == "prompt_completion":
         _string_field(obj, "prompt", out)
         _string_field(obj, "completion", out, role="assistant")
     elif fmt == "preference":
@@ -377,4 +389,22 @@ def check_line(obj: Any, fmt: str, target: TargetFact, conv: Conversation | None
         _string_field(obj, "output" if "output" in obj else "response", out, role="assistant")
     elif fmt == "text":
         _string_field(obj, "text", out, role="assistant")
+
+
+def check_line(obj: Any, fmt: str, target: TargetFact, conv: Conversation | None, reserved: list[str]) -> list[Issue]:
+    """Every rule of ``fmt`` and ``target`` that line ``obj`` breaks (empty when it is fine)."""
+    out: list[Issue] = []
+    if not isinstance(obj, dict):
+        return [("wrong_top_level_type", "error", f"a line must be a JSON object, not {type(obj).__name__}")]
+    if fmt not in target.formats:
+        out.append(("format_not_accepted", "error", f"{target.id} does not accept the {fmt} format"))
+    _check_keys(obj, fmt, target, out)
+    if conv is None:
+        return out
+    if fmt in _MESSAGE_LIST:
+        _check_message_format(obj, fmt, target, conv, reserved, out)
+    elif fmt == "openai_preference":
+        _check_openai_preference(obj, target, conv, reserved, out)
+    else:
+        _check_string_format(obj, fmt, out)
     return out
