@@ -65,52 +65,63 @@ def _tensor_value(buf: bytes) -> float | None:
     return None
 
 
+def _summary_value(buf: bytes) -> tuple[str | None, float | None]:
+    """(tag, number) of one ``Summary.Value``: its simple_value, or its scalar tensor."""
+    tag, number = None, None
+    for f, w, v in _fields(buf):
+        if f == 1 and w == 2:
+            tag = v.decode("utf-8", "replace")
+        elif f == 2 and w == 5:
+            number = struct.unpack("<f", v)[0]
+        elif f == 8 and w == 2:
+            number = _tensor_value(v)
+    return tag, number
+
+
+def _event(body: bytes) -> tuple[int, dict[str, float]]:
+    """(step, {tag: scalar}) of one ``Event``; ValueError or struct.error when it is malformed."""
+    step, values = 0, {}
+    for num, wire, val in _fields(body):
+        if num == 2 and wire == 0:
+            step = val
+        elif num == 5 and wire == 2:
+            for vnum, vwire, vval in _fields(val):
+                if vnum == 1 and vwire == 2:
+                    tag, number = _summary_value(vval)
+                    if tag is not None and number is not None:
+                        values[tag] = number
+    return step, values
+
+
+def _scan(data: bytes) -> tuple[dict[int, dict[str, float]], int, bool]:
+    """({step: scalars}, records read, whether the file ends in a cut-off or malformed record).
+
+    A TFRecord is an 8-byte length, a 4-byte CRC of it, the body and a 4-byte CRC of the body; the CRCs
+    are not checked."""
+    by_step: dict[int, dict[str, float]] = {}
+    i = records = 0
+    while i + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[i : i + 8])
+        body = data[i + 12 : i + 12 + length]
+        if len(body) < length:
+            return by_step, records, True
+        i += 12 + length + 4
+        records += 1
+        try:
+            step, values = _event(body)
+        except (ValueError, struct.error):
+            return by_step, records, True
+        if values:
+            by_step.setdefault(step, {}).update(values)
+    return by_step, records, i < len(data)
+
+
 def read_events(path: Path) -> Parsed:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ToolError("log_unreadable", f"{path.name}: cannot be read ({exc.strerror})", None) from None
-    by_step: dict[int, dict[str, float]] = {}
-    order: list[int] = []
-    i = records = 0
-    truncated = False
-    while i + 12 <= len(data):
-        (length,) = struct.unpack("<Q", data[i : i + 8])
-        body = data[i + 12 : i + 12 + length]
-        if len(body) < length:
-            truncated = True
-            break
-        i += 12 + length + 4
-        records += 1
-        try:
-            step, values = 0, {}
-            for num, wire, val in _fields(body):
-                if num == 2 and wire == 0:
-                    step = val
-                elif num == 5 and wire == 2:
-                    for vnum, vwire, vval in _fields(val):
-                        if vnum != 1 or vwire != 2:
-                            continue
-                        tag, number = None, None
-                        for f, w, v in _fields(vval):
-                            if f == 1 and w == 2:
-                                tag = v.decode("utf-8", "replace")
-                            elif f == 2 and w == 5:
-                                number = struct.unpack("<f", v)[0]
-                            elif f == 8 and w == 2:
-                                number = _tensor_value(v)
-                        if tag is not None and number is not None:
-                            values[tag] = number
-        except (ValueError, struct.error):
-            truncated = True
-            break
-        if values:
-            if step not in by_step:
-                by_step[step] = {}
-                order.append(step)
-            by_step[step].update(values)
-    if i < len(data):
-        truncated = True
+    by_step, records, truncated = _scan(data)
     if records == 0:
         raise ToolError(
             "log_format_unknown",
