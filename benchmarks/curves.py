@@ -57,8 +57,31 @@ def _base(rng: random.Random, n: int) -> tuple[float, float, float]:
     return start, floor, tau
 
 
-def _make(rng: random.Random, label: str, k: int) -> list[dict]:
-    """One curve; k >= HARD_FROM gives the hard variant of the class (closer to the thresholds)."""
+@dataclass
+class _Shape:
+    """Everything one curve draws up front, in the order it is drawn (the seed fixes the whole set)."""
+
+    label: str
+    k: int
+    hard: bool
+    n: int
+    steps_per_log: int
+    epochs: int
+    peak: float
+    start: float
+    floor: float
+    tau: float
+    noise: float
+    gap: float
+    eval_every: int
+    onset: int
+    spikes: list[int]
+    best_i: int
+    rise: float
+    bump_start: bool
+
+
+def _shape(rng: random.Random, label: str, k: int) -> _Shape:
     hard = k >= HARD_FROM
     n = rng.randint(60, 240) if label != "too_short" else rng.randint(1, 7)
     steps_per_log = rng.choice([1, 5, 10])
@@ -76,58 +99,107 @@ def _make(rng: random.Random, label: str, k: int) -> list[dict]:
     best_i = int(n * rng.uniform(0.3, 0.5))
     rise = rng.uniform(0.06, 0.10) if hard else rng.uniform(0.25, 0.45)
     bump_start = hard and label == "healthy" and k % 2 == 0  # loss rises a little during warm-up
+    return _Shape(
+        label,
+        k,
+        hard,
+        n,
+        steps_per_log,
+        epochs,
+        peak,
+        start,
+        floor,
+        tau,
+        noise,
+        gap,
+        eval_every,
+        onset,
+        spikes,
+        best_i,
+        rise,
+        bump_start,
+    )
+
+
+def _clean(s: _Shape, i: int) -> float:
+    """The noiseless train loss of step ``i`` for the curve's class."""
+    n, start, floor, tau, hard = s.n, s.start, s.floor, s.tau, s.hard
+    clean = floor + (start - floor) * math.exp(-i / tau)
+    if s.bump_start and i < n * 0.06:
+        clean = start * (1 + 0.15 * math.sin(math.pi * i / (n * 0.06)))
+    if s.label == "plateau":
+        level = 0.6931 if s.k % 3 == 0 else start
+        clean = level * (1 - (0.025 if hard else 0.01) * i / n)
+    elif s.label == "collapse":
+        clean = max(0.03 if hard else 0.002, start * math.exp(-i / (0.08 * n)))
+    elif s.label == "staircase":
+        ep = min(s.epochs - 1, int(i * s.epochs / n))
+        within = (i * s.epochs / n) - ep
+        clean = start * ((0.85 if hard else 0.72) ** ep) * (1 - 0.03 * within)
+    elif s.label == "divergence" and i >= s.onset:
+        clean = clean * math.exp((0.5 if hard else 3.0) * (i - s.onset) / max(1, n - s.onset))
+    elif s.label == "overfitting":
+        clean = floor * 0.6 + (start - floor * 0.6) * math.exp(-i / tau)
+    return clean
+
+
+def _grad_norm(rng: random.Random, s: _Shape, i: int) -> float:
+    gn = rng.uniform(0.3, 1.5) * (1 + 0.5 * math.exp(-i / s.tau))
+    if s.label == "grad_explode" and i >= s.onset and not s.hard:
+        gn = gn * math.exp(6.0 * (i - s.onset) / max(1, s.n - s.onset))
+    if s.label == "grad_explode" and s.hard and i in {s.onset, s.onset + 7, s.n - 4}:
+        gn = rng.uniform(150, 400)  # isolated blow-ups that clipping hid from the loss
+    return gn
+
+
+def _noisy(rng: random.Random, s: _Shape, clean: float) -> float:
+    if s.hard and s.label == "noisy_healthy":
+        value = clean * (1 + rng.gauss(0, s.noise) * (2.2 if rng.random() < 0.1 else 1.0))  # heavy tails
+    else:
+        value = clean * (1 + rng.gauss(0, s.noise))
+    if s.label == "noisy_healthy" and rng.random() < 0.03:
+        value *= rng.uniform(1.2, 1.45)  # bumps that are noise, not spikes
+    return value
+
+
+def _train_row(rng: random.Random, s: _Shape, i: int) -> dict:
+    clean = _clean(s, i)
+    gn = _grad_norm(rng, s, i)
+    value = _noisy(rng, s, clean)
+    if i in s.spikes:
+        value = clean * (rng.uniform(2.3, 2.8) if s.hard else rng.uniform(2.6, 7.0))
+        gn *= 5
+    row = {
+        "epoch": round(s.epochs * (i + 1) / s.n, 4),
+        "grad_norm": round(gn, 4),
+        "learning_rate": _lr(i, s.n, s.peak),
+        "loss": round(value, 4),
+        "step": (i + 1) * s.steps_per_log,
+    }
+    if s.label == "divergence" and s.k % 2 == 1 and not s.hard and i >= s.n - max(3, s.n // 10):
+        row["loss"], row["grad_norm"] = float("nan"), float("inf")
+    if s.label == "hidden_nan" and i >= (s.n - max(3, s.n // 10) if s.hard else s.onset):
+        row["loss"], row["grad_norm"] = 0.0, float("nan")
+    return row
+
+
+def _eval_row(rng: random.Random, s: _Shape, i: int, train: dict) -> dict:
+    ev = (s.floor + (s.start - s.floor) * math.exp(-i / s.tau)) * s.gap
+    if s.label == "overfitting":
+        ev_best = (s.floor + (s.start - s.floor) * math.exp(-s.best_i / s.tau)) * s.gap
+        ev = ev if i <= s.best_i else ev_best * (1 + s.rise * (i - s.best_i) / (s.n - s.best_i))
+    return {"epoch": train["epoch"], "eval_loss": round(ev * (1 + rng.gauss(0, 0.005)), 4), "step": train["step"]}
+
+
+def _make(rng: random.Random, label: str, k: int) -> list[dict]:
+    """One curve; k >= HARD_FROM gives the hard variant of the class (closer to the thresholds)."""
+    s = _shape(rng, label, k)
     rows: list[dict] = []
-    for i in range(n):
-        step = (i + 1) * steps_per_log
-        epoch = round(epochs * (i + 1) / n, 4)
-        clean = floor + (start - floor) * math.exp(-i / tau)
-        if bump_start and i < n * 0.06:
-            clean = start * (1 + 0.15 * math.sin(math.pi * i / (n * 0.06)))
-        gn = rng.uniform(0.3, 1.5) * (1 + 0.5 * math.exp(-i / tau))
-        if label == "plateau":
-            level = 0.6931 if k % 3 == 0 else start
-            clean = level * (1 - (0.025 if hard else 0.01) * i / n)
-        elif label == "collapse":
-            clean = max(0.03 if hard else 0.002, start * math.exp(-i / (0.08 * n)))
-        elif label == "staircase":
-            ep = min(epochs - 1, int(i * epochs / n))
-            within = (i * epochs / n) - ep
-            clean = start * ((0.85 if hard else 0.72) ** ep) * (1 - 0.03 * within)
-        elif label == "divergence" and i >= onset:
-            clean = clean * math.exp((0.5 if hard else 3.0) * (i - onset) / max(1, n - onset))
-        elif label == "overfitting":
-            clean = floor * 0.6 + (start - floor * 0.6) * math.exp(-i / tau)
-        elif label == "grad_explode" and i >= onset and not hard:
-            gn = gn * math.exp(6.0 * (i - onset) / max(1, n - onset))
-        if label == "grad_explode" and hard and i in {onset, onset + 7, n - 4}:
-            gn = rng.uniform(150, 400)  # isolated blow-ups that clipping hid from the loss
-        if hard and label == "noisy_healthy":
-            value = clean * (1 + rng.gauss(0, noise) * (2.2 if rng.random() < 0.1 else 1.0))  # heavy tails
-        else:
-            value = clean * (1 + rng.gauss(0, noise))
-        if label == "noisy_healthy" and rng.random() < 0.03:
-            value *= rng.uniform(1.2, 1.45)  # bumps that are noise, not spikes
-        if i in spikes:
-            value = clean * (rng.uniform(2.3, 2.8) if hard else rng.uniform(2.6, 7.0))
-            gn *= 5
-        row = {
-            "epoch": epoch,
-            "grad_norm": round(gn, 4),
-            "learning_rate": _lr(i, n, peak),
-            "loss": round(value, 4),
-            "step": step,
-        }
-        if label == "divergence" and k % 2 == 1 and not hard and i >= n - max(3, n // 10):
-            row["loss"], row["grad_norm"] = float("nan"), float("inf")
-        if label == "hidden_nan" and i >= (n - max(3, n // 10) if hard else onset):
-            row["loss"], row["grad_norm"] = 0.0, float("nan")
+    for i in range(s.n):
+        row = _train_row(rng, s, i)
         rows.append(row)
-        if label in {"healthy", "noisy_healthy", "overfitting"} and (i + 1) % eval_every == 0:
-            ev = (floor + (start - floor) * math.exp(-i / tau)) * gap
-            if label == "overfitting":
-                ev_best = (floor + (start - floor) * math.exp(-best_i / tau)) * gap
-                ev = ev if i <= best_i else ev_best * (1 + rise * (i - best_i) / (n - best_i))
-            rows.append({"epoch": epoch, "eval_loss": round(ev * (1 + rng.gauss(0, 0.005)), 4), "step": step})
+        if label in {"healthy", "noisy_healthy", "overfitting"} and (i + 1) % s.eval_every == 0:
+            rows.append(_eval_row(rng, s, i, row))
     return rows
 
 
