@@ -7,10 +7,12 @@ clock, each checked against every training target that accepts its format.
 
 Baseline: tools/data/format_rules.py as it is at ``--against`` (default ``main``). Both it and the working tree's
 file are loaded from source into modules of their own the same way, check the same lines in one process,
-interleaved (which goes first alternates; the collector is off while timing), and the fastest of ``--repeat``
-rounds counts. Their findings must be identical. Run it with both sides the same file to see the noise floor.
+interleaved (which goes first alternates; the collector is off while timing). Printed: the fastest round of
+each against the other, and the median of the per-round ratios (each pair timed back to back, so a load that
+comes and goes on a shared machine cancels out). Their findings must be identical. ``--against HEAD`` with a
+clean tree times the file against itself: the noise floor.
 
-Run: .venv/bin/python benchmarks/bench_format_rules.py [--against main] [--repeat 15] [--loops 200]
+Run: .venv/bin/python benchmarks/bench_format_rules.py [--against main] [--repeat 200] [--loops 10]
 """
 
 from __future__ import annotations
@@ -88,8 +90,8 @@ def _time(check: Any, cases: list[tuple[Any, ...]], loops: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--against", default="main", help="git revision of the baseline format_rules.py")
-    ap.add_argument("--repeat", type=int, default=15, help="interleaved rounds; the fastest of each counts")
-    ap.add_argument("--loops", type=int, default=200, help="passes over every case per round")
+    ap.add_argument("--repeat", type=int, default=200, help="interleaved rounds")
+    ap.add_argument("--loops", type=int, default=10, help="passes over every case per round")
     args = ap.parse_args()
     cases, lines_by_format = _cases()
     base, ours = _both(args.against)
@@ -106,11 +108,14 @@ def main() -> None:
     gc.enable()
     calls = len(cases) * args.loops
     b, o = min(rounds["baseline"]), min(rounds["ours"])
+    paired = sorted(ours_t / base_t for ours_t, base_t in zip(rounds["ours"], rounds["baseline"], strict=True))
+    q1, med, q3 = (paired[int(q * (len(paired) - 1))] for q in (0.25, 0.5, 0.75))
     print(f"lines by format: {json.dumps(lines_by_format)}; {len(cases)} (line, target) cases")
     print(f"findings identical to {args.against}'s on every case")
     print(f"baseline ({args.against}): {b / calls * 1e6:.3f} us per check_line call (fastest of {args.repeat})")
     print(f"ours (working tree):  {o / calls * 1e6:.3f} us per check_line call (fastest of {args.repeat})")
-    print(f"ours / baseline: {o / b:.3f}x time")
+    print(f"ours / baseline: {o / b:.3f}x time (fastest against fastest)")
+    print(f"ours / baseline, round by round: median {med:.3f}x (quartiles {q1:.3f}x to {q3:.3f}x)")
 
 
 if __name__ == "__main__":

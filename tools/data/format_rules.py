@@ -155,21 +155,12 @@ def _check_tool_calls(
         open_calls[call_id] = idx
 
 
-def _check_role(idx: int, m: dict[str, Any], role_key: str, fmt: str, target: TargetFact, out: list[Issue]) -> str:
-    """The message's role ("?" when it has none), reporting a missing or unknown one."""
-    role = m.get(role_key, m.get("role"))
-    if not isinstance(role, str) or not role:
-        out.append(("missing_role", "error", f"message {idx + 1} has no `{role_key}`"))
-        return "?"
-    if fmt != "sharegpt" and role not in target.roles:
-        out.append(
-            (
-                "unknown_role",
-                "error",
-                f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}",
-            )
-        )
-    return role
+def _unknown_role(idx: int, role: str, target: TargetFact) -> Issue:
+    return (
+        "unknown_role",
+        "error",
+        f"message {idx + 1}: role {role[:30]!r} is not one of {', '.join(target.roles)} for {target.id}",
+    )
 
 
 def _check_weight(idx: int, role: str, w: Any, target: TargetFact, out: list[Issue]) -> None:
@@ -199,23 +190,32 @@ def _check_tool_result(idx: int, m: dict[str, Any], open_calls: dict[str, int], 
 
 
 def _check_each_message(msgs: list[Any], fmt: str, target: TargetFact, out: list[Issue]) -> dict[str, int]:
-    """The rules of every message on its own; returns the tool calls no tool message answered (id -> index)."""
+    """The rules of every message on its own; returns the tool calls no tool message answered (id -> index).
+
+    One call per line: what every message needs stays inline, the rare cases (weights, tool calls and
+    results) are functions of their own."""
+    allowed_roles = set(target.roles)
     known_keys = _KNOWN_MESSAGE_KEYS.get(fmt, set())
-    key_severity = "error" if target.allowed_keys is not None else "warning"
     open_calls: dict[str, int] = {}
     role_key = "from" if fmt == "sharegpt" else "role"
     for idx, m in enumerate(msgs):
         if not isinstance(m, dict):
             out.append(("message_not_object", "error", f"message {idx + 1} is {type(m).__name__}, not an object"))
             continue
-        role = _check_role(idx, m, role_key, fmt, target, out)
+        role = m.get(role_key, m.get("role"))
+        if not isinstance(role, str) or not role:
+            out.append(("missing_role", "error", f"message {idx + 1} has no `{role_key}`"))
+            role = "?"
+        elif fmt != "sharegpt" and role not in allowed_roles:
+            out.append(_unknown_role(idx, role, target))
         extra = [k for k in m if k not in known_keys]
         if extra:
-            out.append(("unknown_message_key", key_severity, f"message {idx + 1}: unknown key(s) {_short(extra)}"))
+            severity = "error" if target.allowed_keys is not None else "warning"
+            out.append(("unknown_message_key", severity, f"message {idx + 1}: unknown key(s) {_short(extra)}"))
         _check_content(idx, role, m, fmt, out)
         if "weight" in m:
             _check_weight(idx, role, m["weight"], target, out)
-        if m.get("tool_calls") is not None:
+        if "tool_calls" in m and m["tool_calls"] is not None:
             if role != "assistant":
                 out.append(("bad_tool_call", "error", f"message {idx + 1}: only assistant messages carry tool_calls"))
             else:
@@ -338,13 +338,10 @@ def _string_field(
         out.append(("non_string_content", "error", f"`{name}` must be a string or a list of messages"))
 
 
-def _check_message_format(
-    obj: dict[str, Any], fmt: str, target: TargetFact, conv: Conversation, reserved: list[str], out: list[Issue]
-) -> None:
-    _check_messages(obj.get(_MESSAGE_LIST[fmt]), fmt, target, reserved, out, conv)
-    if fmt == "bedrock_haiku" and "system" in obj and not isinstance(obj["system"], str):
+def _check_bedrock_system(obj: dict[str, Any], fmt: str, out: list[Issue]) -> None:
+    if fmt == "bedrock_haiku" and not isinstance(obj["system"], str):
         out.append(("non_string_content", "error", "`system` must be a string"))
-    if fmt == "bedrock_nova" and "system" in obj and not isinstance(obj["system"], list):
+    if fmt == "bedrock_nova" and not isinstance(obj["system"], list):
         out.append(("non_string_content", "error", "`system` must be a list of {text} blocks"))
 
 
@@ -402,7 +399,9 @@ def check_line(obj: Any, fmt: str, target: TargetFact, conv: Conversation | None
     if conv is None:
         return out
     if fmt in _MESSAGE_LIST:
-        _check_message_format(obj, fmt, target, conv, reserved, out)
+        _check_messages(obj.get(_MESSAGE_LIST[fmt]), fmt, target, reserved, out, conv)
+        if "system" in obj and fmt in ("bedrock_haiku", "bedrock_nova"):
+            _check_bedrock_system(obj, fmt, out)
     elif fmt == "openai_preference":
         _check_openai_preference(obj, target, conv, reserved, out)
     else:
