@@ -175,7 +175,8 @@ def test_the_cli_emits_recipes_and_asks_for_nodes(in_ws: Workspace, monkeypatch:
     base = ["train", "train.jsonl", "--nodes", "2", "--processes", "4", "--name", "cli-run"]
     done = runner.invoke(app, [*base, "--emit", "slurm", "--shared-dir", "/shared/ft", "--sharding", "fsdp"])
     assert done.exit_code == 0, done.output
-    assert "wrote cli-run.sbatch (slurm); bash -n: the script parses" in done.stdout
+    assert "Launch recipe: wrote cli-run.sbatch (slurm)\nbash -n: the script parses" in done.stdout
+    assert "sbatch cli-run.sbatch" in done.stdout
     assert "--sharding fsdp" in (in_ws.root / "cli-run.sbatch").read_text()
     sky = runner.invoke(app, [*base, "--emit", "skypilot", "--shared-dir", "/ckpt", "--bucket", "b", "--json"])
     assert sky.exit_code == 2 and "accelerators_needed" in sky.stderr
