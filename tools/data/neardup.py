@@ -20,7 +20,6 @@ _P = np.uint64(1_000_003)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _SENT = np.uint64(1 << 32)
-MAX_BUCKET = 50
 
 
 def normalise_text(text: str) -> str:
@@ -199,7 +198,7 @@ class Crowded:
             del self.largest[self.keep :]
 
 
-def candidate_pairs(keys: np.ndarray, ids: np.ndarray, max_bucket: int = MAX_BUCKET) -> Iterator[tuple[int, int]]:
+def candidate_pairs(keys: np.ndarray, ids: np.ndarray, max_bucket: int) -> Iterator[tuple[int, int]]:
     """Distinct pairs of ``ids`` sharing a band key (rows with key 0 are skipped); a bucket over ``max_bucket``
     becomes a star around its first member."""
     seen: set[tuple[int, int]] = set()
@@ -213,7 +212,7 @@ def candidate_pairs_banded(
     band_column: Callable[[int], np.ndarray],
     bands: int,
     ids: np.ndarray,
-    max_bucket: int = MAX_BUCKET,
+    max_bucket: int,
     crowded: Crowded | None = None,
     star: bool = False,
     find: Callable[[int], int] | None = None,

@@ -92,7 +92,7 @@ def _join_near(src: Path, fmt: str, ex: Examples, keys: list[Any], near: tuple[A
     """Union the MinHash candidate pairs whose exact shingle Jaccard reaches the threshold."""
     import numpy as np
 
-    from tools.data.formats import normalise
+    from tools.data.formats import facts, normalise
     from tools.data.jsonl import parse, read_lines
     from tools.data.neardup import candidate_pairs, jaccard, shingles
     from tools.validate.scan import dup_text
@@ -101,7 +101,7 @@ def _join_near(src: Path, fmt: str, ex: Examples, keys: list[Any], near: tuple[A
     allkeys = np.concatenate(keys)
     ids = np.arange(len(ex.lines))
     mask = allkeys[:, 0] != 0
-    pairs = list(candidate_pairs(allkeys[mask], ids[mask]))
+    pairs = list(candidate_pairs(allkeys[mask], ids[mask], facts().quality.max_bucket))
     needed = {i for pair in pairs for i in pair}
     by_line = {ln: i for i, ln in enumerate(ex.lines)}
     cache: dict[int, Any] = {}

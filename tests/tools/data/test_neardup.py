@@ -30,7 +30,7 @@ def test_edited_pairs_are_candidates_and_unrelated_texts_are_not() -> None:
     short = [normalise_text(_words(rng, 4)) for _ in range(200)]  # sparse texts must not collide
     texts = base + edited + short
     keys = MinHasher(24, 5, 5).keys(texts)
-    pairs = set(candidate_pairs(keys, np.arange(len(texts))))
+    pairs = set(candidate_pairs(keys, np.arange(len(texts)), 50))
     found = sum((i, i + 200) in pairs for i in range(200))
     assert found >= 195
     unrelated = [(a, b) for a, b in pairs if b != a + 200]
