@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tools.core.scrub import scrub
 from tools.data.formats import Conversation, TargetFact
 
 Issue = tuple[str, str, str]  # (code, severity, message)
@@ -55,7 +56,8 @@ _MESSAGE_LIST = {
 
 
 def _short(names: Any, limit: int = 5) -> str:
-    names = sorted(str(n)[:40] for n in names)
+    """Key names for a message, key-shaped secrets removed before the cut (a key name can be a pasted token)."""
+    names = sorted(scrub(str(n))[:40] for n in names)
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 

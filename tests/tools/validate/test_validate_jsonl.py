@@ -308,3 +308,14 @@ def test_templated_data_is_one_low_diversity_finding(ws: Workspace, monkeypatch:
     near_lines = by_code(r)["near_duplicate"][0]
     assert any(g == [3007, 3030] for g in json.loads((ws.root / r.report_json).read_text())["groups"]["near_duplicate"])
     assert near_lines.severity == "warning"
+
+
+def test_a_secret_pasted_as_a_key_name_is_never_printed(ws: Workspace) -> None:
+    """A key name can be a pasted token: validate names the unknown key without it, in the result and both reports."""
+    secret = "sk-ant-oat01-" + "Zq7Yx2Wv9Ut4Sr1Qp6On3Ml8Kj5Ih0Gf" * 2
+    rows = [dict(chat(i), **{secret: 1}) for i in range(3)] + [{"prompt": "a", secret: "b"}]
+    write_jsonl(ws.root / "d.jsonl", rows)
+    r = registry.call("validate_jsonl", {"paths": ["d.jsonl"]}, workspace=ws)
+    assert any(f.code == "unknown_key" and "[key removed]" in f.message for f in r.findings)
+    written = [r.model_dump_json()] + [(ws.root / p).read_text("utf-8") for p in (r.report_json, r.report_markdown)]
+    assert all(secret[13:33] not in text for text in written)
