@@ -10,13 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from skill.console import EXIT_OK, EXIT_PROBLEMS, JsonFlag, call_tool, finish, out, render_result, run, workspace_of
-from tools.train.documents import run_failed
+from tools.train.documents import metric_text, run_failed
 
 runs_app = typer.Typer(help="Watch and steer local training runs (runs/<id>/).", no_args_is_help=True)
-
-
-def _fmt(x: Any, spec: str = ".4f") -> str:
-    return format(x, spec) if isinstance(x, (int, float)) else "-"
 
 
 def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
@@ -41,7 +37,7 @@ def _wait(ctx: typer.Context, run_id: str, json_out: bool) -> None:
             while True:
                 info = run_info(ws, folder)
                 m = info.latest
-                metrics = f"loss {_fmt(m.loss)} eval {_fmt(m.eval_loss)}" if m else info.state
+                metrics = f"loss {metric_text(m.loss)} eval {metric_text(m.eval_loss)}" if m else info.state
                 bar.update(task, total=info.total_steps, completed=info.step, metrics=metrics)
                 if info.state in terminal:
                     break

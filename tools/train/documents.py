@@ -14,7 +14,8 @@ from tools.core.document import Block, Bullets, Document, Finding, Findings, Pai
 FAILED_STOPS = {"watchdog"}
 
 
-def _num(x: Any, spec: str = ".4f") -> str:
+def metric_text(x: Any, spec: str = ".4f") -> str:
+    """A logged metric as text; "-" when the run has not logged it."""
     return format(x, spec) if isinstance(x, (int, float)) else "-"
 
 
@@ -32,12 +33,12 @@ def run_blocks(info: Any) -> list[Block]:
     m = info.latest
     if m:
         items += [
-            ("loss", _num(m.loss)),
-            ("eval loss", _num(m.eval_loss)),
-            ("learning rate", _num(m.learning_rate, ".3g")),
-            ("grad norm", _num(m.grad_norm, ".3g")),
-            ("tokens/s", _num(m.tokens_per_s, ".0f")),
-            ("peak memory MB", _num(m.peak_memory_mb, ".0f")),
+            ("loss", metric_text(m.loss)),
+            ("eval loss", metric_text(m.eval_loss)),
+            ("learning rate", metric_text(m.learning_rate, ".3g")),
+            ("grad norm", metric_text(m.grad_norm, ".3g")),
+            ("tokens/s", metric_text(m.tokens_per_s, ".0f")),
+            ("peak memory MB", metric_text(m.peak_memory_mb, ".0f")),
         ]
     if info.best_eval_loss is not None:
         items.append(("best eval loss", f"{info.best_eval_loss:.4f}"))
@@ -71,8 +72,8 @@ def status_document(result: Any) -> Document:
                 i.run_id,
                 i.state,
                 f"{i.step}/{i.total_steps or '?'}",
-                _num(i.latest.loss if i.latest else None),
-                _num(i.latest.eval_loss if i.latest else None),
+                metric_text(i.latest.loss if i.latest else None),
+                metric_text(i.latest.eval_loss if i.latest else None),
                 i.base_model or "-",
             ]
             for i in runs
@@ -147,4 +148,4 @@ def launch_document(r: Any) -> Document:
     )
 
 
-__all__ = ["launch_document", "run_blocks", "run_failed", "status_document", "steer_document"]
+__all__ = ["launch_document", "metric_text", "run_blocks", "run_failed", "status_document", "steer_document"]
