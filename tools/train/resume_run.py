@@ -87,6 +87,12 @@ def _restart(folder: Path, run_id: str) -> int:
     return pid
 
 
+def _dry_run(ws: Workspace, folder: Path, start: str | None, what: str, command: str) -> ResumeRunResult:
+    """What a resume without confirm answers: what it would do, and how to say yes."""
+    confirm = say("confirm_to_start", tool="resume_run", command=command, chat="resume it", action="resume it")
+    return ResumeRunResult(run=run_info(ws, folder), started=False, from_checkpoint=start, message=f"{what}. {confirm}")
+
+
 def _rejoin(ws: Workspace, folder: Path, req: ResumeRunRequest) -> ResumeRunResult:
     """Node rank > 0 of a several-node run: start this node's ranks again on the shared folder. Node 0's resume
     checks the run's state and picks the checkpoint; every rank resumes from the same one."""
@@ -103,19 +109,8 @@ def _rejoin(ws: Workspace, folder: Path, req: ResumeRunRequest) -> ResumeRunResu
     ckpt = checkpoints(folder)
     start = ckpt[-1][1].name if ckpt else None
     if not req.confirm:
-        return ResumeRunResult(
-            run=run_info(ws, folder),
-            started=False,
-            from_checkpoint=start,
-            message=f"would start node {req.node_rank} of run {req.run_id} again, from node 0's checkpoint. "
-            + say(
-                "confirm_to_start",
-                tool="resume_run",
-                command=f"finetune runs resume {req.run_id} --node-rank {req.node_rank}",
-                chat="resume it",
-                action="resume it",
-            ),
-        )
+        what = f"would start node {req.node_rank} of run {req.run_id} again, from node 0's checkpoint"
+        return _dry_run(ws, folder, start, what, f"finetune runs resume {req.run_id} --node-rank {req.node_rank}")
     lock_fd = lock_run(folder, req.run_id, wait_s=30.0, node_rank=req.node_rank)
     pid = spawn_worker(folder, resume=True, lock_fd=lock_fd, node_rank=req.node_rank)
     record_node(folder, req.node_rank, pid, resume=True)
@@ -178,18 +173,8 @@ def resume_run(req: ResumeRunRequest) -> ResumeRunResult:
     resolve_model(str((config.get("plan") or {}).get("base_model") or ""), ws.root)  # not resumed into a failure
     if not req.confirm:
         where = f"from {start}" if start else "from step 0 (no checkpoint was written)"
-        return ResumeRunResult(
-            run=run_info(ws, folder),
-            started=False,
-            from_checkpoint=start,
-            message=f"would resume run {req.run_id} {where}. "
-            + say(
-                "confirm_to_start",
-                tool="resume_run",
-                command=f"finetune runs resume {req.run_id}",
-                chat="resume it",
-                action="resume it",
-            ),
+        return _dry_run(
+            ws, folder, start, f"would resume run {req.run_id} {where}", f"finetune runs resume {req.run_id}"
         )
     pid = _restart(folder, req.run_id)
     return ResumeRunResult(
