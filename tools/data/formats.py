@@ -244,6 +244,11 @@ class Conversation:
         parts = [m.content for m in self.messages if m.role == "system"]
         return "\n".join(parts) if parts else None
 
+    @property
+    def is_plain_text(self) -> bool:
+        """A language-modelling example: a text and no conversation."""
+        return self.text is not None and not self.messages
+
     def template_messages(self) -> list[dict[str, Any]]:
         """The conversation as chat-template messages: role, content (tool calls as JSON text after it), weight."""
         return [{"role": m.role, "content": m.text_with_calls(), "weight": m.weight} for m in self.messages]

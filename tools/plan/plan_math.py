@@ -167,7 +167,7 @@ def count_dataset(path: Path, shown: str, model: str | None, *, cap: int | None 
         if conv is None:
             out.skipped_lines.append(rec.line)
             continue
-        if conv.text is not None and not conv.messages:
+        if conv.is_plain_text:
             n = count(conv.text)
             out.lines.append(rec.line)
             out.billed.append(min(n, cap) if cap else n)

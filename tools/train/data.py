@@ -60,7 +60,7 @@ class DataSet:
 
 
 def _record(conv: Conversation, line: int) -> Record | None:
-    if conv.text is not None and not conv.messages:
+    if conv.is_plain_text:
         return Record(Example(line, text=conv.text))
     if not any(m.role == "assistant" and (m.content or m.tool_calls) for m in conv.messages):
         return None

@@ -10,6 +10,7 @@ cache) is said to be unchecked, with the fix.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
 from tools.core.errors import ToolError
@@ -19,18 +20,13 @@ from tools.local_models.preflight import Example, PreflightReport, preflight
 
 
 def _examples(path: Path, limit: int) -> Iterator[Example]:
-    n = 0
-    for rec in read_conversations(path):
-        conv = rec.conversation
-        if conv is None:
-            continue
-        if conv.text is not None and not conv.messages:
-            yield Example(rec.line, text=conv.text)
+    """The file's first ``limit`` readable examples, as the training engine renders them."""
+    convs = ((rec.line, rec.conversation) for rec in read_conversations(path) if rec.conversation is not None)
+    for line, conv in islice(convs, limit):
+        if conv.is_plain_text:
+            yield Example(line, text=conv.text)
         else:
-            yield Example(rec.line, messages=conv.template_messages())
-        n += 1
-        if n >= limit:
-            return
+            yield Example(line, messages=conv.template_messages())
 
 
 def summary(report: PreflightReport, shown: str, max_seq_len: int) -> list[str]:
